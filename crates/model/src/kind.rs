@@ -1,0 +1,162 @@
+//! The kinds of things that travel from SiPass to the Directory.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A kind of SiPass object as the proxy caches and serves it on port 5645.
+///
+/// Credentials are their own kind even though SiPass nests them inside cardholders: the
+/// plugin role can then switch credential synchronization on or off by listing that kind or
+/// not, and a changed card does not resend its whole cardholder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EntityKind {
+    Cardholder,
+    Credential,
+    Workgroup,
+    Unit,
+    Doorset,
+    Bank,
+    ApbCluster,
+    ApbArea,
+    IntrusionArea,
+    AlarmClass,
+}
+
+impl EntityKind {
+    /// Every kind, in the order a full synchronization takes them (groups before members).
+    pub const ALL: [EntityKind; 10] = [
+        EntityKind::Unit,
+        EntityKind::AlarmClass,
+        EntityKind::Workgroup,
+        EntityKind::Doorset,
+        EntityKind::Bank,
+        EntityKind::ApbCluster,
+        EntityKind::ApbArea,
+        EntityKind::IntrusionArea,
+        EntityKind::Cardholder,
+        EntityKind::Credential,
+    ];
+
+    /// The stable lower-case name used in URLs, JSON and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Cardholder => "cardholder",
+            EntityKind::Credential => "credential",
+            EntityKind::Workgroup => "workgroup",
+            EntityKind::Unit => "unit",
+            EntityKind::Doorset => "doorset",
+            EntityKind::Bank => "bank",
+            EntityKind::ApbCluster => "apb-cluster",
+            EntityKind::ApbArea => "apb-area",
+            EntityKind::IntrusionArea => "intrusion-area",
+            EntityKind::AlarmClass => "alarm-class",
+        }
+    }
+}
+
+impl fmt::Display for EntityKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A kind name that is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown entity kind '{0}'; expected one of: {1}")]
+pub struct UnknownKind(pub String, pub &'static str);
+
+impl FromStr for EntityKind {
+    type Err = UnknownKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EntityKind::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                UnknownKind(
+                    s.to_owned(),
+                    "cardholder, credential, workgroup, unit, doorset, bank, apb-cluster, apb-area, intrusion-area, alarm-class",
+                )
+            })
+    }
+}
+
+/// A kind of entity in the Directory, named as the security platform names it.
+///
+/// The mapping from SiPass is not one to one: a controller becomes both an access control
+/// unit and an intrusion detection unit, and APB clusters and APB areas both become areas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DirectoryKind {
+    Cardholder,
+    Credential,
+    CardholderGroup,
+    Door,
+    Elevator,
+    Area,
+    IntrusionDetectionArea,
+    AccessControlUnit,
+    IntrusionDetectionUnit,
+    Alarm,
+}
+
+impl DirectoryKind {
+    /// The stable lower-case name used in URLs, JSON and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DirectoryKind::Cardholder => "cardholder",
+            DirectoryKind::Credential => "credential",
+            DirectoryKind::CardholderGroup => "cardholder-group",
+            DirectoryKind::Door => "door",
+            DirectoryKind::Elevator => "elevator",
+            DirectoryKind::Area => "area",
+            DirectoryKind::IntrusionDetectionArea => "intrusion-detection-area",
+            DirectoryKind::AccessControlUnit => "access-control-unit",
+            DirectoryKind::IntrusionDetectionUnit => "intrusion-detection-unit",
+            DirectoryKind::Alarm => "alarm",
+        }
+    }
+
+    /// The Directory kinds a SiPass kind becomes (reference/plugin.md, entity mapping).
+    pub fn from_sipass(kind: EntityKind) -> &'static [DirectoryKind] {
+        match kind {
+            EntityKind::Cardholder => &[DirectoryKind::Cardholder],
+            EntityKind::Credential => &[DirectoryKind::Credential],
+            EntityKind::Workgroup => &[DirectoryKind::CardholderGroup],
+            EntityKind::Unit => &[
+                DirectoryKind::AccessControlUnit,
+                DirectoryKind::IntrusionDetectionUnit,
+            ],
+            EntityKind::Doorset => &[DirectoryKind::Door],
+            EntityKind::Bank => &[DirectoryKind::Elevator],
+            EntityKind::ApbCluster | EntityKind::ApbArea => &[DirectoryKind::Area],
+            EntityKind::IntrusionArea => &[DirectoryKind::IntrusionDetectionArea],
+            EntityKind::AlarmClass => &[DirectoryKind::Alarm],
+        }
+    }
+}
+
+impl fmt::Display for DirectoryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_name() {
+        for kind in EntityKind::ALL {
+            assert_eq!(kind.as_str().parse::<EntityKind>(), Ok(kind));
+        }
+        assert_eq!("CardHolder".parse::<EntityKind>(), Ok(EntityKind::Cardholder));
+        let err = "door".parse::<EntityKind>().unwrap_err();
+        assert!(err.to_string().contains("unknown entity kind 'door'"));
+    }
+
+    #[test]
+    fn a_controller_becomes_two_units() {
+        assert_eq!(DirectoryKind::from_sipass(EntityKind::Unit).len(), 2);
+    }
+}

@@ -1,0 +1,268 @@
+//! SiPass HR API objects, with field names exactly as SiPass sends them on the wire
+//! (`reference/sipass-api.md` §1.5). The simulator serves these and the SiPass client reads
+//! them; keeping one definition means the two cannot drift apart.
+
+use serde::{Deserialize, Serialize};
+
+/// The HR API list envelope: `{Records, TotalRecords, TotalDisplayRecords}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Envelope<T> {
+    pub records: Vec<T>,
+    /// SiPass may send -1 when it does not know.
+    pub total_records: i64,
+    pub total_display_records: i64,
+}
+
+/// The body of every HR API error answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ErrorBody {
+    pub error_code: i32,
+    pub message: String,
+}
+
+/// SiPass error codes seen in public material (`reference/sipass-api.md` §3.4).
+pub mod error_code {
+    pub const UNAUTHORIZED_ACCESS: i32 = 900;
+    pub const SERVICE_NOT_AVAILABLE: i32 = 902;
+    pub const SESSION_EXPIRED: i32 = 908;
+    pub const INPUT_NOT_VALID: i32 = 909;
+    pub const INVALID_USERNAME_OR_PASSWORD: i32 = 911;
+    pub const API_LICENSE_NOT_AVAILABLE: i32 = 912;
+}
+
+/// `POST Authentication` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
+/// `POST Authentication` answer; an empty token means the credentials were refused.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LoginToken {
+    pub token: String,
+}
+
+/// A SiPass cardholder, every top-level field present as SiPass requires on create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Cardholder {
+    pub token: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub employee_number: String,
+    pub employee_name: String,
+    pub general_information: String,
+    pub start_date: String,
+    pub end_date: String,
+    pub status: i32,
+    pub primary_workgroup_id: i64,
+    pub primary_workgroup_name: String,
+    pub apb_workgroup_id: i64,
+    pub non_partition_work_groups: Vec<serde_json::Value>,
+    pub access_rules: Vec<AccessRule>,
+    pub non_partition_workgroup_access_rules: Vec<AccessRule>,
+    pub credentials: Vec<Credential>,
+    pub base_card_number: String,
+    pub smart_card_profile_id: String,
+    pub smart_card_profile_name: String,
+    pub finger_prints: Vec<serde_json::Value>,
+    /// SiPass's own spelling.
+    pub potrait: String,
+    pub attributes: Attributes,
+    pub personal_details: PersonalDetails,
+    pub trace_details: TraceDetails,
+    pub vehicle1: Vehicle,
+    pub vehicle2: Vehicle,
+    pub visitor_details: VisitorDetails,
+    pub custom_fields: Vec<CustomField>,
+}
+
+impl Cardholder {
+    /// The top-level field names, as the `fields` projection and create validation use them.
+    pub const FIELDS: [&'static str; 28] = [
+        "Token",
+        "FirstName",
+        "LastName",
+        "EmployeeNumber",
+        "EmployeeName",
+        "GeneralInformation",
+        "StartDate",
+        "EndDate",
+        "Status",
+        "PrimaryWorkgroupId",
+        "PrimaryWorkgroupName",
+        "ApbWorkgroupId",
+        "NonPartitionWorkGroups",
+        "AccessRules",
+        "NonPartitionWorkgroupAccessRules",
+        "Credentials",
+        "BaseCardNumber",
+        "SmartCardProfileId",
+        "SmartCardProfileName",
+        "FingerPrints",
+        "Potrait",
+        "Attributes",
+        "PersonalDetails",
+        "TraceDetails",
+        "Vehicle1",
+        "Vehicle2",
+        "VisitorDetails",
+        "CustomFields",
+    ];
+}
+
+/// The name a person is shown by: "First Last", or whichever part exists.
+pub fn display_name(first: &str, last: &str) -> String {
+    match (first.trim(), last.trim()) {
+        ("", l) => l.to_owned(),
+        (f, "") => f.to_owned(),
+        (f, l) => format!("{f} {l}"),
+    }
+}
+
+/// An item of a cardholder's `Credentials[]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Credential {
+    pub card_number: String,
+    pub facility_code: i64,
+    pub card_technology_code: i64,
+    pub pin: String,
+    pub pin_mode: i32,
+    pub pin_digit: i32,
+    pub profile_id: String,
+    pub profile_name: String,
+    pub start_date: String,
+    pub end_date: String,
+    pub revision_number: i32,
+    pub active: bool,
+    pub pin_error_disable: bool,
+}
+
+impl Credential {
+    /// A credential's identity: SiPass treats (technology, facility, card number) as unique.
+    pub fn key(&self) -> String {
+        format!(
+            "{}:{}:{}",
+            self.card_technology_code, self.facility_code, self.card_number
+        )
+    }
+}
+
+/// A rule granting access to a target (`RuleType` says what kind of target).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccessRule {
+    pub rule_type: i32,
+    pub rule_token: String,
+    pub object_token: String,
+    pub object_name: String,
+    pub time_schedule_token: String,
+    pub start_date: String,
+    pub end_date: String,
+    pub arming_rights_id: i32,
+    pub control_mode_id: i32,
+    pub side: i32,
+    pub is_favourite: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Attributes {
+    pub accessibility: bool,
+    pub apb_exclusion: bool,
+    pub apb_re_entry_exclusion: bool,
+    pub isolate: bool,
+    pub self_authorize: bool,
+    pub supervisor: bool,
+    pub visitor: bool,
+    pub void: bool,
+    pub restricted_visitor: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PersonalDetails {
+    pub address: String,
+    pub date_of_birth: String,
+    pub payroll_number: String,
+    pub title: String,
+    pub contact_details: ContactDetails,
+    pub user_details: UserDetails,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContactDetails {
+    pub email: String,
+    pub mobile_number: String,
+    pub mobile_service_provider_id: String,
+    pub pager_number: String,
+    pub pager_service_provider_id: String,
+    pub phone_number: String,
+    pub manager_email_address: String,
+    pub use_emailfor_message_forward: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UserDetails {
+    pub user_name: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TraceDetails {
+    pub card_last_used: String,
+    pub card_number_last_used: String,
+    pub last_apb_location: String,
+    pub point_name: String,
+    pub trace_card: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Vehicle {
+    pub car_color: String,
+    pub car_model_number: String,
+    pub car_registration_number: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VisitorDetails {
+    pub visited_employee_first_name: String,
+    pub visited_employee_last_name: String,
+    pub visited_employee_id: String,
+    pub visitor_card_status: i32,
+    pub visitor_card_issue_time: String,
+    pub visitor_card_return_time: String,
+    pub visitor_custom_values: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A site-defined field. `FiledName` is SiPass's own spelling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomField {
+    #[serde(rename = "FiledName")]
+    pub filed_name: String,
+    #[serde(rename = "FieldValue")]
+    pub field_value: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_name_uses_what_exists() {
+        assert_eq!(display_name("Ada", "Lovelace"), "Ada Lovelace");
+        assert_eq!(display_name("", "Lovelace"), "Lovelace");
+        assert_eq!(display_name(" Ada ", ""), "Ada");
+    }
+}

@@ -39,7 +39,12 @@ impl Digest {
 /// values do not cancel out.
 fn pair_hash(id: &str, revision: u64) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.as_bytes().iter().chain(&[0xff]).chain(&revision.to_le_bytes()) {
+    for b in id
+        .as_bytes()
+        .iter()
+        .chain(&[0xff])
+        .chain(&revision.to_le_bytes())
+    {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }

@@ -150,7 +150,10 @@ mod tests {
         for kind in EntityKind::ALL {
             assert_eq!(kind.as_str().parse::<EntityKind>(), Ok(kind));
         }
-        assert_eq!("CardHolder".parse::<EntityKind>(), Ok(EntityKind::Cardholder));
+        assert_eq!(
+            "CardHolder".parse::<EntityKind>(),
+            Ok(EntityKind::Cardholder)
+        );
         let err = "door".parse::<EntityKind>().unwrap_err();
         assert!(err.to_string().contains("unknown entity kind 'door'"));
     }

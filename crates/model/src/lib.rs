@@ -6,6 +6,7 @@
 pub mod digest;
 pub mod kind;
 pub mod sipass;
+pub mod time;
 pub mod version;
 
 pub use digest::Digest;

@@ -149,19 +149,31 @@ mod tests {
 
     #[test]
     fn same_protocol_and_known_sipass_is_compatible() {
-        assert_eq!(check(&PeerVersions::this_role(), &proxy(PROTOCOL_VERSION, "2.80")), Ok(()));
+        assert_eq!(
+            check(&PeerVersions::this_role(), &proxy(PROTOCOL_VERSION, "2.80")),
+            Ok(())
+        );
     }
 
     #[test]
     fn refusal_names_both_versions_and_the_rule() {
-        let err = check(&PeerVersions::this_role(), &proxy(PROTOCOL_VERSION + 1, "2.80"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains(PRODUCT_VERSION) && err.contains("9.9.9"), "{err}");
+        let err = check(
+            &PeerVersions::this_role(),
+            &proxy(PROTOCOL_VERSION + 1, "2.80"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(PRODUCT_VERSION) && err.contains("9.9.9"),
+            "{err}"
+        );
         assert!(err.contains("same-protocol-version"), "{err}");
         let err = check(&PeerVersions::this_role(), &proxy(PROTOCOL_VERSION, "3.10"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("supported-sipass-version") && err.contains("3.10"), "{err}");
+        assert!(
+            err.contains("supported-sipass-version") && err.contains("3.10"),
+            "{err}"
+        );
     }
 }

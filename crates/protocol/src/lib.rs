@@ -122,7 +122,9 @@ pub enum ConnectError {
     BadAddress(String, String),
     #[error("the bridge token contains characters that cannot be sent; it must be printable ASCII")]
     BadToken,
-    #[error("cannot reach the proxy at {addr}: {reason}; check the host and port and that the proxy is running")]
+    #[error(
+        "cannot reach the proxy at {addr}: {reason}; check the host and port and that the proxy is running"
+    )]
     Unreachable { addr: String, reason: String },
 }
 
@@ -210,7 +212,10 @@ mod tests {
         wrong
             .metadata_mut()
             .insert("authorization", "Bearer s3creT".parse().unwrap());
-        assert_eq!(check.call(wrong).unwrap_err().code(), tonic::Code::Unauthenticated);
+        assert_eq!(
+            check.call(wrong).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
         assert!(check.call(Request::new(())).is_err());
     }
 }

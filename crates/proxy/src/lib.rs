@@ -1,1 +1,247 @@
-//! proxy
+//! The proxy service that runs beside SiPass.
+//!
+//! It logs in to SiPass's HR API, loads every cardholder and credential into its cache (each
+//! change stamped with the next revision), reloads periodically so that changes are found,
+//! and serves the bridge protocol on port 5645 over TLS with a shared token.
+
+mod cache;
+mod loader;
+mod server;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+pub use cache::{Cache, CachedEntity, KindSummary};
+pub use loader::{LoadProgress, LoadStats};
+
+use model::SiPassVersion;
+use model::version::{PRODUCT_VERSION, PROTOCOL_VERSION, PeerVersions};
+use sipass_client::{HrClient, SiPassConfig, SiPassError};
+use tokio::sync::watch;
+
+/// How to run a proxy.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// Holds the TLS authority and the bridge token; must exist.
+    pub data_dir: PathBuf,
+    pub sipass: SiPassConfig,
+    /// The SiPass release behind this proxy, reported to roles in Hello.
+    pub sipass_version: SiPassVersion,
+    /// The shared token; read from (or created in) the data folder when not given.
+    pub token: Option<String>,
+    /// Names and addresses the proxy's certificate is valid for.
+    pub tls_names: Vec<String>,
+    /// How often SiPass is read again to find changes.
+    pub reload_every: Duration,
+}
+
+/// Why the proxy cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error(
+        "data folder '{0}' does not exist; create it (mkdir -p {0}) or point --data at the proxy's folder"
+    )]
+    NoDataFolder(PathBuf),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    SiPass(#[from] SiPassError),
+    #[error("cannot serve the bridge protocol on {addr}: {reason}")]
+    Serve { addr: SocketAddr, reason: String },
+}
+
+/// State shared by the loader and the gRPC service.
+pub struct Shared {
+    pub cache: Cache,
+    pub progress: LoadProgress,
+    /// True once SiPass has been read completely at least once.
+    pub loaded: AtomicBool,
+    sipass_version: SiPassVersion,
+}
+
+impl Shared {
+    fn versions(&self) -> PeerVersions {
+        PeerVersions {
+            product: PRODUCT_VERSION.to_owned(),
+            protocol: PROTOCOL_VERSION,
+            sipass: self.sipass_version.to_string(),
+        }
+    }
+}
+
+/// A running proxy.
+pub struct RunningProxy {
+    pub addr: SocketAddr,
+    /// Where the proxy's CA certificate is, for roles to trust.
+    pub ca_path: PathBuf,
+    pub ca_pem: String,
+    pub token: String,
+    pub shared: Arc<Shared>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningProxy {
+    /// Waits until the proxy has stopped after shutdown was signalled.
+    pub async fn stopped(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Where the bridge token is kept in the data folder.
+pub fn token_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("proxy-token")
+}
+
+/// Where the proxy's TLS authority is kept in the data folder.
+pub fn tls_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("tls")
+}
+
+/// Logs in to SiPass (a refused login is an error at once), then serves on `listener` and
+/// loads SiPass in the background until `shutdown` turns true.
+pub async fn start(
+    config: ProxyConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> Result<RunningProxy, ProxyError> {
+    if !config.data_dir.is_dir() {
+        return Err(ProxyError::NoDataFolder(config.data_dir.clone()));
+    }
+    let addr = listener.local_addr().map_err(|e| ProxyError::Serve {
+        addr: "0.0.0.0:0".parse().expect("literal address"),
+        reason: e.to_string(),
+    })?;
+    let authority =
+        tls::Authority::load_or_create(&tls_dir(&config.data_dir), "SiPass Bridge Proxy CA")?;
+    let identity = authority.issue_server(&config.tls_names)?;
+    let token = match &config.token {
+        Some(token) => token.clone(),
+        None => tls::load_or_create_secret(&token_path(&config.data_dir))?,
+    };
+    let client = Arc::new(HrClient::new(config.sipass.clone())?);
+    match client.login().await {
+        Ok(()) => tracing::info!(url = %config.sipass.hr_url, "logged in to SiPass"),
+        Err(e) if e.is_transient() => tracing::warn!("{e}; will keep trying"),
+        Err(e) => return Err(e.into()),
+    }
+    let shared = Arc::new(Shared {
+        cache: Cache::new(),
+        progress: LoadProgress::default(),
+        loaded: AtomicBool::new(false),
+        sipass_version: config.sipass_version,
+    });
+    let server = tokio::spawn(serve(
+        listener,
+        identity,
+        token.clone(),
+        shared.clone(),
+        shutdown.clone(),
+    ));
+    let loader = tokio::spawn(keep_loaded(
+        client,
+        shared.clone(),
+        config.reload_every,
+        shutdown,
+    ));
+    Ok(RunningProxy {
+        addr,
+        ca_path: authority.cert_path(),
+        ca_pem: authority.cert_pem().to_owned(),
+        token,
+        shared,
+        tasks: vec![server, loader],
+    })
+}
+
+async fn serve(
+    listener: tokio::net::TcpListener,
+    identity: tls::ServerIdentity,
+    token: String,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    use protocol::pb::bridge_server::BridgeServer;
+    use tonic::transport::{Identity, Server, ServerTlsConfig};
+    let addr = listener.local_addr().ok();
+    let service = BridgeServer::new(server::BridgeService::new(shared))
+        .max_decoding_message_size(protocol::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(protocol::MAX_MESSAGE_BYTES);
+    let intercepted = tonic::service::interceptor::InterceptedService::new(
+        service,
+        protocol::RequireToken::new(&token),
+    );
+    let tls =
+        ServerTlsConfig::new().identity(Identity::from_pem(identity.cert_pem, identity.key_pem));
+    let builder = match Server::builder().tls_config(tls) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!("cannot set up TLS for the bridge protocol: {e}");
+            return;
+        }
+    };
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let stop = async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    let mut builder = builder.http2_keepalive_interval(Some(Duration::from_secs(30)));
+    if let Err(e) = builder
+        .add_service(intercepted)
+        .serve_with_incoming_shutdown(incoming, stop)
+        .await
+    {
+        tracing::error!(?addr, "the bridge protocol server stopped: {e}");
+    }
+}
+
+/// Loads SiPass, then loads it again every `every`, retrying failures with backoff, until
+/// shutdown. Logs out of SiPass at the end.
+async fn keep_loaded(
+    client: Arc<HrClient>,
+    shared: Arc<Shared>,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let started = std::time::Instant::now();
+        let wait = match loader::load_cardholders(&client, &shared.cache, &shared.progress).await {
+            Ok(stats) => {
+                if !shared.loaded.swap(true, Ordering::AcqRel) {
+                    tracing::info!(
+                        cardholders = stats.seen,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        revision = shared.cache.revision(),
+                        "loaded SiPass"
+                    );
+                } else if stats.changed + stats.deleted > 0 {
+                    tracing::info!(
+                        changed = stats.changed,
+                        deleted = stats.deleted,
+                        "found changes in SiPass"
+                    );
+                }
+                backoff = Duration::from_secs(1);
+                every
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "reading SiPass failed: {e}; retrying in {}s",
+                    backoff.as_secs()
+                );
+                let wait = backoff;
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+                wait
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        }
+    }
+    client.logout().await;
+}

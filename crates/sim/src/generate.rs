@@ -3,8 +3,8 @@
 
 use model::SiPassVersion;
 use model::sipass::{
-    Attributes, Cardholder, ContactDetails, Credential, CustomField, PersonalDetails,
-    TraceDetails, Vehicle, VisitorDetails,
+    Attributes, Cardholder, ContactDetails, Credential, CustomField, PersonalDetails, TraceDetails,
+    Vehicle, VisitorDetails,
 };
 
 /// The token of the first generated cardholder; SiPass hands out small numeric tokens.
@@ -27,14 +27,56 @@ impl Default for SiteSpec {
 }
 
 const FIRST_NAMES: [&str; 24] = [
-    "Ada", "Alan", "Grace", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Frances", "Edsger",
-    "Radia", "Tim", "Hedy", "Donald", "Katherine", "John", "Sophie", "Niklaus", "Annie", "Leslie",
-    "Joan", "Bjarne", "Mary", "Guido",
+    "Ada",
+    "Alan",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Dennis",
+    "Barbara",
+    "Ken",
+    "Frances",
+    "Edsger",
+    "Radia",
+    "Tim",
+    "Hedy",
+    "Donald",
+    "Katherine",
+    "John",
+    "Sophie",
+    "Niklaus",
+    "Annie",
+    "Leslie",
+    "Joan",
+    "Bjarne",
+    "Mary",
+    "Guido",
 ];
 const LAST_NAMES: [&str; 24] = [
-    "Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Ritchie", "Liskov", "Thompson",
-    "Allen", "Dijkstra", "Perlman", "Berners-Lee", "Lamarr", "Knuth", "Johnson", "McCarthy",
-    "Wilson", "Wirth", "Easley", "Lamport", "Clarke", "Stroustrup", "Keller", "van Rossum",
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Torvalds",
+    "Hamilton",
+    "Ritchie",
+    "Liskov",
+    "Thompson",
+    "Allen",
+    "Dijkstra",
+    "Perlman",
+    "Berners-Lee",
+    "Lamarr",
+    "Knuth",
+    "Johnson",
+    "McCarthy",
+    "Wilson",
+    "Wirth",
+    "Easley",
+    "Lamport",
+    "Clarke",
+    "Stroustrup",
+    "Keller",
+    "van Rossum",
 ];
 
 /// SplitMix64: tiny, fast and good enough to spread names; no dependency needed.
@@ -57,7 +99,11 @@ impl Rng {
 /// The cardholder `Status` code meaning "valid": SiPass moved it from 61 to 62 around 2.76
 /// (`reference/sipass-api.md` §1.5).
 pub fn status_valid(version: SiPassVersion) -> i32 {
-    if version >= SiPassVersion::V2_76 { 62 } else { 61 }
+    if version >= SiPassVersion::V2_76 {
+        62
+    } else {
+        61
+    }
 }
 
 /// Generates `spec.cardholders` cardholders, each with one credential.
@@ -148,7 +194,10 @@ mod tests {
         };
         let a = cardholders(&spec, SiPassVersion::V2_80);
         assert_eq!(a, cardholders(&spec, SiPassVersion::V2_80));
-        assert_ne!(a, cardholders(&SiteSpec { seed: 8, ..spec }, SiPassVersion::V2_80));
+        assert_ne!(
+            a,
+            cardholders(&SiteSpec { seed: 8, ..spec }, SiPassVersion::V2_80)
+        );
         assert_eq!(a[0].token, "1");
         assert_eq!(a[49].token, "50");
     }

@@ -46,11 +46,11 @@ pub fn router(state: HrState) -> Router {
     let authenticated = Router::new()
         .route("/cardholders", get(list_cardholders))
         .route("/cardholders/{token}", get(get_cardholder))
-        .route(
-            "/authentication/sessiontimeout",
-            get(session_timeout),
-        )
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_session));
+        .route("/authentication/sessiontimeout", get(session_timeout))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_session,
+        ));
     let api = Router::new()
         .route(
             "/authentication",
@@ -73,7 +73,10 @@ pub fn router(state: HrState) -> Router {
 /// SiPass (ASP.NET) matches paths case-insensitively and accepts a trailing slash.
 fn normalise_path(mut req: Request) -> Request {
     let path = req.uri().path();
-    let trimmed = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let trimmed = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
     let lowered = trimmed.to_ascii_lowercase();
     if lowered != req.uri().path() {
         let rebuilt = match req.uri().query() {
@@ -135,12 +138,12 @@ async fn login(State(state): State<HrState>, body: Bytes) -> Response {
             "body must be {\"Username\": ..., \"Password\": ...}",
         );
     };
-    let token = if login.username == state.operator.user && login.password == state.operator.password
-    {
-        state.sessions.open(&login.username)
-    } else {
-        String::new()
-    };
+    let token =
+        if login.username == state.operator.user && login.password == state.operator.password {
+            state.sessions.open(&login.username)
+        } else {
+            String::new()
+        };
     axum::Json(LoginToken { token }).into_response()
 }
 
@@ -157,7 +160,10 @@ async fn keep_alive(
         );
     };
     let _ = token;
-    if query.keys().any(|k| k.eq_ignore_ascii_case("sessiontimeout")) {
+    if query
+        .keys()
+        .any(|k| k.eq_ignore_ascii_case("sessiontimeout"))
+    {
         return axum::Json(state.sessions.timeout().as_secs()).into_response();
     }
     StatusCode::OK.into_response()

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 pub struct Sessions {
     timeout: Duration,
     live: Mutex<HashMap<String, Instant>>,
-    counter: std::sync::atomic::AtomicU64,
 }
 
 impl Sessions {
@@ -16,7 +15,6 @@ impl Sessions {
         Sessions {
             timeout,
             live: Mutex::new(HashMap::new()),
-            counter: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -27,10 +25,7 @@ impl Sessions {
 
     /// Opens a session for `user` and returns its token.
     pub fn open(&self, user: &str) -> String {
-        let n = self
-            .counter
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let token = format!("{}:{user}", random_hex(n));
+        let token = format!("{}:{user}", tls::random_hex(32));
         self.lock().insert(token.clone(), Instant::now());
         token
     }
@@ -60,24 +55,6 @@ impl Sessions {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// 64 hex digits that differ per session and per process start.
-fn random_hex(n: u64) -> String {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-        ^ (u64::from(std::process::id()) << 32);
-    let mut state = seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (0..4)
-        .map(|_| {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            format!("{:016x}", z ^ (z >> 31))
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -40,11 +40,17 @@ impl std::fmt::Debug for SiPassConfig {
 /// Why a call to SiPass failed, in SiPass's own terms where it gave any.
 #[derive(Debug, thiserror::Error)]
 pub enum SiPassError {
-    #[error("cannot reach SiPass at {url}: {reason}; check the address and that SiPass's HR API service is running")]
+    #[error(
+        "cannot reach SiPass at {url}: {reason}; check the address and that SiPass's HR API service is running"
+    )]
     Unreachable { url: String, reason: String },
-    #[error("SiPass refused the login of operator '{user}': invalid user name or password; check the operator and its password")]
+    #[error(
+        "SiPass refused the login of operator '{user}': invalid user name or password; check the operator and its password"
+    )]
     LoginRefused { user: String },
-    #[error("SiPass refused the login: the HR API licence is not available (SiPass error {code}: {message}); enable 'HR API Connect' in SiPass's licence")]
+    #[error(
+        "SiPass refused the login: the HR API licence is not available (SiPass error {code}: {message}); enable 'HR API Connect' in SiPass's licence"
+    )]
     LicenceMissing { code: i32, message: String },
     #[error("SiPass answered {status} to {what} (SiPass error {code}: {message})")]
     Refused {
@@ -173,7 +179,7 @@ impl HrClient {
 
     /// Ends the session, if one is held. Failures are ignored: the session expires anyway.
     pub async fn logout(&self) {
-        let token = self.lock().take();
+        let token = { self.lock().take() };
         if let Some(token) = token {
             let _ = self
                 .request(Method::DELETE, "Authentication", Some(&token))
@@ -223,11 +229,13 @@ impl HrClient {
         what: &str,
         retry_on_401: bool,
     ) -> Result<T, SiPassError> {
-        let token = match self.lock().clone() {
+        let current = self.lock().clone();
+        let token = match current {
             Some(token) => token,
             None => {
                 self.login().await?;
-                self.lock().clone().unwrap_or_default()
+                let fresh = self.lock().clone();
+                fresh.unwrap_or_default()
             }
         };
         let response = self
@@ -238,7 +246,9 @@ impl HrClient {
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED && retry_on_401 {
             tracing::debug!("SiPass session expired; logging in again");
-            self.lock().take();
+            {
+                self.lock().take();
+            }
             self.login().await?;
             return Box::pin(self.call(method, path, what, false)).await;
         }

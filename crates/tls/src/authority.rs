@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 
 use crate::TlsError;
@@ -135,7 +135,11 @@ impl ServerIdentity {
 
 /// The names a server certificate should carry by default: loopback plus this machine's name.
 pub fn default_server_names() -> Vec<String> {
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     if let Ok(host) = std::env::var("HOSTNAME").or_else(|_| std::env::var("COMPUTERNAME")) {
         if !host.is_empty() && !names.contains(&host) {
             names.push(host);
@@ -185,7 +189,7 @@ fn write(path: &Path, contents: &str) -> Result<(), TlsError> {
 }
 
 /// Writes a private key readable by its owner only (where the platform has such modes).
-fn write_private(path: &Path, contents: &str) -> Result<(), TlsError> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), TlsError> {
     write(path, contents)?;
     #[cfg(unix)]
     {

@@ -42,3 +42,31 @@ pub enum TlsError {
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+/// `bytes` random bytes from the operating system, as lower-case hex: for secrets such as
+/// the bridge token and session tokens.
+pub fn random_hex(bytes: usize) -> String {
+    use ring::rand::SecureRandom;
+    let mut buf = vec![0u8; bytes];
+    ring::rand::SystemRandom::new()
+        .fill(&mut buf)
+        .expect("the operating system's random number generator failed");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a secret kept in a file (trimmed), or, when the file is missing or empty, writes a
+/// fresh random secret there, readable by its owner only.
+pub fn load_or_create_secret(path: &std::path::Path) -> Result<String, TlsError> {
+    match std::fs::read_to_string(path) {
+        Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+        Err(source) if source.kind() != std::io::ErrorKind::NotFound => Err(TlsError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+        _ => {
+            let secret = random_hex(32);
+            authority::write_private(path, &format!("{secret}\n"))?;
+            Ok(secret)
+        }
+    }
+}

@@ -1,1 +1,127 @@
-fn main() {}
+//! `sipass-bridge`: one binary for the simulator, the proxy, the plugin role, the all-in-one
+//! demo, and the administration commands that talk to a running role.
+
+mod admin;
+mod services;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// The default data folder, relative to where the command runs.
+const DEFAULT_DATA: &str = "sipass-bridge-data";
+
+#[derive(Parser)]
+#[command(
+    name = "sipass-bridge",
+    version,
+    about = "SiPass Bridge: mirrors a Siemens SiPass Integrated server into a security platform's Directory",
+    long_about = "SiPass Bridge connects to a Siemens SiPass Integrated server through a proxy service \
+(port 5645), mirrors its cardholders and credentials into a Directory database, and serves a \
+Config Tool. `demo` runs everything on this machine against a SiPass simulator."
+)]
+struct Cli {
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SIPASS_BRIDGE_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a SiPass simulator, a proxy and a plugin role together on loopback, with the
+    /// Config Tool, until Ctrl-C.
+    Demo(services::DemoArgs),
+    /// Run a SiPass Integrated simulator (HR API over HTTPS).
+    Sim(services::SimArgs),
+    /// Run the proxy service beside SiPass: loads SiPass and serves the bridge protocol.
+    Proxy(services::ProxyArgs),
+    /// Run the plugin role: synchronizes from the proxy into the Directory and serves the
+    /// Config Tool.
+    Role(services::RoleArgs),
+    /// Synchronization: status and manual start, on a running role.
+    Sync {
+        #[command(subcommand)]
+        command: admin::SyncCommand,
+    },
+}
+
+/// How an administration command finds the running role.
+#[derive(clap::Args, Clone)]
+pub struct RoleTarget {
+    /// The role's data folder: its address and API token are read from there.
+    #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
+    data: PathBuf,
+    /// The role's Config Tool address, e.g. http://127.0.0.1:8080 (default: the address the
+    /// running role wrote into its data folder).
+    #[arg(long, env = "SIPASS_BRIDGE_ROLE_URL")]
+    role: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Demo(args) => services::demo(args).await,
+            Command::Sim(args) => services::sim(args).await,
+            Command::Proxy(args) => services::proxy(args).await,
+            Command::Role(args) => services::role(args).await,
+            Command::Sync { command } => admin::sync(command).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line.
+fn chain(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,h2=warn,hyper=warn,tower=warn,rustls=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Text => builder.with_target(false).init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,447 @@
+//! Starting the simulator, the proxy and the role, alone or together in the demo.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use model::SiPassVersion;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::DEFAULT_DATA;
+
+#[derive(clap::Args)]
+pub struct SimArgs {
+    /// Address for the HR API (HTTPS).
+    #[arg(long, default_value = "127.0.0.1:8745")]
+    listen: SocketAddr,
+    /// Folder for the simulator's "SiPass Root CA" (created when missing).
+    #[arg(long, default_value = "sipass-sim-data")]
+    data: PathBuf,
+    #[command(flatten)]
+    site: SiteArgs,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct SiteArgs {
+    /// How many cardholders the generated site has.
+    #[arg(long, default_value_t = 1000)]
+    cardholders: usize,
+    /// Seed of the site generator: the same seed gives the same site.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The SiPass operator allowed to log in, as USER:PASSWORD.
+    #[arg(long, default_value = sim::Operator::DEFAULT, env = "SIPASS_SIM_OPERATOR", hide_default_value = false)]
+    operator: sim::Operator,
+    /// The SiPass release to pretend to be: 2.65, 2.70, 2.75, 2.76 or 2.80.
+    #[arg(long, default_value = "2.80")]
+    sipass_version: SiPassVersion,
+    /// Seconds a session lives without a call (sliding).
+    #[arg(long, default_value_t = 360)]
+    session_timeout: u64,
+}
+
+#[derive(clap::Args)]
+pub struct ProxyArgs {
+    /// The proxy's data folder (TLS authority, bridge token); must exist.
+    #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
+    data: PathBuf,
+    /// Address for the bridge protocol; roles connect here.
+    #[arg(long, default_value = "0.0.0.0:5645")]
+    listen: SocketAddr,
+    /// SiPass's HR API base URL.
+    #[arg(
+        long,
+        default_value = "https://127.0.0.1:8745/api/V1/hr",
+        env = "SIPASS_URL"
+    )]
+    sipass_url: String,
+    /// PEM file of the CA that signed SiPass's certificate ("SiPass Root CA").
+    #[arg(long, env = "SIPASS_CA")]
+    sipass_ca: PathBuf,
+    /// The SiPass operator the proxy logs in as.
+    #[arg(long, default_value = "operator", env = "SIPASS_USER")]
+    sipass_user: String,
+    /// File holding the operator's password (or set SIPASS_PASSWORD).
+    #[arg(long)]
+    sipass_password_file: Option<PathBuf>,
+    /// The SiPass release behind this proxy.
+    #[arg(long, default_value = "2.80", env = "SIPASS_VERSION")]
+    sipass_version: SiPassVersion,
+    /// File holding the bridge token (or set SIPASS_BRIDGE_TOKEN); by default the token in
+    /// the data folder, created on first start.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Extra host names or addresses roles use to reach the proxy (for its certificate).
+    #[arg(long = "tls-name")]
+    tls_names: Vec<String>,
+    /// Seconds between two complete reads of SiPass.
+    #[arg(long, default_value_t = 600)]
+    reload_every: u64,
+}
+
+#[derive(clap::Args)]
+pub struct RoleArgs {
+    /// The role's data folder (Directory database, API token); must exist.
+    #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
+    data: PathBuf,
+    /// Address for the Config Tool (web UI and REST API).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "SIPASS_BRIDGE_LISTEN")]
+    listen: SocketAddr,
+    /// The proxy's host name or IP address (stored in the Directory's configuration).
+    #[arg(long)]
+    proxy_host: Option<String>,
+    /// The proxy's port (stored in the Directory's configuration).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    proxy_port: Option<u16>,
+    /// PEM file of the proxy's CA (the proxy's tls/ca.pem).
+    #[arg(long, env = "SIPASS_BRIDGE_PROXY_CA")]
+    proxy_ca: PathBuf,
+    /// File holding the bridge token (or set SIPASS_BRIDGE_TOKEN).
+    #[arg(long)]
+    proxy_token_file: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Data folder for the demo (created when missing).
+    #[arg(long, default_value = DEFAULT_DATA)]
+    data: PathBuf,
+    /// Address for the Config Tool; another free port is used when it is taken.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    site: SiteArgs,
+}
+
+/// A shutdown flag that turns true on Ctrl-C or SIGTERM.
+fn shutdown_on_signal() -> (watch::Sender<bool>, watch::Receiver<bool>) {
+    let (tx, rx) = watch::channel(false);
+    let signal_tx = tx.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = signal_tx.send(true);
+    });
+    (tx, rx)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn until(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} for the {what}; is another program using that port? choose another with --listen")
+    })
+}
+
+fn sim_config(site: &SiteArgs, data: &Path) -> sim::SimConfig {
+    sim::SimConfig {
+        site: sim::SiteSpec {
+            cardholders: site.cardholders,
+            seed: site.seed,
+        },
+        operator: site.operator.clone(),
+        session_timeout: Duration::from_secs(site.session_timeout),
+        version: site.sipass_version,
+        tls_dir: data.to_owned(),
+        tls_names: tls::default_server_names(),
+    }
+}
+
+pub async fn sim(args: SimArgs) -> Result<()> {
+    let (_tx, rx) = shutdown_on_signal();
+    let listener = bind(args.listen, "SiPass simulator").await?;
+    let running = sim::start(sim_config(&args.site, &args.data), listener, until(rx)).await?;
+    println!(
+        "SiPass simulator {} listening on {} (CA: {}, operator '{}')",
+        args.site.sipass_version,
+        running.hr_url(),
+        running.ca_path.display(),
+        args.site.operator.user
+    );
+    running.stopped().await;
+    Ok(())
+}
+
+/// Reads a secret from a file named by a flag, or from an environment variable.
+fn secret(file: Option<&Path>, env: &str, what: &str, flag: &str) -> Result<Option<String>> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {what} from {}", path.display()))?;
+        let text = text.trim().to_owned();
+        if text.is_empty() {
+            bail!("{} is empty; it should hold {what}", path.display());
+        }
+        return Ok(Some(text));
+    }
+    match std::env::var(env) {
+        Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
+        _ => {
+            let _ = flag;
+            Ok(None)
+        }
+    }
+}
+
+fn read_pem(path: &Path, what: &str) -> Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {what} from {}", path.display()))
+}
+
+pub async fn proxy(args: ProxyArgs) -> Result<()> {
+    let (_tx, rx) = shutdown_on_signal();
+    let password = secret(
+        args.sipass_password_file.as_deref(),
+        "SIPASS_PASSWORD",
+        "the SiPass operator's password",
+        "--sipass-password-file",
+    )?
+    .context("the SiPass operator's password is needed: put it in a file and pass --sipass-password-file FILE, or set SIPASS_PASSWORD")?;
+    let token = secret(
+        args.token_file.as_deref(),
+        "SIPASS_BRIDGE_TOKEN",
+        "the bridge token",
+        "--token-file",
+    )?;
+    let mut tls_names = tls::default_server_names();
+    tls_names.extend(args.tls_names.iter().cloned());
+    let config = proxy::ProxyConfig {
+        data_dir: args.data.clone(),
+        sipass: sipass_client::SiPassConfig {
+            hr_url: args.sipass_url.clone(),
+            ca_pem: read_pem(&args.sipass_ca, "SiPass's CA certificate")?,
+            user: args.sipass_user.clone(),
+            password,
+            client_id: "SIPASS-BRIDGE-PROXY".into(),
+        },
+        sipass_version: args.sipass_version,
+        token,
+        tls_names,
+        reload_every: Duration::from_secs(args.reload_every.max(1)),
+    };
+    let listener = bind(args.listen, "bridge protocol").await?;
+    let running = proxy::start(config, listener, rx).await?;
+    println!(
+        "proxy listening on {} (CA: {}, token: {})",
+        running.addr,
+        running.ca_path.display(),
+        if args.token_file.is_some() || std::env::var("SIPASS_BRIDGE_TOKEN").is_ok() {
+            "as given".to_owned()
+        } else {
+            proxy::token_path(&args.data).display().to_string()
+        }
+    );
+    running.stopped().await;
+    tracing::info!("proxy stopped");
+    Ok(())
+}
+
+/// A role and what serves it, started.
+struct RunningRole {
+    addr: SocketAddr,
+    api_token: String,
+    engine: tokio::task::JoinHandle<()>,
+    web: tokio::task::JoinHandle<()>,
+}
+
+impl RunningRole {
+    async fn stopped(self) {
+        let _ = self.engine.await;
+        let _ = self.web.await;
+    }
+}
+
+async fn start_role(
+    data: &Path,
+    listener: TcpListener,
+    proxy: Option<(String, u16)>,
+    proxy_ca_pem: String,
+    proxy_token: String,
+    shutdown: watch::Receiver<bool>,
+) -> Result<RunningRole> {
+    let role = role::Role::open(role::RoleConfig {
+        data_dir: data.to_owned(),
+        proxy_ca_pem,
+        proxy_token,
+        client_name: std::env::var("HOSTNAME").unwrap_or_else(|_| "sipass-bridge-role".into()),
+    })?;
+    if let Some((host, port)) = proxy {
+        role.set_proxy_address(&host, port)?;
+    }
+    let role = Arc::new(role);
+    let api_token = tls::load_or_create_secret(&web::token_path(data))?;
+    let addr = listener.local_addr()?;
+    write_role_address(data, addr)?;
+    let engine = role.spawn(shutdown.clone());
+    let router = web::router(role, api_token.clone());
+    let web = tokio::spawn(tls::serve(listener, router, until(shutdown)));
+    Ok(RunningRole {
+        addr,
+        api_token,
+        engine,
+        web,
+    })
+}
+
+/// Where the running role's address is written, for the administration commands.
+pub fn role_address_path(data: &Path) -> PathBuf {
+    data.join("role-address")
+}
+
+fn write_role_address(data: &Path, addr: SocketAddr) -> Result<()> {
+    let path = role_address_path(data);
+    std::fs::write(&path, format!("http://{addr}\n"))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub async fn role(args: RoleArgs) -> Result<()> {
+    let (_tx, rx) = shutdown_on_signal();
+    let token = secret(args.proxy_token_file.as_deref(), "SIPASS_BRIDGE_TOKEN", "the bridge token", "--proxy-token-file")?
+        .context("the bridge token is needed: pass --proxy-token-file FILE (the proxy's proxy-token) or set SIPASS_BRIDGE_TOKEN")?;
+    let ca = read_pem(&args.proxy_ca, "the proxy's CA certificate")?;
+    let proxy = match (args.proxy_host, args.proxy_port) {
+        (Some(host), port) => Some((
+            validated_host(&host)?,
+            port.unwrap_or(protocol::DEFAULT_PORT),
+        )),
+        (None, Some(_)) => bail!("--proxy-port needs --proxy-host"),
+        (None, None) => None,
+    };
+    if !args.data.is_dir() {
+        bail!(role::RoleError::NoDataFolder(args.data.clone()));
+    }
+    let listener = bind(args.listen, "Config Tool").await?;
+    let running = start_role(&args.data, listener, proxy, ca, token, rx).await?;
+    println!(
+        "Config Tool listening on http://{}/ (API token in {})",
+        running.addr,
+        web::token_path(&args.data).display()
+    );
+    running.stopped().await;
+    tracing::info!("role stopped");
+    Ok(())
+}
+
+/// A host name or IP address, as the Properties page accepts it.
+pub fn validated_host(host: &str) -> Result<String> {
+    let host = host.trim();
+    let valid_name = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    if valid_name || host.parse::<std::net::IpAddr>().is_ok() {
+        Ok(host.to_owned())
+    } else {
+        bail!("host '{host}' is neither a host name nor an IP address")
+    }
+}
+
+pub async fn demo(args: DemoArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("cannot create the data folder {}", args.data.display()))?;
+    let (sim_dir, proxy_dir) = (args.data.join("sim"), args.data.join("proxy"));
+    std::fs::create_dir_all(&proxy_dir)
+        .with_context(|| format!("cannot create {}", proxy_dir.display()))?;
+    let (_tx, rx) = shutdown_on_signal();
+    let loopback: SocketAddr = "127.0.0.1:0".parse()?;
+
+    let sim_listener = bind(loopback, "SiPass simulator").await?;
+    let sim = sim::start(
+        sim_config(&args.site, &sim_dir),
+        sim_listener,
+        until(rx.clone()),
+    )
+    .await?;
+
+    let proxy_listener = bind(loopback, "bridge protocol").await?;
+    let proxy = proxy::start(
+        proxy::ProxyConfig {
+            data_dir: proxy_dir.clone(),
+            sipass: sipass_client::SiPassConfig {
+                hr_url: sim.hr_url(),
+                ca_pem: sim.ca_pem.clone(),
+                user: args.site.operator.user.clone(),
+                password: args.site.operator.password.clone(),
+                client_id: "SIPASS-BRIDGE-PROXY".into(),
+            },
+            sipass_version: args.site.sipass_version,
+            token: None,
+            tls_names: tls::default_server_names(),
+            reload_every: Duration::from_secs(10),
+        },
+        proxy_listener,
+        rx.clone(),
+    )
+    .await?;
+
+    let web_listener = match TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            bind(SocketAddr::new(args.listen.ip(), 0), "Config Tool").await?
+        }
+        Err(e) => {
+            return Err(e).context(format!(
+                "cannot listen on {} for the Config Tool",
+                args.listen
+            ));
+        }
+    };
+    let role = start_role(
+        &args.data,
+        web_listener,
+        Some(("127.0.0.1".into(), proxy.addr.port())),
+        proxy.ca_pem.clone(),
+        proxy.token.clone(),
+        rx,
+    )
+    .await?;
+
+    let data = args.data.display();
+    println!(
+        "SiPass Bridge demo is running ({} cardholders, SiPass {}).",
+        args.site.cardholders, args.site.sipass_version
+    );
+    println!("  Config Tool:      http://{}/", role.addr);
+    println!(
+        "  Sign in with the API token {} (kept in {})",
+        role.api_token,
+        web::token_path(&args.data).display()
+    );
+    println!("  From a terminal:  sipass-bridge sync status --data {data}");
+    println!(
+        "  SiPass simulator: {} (operator '{}')",
+        sim.hr_url(),
+        args.site.operator.user
+    );
+    println!("  Proxy:            127.0.0.1:{}", proxy.addr.port());
+    println!("Press Ctrl-C to stop.");
+    role.stopped().await;
+    proxy.stopped().await;
+    sim.stopped().await;
+    println!("Stopped cleanly; everything is saved in {data}.");
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! What the role reports about itself: health with its reason, and synchronization progress.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// The role's health, each state distinct from the others and always with its reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthState {
+    /// Starting up, not connected yet.
+    Starting,
+    /// Connected, the copy verified equal to the proxy's.
+    Online,
+    /// A full synchronization is running.
+    Synchronizing,
+    /// Working but not as it should: disconnected and retrying, versions incompatible,
+    /// digests not matching.
+    Warning,
+    /// Cannot work: a database is unavailable.
+    Error,
+}
+
+/// Health and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Health {
+    pub state: HealthState,
+    pub reason: Option<String>,
+}
+
+/// Per Directory kind: what the proxy says is eligible, and whether the digests agree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Eligibility {
+    pub eligible: u64,
+    pub digest_match: Option<bool>,
+}
+
+/// Progress of a listing, per Directory kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+}
+
+/// What the proxy said in Hello.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProxyInfo {
+    pub address: String,
+    pub product_version: String,
+    pub sipass_version: String,
+    pub connected: bool,
+}
+
+/// The live state the synchronization engine writes and the Config Tool reads.
+pub struct StatusBoard {
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    health: Health,
+    eligibility: BTreeMap<String, Eligibility>,
+    progress: BTreeMap<String, Progress>,
+    proxy: ProxyInfo,
+}
+
+impl StatusBoard {
+    pub fn new() -> Self {
+        StatusBoard {
+            inner: Mutex::new(Inner {
+                health: Health {
+                    state: HealthState::Starting,
+                    reason: Some("starting".into()),
+                },
+                eligibility: BTreeMap::new(),
+                progress: BTreeMap::new(),
+                proxy: ProxyInfo::default(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the health; returns true when it changed, so callers log transitions only.
+    pub fn set_health(&self, state: HealthState, reason: impl Into<Option<String>>) -> bool {
+        let health = Health {
+            state,
+            reason: reason.into(),
+        };
+        let mut inner = self.lock();
+        let changed = inner.health != health;
+        inner.health = health;
+        changed
+    }
+
+    pub fn health(&self) -> Health {
+        self.lock().health.clone()
+    }
+
+    pub fn set_proxy(&self, proxy: ProxyInfo) {
+        self.lock().proxy = proxy;
+    }
+
+    pub fn set_connected(&self, connected: bool) {
+        self.lock().proxy.connected = connected;
+    }
+
+    pub fn proxy(&self) -> ProxyInfo {
+        self.lock().proxy.clone()
+    }
+
+    pub fn set_eligibility(&self, kind: &str, eligibility: Eligibility) {
+        self.lock().eligibility.insert(kind.to_owned(), eligibility);
+    }
+
+    /// Forgets a kind that is no longer synchronized.
+    pub fn forget(&self, kind: &str) {
+        let mut inner = self.lock();
+        inner.eligibility.remove(kind);
+        inner.progress.remove(kind);
+    }
+
+    pub fn eligibility(&self) -> BTreeMap<String, Eligibility> {
+        self.lock().eligibility.clone()
+    }
+
+    pub fn set_progress(&self, kind: &str, progress: Progress) {
+        self.lock().progress.insert(kind.to_owned(), progress);
+    }
+
+    pub fn progress(&self) -> BTreeMap<String, Progress> {
+        self.lock().progress.clone()
+    }
+}
+
+impl Default for StatusBoard {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -139,8 +139,8 @@ fn print_status(status: &Value) {
     );
     println!();
     println!(
-        "{:<26} {:>13} {:>13}  {}",
-        "ENTITY TYPE", "SYNCHRONIZED", "ELIGIBLE", "VERIFIED"
+        "{:<26} {:>13} {:>13}  VERIFIED",
+        "ENTITY TYPE", "SYNCHRONIZED", "ELIGIBLE"
     );
     if let Some(kinds) = status["kinds"].as_object() {
         for (kind, k) in kinds {

@@ -26,6 +26,11 @@ pub fn primary(kind: EntityKind) -> DirectoryKind {
     DirectoryKind::from_sipass(kind)[0]
 }
 
+/// How many Directory rows one SiPass object of this kind becomes.
+pub fn rows_per_entity(kind: EntityKind) -> usize {
+    DirectoryKind::from_sipass(kind).len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,9 +51,4 @@ mod tests {
         assert_eq!(kinds, ["access-control-unit", "intrusion-detection-unit"]);
         assert!(rows.iter().all(|r| r.id == "5" && r.revision == 9));
     }
-}
-
-/// How many Directory rows one SiPass object of this kind becomes.
-pub fn rows_per_entity(kind: EntityKind) -> usize {
-    DirectoryKind::from_sipass(kind).len()
 }

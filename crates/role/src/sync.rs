@@ -430,11 +430,13 @@ impl Engine {
         from_scratch: bool,
     ) -> Result<SyncPosition, Stop> {
         let previous = self.directory.position(kind.as_str())?;
-        if let Some(p) = &previous {
-            if !from_scratch && !p.complete && p.cache_id == cache_id {
-                tracing::info!(kind = %kind, done = p.done, total = p.total, "resuming the listing");
-                return Ok(p.clone());
-            }
+        if let Some(p) = &previous
+            && !from_scratch
+            && !p.complete
+            && p.cache_id == cache_id
+        {
+            tracing::info!(kind = %kind, done = p.done, total = p.total, "resuming the listing");
+            return Ok(p.clone());
         }
         Ok(SyncPosition {
             source_kind: kind.as_str().to_owned(),

@@ -193,25 +193,23 @@ async fn list_cardholders(
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     };
-    let index = |name: &str, default: usize| -> Result<usize, Response> {
+    let index = |name: &str, default: usize| -> Result<usize, String> {
         match param(name).filter(|v| !v.is_empty()) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| {
-                sipass_error(
-                    StatusCode::BAD_REQUEST,
-                    error_code::INPUT_NOT_VALID,
-                    &format!("{name} must be a non-negative integer, not '{v}'"),
-                )
-            }),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("{name} must be a non-negative integer, not '{v}'")),
         }
     };
-    let start = match index("startIndex", 0) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let end = match index("endIndex", start + 100) {
-        Ok(v) => v.min(start.saturating_add(MAX_PAGE)),
-        Err(r) => return r,
+    let range = index("startIndex", 0).and_then(|start| {
+        let end = index("endIndex", start + 100)?;
+        Ok((start, end.min(start.saturating_add(MAX_PAGE))))
+    });
+    let (start, end) = match range {
+        Ok(r) => r,
+        Err(message) => {
+            return sipass_error(StatusCode::BAD_REQUEST, error_code::INPUT_NOT_VALID, &message);
+        }
     };
     let fields = param("fields").filter(|f| !f.trim().is_empty()).map(|f| {
         f.split(',')

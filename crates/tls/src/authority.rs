@@ -140,10 +140,11 @@ pub fn default_server_names() -> Vec<String> {
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
     ];
-    if let Ok(host) = std::env::var("HOSTNAME").or_else(|_| std::env::var("COMPUTERNAME")) {
-        if !host.is_empty() && !names.contains(&host) {
-            names.push(host);
-        }
+    if let Ok(host) = std::env::var("HOSTNAME").or_else(|_| std::env::var("COMPUTERNAME"))
+        && !host.is_empty()
+        && !names.contains(&host)
+    {
+        names.push(host);
     }
     names
 }

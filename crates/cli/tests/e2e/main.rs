@@ -1,0 +1,6 @@
+//! End-to-end tests: the simulator, the proxy and the role as separate real processes on
+//! loopback, with ports chosen by the OS, driven through the `sipass-bridge` binary.
+
+mod bad_input;
+mod skeleton;
+mod support;

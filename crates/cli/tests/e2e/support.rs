@@ -1,0 +1,247 @@
+//! Starting `sipass-bridge` processes and waiting for them, with deadlines instead of sleeps.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sipass-bridge");
+
+/// A temporary folder removed at the end of the test.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let path =
+            std::env::temp_dir().join(format!("sipass-e2e-{name}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    /// A sub-folder, created.
+    pub fn sub(&self, name: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `sipass-bridge` process, killed when dropped.
+pub struct Process {
+    pub child: Child,
+    pub name: &'static str,
+    stderr_lines: mpsc::Receiver<String>,
+}
+
+impl Process {
+    /// Starts `sipass-bridge args...` and waits for its "listening on <address>" line.
+    pub fn start(name: &'static str, args: &[&str], env: &[(&str, &str)]) -> (Self, String) {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("RUST_LOG", "info");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("start sipass-bridge");
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (line_tx, line_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = line_tx.send(line);
+            }
+        });
+        let (err_tx, err_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = err_tx.send(line);
+            }
+        });
+        let mut process = Process {
+            child,
+            name,
+            stderr_lines: err_rx,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match line_rx.recv_timeout(remaining) {
+                Ok(line) => {
+                    if let Some(rest) = line.split("listening on ").nth(1) {
+                        let addr = rest.split_whitespace().next().unwrap().to_owned();
+                        return (process, addr);
+                    }
+                }
+                Err(_) => panic!("{name} did not start listening: {}", process.stderr()),
+            }
+        }
+    }
+
+    /// What the process wrote on standard error so far.
+    pub fn stderr(&mut self) -> String {
+        self.stderr_lines.try_iter().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        wait_exit(&mut self.child, Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("{} did not stop after SIGTERM", self.name))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// Runs `sipass-bridge args...` to completion: (success, stdout, stderr).
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut command = Command::new(BIN);
+    command.args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().expect("run sipass-bridge");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Polls `check` until it returns Some, or panics with `what` after `timeout`.
+pub fn eventually<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `sipass-bridge sync status --json` against the role in `data`.
+pub fn sync_status(data: &Path) -> Option<serde_json::Value> {
+    let (ok, out, _) = run(
+        &["sync", "status", "--json", "--data", data.to_str().unwrap()],
+        &[],
+    );
+    ok.then(|| serde_json::from_str(&out).ok()).flatten()
+}
+
+/// The three parts, started as separate processes.
+pub struct System {
+    pub dir: TempDir,
+    pub sim: Process,
+    pub sim_url: String,
+    pub proxy: Process,
+    pub proxy_addr: String,
+    pub role: Process,
+    pub role_url: String,
+}
+
+impl System {
+    pub fn start(name: &str, cardholders: usize) -> Self {
+        let dir = TempDir::new(name);
+        let (sim_dir, proxy_dir, role_dir) = (dir.sub("sim"), dir.sub("proxy"), dir.sub("role"));
+        let n = cardholders.to_string();
+        let (sim, sim_url) = Process::start(
+            "sim",
+            &[
+                "sim",
+                "--listen",
+                "127.0.0.1:0",
+                "--data",
+                s(&sim_dir),
+                "--cardholders",
+                &n,
+            ],
+            &[],
+        );
+        let ca = sim_dir.join("ca.pem");
+        let (proxy, proxy_addr) = Process::start(
+            "proxy",
+            &[
+                "proxy",
+                "--data",
+                s(&proxy_dir),
+                "--listen",
+                "127.0.0.1:0",
+                "--sipass-url",
+                &sim_url,
+                "--sipass-ca",
+                s(&ca),
+            ],
+            &[("SIPASS_PASSWORD", "sipass")],
+        );
+        let port = proxy_addr.rsplit(':').next().unwrap().to_owned();
+        let (role, role_url) = Process::start(
+            "role",
+            &[
+                "role",
+                "--data",
+                s(&role_dir),
+                "--listen",
+                "127.0.0.1:0",
+                "--proxy-host",
+                "127.0.0.1",
+                "--proxy-port",
+                &port,
+                "--proxy-ca",
+                s(&proxy_dir.join("tls/ca.pem")),
+                "--proxy-token-file",
+                s(&proxy_dir.join("proxy-token")),
+            ],
+            &[],
+        );
+        System {
+            dir,
+            sim,
+            sim_url,
+            proxy,
+            proxy_addr,
+            role,
+            role_url,
+        }
+    }
+
+    pub fn role_dir(&self) -> PathBuf {
+        self.dir.0.join("role")
+    }
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}

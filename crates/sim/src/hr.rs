@@ -208,7 +208,11 @@ async fn list_cardholders(
     let (start, end) = match range {
         Ok(r) => r,
         Err(message) => {
-            return sipass_error(StatusCode::BAD_REQUEST, error_code::INPUT_NOT_VALID, &message);
+            return sipass_error(
+                StatusCode::BAD_REQUEST,
+                error_code::INPUT_NOT_VALID,
+                &message,
+            );
         }
     };
     let fields = param("fields").filter(|f| !f.trim().is_empty()).map(|f| {

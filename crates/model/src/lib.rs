@@ -5,6 +5,7 @@
 
 pub mod digest;
 pub mod kind;
+pub mod management;
 pub mod sipass;
 pub mod time;
 pub mod version;

@@ -255,6 +255,120 @@ pub struct CustomField {
     pub field_value: String,
 }
 
+/// The workgroup `Type` codes (`reference/sipass-api.md` §1.5).
+pub mod workgroup_type {
+    pub const DEPARTMENT: i32 = 0;
+    pub const CONTRACTOR: i32 = 1;
+    pub const OTHER: i32 = 2;
+    pub const VISITOR: i32 = 3;
+}
+
+/// The token of SiPass's built-in "<None>" workgroup.
+pub const NONE_WORKGROUP: i64 = 1;
+/// The token of SiPass's built-in "<Visitor>" workgroup (Type 3).
+pub const VISITOR_WORKGROUP: i64 = 2_000_000_000;
+
+/// A SiPass workgroup. Unlike every other object, its `Token` is a JSON **number**.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WorkGroup {
+    pub token: i64,
+    pub name: String,
+    /// See [`workgroup_type`].
+    pub r#type: i32,
+    pub access_policy_rules: Vec<AccessRule>,
+    pub partition: bool,
+    pub void: bool,
+    pub clear_card_no: bool,
+    pub disable_access_control: bool,
+    /// "-" when none.
+    pub card_range: String,
+    pub primary_contact: Contact,
+    pub secondary_contact: Contact,
+}
+
+/// A workgroup contact.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Contact {
+    pub name: String,
+    pub title: String,
+    pub address: String,
+    pub phone: String,
+    pub mobile: String,
+    pub fax: String,
+}
+
+/// An access level: a set of access rules under a time schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccessLevel {
+    pub token: String,
+    pub name: String,
+    pub time_schedule_token: String,
+    pub access_rule: Vec<AccessRule>,
+    pub is_favourite: bool,
+}
+
+/// An access group: a set of access levels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccessGroup {
+    pub token: String,
+    pub name: String,
+    pub access_levels: Vec<NamedToken>,
+}
+
+/// `{Token, Name}`: access points (readers), access point groups, floor points, floor point
+/// groups and time schedules are listed in this shape.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NamedToken {
+    pub token: String,
+    pub name: String,
+}
+
+/// A card technology (`GET CardTechnologies`, a bare array).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CardTechnology {
+    pub technology_code: i64,
+    pub name: String,
+    pub facility_code_digits: i32,
+    pub card_number_digits: i32,
+}
+
+/// A PIN mode of a credential profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PinMode {
+    pub r#type: i32,
+    pub name: String,
+    pub full_name: String,
+    #[serde(default)]
+    pub is_used: bool,
+}
+
+/// A credential profile (`GET CredentialProfiles`, a bare array).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CredentialProfile {
+    pub token: String,
+    pub name: String,
+    #[serde(rename = "PINDigits")]
+    pub pin_digits: i32,
+    pub card_number_digits: i32,
+    pub is_base: bool,
+    pub card_technology: String,
+    pub card_technology_code: i64,
+    pub facility_code: i64,
+    pub validity_code: i64,
+    pub is_used: bool,
+    pub pin_mode: Vec<PinMode>,
+    #[serde(rename = "PINModeValue")]
+    pub pin_mode_value: PinMode,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,9 +77,15 @@ pub struct ProxyArgs {
     /// Extra host names or addresses roles use to reach the proxy (for its certificate).
     #[arg(long = "tls-name")]
     tls_names: Vec<String>,
-    /// Seconds between two complete reads of SiPass.
+    /// Seconds between two complete reads of SiPass (reconciliation).
     #[arg(long, default_value_t = 600)]
     reload_every: u64,
+    /// Hours changes stay watchable; a role away longer lists again.
+    #[arg(long, default_value_t = 24)]
+    change_log_hours: u64,
+    /// The most changes kept watchable.
+    #[arg(long, default_value_t = 10_000_000)]
+    change_log_max: u64,
 }
 
 #[derive(clap::Args)]
@@ -237,6 +243,10 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
         token,
         tls_names,
         reload_every: Duration::from_secs(args.reload_every.max(1)),
+        retention: proxy::Retention {
+            max_age: Duration::from_secs(args.change_log_hours * 3600),
+            max_changes: args.change_log_max,
+        },
     };
     let listener = bind(args.listen, "bridge protocol").await?;
     let running = proxy::start(config, listener, rx).await?;
@@ -392,6 +402,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
             token: None,
             tls_names: tls::default_server_names(),
             reload_every: Duration::from_secs(10),
+            retention: proxy::Retention::default(),
         },
         proxy_listener,
         rx.clone(),

@@ -24,6 +24,11 @@ impl Digest {
         self.count = self.count.saturating_sub(1);
     }
 
+    /// A digest read back from storage.
+    pub fn from_parts(value: u64, count: u64) -> Self {
+        Digest { sum: value, count }
+    }
+
     /// The digest value, as sent on the wire.
     pub fn value(&self) -> u64 {
         self.sum

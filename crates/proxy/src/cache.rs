@@ -1,13 +1,48 @@
-//! The proxy's copy of SiPass: every entity with the revision of its latest change.
+//! The proxy's durable copy of SiPass: every entity with the revision of its latest change,
+//! and a change log from which roles watch.
 //!
-//! A change gets the next revision only when the entity really changed, so a reload or a
+//! It lives in an SQLite file in the proxy's data folder, so a restarted proxy keeps its
+//! entities, its revisions and its identity: a role that reconnects receives only what
+//! changed. A change gets the next revision only when the entity really changed, so a
 //! reconciliation pass that finds nothing new costs the roles nothing.
+//!
+//! The change log keeps one row per entity (its latest change, deletions included), so
+//! watching from any revision replays each changed entity once, in revision order. Rows older
+//! than the retention window are pruned; a watch from before the pruned point is answered
+//! "too old" and the role lists again.
 
-use std::collections::{BTreeMap, HashMap};
-use std::ops::Bound;
-use std::sync::RwLock;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use model::{Digest, EntityKind, Revision};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::watch;
+
+/// The schema this release writes (SQLite `user_version`).
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE entities (
+    kind     TEXT    NOT NULL,
+    id       TEXT    NOT NULL,
+    revision INTEGER NOT NULL,
+    name     TEXT    NOT NULL,
+    payload  BLOB    NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE TABLE changes (
+    revision INTEGER PRIMARY KEY,
+    kind     TEXT    NOT NULL,
+    id       TEXT    NOT NULL,
+    deleted  INTEGER NOT NULL,
+    at       INTEGER NOT NULL
+);
+CREATE INDEX changes_by_entity ON changes (kind, id);
+CREATE TABLE kind_stats (kind TEXT PRIMARY KEY, count INTEGER NOT NULL, digest INTEGER NOT NULL);
+";
 
 /// One cached SiPass object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +53,31 @@ pub struct CachedEntity {
     pub payload: Vec<u8>,
 }
 
+/// A change to apply to the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Upsert {
+        kind: EntityKind,
+        id: String,
+        name: String,
+        payload: Vec<u8>,
+    },
+    Delete {
+        kind: EntityKind,
+        id: String,
+    },
+}
+
+/// One entry of the change log as a watcher receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedChange {
+    pub revision: Revision,
+    pub kind: EntityKind,
+    pub id: String,
+    /// `None` for a deletion.
+    pub entity: Option<CachedEntity>,
+}
+
 /// What a kind looks like right now: its size and digest.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KindSummary {
@@ -25,35 +85,167 @@ pub struct KindSummary {
     pub digest: u64,
 }
 
+/// How long changes stay watchable.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub max_age: Duration,
+    pub max_changes: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_age: Duration::from_secs(24 * 3600),
+            max_changes: 10_000_000,
+        }
+    }
+}
+
+/// What can go wrong with the cache file.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("the proxy cache {path} cannot be used: {reason}")]
+    Unusable { path: PathBuf, reason: String },
+    #[error(
+        "the proxy cache {path} has schema {found}, newer than this release ({SCHEMA_VERSION}); run the release that wrote it"
+    )]
+    NewerSchema { path: PathBuf, found: i64 },
+    #[error("proxy cache error: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// A watch that starts before the oldest change still kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooOld {
+    /// The oldest revision a watch may start after.
+    pub oldest: Revision,
+}
+
 /// The cache, shared by the loader and the gRPC server.
 pub struct Cache {
     id: String,
-    inner: RwLock<Inner>,
+    path: PathBuf,
+    writer: Mutex<Writer>,
+    readers: Mutex<Vec<Connection>>,
+    latest: watch::Sender<Revision>,
+    floor: Mutex<Revision>,
 }
 
-#[derive(Default)]
-struct Inner {
+struct Writer {
+    conn: Connection,
     revision: Revision,
-    kinds: HashMap<EntityKind, KindState>,
+    stats: HashMap<EntityKind, (u64, Digest)>,
 }
 
-#[derive(Default)]
-struct KindState {
-    entities: BTreeMap<String, CachedEntity>,
-    digest: Digest,
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;",
+    )?;
+    Ok(conn)
 }
 
 impl Cache {
-    /// An empty cache with a fresh identity: roles that synchronized from another cache must
-    /// list again.
-    pub fn new() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        Cache {
-            id: format!("{nanos:x}-{:x}", std::process::id()),
-            inner: RwLock::new(Inner::default()),
+    /// Opens the cache at `path`, creating it when missing. A file that is not a usable
+    /// cache is moved aside and a new cache (with a new identity) is created, so that roles
+    /// list again; revisions of the new cache start above any the old one can have used.
+    pub fn open(path: &Path) -> Result<Self, CacheError> {
+        match Self::open_existing(path) {
+            Ok(cache) => Ok(cache),
+            Err(CacheError::Unusable { reason, .. }) if path.exists() => {
+                let aside = path.with_extension(format!("corrupt-{}", now_millis()));
+                tracing::warn!(
+                    "the proxy cache {} is unusable ({reason}); moved it to {} and rebuilding from SiPass",
+                    path.display(),
+                    aside.display()
+                );
+                std::fs::rename(path, &aside).map_err(|e| CacheError::Unusable {
+                    path: path.to_owned(),
+                    reason: format!("cannot move it aside: {e}"),
+                })?;
+                for suffix in ["-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+                Self::open_existing(path)
+            }
+            Err(e) => Err(e),
         }
+    }
+
+    fn open_existing(path: &Path) -> Result<Self, CacheError> {
+        let unusable = |reason: String| CacheError::Unusable {
+            path: path.to_owned(),
+            reason,
+        };
+        let conn = connect(path).map_err(|e| unusable(e.to_string()))?;
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| unusable(e.to_string()))?;
+        if check != "ok" {
+            return Err(unusable(check));
+        }
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        match version {
+            0 => Self::create(&conn).map_err(|e| unusable(e.to_string()))?,
+            SCHEMA_VERSION => {}
+            found if found > SCHEMA_VERSION => {
+                return Err(CacheError::NewerSchema {
+                    path: path.to_owned(),
+                    found,
+                });
+            }
+            other => return Err(unusable(format!("unknown schema version {other}"))),
+        }
+        let meta = |key: &str| -> Result<String, CacheError> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| unusable(format!("'{key}' is missing")))
+        };
+        let id = meta("cache_id")?;
+        let revision: Revision = meta("revision")?
+            .parse()
+            .map_err(|_| unusable("bad revision".into()))?;
+        let floor: Revision = meta("watch_floor")?
+            .parse()
+            .map_err(|_| unusable("bad watch floor".into()))?;
+        let stats = load_stats(&conn)?;
+        let (latest, _) = watch::channel(revision);
+        Ok(Cache {
+            id,
+            path: path.to_owned(),
+            writer: Mutex::new(Writer {
+                conn,
+                revision,
+                stats,
+            }),
+            readers: Mutex::new(Vec::new()),
+            latest,
+            floor: Mutex::new(floor),
+        })
+    }
+
+    /// Creates the schema. Revisions start at the creation time in microseconds: a cache
+    /// rebuilt after the old one was lost still never reuses a revision.
+    fn create(conn: &Connection) -> Result<(), rusqlite::Error> {
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_micros() as u64);
+        let id = format!("{:016x}{:08x}", start, std::process::id());
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA}
+             INSERT INTO meta VALUES ('cache_id', '{id}');
+             INSERT INTO meta VALUES ('revision', '{start}');
+             INSERT INTO meta VALUES ('watch_floor', '{start}');
+             PRAGMA user_version = {SCHEMA_VERSION};
+             COMMIT;"
+        ))
     }
 
     /// Identifies this cache's history of revisions.
@@ -61,66 +253,170 @@ impl Cache {
         &self.id
     }
 
+    /// The cache file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The latest revision.
     pub fn revision(&self) -> Revision {
-        self.read().revision
+        *self.latest.borrow()
     }
 
-    /// Stores an entity; returns its new revision, or `None` when nothing changed.
-    pub fn upsert(
+    /// Follows the latest revision, to wake watchers when something changed.
+    pub fn subscribe(&self) -> watch::Receiver<Revision> {
+        self.latest.subscribe()
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn with_reader<T>(
         &self,
-        kind: EntityKind,
-        id: &str,
-        name: &str,
-        payload: Vec<u8>,
-    ) -> Option<Revision> {
-        let mut inner = self.write();
-        let next = inner.revision + 1;
-        let state = inner.kinds.entry(kind).or_default();
-        match state.entities.get_mut(id) {
-            Some(e) if e.payload == payload && e.name == name => return None,
-            Some(e) => {
-                state.digest.remove(id, e.revision);
-                *e = CachedEntity {
-                    revision: next,
-                    name: name.to_owned(),
-                    payload,
-                };
-            }
-            None => {
-                state.entities.insert(
-                    id.to_owned(),
-                    CachedEntity {
-                        revision: next,
-                        name: name.to_owned(),
-                        payload,
-                    },
-                );
-            }
-        }
-        state.digest.add(id, next);
-        inner.revision = next;
-        Some(next)
+        f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, CacheError> {
+        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => connect(&self.path)?,
+        };
+        let result = f(&conn);
+        self.readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+        Ok(result?)
     }
 
-    /// Removes an entity; returns the revision of the deletion, or `None` if it was absent.
-    pub fn delete(&self, kind: EntityKind, id: &str) -> Option<Revision> {
-        let mut inner = self.write();
-        let next = inner.revision + 1;
-        let state = inner.kinds.get_mut(&kind)?;
-        let old = state.entities.remove(id)?;
-        state.digest.remove(id, old.revision);
-        inner.revision = next;
-        Some(next)
+    /// Applies changes in one transaction; each real change takes the next revision.
+    /// Returns how many changed something.
+    pub fn apply(&self, changes: &[Change]) -> Result<u64, CacheError> {
+        let mut writer = self.writer();
+        let Writer {
+            conn,
+            revision,
+            stats,
+        } = &mut *writer;
+        let tx = conn.transaction()?;
+        let mut next = *revision;
+        let mut new_stats = stats.clone();
+        let mut changed = 0;
+        let now = now_millis();
+        for change in changes {
+            let (kind, id) = match change {
+                Change::Upsert { kind, id, .. } | Change::Delete { kind, id } => (*kind, id),
+            };
+            let old: Option<(Revision, String, Vec<u8>)> = tx
+                .prepare_cached(
+                    "SELECT revision, name, payload FROM entities WHERE kind = ?1 AND id = ?2",
+                )?
+                .query_row(params![kind.as_str(), id], |r| {
+                    Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+                })
+                .optional()?;
+            let stat = new_stats.entry(kind).or_default();
+            match (change, &old) {
+                (Change::Upsert { name, payload, .. }, Some((_, old_name, old_payload)))
+                    if old_name == name && old_payload == payload =>
+                {
+                    continue;
+                }
+                (Change::Delete { .. }, None) => continue,
+                (Change::Upsert { name, payload, .. }, _) => {
+                    next += 1;
+                    tx.prepare_cached(
+                        "INSERT INTO entities (kind, id, revision, name, payload) VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (kind, id) DO UPDATE SET revision = excluded.revision,
+                            name = excluded.name, payload = excluded.payload",
+                    )?
+                    .execute(params![kind.as_str(), id, next as i64, name, payload])?;
+                    if let Some((old_revision, ..)) = &old {
+                        stat.1.remove(id, *old_revision);
+                    } else {
+                        stat.0 += 1;
+                    }
+                    stat.1.add(id, next);
+                    log_change(&tx, next, kind, id, false, now)?;
+                }
+                (Change::Delete { .. }, Some((old_revision, ..))) => {
+                    next += 1;
+                    tx.prepare_cached("DELETE FROM entities WHERE kind = ?1 AND id = ?2")?
+                        .execute(params![kind.as_str(), id])?;
+                    stat.0 = stat.0.saturating_sub(1);
+                    stat.1.remove(id, *old_revision);
+                    log_change(&tx, next, kind, id, true, now)?;
+                }
+            }
+            changed += 1;
+        }
+        if changed == 0 {
+            return Ok(0);
+        }
+        for (kind, (count, digest)) in &new_stats {
+            tx.prepare_cached(
+                "INSERT INTO kind_stats (kind, count, digest) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (kind) DO UPDATE SET count = excluded.count, digest = excluded.digest",
+            )?
+            .execute(params![kind.as_str(), *count as i64, digest.value() as i64])?;
+        }
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'revision'",
+            [next.to_string()],
+        )?;
+        tx.commit()?;
+        *revision = next;
+        *stats = new_stats;
+        drop(writer);
+        self.latest.send_replace(next);
+        Ok(changed)
+    }
+
+    /// True once SiPass has been read completely into this cache at least once: from then on
+    /// the cache can be served, even right after a restart.
+    pub fn is_complete(&self) -> Result<bool, CacheError> {
+        self.with_reader(|conn| {
+            conn.query_row("SELECT value FROM meta WHERE key = 'complete'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .map(|v| v.as_deref() == Some("1"))
+        })
+    }
+
+    /// Records that SiPass has been read completely.
+    pub fn mark_complete(&self) -> Result<(), CacheError> {
+        self.writer().conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('complete', '1')
+             ON CONFLICT (key) DO UPDATE SET value = '1'",
+            [],
+        )?;
+        Ok(())
     }
 
     /// The ids of one kind, for finding what SiPass no longer has.
-    pub fn ids(&self, kind: EntityKind) -> Vec<String> {
-        self.read()
-            .kinds
-            .get(&kind)
-            .map(|s| s.entities.keys().cloned().collect())
-            .unwrap_or_default()
+    pub fn ids(&self, kind: EntityKind) -> Result<Vec<String>, CacheError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT id FROM entities WHERE kind = ?1")?;
+            stmt.query_map([kind.as_str()], |r| r.get(0))?.collect()
+        })
+    }
+
+    /// One entity.
+    pub fn get(&self, kind: EntityKind, id: &str) -> Result<Option<CachedEntity>, CacheError> {
+        self.with_reader(|conn| {
+            conn.prepare_cached(
+                "SELECT revision, name, payload FROM entities WHERE kind = ?1 AND id = ?2",
+            )?
+            .query_row(params![kind.as_str(), id], |r| {
+                Ok(CachedEntity {
+                    revision: r.get::<_, i64>(0)? as u64,
+                    name: r.get(1)?,
+                    payload: r.get(2)?,
+                })
+            })
+            .optional()
+        })
     }
 
     /// Up to `limit` entities of `kind` whose ids sort after `after`, with the kind's count.
@@ -129,92 +425,169 @@ impl Cache {
         kind: EntityKind,
         after: Option<&str>,
         limit: usize,
-    ) -> (Vec<(String, CachedEntity)>, u64) {
-        let inner = self.read();
-        let Some(state) = inner.kinds.get(&kind) else {
-            return (Vec::new(), 0);
-        };
-        let lower = match after {
-            Some(id) => Bound::Excluded(id),
-            None => Bound::Unbounded,
-        };
-        let page = state
-            .entities
-            .range::<str, _>((lower, Bound::Unbounded))
-            .take(limit)
-            .map(|(id, e)| (id.clone(), e.clone()))
-            .collect();
-        (page, state.entities.len() as u64)
+    ) -> Result<(Vec<(String, CachedEntity)>, u64), CacheError> {
+        let page = self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, revision, name, payload FROM entities
+                 WHERE kind = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+            )?;
+            stmt.query_map(
+                params![kind.as_str(), after.unwrap_or(""), limit as i64],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        CachedEntity {
+                            revision: r.get::<_, i64>(1)? as u64,
+                            name: r.get(2)?,
+                            payload: r.get(3)?,
+                        },
+                    ))
+                },
+            )?
+            .collect()
+        })?;
+        Ok((page, self.summary(kind).eligible))
     }
 
     /// Count and digest of one kind.
     pub fn summary(&self, kind: EntityKind) -> KindSummary {
-        let inner = self.read();
-        inner
-            .kinds
+        self.writer()
+            .stats
             .get(&kind)
-            .map(|s| KindSummary {
-                eligible: s.entities.len() as u64,
-                digest: s.digest.value(),
+            .map(|(count, digest)| KindSummary {
+                eligible: *count,
+                digest: digest.value(),
             })
             .unwrap_or_default()
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
-        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    /// Up to `limit` changes after revision `after`, oldest first; `TooOld` when changes
+    /// after `after` have been pruned.
+    pub fn changes_after(
+        &self,
+        after: Revision,
+        limit: usize,
+    ) -> Result<Result<Vec<LoggedChange>, TooOld>, CacheError> {
+        let floor = *self.floor.lock().unwrap_or_else(|e| e.into_inner());
+        if after < floor {
+            return Ok(Err(TooOld { oldest: floor }));
+        }
+        let rows = self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT c.revision, c.kind, c.id, c.deleted, e.revision, e.name, e.payload
+                 FROM changes c LEFT JOIN entities e ON e.kind = c.kind AND e.id = c.id
+                 WHERE c.revision > ?1 ORDER BY c.revision LIMIT ?2",
+            )?;
+            stmt.query_map(params![after as i64, limit as i64], |r| {
+                let kind: String = r.get(1)?;
+                let deleted: bool = r.get(3)?;
+                let entity = match (deleted, r.get::<_, Option<i64>>(4)?) {
+                    (false, Some(revision)) => Some(CachedEntity {
+                        revision: revision as u64,
+                        name: r.get(5)?,
+                        payload: r.get(6)?,
+                    }),
+                    _ => None,
+                };
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    kind,
+                    r.get::<_, String>(2)?,
+                    entity,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })?;
+        Ok(Ok(rows
+            .into_iter()
+            .filter_map(|(revision, kind, id, entity)| {
+                Some(LoggedChange {
+                    revision,
+                    kind: kind.parse().ok()?,
+                    id,
+                    entity,
+                })
+            })
+            .collect()))
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    /// Drops change-log rows beyond the retention window. Watches from before the pruned
+    /// point are then answered "too old". Returns how many rows were pruned.
+    pub fn prune(&self, retention: Retention) -> Result<u64, CacheError> {
+        let mut writer = self.writer();
+        let tx = writer.conn.transaction()?;
+        let cutoff_at = now_millis() - retention.max_age.as_millis() as i64;
+        let total: i64 = tx.query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0))?;
+        let excess = (total as u64).saturating_sub(retention.max_changes) as i64;
+        // The newest revision to prune: everything older than the cutoff, and enough of the
+        // oldest rows to stay within the count.
+        let by_age: Option<i64> = tx.query_row(
+            "SELECT MAX(revision) FROM changes WHERE at < ?1",
+            [cutoff_at],
+            |r| r.get(0),
+        )?;
+        let by_count: Option<i64> = if excess > 0 {
+            tx.query_row(
+                "SELECT revision FROM changes ORDER BY revision LIMIT 1 OFFSET ?1",
+                [excess - 1],
+                |r| r.get(0),
+            )
+            .optional()?
+        } else {
+            None
+        };
+        let Some(upto) = by_age.max(by_count) else {
+            return Ok(0);
+        };
+        let pruned = tx.execute("DELETE FROM changes WHERE revision <= ?1", [upto])?;
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'watch_floor'",
+            [upto.to_string()],
+        )?;
+        tx.commit()?;
+        *self.floor.lock().unwrap_or_else(|e| e.into_inner()) = upto as u64;
+        Ok(pruned as u64)
     }
 }
 
-impl Default for Cache {
-    fn default() -> Self {
-        Self::new()
-    }
+fn log_change(
+    tx: &Connection,
+    revision: Revision,
+    kind: EntityKind,
+    id: &str,
+    deleted: bool,
+    at: i64,
+) -> Result<(), rusqlite::Error> {
+    tx.prepare_cached("DELETE FROM changes WHERE kind = ?1 AND id = ?2")?
+        .execute(params![kind.as_str(), id])?;
+    tx.prepare_cached(
+        "INSERT INTO changes (revision, kind, id, deleted, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![revision as i64, kind.as_str(), id, deleted, at])?;
+    Ok(())
+}
+
+fn load_stats(conn: &Connection) -> Result<HashMap<EntityKind, (u64, Digest)>, CacheError> {
+    let mut stmt = conn.prepare("SELECT kind, count, digest FROM kind_stats")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(kind, count, digest)| {
+            Some((
+                kind.parse().ok()?,
+                (count, Digest::from_parts(digest, count)),
+            ))
+        })
+        .collect())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_real_changes_take_a_revision() {
-        let cache = Cache::new();
-        assert_eq!(
-            cache.upsert(EntityKind::Cardholder, "1", "A", b"{}".to_vec()),
-            Some(1)
-        );
-        assert_eq!(
-            cache.upsert(EntityKind::Cardholder, "1", "A", b"{}".to_vec()),
-            None
-        );
-        assert_eq!(
-            cache.upsert(EntityKind::Cardholder, "1", "B", b"{}".to_vec()),
-            Some(2)
-        );
-        assert_eq!(cache.delete(EntityKind::Cardholder, "1"), Some(3));
-        assert_eq!(cache.delete(EntityKind::Cardholder, "1"), None);
-        assert_eq!(
-            cache.summary(EntityKind::Cardholder),
-            KindSummary::default()
-        );
-    }
-
-    #[test]
-    fn pages_continue_after_the_last_id() {
-        let cache = Cache::new();
-        for id in ["3", "1", "2"] {
-            cache.upsert(EntityKind::Cardholder, id, id, Vec::new());
-        }
-        let (first, total) = cache.page(EntityKind::Cardholder, None, 2);
-        assert_eq!(total, 3);
-        assert_eq!(
-            first.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
-            ["1", "2"]
-        );
-        let (rest, _) = cache.page(EntityKind::Cardholder, Some("2"), 2);
-        assert_eq!(rest.len(), 1);
-    }
-}
+mod tests;

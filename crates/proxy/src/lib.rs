@@ -7,6 +7,7 @@
 mod cache;
 mod loader;
 mod server;
+mod watcher;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,8 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-pub use cache::{Cache, CachedEntity, KindSummary};
-pub use loader::{LoadProgress, LoadStats};
+pub use cache::{Cache, CacheError, CachedEntity, Change, KindSummary, Retention};
+pub use loader::{LoadError, LoadProgress, LoadStats};
 
 use model::SiPassVersion;
 use model::version::{PRODUCT_VERSION, PROTOCOL_VERSION, PeerVersions};
@@ -36,6 +37,8 @@ pub struct ProxyConfig {
     pub tls_names: Vec<String>,
     /// How often SiPass is read again to find changes.
     pub reload_every: Duration,
+    /// How long changes stay watchable.
+    pub retention: Retention,
 }
 
 /// Why the proxy cannot run.
@@ -49,13 +52,15 @@ pub enum ProxyError {
     Tls(#[from] tls::TlsError),
     #[error(transparent)]
     SiPass(#[from] SiPassError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
     #[error("cannot serve the bridge protocol on {addr}: {reason}")]
     Serve { addr: SocketAddr, reason: String },
 }
 
 /// State shared by the loader and the gRPC service.
 pub struct Shared {
-    pub cache: Cache,
+    pub cache: Arc<Cache>,
     pub progress: LoadProgress,
     /// True once SiPass has been read completely at least once.
     pub loaded: AtomicBool,
@@ -97,6 +102,11 @@ pub fn token_path(data_dir: &Path) -> PathBuf {
     data_dir.join("proxy-token")
 }
 
+/// Where the proxy's cache is kept in the data folder.
+pub fn cache_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("cache.db")
+}
+
 /// Where the proxy's TLS authority is kept in the data folder.
 pub fn tls_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("tls")
@@ -129,10 +139,26 @@ pub async fn start(
         Err(e) if e.is_transient() => tracing::warn!("{e}; will keep trying"),
         Err(e) => return Err(e.into()),
     }
+    let path = cache_path(&config.data_dir);
+    let cache = Arc::new(
+        tokio::task::spawn_blocking(move || Cache::open(&path))
+            .await
+            .map_err(|e| CacheError::Unusable {
+                path: cache_path(&config.data_dir),
+                reason: e.to_string(),
+            })??,
+    );
+    let complete = cache.is_complete()?;
+    if complete {
+        tracing::info!(
+            revision = cache.revision(),
+            "serving the cache kept from the last run while SiPass is read again"
+        );
+    }
     let shared = Arc::new(Shared {
-        cache: Cache::new(),
+        cache,
         progress: LoadProgress::default(),
-        loaded: AtomicBool::new(false),
+        loaded: AtomicBool::new(complete),
         sipass_version: config.sipass_version,
     });
     let server = tokio::spawn(serve(
@@ -146,6 +172,7 @@ pub async fn start(
         client,
         shared.clone(),
         config.reload_every,
+        config.retention,
         shutdown,
     ));
     Ok(RunningProxy {
@@ -204,6 +231,7 @@ async fn keep_loaded(
     client: Arc<HrClient>,
     shared: Arc<Shared>,
     every: Duration,
+    retention: Retention,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_secs(1);
@@ -211,6 +239,14 @@ async fn keep_loaded(
         let started = std::time::Instant::now();
         let wait = match loader::load_cardholders(&client, &shared.cache, &shared.progress).await {
             Ok(stats) => {
+                if let Err(e) = shared.cache.mark_complete() {
+                    tracing::error!("{e}");
+                }
+                match shared.cache.prune(retention) {
+                    Ok(0) => {}
+                    Ok(pruned) => tracing::info!(pruned, "pruned the change log"),
+                    Err(e) => tracing::error!("{e}"),
+                }
                 if !shared.loaded.swap(true, Ordering::AcqRel) {
                     tracing::info!(
                         cardholders = stats.seen,

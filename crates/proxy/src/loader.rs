@@ -5,6 +5,7 @@
 //! credentials out.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use model::EntityKind;
@@ -12,7 +13,7 @@ use model::sipass::{Cardholder, display_name};
 use serde_json::{Map, Value};
 use sipass_client::{HrClient, SiPassError};
 
-use crate::cache::Cache;
+use crate::cache::{Cache, CacheError, Change};
 
 /// Cardholders asked for per HR API call.
 const PAGE: usize = 1000;
@@ -22,6 +23,15 @@ const PAGE: usize = 1000;
 pub struct LoadProgress {
     pub loaded: AtomicU64,
     pub total: AtomicU64,
+}
+
+/// Why a pass over SiPass stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    SiPass(#[from] SiPassError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
 }
 
 /// What one pass changed in the cache.
@@ -36,9 +46,9 @@ pub struct LoadStats {
 /// what SiPass no longer has.
 pub async fn load_cardholders(
     client: &HrClient,
-    cache: &Cache,
+    cache: &Arc<Cache>,
     progress: &LoadProgress,
-) -> Result<LoadStats, SiPassError> {
+) -> Result<LoadStats, LoadError> {
     let fields: Vec<&str> = Cardholder::FIELDS
         .iter()
         .copied()
@@ -57,26 +67,41 @@ pub async fn load_cardholders(
             break;
         }
         let count = page.records.len();
+        let mut changes = Vec::with_capacity(count * 2);
         for record in page.records {
             let record = complete(client, record).await?;
             let (cardholder, credentials) = split_cardholder(record, client.hr_url())?;
-            stats.changed += store(cache, EntityKind::Cardholder, &cardholder) as u64;
-            seen_cardholders.insert(cardholder.id);
+            seen_cardholders.insert(cardholder.id.clone());
+            changes.push(cardholder.into_change(EntityKind::Cardholder));
             for credential in credentials {
-                stats.changed += store(cache, EntityKind::Credential, &credential) as u64;
-                seen_credentials.insert(credential.id);
+                seen_credentials.insert(credential.id.clone());
+                changes.push(credential.into_change(EntityKind::Credential));
             }
-            stats.seen += 1;
         }
+        stats.seen += count as u64;
+        stats.changed += apply(cache, changes).await?;
         start += count;
         progress.loaded.store(start as u64, Ordering::Relaxed);
         if page.total >= 0 && start as i64 >= page.total {
             break;
         }
     }
-    stats.deleted += delete_missing(cache, EntityKind::Cardholder, &seen_cardholders);
-    stats.deleted += delete_missing(cache, EntityKind::Credential, &seen_credentials);
+    stats.deleted += delete_missing(cache, EntityKind::Cardholder, seen_cardholders).await?;
+    stats.deleted += delete_missing(cache, EntityKind::Credential, seen_credentials).await?;
     Ok(stats)
+}
+
+/// Applies a batch off the async threads.
+pub(crate) async fn apply(cache: &Arc<Cache>, changes: Vec<Change>) -> Result<u64, CacheError> {
+    let cache = cache.clone();
+    tokio::task::spawn_blocking(move || cache.apply(&changes))
+        .await
+        .unwrap_or_else(|e| {
+            Err(CacheError::Unusable {
+                path: Default::default(),
+                reason: format!("a cache task failed: {e}"),
+            })
+        })
 }
 
 /// A list record may lack fields the projection asked for (a SiPass release that does not
@@ -99,19 +124,33 @@ struct Item {
     payload: Vec<u8>,
 }
 
-fn store(cache: &Cache, kind: EntityKind, item: &Item) -> bool {
-    cache
-        .upsert(kind, &item.id, &item.name, item.payload.clone())
-        .is_some()
+impl Item {
+    fn into_change(self, kind: EntityKind) -> Change {
+        Change::Upsert {
+            kind,
+            id: self.id,
+            name: self.name,
+            payload: self.payload,
+        }
+    }
 }
 
-fn delete_missing(cache: &Cache, kind: EntityKind, seen: &HashSet<String>) -> u64 {
-    cache
-        .ids(kind)
+/// Deletes what the cache holds of `kind` that this pass did not see in SiPass.
+async fn delete_missing(
+    cache: &Arc<Cache>,
+    kind: EntityKind,
+    seen: HashSet<String>,
+) -> Result<u64, CacheError> {
+    let gone: Vec<Change> = cache
+        .ids(kind)?
         .into_iter()
         .filter(|id| !seen.contains(id))
-        .filter(|id| cache.delete(kind, id).is_some())
-        .count() as u64
+        .map(|id| Change::Delete { kind, id })
+        .collect();
+    if gone.is_empty() {
+        return Ok(0);
+    }
+    apply(cache, gone).await
 }
 
 /// SiPass sends tokens as strings, but some objects (workgroups) as numbers.

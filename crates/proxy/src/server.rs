@@ -10,6 +10,14 @@ use protocol::{kind_from_wire, kind_to_wire};
 use tonic::{Request, Response, Status};
 
 use crate::Shared;
+use crate::cache::CacheError;
+use crate::watcher::watch_stream;
+
+/// A cache failure as the role sees it.
+pub(crate) fn cache_status(e: CacheError) -> Status {
+    tracing::error!("{e}");
+    Status::unavailable(format!("the proxy cannot read its cache: {e}"))
+}
 
 /// Entities per List page when the role does not say.
 const DEFAULT_PAGE: usize = 1000;
@@ -43,6 +51,27 @@ impl BridgeService {
 
 #[tonic::async_trait]
 impl Bridge for BridgeService {
+    type WatchStream = crate::watcher::WatchStream;
+
+    async fn watch(
+        &self,
+        request: Request<pb::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        self.require_loaded()?;
+        let request = request.into_inner();
+        let kinds = request
+            .kinds
+            .iter()
+            .map(|k| kind_from_wire(*k))
+            .collect::<Result<Vec<EntityKind>, _>>()?;
+        Ok(Response::new(watch_stream(
+            self.shared.clone(),
+            request.after_revision,
+            request.cache_id,
+            kinds,
+        )))
+    }
+
     async fn hello(
         &self,
         request: Request<pb::HelloRequest>,
@@ -92,7 +121,12 @@ impl Bridge for BridgeService {
             0 => DEFAULT_PAGE,
             n => n.min(MAX_PAGE),
         };
-        let (page, total) = self.shared.cache.page(kind, after.as_deref(), limit);
+        let cache = self.shared.cache.clone();
+        let (page, total) =
+            tokio::task::spawn_blocking(move || cache.page(kind, after.as_deref(), limit))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .map_err(cache_status)?;
         let next_page_token = match page.last() {
             Some((last, _)) if page.len() == limit => PageToken::encode(kind, snapshot, last),
             _ => String::new(),
@@ -147,7 +181,7 @@ impl Bridge for BridgeService {
 }
 
 /// The kinds this proxy loads from SiPass today.
-fn served_kinds() -> impl Iterator<Item = EntityKind> {
+pub(crate) fn served_kinds() -> impl Iterator<Item = EntityKind> {
     [EntityKind::Cardholder, EntityKind::Credential].into_iter()
 }
 

@@ -2,33 +2,51 @@
 
 use model::{DirectoryKind, EntityKind};
 use protocol::pb;
-use store::EntityRow;
+use store::{SourceChange, SourceEntity};
 
-/// The Directory rows one SiPass object becomes: one, or two for a controller (an access
-/// control unit and an intrusion detection unit). Synced fields are SiPass's attributes.
-pub fn to_rows(kind: EntityKind, entity: pb::Entity) -> Vec<EntityRow> {
-    let fields = String::from_utf8_lossy(&entity.payload).into_owned();
+/// The Directory kinds a SiPass kind becomes: one, or two for a controller (an access
+/// control unit and an intrusion detection unit). The first stands for it in counts.
+fn directory_kinds(kind: EntityKind) -> Vec<String> {
     DirectoryKind::from_sipass(kind)
         .iter()
-        .map(|dk| EntityRow {
-            kind: dk.as_str().to_owned(),
-            id: entity.id.clone(),
-            source_kind: kind.as_str().to_owned(),
-            revision: entity.revision,
-            name: entity.name.clone(),
-            fields: fields.clone(),
-        })
+        .map(|k| k.as_str().to_owned())
         .collect()
 }
 
-/// The Directory kind whose rows stand for a SiPass kind in counts and digests.
-pub fn primary(kind: EntityKind) -> DirectoryKind {
-    DirectoryKind::from_sipass(kind)[0]
+/// A listed SiPass object, ready for the Directory. Synced fields are SiPass's attributes.
+pub fn from_listing(kind: EntityKind, entity: pb::Entity) -> SourceEntity {
+    SourceEntity {
+        source_kind: kind.as_str().to_owned(),
+        id: entity.id,
+        revision: entity.revision,
+        name: entity.name,
+        fields: String::from_utf8_lossy(&entity.payload).into_owned(),
+        kinds: directory_kinds(kind),
+    }
 }
 
-/// How many Directory rows one SiPass object of this kind becomes.
-pub fn rows_per_entity(kind: EntityKind) -> usize {
-    DirectoryKind::from_sipass(kind).len()
+/// A watched change, ready for the Directory.
+pub fn from_change(kind: EntityKind, change: pb::Change) -> SourceChange {
+    if change.deleted {
+        return SourceChange::Delete {
+            source_kind: kind.as_str().to_owned(),
+            id: change.id,
+            revision: change.revision,
+        };
+    }
+    SourceChange::Upsert(SourceEntity {
+        source_kind: kind.as_str().to_owned(),
+        id: change.id,
+        revision: change.revision,
+        name: change.name,
+        fields: String::from_utf8_lossy(&change.payload).into_owned(),
+        kinds: directory_kinds(kind),
+    })
+}
+
+/// The Directory kind whose rows stand for a SiPass kind in counts and progress.
+pub fn primary(kind: EntityKind) -> DirectoryKind {
+    DirectoryKind::from_sipass(kind)[0]
 }
 
 #[cfg(test)]
@@ -37,7 +55,7 @@ mod tests {
 
     #[test]
     fn a_controller_becomes_two_units_with_one_id() {
-        let rows = to_rows(
+        let entity = from_listing(
             EntityKind::Unit,
             pb::Entity {
                 kind: pb::EntityKind::Unit as i32,
@@ -47,8 +65,29 @@ mod tests {
                 payload: b"{}".to_vec(),
             },
         );
-        let kinds: Vec<_> = rows.iter().map(|r| r.kind.as_str()).collect();
-        assert_eq!(kinds, ["access-control-unit", "intrusion-detection-unit"]);
-        assert!(rows.iter().all(|r| r.id == "5" && r.revision == 9));
+        assert_eq!(
+            entity.kinds,
+            ["access-control-unit", "intrusion-detection-unit"]
+        );
+        assert_eq!((entity.id.as_str(), entity.revision), ("5", 9));
+    }
+
+    #[test]
+    fn a_deleted_change_becomes_a_deletion_at_its_revision() {
+        let change = pb::Change {
+            kind: pb::EntityKind::Cardholder as i32,
+            id: "7".into(),
+            revision: 12,
+            deleted: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            from_change(EntityKind::Cardholder, change),
+            SourceChange::Delete {
+                source_kind: "cardholder".into(),
+                id: "7".into(),
+                revision: 12
+            }
+        );
     }
 }

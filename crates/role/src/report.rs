@@ -46,17 +46,24 @@ pub struct RunReport {
 impl Role {
     /// The current synchronization status.
     pub fn sync_status(&self) -> Result<SyncStatus, StoreError> {
-        let eligibility = self.status.eligibility();
-        let mut kinds = BTreeMap::new();
-        for (kind, e) in &eligibility {
-            kinds.insert(
-                kind.clone(),
-                KindStatus {
-                    synchronized: self.directory.count(kind)?,
-                    eligible: Some(e.eligible),
-                    digest_match: e.digest_match,
-                },
-            );
+        let mut kinds: BTreeMap<String, KindStatus> = BTreeMap::new();
+        for (source, e) in self.status.eligibility() {
+            for directory_kind in model::DirectoryKind::from_sipass(source) {
+                let name = directory_kind.as_str();
+                let entry = match kinds.entry(name.to_owned()) {
+                    std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(v) => v.insert(KindStatus {
+                        synchronized: self.directory.count(name)?,
+                        eligible: Some(0),
+                        digest_match: Some(true),
+                    }),
+                };
+                entry.eligible = entry.eligible.map(|n| n + e.eligible);
+                entry.digest_match = match (entry.digest_match, e.digest_match) {
+                    (Some(a), Some(b)) => Some(a && b),
+                    _ => None,
+                };
+            }
         }
         let latest_run = self.directory.latest_run()?.map(|run| {
             let end = run.ended_at.unwrap_or_else(store::now_millis);

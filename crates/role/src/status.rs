@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use model::EntityKind;
 use serde::Serialize;
 
 /// The role's health, each state distinct from the others and always with its reason.
@@ -29,7 +30,7 @@ pub struct Health {
     pub reason: Option<String>,
 }
 
-/// Per Directory kind: what the proxy says is eligible, and whether the digests agree.
+/// Per SiPass kind: what the proxy says is eligible, and whether the digests agree.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Eligibility {
     pub eligible: u64,
@@ -59,7 +60,7 @@ pub struct StatusBoard {
 
 struct Inner {
     health: Health,
-    eligibility: BTreeMap<String, Eligibility>,
+    eligibility: BTreeMap<EntityKind, Eligibility>,
     progress: BTreeMap<String, Progress>,
     proxy: ProxyInfo,
 }
@@ -111,18 +112,20 @@ impl StatusBoard {
         self.lock().proxy.clone()
     }
 
-    pub fn set_eligibility(&self, kind: &str, eligibility: Eligibility) {
-        self.lock().eligibility.insert(kind.to_owned(), eligibility);
+    pub fn set_eligibility(&self, kind: EntityKind, eligibility: Eligibility) {
+        self.lock().eligibility.insert(kind, eligibility);
     }
 
-    /// Forgets a kind that is no longer synchronized.
-    pub fn forget(&self, kind: &str) {
+    /// Forgets a SiPass kind that is no longer synchronized.
+    pub fn forget(&self, kind: EntityKind) {
         let mut inner = self.lock();
-        inner.eligibility.remove(kind);
-        inner.progress.remove(kind);
+        inner.eligibility.remove(&kind);
+        for directory_kind in model::DirectoryKind::from_sipass(kind) {
+            inner.progress.remove(directory_kind.as_str());
+        }
     }
 
-    pub fn eligibility(&self) -> BTreeMap<String, Eligibility> {
+    pub fn eligibility(&self) -> BTreeMap<EntityKind, Eligibility> {
         self.lock().eligibility.clone()
     }
 

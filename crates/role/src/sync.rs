@@ -1,15 +1,18 @@
 //! The synchronization engine: connect, say Hello, list what the Directory lacks (resuming an
-//! interrupted listing where it stopped), then verify against the proxy's Summary and list a
-//! kind again whenever its digest stops matching.
+//! interrupted listing where it stopped), then watch every change from the last committed
+//! revision, applying each in order with the revision in the same transaction. Whenever the
+//! watch has caught up, counts and digests are compared with the proxy's Summary; a kind that
+//! differs is listed again. A proxy that no longer holds the role's revision says so, and the
+//! role lists everything again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use model::EntityKind;
 use model::version::{self, PeerVersions};
-use protocol::pb::{HelloRequest, ListRequest, SummaryRequest};
+use protocol::pb::{HelloRequest, ListRequest, SummaryRequest, WatchRequest, watch_event::Event};
 use protocol::{BridgeClient, ProxyAddress, kind_from_wire, kind_to_wire};
-use store::{Directory, SyncPosition};
+use store::{Directory, SyncPosition, WatchPosition};
 use tokio::sync::{Notify, watch};
 
 use crate::status::{Eligibility, HealthState, Progress, ProxyInfo, StatusBoard};
@@ -17,8 +20,8 @@ use crate::{RoleConfig, keys, mapping};
 
 /// Entities asked for per List call.
 const PAGE_SIZE: u32 = 2000;
-/// How often the proxy's Summary is compared with the Directory.
-const VERIFY_EVERY: Duration = Duration::from_secs(2);
+/// How often the configuration is checked for changes while watching.
+const CONFIG_EVERY: Duration = Duration::from_secs(2);
 /// The longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -58,6 +61,16 @@ struct Session {
     address: (String, u16),
     /// The proxy revision the last verification saw; nothing to verify while unchanged.
     verified_at: Option<u64>,
+}
+
+/// Why following the proxy's changes stopped while connected.
+enum FollowEnd {
+    /// The proxy no longer holds the role's revision: list everything again.
+    TooOld(String),
+    /// These kinds differ from the proxy: list them again.
+    Differs(Vec<EntityKind>),
+    /// "Start synchronization" was asked for.
+    Manual,
 }
 
 impl Engine {
@@ -236,41 +249,131 @@ impl Engine {
                     "credential synchronization is off; removed credentials"
                 );
             }
-            self.status
-                .forget(mapping::primary(EntityKind::Credential).as_str());
+            self.status.forget(EntityKind::Credential);
         }
         let stale = self.kinds_to_list(session)?;
         if !stale.is_empty() {
-            let trigger = if stale
-                .iter()
-                .any(|k| self.directory.position(k.as_str()).ok().flatten().is_some())
-            {
-                "resumed or proxy cache changed"
+            let resumed = stale.iter().any(|k| {
+                self.directory
+                    .position(k.as_str())
+                    .ok()
+                    .flatten()
+                    .is_some_and(|p| !p.complete && p.cache_id == session.cache_id)
+            });
+            let trigger = if resumed {
+                "resumed"
+            } else if self.directory.watch_position()?.is_some() {
+                "proxy cache changed"
             } else {
                 "first connection"
             };
             self.full_sync(session, &stale, trigger, false).await?;
         }
         loop {
-            let mismatched = self.verify(session).await?;
-            if !mismatched.is_empty() {
-                self.full_sync(session, &mismatched, "digest mismatch", true)
-                    .await?;
-                continue;
-            }
-            let kinds = session.kinds.clone();
-            tokio::select! {
-                () = tokio::time::sleep(VERIFY_EVERY) => {}
-                () = self.manual_sync.notified() => {
-                    self.full_sync(session, &kinds, "manual", true).await?;
+            let all = session.kinds.clone();
+            match self.follow(session, shutdown).await? {
+                FollowEnd::TooOld(reason) => {
+                    tracing::info!("{reason}; listing everything again");
+                    self.full_sync(session, &all, "proxy change log too old", true)
+                        .await?;
                 }
-                () = stopped(shutdown) => return Ok(()),
-            }
-            if self.reconfigured(session)? {
-                tracing::info!("the configuration changed; reconnecting");
-                return Err(Stop::Reconfigured);
+                FollowEnd::Differs(kinds) => {
+                    self.full_sync(session, &kinds, "digest mismatch", true)
+                        .await?;
+                }
+                FollowEnd::Manual => self.full_sync(session, &all, "manual", true).await?,
             }
         }
+    }
+
+    /// Watches the proxy from the Directory's watch position, applying each batch of changes
+    /// with the position after it, until something calls for a listing.
+    async fn follow(
+        &self,
+        session: &mut Session,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<FollowEnd, Stop> {
+        let mut position = match self.directory.watch_position()? {
+            Some(p) if p.cache_id == session.cache_id => p,
+            _ => {
+                return Ok(FollowEnd::TooOld(
+                    "the Directory has no watch position for this proxy cache".into(),
+                ));
+            }
+        };
+        let mut stream = session
+            .client
+            .watch(WatchRequest {
+                after_revision: position.revision,
+                kinds: session
+                    .kinds
+                    .iter()
+                    .map(|k| kind_to_wire(*k) as i32)
+                    .collect(),
+                cache_id: session.cache_id.clone(),
+            })
+            .await
+            .map_err(|s| {
+                Stop::Disconnected(format!("the proxy refused to watch: {}", s.message()))
+            })?
+            .into_inner();
+        let mut config_check = tokio::time::interval(CONFIG_EVERY);
+        loop {
+            tokio::select! {
+                message = stream.message() => {
+                    let event = match message {
+                        Ok(Some(m)) => m.event,
+                        Ok(None) => return Err(Stop::Disconnected("the proxy ended the watch".into())),
+                        Err(s) => return Err(Stop::Disconnected(format!("the watch was interrupted: {}", s.message()))),
+                    };
+                    match event {
+                        Some(Event::Changes(batch)) => self.apply(batch, &mut position).await?,
+                        Some(Event::CaughtUp(up)) => {
+                            if up.revision > position.revision {
+                                position.revision = up.revision;
+                                let p = position.clone();
+                                self.blocking(move |d| d.set_watch_position(&p)).await?;
+                            }
+                            let differs = self.verify(session, position.revision).await?;
+                            if !differs.is_empty() {
+                                return Ok(FollowEnd::Differs(differs));
+                            }
+                        }
+                        Some(Event::TooOld(too_old)) => return Ok(FollowEnd::TooOld(too_old.reason)),
+                        None => {}
+                    }
+                }
+                () = self.manual_sync.notified() => return Ok(FollowEnd::Manual),
+                () = stopped(shutdown) => return Err(Stop::Shutdown),
+                _ = config_check.tick() => {
+                    if self.reconfigured(session)? {
+                        tracing::info!("the configuration changed; reconnecting");
+                        return Err(Stop::Reconfigured);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies one batch of watched changes, with the watch position after it.
+    async fn apply(
+        &self,
+        batch: protocol::pb::ChangeBatch,
+        position: &mut WatchPosition,
+    ) -> Result<(), Stop> {
+        let Some(last) = batch.changes.last().map(|c| c.revision) else {
+            return Ok(());
+        };
+        let changes: Vec<_> = batch
+            .changes
+            .into_iter()
+            .filter_map(|c| Some(mapping::from_change(kind_from_wire(c.kind).ok()?, c)))
+            .collect();
+        position.revision = position.revision.max(last);
+        let p = position.clone();
+        self.blocking(move |d| d.apply_changes(&changes, &p))
+            .await?;
+        Ok(())
     }
 
     /// A proxy that is still reading SiPass answers UNAVAILABLE; synchronizing from it
@@ -349,6 +452,7 @@ impl Engine {
                 return Err(stop);
             }
         }
+        self.resume_watch_after_listing(session)?;
         self.blocking(move |d| d.finish_run(run, "succeeded", None))
             .await?;
         session.verified_at = None;
@@ -356,6 +460,29 @@ impl Engine {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "full synchronization finished"
         );
+        Ok(())
+    }
+
+    /// After a listing, watching starts from the oldest snapshot any kind was listed at (or
+    /// earlier): replaying a change the Directory already has is harmless, missing one is not.
+    fn resume_watch_after_listing(&self, session: &Session) -> Result<(), Stop> {
+        let mut revision = u64::MAX;
+        for kind in &session.kinds {
+            if let Some(p) = self.directory.position(kind.as_str())? {
+                revision = revision.min(p.snapshot_revision);
+            }
+        }
+        if let Some(current) = self.directory.watch_position()?
+            && current.cache_id == session.cache_id
+        {
+            revision = revision.min(current.revision);
+        }
+        if revision != u64::MAX {
+            self.directory.set_watch_position(&WatchPosition {
+                cache_id: session.cache_id.clone(),
+                revision,
+            })?;
+        }
         Ok(())
     }
 
@@ -394,16 +521,16 @@ impl Engine {
                     )));
                 }
             };
-            let rows: Vec<_> = reply
+            let page: Vec<_> = reply
                 .entities
                 .into_iter()
-                .flat_map(|e| mapping::to_rows(kind, e))
+                .map(|e| mapping::from_listing(kind, e))
                 .collect();
-            position.done += (rows.len() / mapping::rows_per_entity(kind)) as u64;
+            position.done += page.len() as u64;
             position.total = reply.total;
             position.snapshot_revision = reply.snapshot_revision;
             position.page_token = reply.next_page_token;
-            let (page, pos) = (rows, position.clone());
+            let pos = position.clone();
             self.blocking(move |d| d.write_page(&page, &pos)).await?;
             self.status.set_progress(
                 progress_kind,
@@ -451,7 +578,9 @@ impl Engine {
     }
 
     /// Compares counts and digests with the proxy's Summary; returns the kinds that differ.
-    async fn verify(&self, session: &mut Session) -> Result<Vec<EntityKind>, Stop> {
+    /// Only meaningful when the Directory is at `at`: the summary is compared only when the
+    /// proxy is still at that revision (otherwise more changes are on their way).
+    async fn verify(&self, session: &mut Session, at: u64) -> Result<Vec<EntityKind>, Stop> {
         let summary = session
             .client
             .summary(SummaryRequest {
@@ -466,7 +595,7 @@ impl Engine {
                 Stop::Disconnected(format!("the proxy's summary failed: {}", s.message()))
             })?
             .into_inner();
-        if session.verified_at == Some(summary.revision) {
+        if session.verified_at == Some(summary.revision) || summary.revision != at {
             return Ok(Vec::new());
         }
         let mut mismatched = Vec::new();
@@ -474,11 +603,10 @@ impl Engine {
             let Ok(kind) = kind_from_wire(k.kind) else {
                 continue;
             };
-            let directory_kind = mapping::primary(kind).as_str();
-            let ours = self.blocking(move |d| d.digest(directory_kind)).await?;
+            let ours = self.blocking(move |d| d.digest(kind.as_str())).await?;
             let equal = ours.count() == k.eligible && ours.value() == k.digest;
             self.status.set_eligibility(
-                directory_kind,
+                kind,
                 Eligibility {
                     eligible: k.eligible,
                     digest_match: Some(equal),

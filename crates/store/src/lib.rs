@@ -51,6 +51,38 @@ pub struct EntityRow {
     pub fields: String,
 }
 
+/// A SiPass object to store: one row per Directory kind it becomes, the first of which
+/// stands for it in counts and digests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceEntity {
+    pub source_kind: String,
+    pub id: String,
+    pub revision: u64,
+    pub name: String,
+    /// The SiPass attributes, as JSON.
+    pub fields: String,
+    /// The Directory kinds it becomes; never empty.
+    pub kinds: Vec<String>,
+}
+
+/// A change arriving in real time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceChange {
+    Upsert(SourceEntity),
+    Delete {
+        source_kind: String,
+        id: String,
+        revision: u64,
+    },
+}
+
+/// Where real-time synchronization stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchPosition {
+    pub cache_id: String,
+    pub revision: u64,
+}
+
 /// Where the listing of one SiPass kind stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncPosition {
@@ -185,46 +217,121 @@ impl Directory {
     /// restart resumes exactly after the last page that is in the database.
     pub fn write_page(
         &self,
-        rows: &[EntityRow],
+        page: &[SourceEntity],
         position: &SyncPosition,
     ) -> Result<(), StoreError> {
         let mut conn = self.write();
         let tx = conn.transaction()?;
-        {
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO entities (kind, id, source_kind, revision, name, fields, generation)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (kind, id) DO UPDATE SET
-                    source_kind = excluded.source_kind, revision = excluded.revision,
-                    name = excluded.name, fields = excluded.fields, generation = excluded.generation",
+        let mut digest = load_digest(&tx, &position.source_kind)?;
+        for entity in page {
+            upsert_entity(
+                &tx,
+                entity,
+                position.generation,
+                SameRevision::Rewrite,
+                &mut digest,
             )?;
-            for row in rows {
-                upsert.execute(params![
-                    row.kind,
-                    row.id,
-                    row.source_kind,
-                    row.revision as i64,
-                    row.name,
-                    row.fields,
-                    position.generation
-                ])?;
-            }
         }
+        save_digest(&tx, &position.source_kind, &digest)?;
         save_position(&tx, position)?;
         tx.commit()?;
         Ok(())
     }
 
+    /// Applies real-time changes and the watch position after them in one transaction. A
+    /// change older than what the Directory holds is skipped, so replaying is harmless.
+    /// Returns how many changes were applied.
+    pub fn apply_changes(
+        &self,
+        changes: &[SourceChange],
+        position: &WatchPosition,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.write();
+        let tx = conn.transaction()?;
+        let mut digests: std::collections::HashMap<String, Digest> =
+            std::collections::HashMap::new();
+        let mut applied = 0;
+        for change in changes {
+            let source_kind = match change {
+                SourceChange::Upsert(e) => &e.source_kind,
+                SourceChange::Delete { source_kind, .. } => source_kind,
+            };
+            if !digests.contains_key(source_kind) {
+                let d = load_digest(&tx, source_kind)?;
+                digests.insert(source_kind.clone(), d);
+            }
+            let digest = digests.get_mut(source_kind).expect("inserted above");
+            applied += match change {
+                SourceChange::Upsert(entity) => {
+                    let generation = current_generation(&tx, &entity.source_kind)?;
+                    upsert_entity(&tx, entity, generation, SameRevision::Skip, digest)? as u64
+                }
+                SourceChange::Delete {
+                    source_kind,
+                    id,
+                    revision,
+                } => delete_entity(&tx, source_kind, id, *revision, digest)? as u64,
+            };
+        }
+        for (source_kind, digest) in &digests {
+            save_digest(&tx, source_kind, digest)?;
+        }
+        save_watch_position(&tx, position)?;
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    /// Where real-time synchronization stands.
+    pub fn watch_position(&self) -> Result<Option<WatchPosition>, StoreError> {
+        Ok(self
+            .read()
+            .query_row(
+                "SELECT cache_id, revision FROM watch_position WHERE id = 1",
+                [],
+                |r| {
+                    Ok(WatchPosition {
+                        cache_id: r.get(0)?,
+                        revision: r.get::<_, i64>(1)? as u64,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Records where real-time synchronization stands (after a full synchronization).
+    pub fn set_watch_position(&self, position: &WatchPosition) -> Result<(), StoreError> {
+        save_watch_position(&self.write(), position)
+    }
+
     /// Ends the listing of a kind: removes what the listing did not see (it no longer exists
     /// in SiPass) and marks the position complete, in one transaction. Returns how many
-    /// entities were removed.
+    /// SiPass objects were removed.
     pub fn finish_listing(&self, position: &SyncPosition) -> Result<u64, StoreError> {
         let mut conn = self.write();
         let tx = conn.transaction()?;
-        let removed = tx.execute(
-            "DELETE FROM entities WHERE source_kind = ?1 AND generation < ?2",
-            params![position.source_kind, position.generation],
-        )?;
+        let mut digest = load_digest(&tx, &position.source_kind)?;
+        let removed = {
+            let mut stmt = tx.prepare(
+                "DELETE FROM entities WHERE source_kind = ?1 AND generation < ?2
+                 RETURNING id, revision, primary_row",
+            )?;
+            let rows = stmt
+                .query_map(params![position.source_kind, position.generation], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, bool>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut removed = 0;
+            for (id, revision, _) in rows.into_iter().filter(|(_, _, primary)| *primary) {
+                digest.remove(&id, revision);
+                removed += 1;
+            }
+            removed
+        };
+        save_digest(&tx, &position.source_kind, &digest)?;
         save_position(
             &tx,
             &SyncPosition {
@@ -234,7 +341,7 @@ impl Directory {
             },
         )?;
         tx.commit()?;
-        Ok(removed as u64)
+        Ok(removed)
     }
 
     /// Removes every entity that came from a SiPass kind, and its position (for example
@@ -242,9 +349,17 @@ impl Directory {
     pub fn remove_source_kind(&self, source_kind: &str) -> Result<u64, StoreError> {
         let mut conn = self.write();
         let tx = conn.transaction()?;
-        let removed = tx.execute("DELETE FROM entities WHERE source_kind = ?1", [source_kind])?;
+        let removed = tx.execute(
+            "DELETE FROM entities WHERE source_kind = ?1 AND primary_row = 1",
+            [source_kind],
+        )?;
+        tx.execute("DELETE FROM entities WHERE source_kind = ?1", [source_kind])?;
         tx.execute(
             "DELETE FROM sync_position WHERE source_kind = ?1",
+            [source_kind],
+        )?;
+        tx.execute(
+            "DELETE FROM source_digest WHERE source_kind = ?1",
             [source_kind],
         )?;
         tx.commit()?;
@@ -285,17 +400,10 @@ impl Directory {
         Ok(n as u64)
     }
 
-    /// The digest over (id, revision) of a Directory kind, to compare with the proxy's.
-    pub fn digest(&self, kind: &str) -> Result<Digest, StoreError> {
-        let conn = self.read();
-        let mut stmt = conn.prepare_cached("SELECT id, revision FROM entities WHERE kind = ?1")?;
-        let mut rows = stmt.query([kind])?;
-        let mut digest = Digest::default();
-        while let Some(row) = rows.next()? {
-            let id: String = row.get(0)?;
-            digest.add(&id, row.get::<_, i64>(1)? as u64);
-        }
-        Ok(digest)
+    /// The count and digest over (id, revision) of what came from a SiPass kind, to compare
+    /// with the proxy's Summary.
+    pub fn digest(&self, source_kind: &str) -> Result<Digest, StoreError> {
+        load_digest(&self.read(), source_kind)
     }
 
     /// Up to `limit` entities of a kind whose ids sort after `after`.
@@ -308,7 +416,7 @@ impl Directory {
         let conn = self.read();
         let mut stmt = conn.prepare_cached(
             "SELECT kind, id, source_kind, revision, name, fields FROM entities
-             WHERE kind = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+             WHERE kind = ?1 AND id > ?2 ORDER BY id, source_kind LIMIT ?3",
         )?;
         let rows = stmt
             .query_map(params![kind, after, limit], entity_row)?
@@ -388,6 +496,136 @@ fn entity_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntityRow> {
         name: r.get(4)?,
         fields: r.get(5)?,
     })
+}
+
+fn load_digest(conn: &Connection, source_kind: &str) -> Result<Digest, StoreError> {
+    let found: Option<(i64, i64)> = conn
+        .prepare_cached("SELECT count, digest FROM source_digest WHERE source_kind = ?1")?
+        .query_row([source_kind], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(found.map_or_else(Digest::default, |(count, digest)| {
+        Digest::from_parts(digest as u64, count as u64)
+    }))
+}
+
+fn save_digest(conn: &Connection, source_kind: &str, digest: &Digest) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO source_digest (source_kind, count, digest) VALUES (?1, ?2, ?3)
+         ON CONFLICT (source_kind) DO UPDATE SET count = excluded.count, digest = excluded.digest",
+    )?
+    .execute(params![
+        source_kind,
+        digest.count() as i64,
+        digest.value() as i64
+    ])?;
+    Ok(())
+}
+
+/// The revision the Directory holds of a SiPass object, if any.
+fn stored_revision(
+    conn: &Connection,
+    source_kind: &str,
+    id: &str,
+) -> Result<Option<u64>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT revision FROM entities WHERE source_kind = ?1 AND id = ?2 AND primary_row = 1",
+        )?
+        .query_row(params![source_kind, id], |r| r.get::<_, i64>(0))
+        .optional()?
+        .map(|r| r as u64))
+}
+
+/// How an upsert treats an object the Directory already holds at the same revision.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SameRevision {
+    /// A listing rewrites it, to stamp it with the listing's generation.
+    Rewrite,
+    /// A real-time change (or its replay) has nothing to add.
+    Skip,
+}
+
+/// Writes a SiPass object's rows unless the Directory already holds a newer revision; false
+/// when skipped.
+fn upsert_entity(
+    conn: &Connection,
+    entity: &SourceEntity,
+    generation: i64,
+    same: SameRevision,
+    digest: &mut Digest,
+) -> Result<bool, StoreError> {
+    let old = stored_revision(conn, &entity.source_kind, &entity.id)?;
+    let newer_held = match same {
+        SameRevision::Rewrite => old.is_some_and(|r| r > entity.revision),
+        SameRevision::Skip => old.is_some_and(|r| r >= entity.revision),
+    };
+    if newer_held {
+        return Ok(false);
+    }
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO entities (source_kind, id, kind, primary_row, revision, name, fields, generation)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (source_kind, id, kind) DO UPDATE SET
+            primary_row = excluded.primary_row, revision = excluded.revision,
+            name = excluded.name, fields = excluded.fields, generation = excluded.generation",
+    )?;
+    for (i, kind) in entity.kinds.iter().enumerate() {
+        stmt.execute(params![
+            entity.source_kind,
+            entity.id,
+            kind,
+            i == 0,
+            entity.revision as i64,
+            entity.name,
+            entity.fields,
+            generation
+        ])?;
+    }
+    if let Some(r) = old {
+        digest.remove(&entity.id, r);
+    }
+    digest.add(&entity.id, entity.revision);
+    Ok(true)
+}
+
+/// Deletes a SiPass object's rows unless the Directory holds a revision newer than the
+/// deletion; false when there was nothing to delete.
+fn delete_entity(
+    conn: &Connection,
+    source_kind: &str,
+    id: &str,
+    revision: u64,
+    digest: &mut Digest,
+) -> Result<bool, StoreError> {
+    let Some(old) = stored_revision(conn, source_kind, id)? else {
+        return Ok(false);
+    };
+    if old > revision {
+        return Ok(false);
+    }
+    conn.prepare_cached("DELETE FROM entities WHERE source_kind = ?1 AND id = ?2")?
+        .execute(params![source_kind, id])?;
+    digest.remove(id, old);
+    Ok(true)
+}
+
+/// The generation of the latest listing of a kind, so that real-time changes are not
+/// mistaken for leftovers when that listing finishes.
+fn current_generation(conn: &Connection, source_kind: &str) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT generation FROM sync_position WHERE source_kind = ?1")?
+        .query_row([source_kind], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+fn save_watch_position(conn: &Connection, p: &WatchPosition) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO watch_position (id, cache_id, revision) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET cache_id = excluded.cache_id, revision = excluded.revision",
+    )?
+    .execute(params![p.cache_id, p.revision as i64])?;
+    Ok(())
 }
 
 fn save_position(conn: &Connection, p: &SyncPosition) -> Result<(), StoreError> {

@@ -7,14 +7,21 @@ fn temp_db(name: &str) -> PathBuf {
     dir.join("directory.db")
 }
 
-fn row(id: &str, revision: u64) -> EntityRow {
-    EntityRow {
-        kind: "cardholder".into(),
-        id: id.into(),
+fn row(id: &str, revision: u64) -> SourceEntity {
+    SourceEntity {
         source_kind: "cardholder".into(),
+        id: id.into(),
         revision,
         name: format!("Person {id}"),
         fields: "{}".into(),
+        kinds: vec!["cardholder".into()],
+    }
+}
+
+fn watch(revision: u64) -> WatchPosition {
+    WatchPosition {
+        cache_id: "c1".into(),
+        revision,
     }
 }
 
@@ -65,6 +72,75 @@ fn a_full_listing_replaces_the_copy_and_removes_what_is_gone() {
     expected.add("1", 1);
     expected.add("3", 5);
     assert_eq!(dir.digest("cardholder").unwrap(), expected);
+}
+
+#[test]
+fn real_time_changes_apply_in_order_and_replays_are_harmless() {
+    let dir = Directory::open(&temp_db("realtime")).unwrap();
+    dir.write_page(&[row("1", 1), row("2", 2)], &position(1, ""))
+        .unwrap();
+    dir.finish_listing(&position(1, "")).unwrap();
+    let changes = [
+        SourceChange::Upsert(row("1", 5)),
+        SourceChange::Delete {
+            source_kind: "cardholder".into(),
+            id: "2".into(),
+            revision: 6,
+        },
+        SourceChange::Upsert(row("3", 7)),
+    ];
+    assert_eq!(dir.apply_changes(&changes, &watch(7)).unwrap(), 3);
+    assert_eq!(
+        dir.apply_changes(&changes, &watch(7)).unwrap(),
+        0,
+        "a replay changes nothing"
+    );
+    assert_eq!(
+        dir.apply_changes(&[SourceChange::Upsert(row("1", 4))], &watch(7))
+            .unwrap(),
+        0,
+        "older is skipped"
+    );
+    let held: Vec<_> = dir
+        .entities("cardholder", "", 10)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id, r.revision))
+        .collect();
+    assert_eq!(held, [("1".to_string(), 5), ("3".to_string(), 7)]);
+    assert_eq!(dir.watch_position().unwrap(), Some(watch(7)));
+    let mut expected = Digest::default();
+    expected.add("1", 5);
+    expected.add("3", 7);
+    assert_eq!(dir.digest("cardholder").unwrap(), expected);
+}
+
+#[test]
+fn an_object_that_becomes_two_entities_counts_once_in_its_digest() {
+    let dir = Directory::open(&temp_db("two")).unwrap();
+    let unit = SourceEntity {
+        source_kind: "unit".into(),
+        id: "5".into(),
+        revision: 3,
+        name: "ACC 5".into(),
+        fields: "{}".into(),
+        kinds: vec![
+            "access-control-unit".into(),
+            "intrusion-detection-unit".into(),
+        ],
+    };
+    let pos = SyncPosition {
+        source_kind: "unit".into(),
+        ..position(1, "")
+    };
+    dir.write_page(&[unit], &pos).unwrap();
+    dir.finish_listing(&pos).unwrap();
+    assert_eq!(dir.count("access-control-unit").unwrap(), 1);
+    assert_eq!(dir.count("intrusion-detection-unit").unwrap(), 1);
+    assert_eq!(dir.digest("unit").unwrap().count(), 1);
+    assert_eq!(dir.entity("5").unwrap().len(), 2);
+    assert_eq!(dir.remove_source_kind("unit").unwrap(), 1);
+    assert_eq!(dir.digest("unit").unwrap().count(), 0);
 }
 
 #[test]

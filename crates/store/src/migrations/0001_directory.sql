@@ -5,21 +5,41 @@ CREATE TABLE config (
     value TEXT NOT NULL
 );
 
--- One row per Directory entity. `fields` holds the SiPass object's attributes as JSON.
+-- One row per Directory entity. A SiPass object becomes one or more rows (a controller is an
+-- access control unit and an intrusion detection unit); `primary_row` marks the one that
+-- stands for the object in counts and digests. `fields` holds the SiPass attributes as JSON.
 -- `generation` is the full synchronization that last wrote the row: at the end of a full
 -- synchronization, rows of an older generation no longer exist in SiPass.
 CREATE TABLE entities (
-    kind        TEXT    NOT NULL,
-    id          TEXT    NOT NULL,
     source_kind TEXT    NOT NULL,
+    id          TEXT    NOT NULL,
+    kind        TEXT    NOT NULL,
+    primary_row INTEGER NOT NULL,
     revision    INTEGER NOT NULL,
     name        TEXT    NOT NULL,
     fields      TEXT    NOT NULL,
     generation  INTEGER NOT NULL,
-    PRIMARY KEY (kind, id)
+    PRIMARY KEY (source_kind, id, kind)
 ) WITHOUT ROWID;
 
-CREATE INDEX entities_by_source ON entities (source_kind, generation);
+CREATE INDEX entities_by_kind ON entities (kind, id);
+CREATE INDEX entities_by_generation ON entities (source_kind, generation);
+
+-- Per SiPass kind: how many objects the Directory holds and the digest over their
+-- (id, revision) pairs, kept in step with every write so that verification reads one row.
+CREATE TABLE source_digest (
+    source_kind TEXT PRIMARY KEY,
+    count       INTEGER NOT NULL,
+    digest      INTEGER NOT NULL
+);
+
+-- Where real-time synchronization stands: every change up to `revision` of the proxy cache
+-- `cache_id` is in the Directory. Written in the same transaction as the changes.
+CREATE TABLE watch_position (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    cache_id TEXT    NOT NULL,
+    revision INTEGER NOT NULL
+);
 
 -- Per SiPass kind: the listing in progress or last completed, so that a full
 -- synchronization resumes from its last committed page.

@@ -1,0 +1,156 @@
+use super::*;
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("proxy-cache-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("cache.db")
+}
+
+fn upsert(id: &str, name: &str) -> Change {
+    Change::Upsert {
+        kind: EntityKind::Cardholder,
+        id: id.into(),
+        name: name.into(),
+        payload: format!("{{\"n\":\"{name}\"}}").into_bytes(),
+    }
+}
+
+fn delete(id: &str) -> Change {
+    Change::Delete {
+        kind: EntityKind::Cardholder,
+        id: id.into(),
+    }
+}
+
+#[test]
+fn only_real_changes_take_a_revision() {
+    let cache = Cache::open(&temp("real")).unwrap();
+    let start = cache.revision();
+    assert_eq!(
+        cache.apply(&[upsert("1", "A"), upsert("2", "B")]).unwrap(),
+        2
+    );
+    assert_eq!(cache.revision(), start + 2);
+    assert_eq!(cache.apply(&[upsert("1", "A"), delete("9")]).unwrap(), 0);
+    assert_eq!(cache.revision(), start + 2);
+    assert_eq!(cache.apply(&[upsert("1", "A2")]).unwrap(), 1);
+    assert_eq!(
+        cache
+            .get(EntityKind::Cardholder, "1")
+            .unwrap()
+            .unwrap()
+            .revision,
+        start + 3
+    );
+}
+
+#[test]
+fn the_summary_is_the_digest_of_what_is_held() {
+    let cache = Cache::open(&temp("summary")).unwrap();
+    cache
+        .apply(&[upsert("1", "A"), upsert("2", "B"), upsert("3", "C")])
+        .unwrap();
+    cache.apply(&[upsert("2", "B2"), delete("3")]).unwrap();
+    let mut expected = Digest::default();
+    let (page, total) = cache.page(EntityKind::Cardholder, None, 10).unwrap();
+    for (id, e) in &page {
+        expected.add(id, e.revision);
+    }
+    assert_eq!(total, 2);
+    assert_eq!(
+        cache.summary(EntityKind::Cardholder),
+        KindSummary {
+            eligible: 2,
+            digest: expected.value()
+        }
+    );
+}
+
+#[test]
+fn a_restart_keeps_entities_revisions_identity_and_summary() {
+    let path = temp("restart");
+    let (id, revision, summary) = {
+        let cache = Cache::open(&path).unwrap();
+        cache.apply(&[upsert("1", "A"), upsert("2", "B")]).unwrap();
+        (
+            cache.id().to_owned(),
+            cache.revision(),
+            cache.summary(EntityKind::Cardholder),
+        )
+    };
+    let cache = Cache::open(&path).unwrap();
+    assert_eq!(cache.id(), id);
+    assert_eq!(cache.revision(), revision);
+    assert_eq!(cache.summary(EntityKind::Cardholder), summary);
+    cache.apply(&[upsert("3", "C")]).unwrap();
+    assert_eq!(cache.revision(), revision + 1, "no revision is reused");
+}
+
+#[test]
+fn watching_replays_each_changed_entity_once_in_order() {
+    let cache = Cache::open(&temp("watch")).unwrap();
+    let start = cache.revision();
+    cache.apply(&[upsert("1", "A"), upsert("2", "B")]).unwrap();
+    cache.apply(&[upsert("1", "A2")]).unwrap();
+    cache.apply(&[delete("2")]).unwrap();
+    let changes = cache.changes_after(start, 100).unwrap().unwrap();
+    let seen: Vec<_> = changes
+        .iter()
+        .map(|c| (c.id.as_str(), c.entity.as_ref().map(|e| e.name.as_str())))
+        .collect();
+    assert_eq!(seen, [("1", Some("A2")), ("2", None)]);
+    assert!(changes.windows(2).all(|w| w[0].revision < w[1].revision));
+    assert!(
+        cache
+            .changes_after(cache.revision(), 100)
+            .unwrap()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn pruned_history_is_too_old_to_watch() {
+    let cache = Cache::open(&temp("prune")).unwrap();
+    let start = cache.revision();
+    for i in 0..10 {
+        cache.apply(&[upsert(&i.to_string(), "x")]).unwrap();
+    }
+    let pruned = cache
+        .prune(Retention {
+            max_age: Duration::from_secs(3600),
+            max_changes: 4,
+        })
+        .unwrap();
+    assert_eq!(pruned, 6);
+    assert_eq!(
+        cache.changes_after(start, 100).unwrap(),
+        Err(TooOld { oldest: start + 6 })
+    );
+    assert_eq!(
+        cache.changes_after(start + 6, 100).unwrap().unwrap().len(),
+        4
+    );
+}
+
+#[test]
+fn a_corrupt_cache_is_moved_aside_and_rebuilt_without_going_back() {
+    let path = temp("corrupt");
+    let (old_id, old_revision) = {
+        let cache = Cache::open(&path).unwrap();
+        cache.apply(&[upsert("1", "A")]).unwrap();
+        (cache.id().to_owned(), cache.revision())
+    };
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    std::fs::write(&path, b"this is not a database").unwrap();
+    let cache = Cache::open(&path).unwrap();
+    assert_ne!(cache.id(), old_id, "roles must list again");
+    assert!(
+        cache.revision() > old_revision,
+        "revisions never go backwards"
+    );
+    assert_eq!(cache.summary(EntityKind::Cardholder).eligible, 0);
+}

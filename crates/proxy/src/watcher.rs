@@ -1,0 +1,129 @@
+//! The Watch stream: the change log after a revision, then live changes.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use model::{EntityKind, Revision};
+use protocol::kind_to_wire;
+use protocol::pb::{self, watch_event::Event};
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tonic::Status;
+
+use crate::Shared;
+use crate::cache::{LoggedChange, TooOld};
+
+/// Changes read from the log per batch.
+const BATCH: usize = 2000;
+
+pub type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchEvent, Status>> + Send>>;
+
+/// Streams every change after `after` of `kinds` (all when empty) until the role hangs up.
+pub fn watch_stream(
+    shared: Arc<Shared>,
+    after: Revision,
+    cache_id: String,
+    kinds: Vec<EntityKind>,
+) -> WatchStream {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        if let Err(status) = feed(&shared, after, &cache_id, &kinds, &tx).await {
+            let _ = tx.send(Err(status)).await;
+        }
+    });
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+type Sender = mpsc::Sender<Result<pb::WatchEvent, Status>>;
+
+async fn feed(
+    shared: &Arc<Shared>,
+    mut after: Revision,
+    cache_id: &str,
+    kinds: &[EntityKind],
+    tx: &Sender,
+) -> Result<(), Status> {
+    if !cache_id.is_empty() && cache_id != shared.cache.id() {
+        let too_old = pb::TooOld {
+            oldest_revision: shared.cache.revision(),
+            reason: "the proxy's cache was rebuilt since the role's copy was made".into(),
+        };
+        let _ = send(tx, Event::TooOld(too_old)).await;
+        return Ok(());
+    }
+    let mut latest = shared.cache.subscribe();
+    let mut announced = None;
+    loop {
+        let cache = shared.cache.clone();
+        let read = tokio::task::spawn_blocking(move || cache.changes_after(after, BATCH))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(crate::server::cache_status)?;
+        let changes = match read {
+            Ok(changes) => changes,
+            Err(TooOld { oldest }) => {
+                let too_old = pb::TooOld {
+                    oldest_revision: oldest,
+                    reason: format!(
+                        "changes after revision {after} are no longer kept (the change log starts after {oldest})"
+                    ),
+                };
+                let _ = send(tx, Event::TooOld(too_old)).await;
+                return Ok(());
+            }
+        };
+        if let Some(last) = changes.last() {
+            after = last.revision;
+            let batch: Vec<pb::Change> = changes
+                .into_iter()
+                .filter(|c| kinds.is_empty() || kinds.contains(&c.kind))
+                .map(to_wire)
+                .collect();
+            if !batch.is_empty()
+                && !send(tx, Event::Changes(pb::ChangeBatch { changes: batch })).await
+            {
+                return Ok(());
+            }
+            continue;
+        }
+        if announced != Some(after) {
+            announced = Some(after);
+            if !send(tx, Event::CaughtUp(pb::CaughtUp { revision: after })).await {
+                return Ok(());
+            }
+        }
+        tokio::select! {
+            changed = latest.changed() => if changed.is_err() { return Ok(()) },
+            () = tx.closed() => return Ok(()),
+        }
+    }
+}
+
+/// False when the role has hung up.
+async fn send(tx: &Sender, event: Event) -> bool {
+    tx.send(Ok(pb::WatchEvent { event: Some(event) }))
+        .await
+        .is_ok()
+}
+
+fn to_wire(change: LoggedChange) -> pb::Change {
+    let kind = kind_to_wire(change.kind) as i32;
+    match change.entity {
+        Some(e) => pb::Change {
+            kind,
+            id: change.id,
+            revision: e.revision,
+            deleted: false,
+            name: e.name,
+            payload: e.payload,
+        },
+        None => pb::Change {
+            kind,
+            id: change.id,
+            revision: change.revision,
+            deleted: true,
+            name: String::new(),
+            payload: Vec::new(),
+        },
+    }
+}

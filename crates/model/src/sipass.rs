@@ -26,6 +26,7 @@ pub struct ErrorBody {
 pub mod error_code {
     pub const UNAUTHORIZED_ACCESS: i32 = 900;
     pub const SERVICE_NOT_AVAILABLE: i32 = 902;
+    pub const INTERNAL_SERVER_ERROR: i32 = 903;
     pub const SESSION_EXPIRED: i32 = 908;
     pub const INPUT_NOT_VALID: i32 = 909;
     pub const INVALID_USERNAME_OR_PASSWORD: i32 = 911;

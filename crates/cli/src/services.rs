@@ -14,7 +14,7 @@ use crate::DEFAULT_DATA;
 
 #[derive(clap::Args)]
 pub struct SimArgs {
-    /// Address for the HR API (HTTPS).
+    /// Address for the HR API, the management API and the test endpoints (HTTPS).
     #[arg(long, default_value = "127.0.0.1:8745")]
     listen: SocketAddr,
     /// Folder for the simulator's "SiPass Root CA" (created when missing).
@@ -41,6 +41,15 @@ pub struct SiteArgs {
     /// Seconds a session lives without a call (sliding).
     #[arg(long, default_value_t = 360)]
     session_timeout: u64,
+    /// Random cardholder changes (updates, creates, deletes) per second, each pushed.
+    #[arg(long, default_value_t = 0.0)]
+    changes_per_sec: f64,
+    /// Random events per second, of every event type in turn, each pushed.
+    #[arg(long, default_value_t = 0.0)]
+    events_per_sec: f64,
+    /// Push messages kept for replay with `Notifications?after=`.
+    #[arg(long, default_value_t = sim::DEFAULT_PUSH_RETAIN)]
+    push_retain: usize,
 }
 
 #[derive(clap::Args)]
@@ -170,6 +179,10 @@ fn sim_config(site: &SiteArgs, data: &Path) -> sim::SimConfig {
         version: site.sipass_version,
         tls_dir: data.to_owned(),
         tls_names: tls::default_server_names(),
+        changes_per_sec: site.changes_per_sec,
+        events_per_sec: site.events_per_sec,
+        push_retain: site.push_retain,
+        ..sim::SimConfig::local(data)
     }
 }
 
@@ -183,6 +196,12 @@ pub async fn sim(args: SimArgs) -> Result<()> {
         running.hr_url(),
         running.ca_path.display(),
         args.site.operator.user
+    );
+    println!(
+        "  management API {} (push channel: {}/Notifications), test endpoints {}",
+        running.management_url(),
+        running.management_url(),
+        running.sim_url()
     );
     running.stopped().await;
     Ok(())

@@ -1,14 +1,23 @@
 //! A deterministic site generator: the same seed and size always give the same site, so a
 //! test or a benchmark can be repeated exactly.
+//!
+//! Each cardholder is a pure function of (seed, token): the store rebuilds it on demand
+//! instead of keeping a million of them in memory. Devices and reference data are few
+//! (a doorset per 50 cardholders at most) and are generated once into tables.
 
 use model::SiPassVersion;
+use model::management::{
+    AlarmClass, ApbArea, ApbCluster, Bank, CommState, Doorset, DoorsetState, Floor, Input,
+    IntrusionArea, ObjectRef, Output, Peripheral, PowerState, Reader, TamperState, Unit,
+};
 use model::sipass::{
-    Attributes, Cardholder, ContactDetails, Credential, CustomField, PersonalDetails, TraceDetails,
-    Vehicle, VisitorDetails,
+    AccessGroup, AccessLevel, AccessRule, Attributes, CardTechnology, Cardholder, Contact,
+    ContactDetails, Credential, CredentialProfile, CustomField, NONE_WORKGROUP, NamedToken,
+    PersonalDetails, PinMode, TraceDetails, VISITOR_WORKGROUP, Vehicle, VisitorDetails, WorkGroup,
+    workgroup_type,
 };
 
-/// The token of the first generated cardholder; SiPass hands out small numeric tokens.
-pub const FIRST_CARDHOLDER_TOKEN: u64 = 1;
+use crate::world::World;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -78,12 +87,46 @@ const LAST_NAMES: [&str; 24] = [
     "Keller",
     "van Rossum",
 ];
+const DEPARTMENTS: [&str; 12] = [
+    "Engineering",
+    "Facilities",
+    "Finance",
+    "Security",
+    "Sales",
+    "Logistics",
+    "Research",
+    "Operations",
+    "Legal",
+    "Cleaning",
+    "IT",
+    "Reception",
+];
+const TIME_ZONES: [&str; 4] = [
+    "Europe/Zurich",
+    "Europe/London",
+    "America/New_York",
+    "Asia/Singapore",
+];
 
 /// SplitMix64: tiny, fast and good enough to spread names; no dependency needed.
-struct Rng(u64);
+#[derive(Clone)]
+pub struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    /// A generator for item `index` of stream `salt`: independent of the order items are
+    /// asked for, which is what lets cardholders be rebuilt one at a time.
+    pub fn for_item(seed: u64, salt: u64, index: u64) -> Self {
+        let mut mix = Rng(seed ^ salt.wrapping_mul(0xd6e8_feb8_6659_fd93));
+        mix.0 ^= index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        mix.next();
+        mix
+    }
+
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -91,94 +134,605 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[(self.next() % from.len() as u64) as usize]
+    /// A number in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    pub fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.below(from.len() as u64) as usize]
     }
 }
 
-/// The cardholder `Status` code meaning "valid": SiPass moved it from 61 to 62 around 2.76
-/// (`reference/sipass-api.md` §1.5).
-pub fn status_valid(version: SiPassVersion) -> i32 {
-    if version >= SiPassVersion::V2_76 {
-        62
+/// The cardholder `Status` codes of one SiPass release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusCodes {
+    pub valid: i32,
+    pub void: i32,
+    pub expired: i32,
+    pub before_start_date: i32,
+    pub workgroup_void: i32,
+}
+
+/// The cardholder `Status` codes per release (`reference/sipass-api.md` §1.5): Val0429
+/// (2019) saw 61 Valid, 62 Void, 63 Expired, 64 BeforeStartDate, 65 WorkGroupVoid; respa
+/// moved "Valid" to 62 in January 2020 "due to changes in SiPass API", which the simulator
+/// places at 2.76. Where the sources are silent (what 61 became) the two codes swap.
+///
+/// | Release | Valid | Void | Expired | BeforeStartDate | WorkGroupVoid |
+/// |---|---|---|---|---|---|
+/// | 2.65, 2.70, 2.75 | 61 | 62 | 63 | 64 | 65 |
+/// | 2.76, 2.80 | 62 | 61 | 63 | 64 | 65 |
+pub fn status_codes(version: SiPassVersion) -> StatusCodes {
+    let (valid, void) = if version >= SiPassVersion::V2_76 {
+        (62, 61)
     } else {
-        61
+        (61, 62)
+    };
+    StatusCodes {
+        valid,
+        void,
+        expired: 63,
+        before_start_date: 64,
+        workgroup_void: 65,
     }
 }
 
-/// Generates `spec.cardholders` cardholders, each with one credential.
-pub fn cardholders(spec: &SiteSpec, version: SiPassVersion) -> Vec<Cardholder> {
-    let mut rng = Rng(spec.seed);
-    (0..spec.cardholders as u64)
-        .map(|i| cardholder(&mut rng, FIRST_CARDHOLDER_TOKEN + i, version))
-        .collect()
+/// The cardholder `Status` code meaning "valid" in `version`.
+pub fn status_valid(version: SiPassVersion) -> i32 {
+    status_codes(version).valid
 }
 
-fn cardholder(rng: &mut Rng, token: u64, version: SiPassVersion) -> Cardholder {
-    let first = rng.pick(&FIRST_NAMES);
-    let last = rng.pick(&LAST_NAMES);
-    let employee = format!("E{token:07}");
-    Cardholder {
-        token: token.to_string(),
-        first_name: first.to_owned(),
-        last_name: last.to_owned(),
-        employee_number: employee.clone(),
-        employee_name: format!("{first} {last}"),
-        general_information: String::new(),
-        start_date: "2024-01-01T00:00:00".to_owned(),
-        end_date: "2030-12-31T23:59:59".to_owned(),
-        status: status_valid(version),
-        primary_workgroup_id: 1,
-        primary_workgroup_name: "<None>".to_owned(),
-        apb_workgroup_id: 1,
-        non_partition_work_groups: Vec::new(),
-        access_rules: Vec::new(),
-        non_partition_workgroup_access_rules: Vec::new(),
-        credentials: vec![credential(token)],
-        base_card_number: String::new(),
-        smart_card_profile_id: String::new(),
-        smart_card_profile_name: String::new(),
-        finger_prints: Vec::new(),
-        potrait: String::new(),
-        attributes: Attributes::default(),
-        personal_details: PersonalDetails {
-            contact_details: ContactDetails {
-                email: format!(
-                    "{}.{}{token}@example.com",
-                    first.to_lowercase(),
-                    last.to_lowercase().replace(' ', "")
-                ),
-                ..ContactDetails::default()
+/// Builds generated cardholders on demand from the seed and what the site generated
+/// around them (workgroups, access groups).
+#[derive(Clone)]
+pub struct Generator {
+    seed: u64,
+    codes: StatusCodes,
+    departments: Vec<(i64, String)>,
+    access_groups: Vec<(String, String)>,
+}
+
+/// Stream salts: each kind of random choice draws from its own stream.
+const CARDHOLDER_SALT: u64 = 1;
+
+/// One cardholder in this many is a visitor.
+const VISITOR_EVERY: u64 = 97;
+/// One cardholder in this many has a second credential.
+const SECOND_CREDENTIAL_EVERY: u64 = 10;
+
+impl Generator {
+    /// First and last name of generated cardholder `token`: the first two draws of its
+    /// stream, so they can be had without building the rest.
+    pub fn names(&self, token: u64) -> (&'static str, &'static str) {
+        let mut rng = Rng::for_item(self.seed, CARDHOLDER_SALT, token);
+        (rng.pick(&FIRST_NAMES), rng.pick(&LAST_NAMES))
+    }
+
+    /// Generated cardholder `token`, whole.
+    pub fn cardholder(&self, token: u64) -> Cardholder {
+        let mut rng = Rng::for_item(self.seed, CARDHOLDER_SALT, token);
+        let first = rng.pick(&FIRST_NAMES);
+        let last = rng.pick(&LAST_NAMES);
+        let visitor = token % VISITOR_EVERY == 0;
+        let (workgroup_id, workgroup_name) = if visitor {
+            (VISITOR_WORKGROUP, "<Visitor>".to_owned())
+        } else {
+            let i = rng.below(self.departments.len() as u64) as usize;
+            self.departments
+                .get(i)
+                .cloned()
+                .unwrap_or((NONE_WORKGROUP, "<None>".to_owned()))
+        };
+        let employee = format!("E{token:07}");
+        let mut credentials = vec![credential(token, 0)];
+        if token % SECOND_CREDENTIAL_EVERY == 3 {
+            credentials.push(credential(token, 1));
+        }
+        let access_rules = self
+            .access_groups
+            .get(rng.below(self.access_groups.len() as u64) as usize)
+            .map(|(t, n)| access_group_rule(t, n))
+            .into_iter()
+            .collect();
+        Cardholder {
+            token: token.to_string(),
+            first_name: first.to_owned(),
+            last_name: last.to_owned(),
+            employee_number: employee.clone(),
+            employee_name: format!("{first} {last}"),
+            general_information: String::new(),
+            start_date: "2024-01-01T00:00:00".to_owned(),
+            end_date: "2030-12-31T23:59:59".to_owned(),
+            status: self.codes.valid,
+            primary_workgroup_id: workgroup_id,
+            primary_workgroup_name: workgroup_name,
+            apb_workgroup_id: workgroup_id,
+            non_partition_work_groups: Vec::new(),
+            access_rules,
+            non_partition_workgroup_access_rules: Vec::new(),
+            credentials,
+            base_card_number: String::new(),
+            smart_card_profile_id: String::new(),
+            smart_card_profile_name: String::new(),
+            finger_prints: Vec::new(),
+            potrait: String::new(),
+            attributes: Attributes {
+                visitor,
+                ..Attributes::default()
             },
-            payroll_number: employee,
-            ..PersonalDetails::default()
-        },
-        trace_details: TraceDetails::default(),
-        vehicle1: Vehicle::default(),
-        vehicle2: Vehicle::default(),
-        visitor_details: VisitorDetails::default(),
-        custom_fields: vec![CustomField {
-            filed_name: "CustomTextBoxControl1__CF".to_owned(),
-            field_value: format!("Badge {}", rng.next() % 1000),
-        }],
+            personal_details: PersonalDetails {
+                contact_details: ContactDetails {
+                    email: format!(
+                        "{}.{}{token}@example.com",
+                        first.to_lowercase(),
+                        last.to_lowercase().replace(' ', "")
+                    ),
+                    ..ContactDetails::default()
+                },
+                payroll_number: employee,
+                ..PersonalDetails::default()
+            },
+            trace_details: TraceDetails::default(),
+            vehicle1: Vehicle::default(),
+            vehicle2: Vehicle::default(),
+            visitor_details: if visitor {
+                visitor_details(&mut rng)
+            } else {
+                VisitorDetails::default()
+            },
+            custom_fields: vec![CustomField {
+                filed_name: "CustomTextBoxControl1__CF".to_owned(),
+                field_value: format!("Badge {}", rng.below(1000)),
+            }],
+        }
     }
 }
 
-fn credential(token: u64) -> Credential {
+fn visitor_details(rng: &mut Rng) -> VisitorDetails {
+    let mut custom = serde_json::Map::new();
+    custom.insert("Company".into(), "Example Ltd".into());
+    custom.insert("Reason".into(), "Meeting".into());
+    VisitorDetails {
+        visited_employee_first_name: rng.pick(&FIRST_NAMES).to_owned(),
+        visited_employee_last_name: rng.pick(&LAST_NAMES).to_owned(),
+        visited_employee_id: format!("E{:07}", 1 + rng.below(1000)),
+        visitor_card_status: 1,
+        visitor_card_issue_time: "2025-06-01T09:00:00".to_owned(),
+        visitor_card_return_time: "2025-06-01T17:00:00".to_owned(),
+        visitor_custom_values: custom,
+    }
+}
+
+fn access_group_rule(token: &str, name: &str) -> AccessRule {
+    AccessRule {
+        rule_type: 4,
+        rule_token: token.to_owned(),
+        object_token: token.to_owned(),
+        object_name: name.to_owned(),
+        time_schedule_token: "1".to_owned(),
+        start_date: String::new(),
+        end_date: String::new(),
+        arming_rights_id: 0,
+        control_mode_id: 0,
+        side: 0,
+        is_favourite: false,
+    }
+}
+
+/// Credential `n` (0 or 1) of cardholder `token`: the first a HID Corporate 1000 card, the
+/// second a 26-bit Wiegand card; card numbers derive from the token, so they are unique.
+pub fn credential(token: u64, n: u8) -> Credential {
+    let (number, facility, tech, profile, profile_name) = match n {
+        0 => (1_000_000 + token, 100, 10, "1", "HID Corporate 1000"),
+        _ => (50_000_000 + token, 200, 26, "2", "Wiegand 26"),
+    };
     Credential {
-        card_number: (1_000_000 + token).to_string(),
-        facility_code: 100,
-        card_technology_code: 10,
+        card_number: number.to_string(),
+        facility_code: facility,
+        card_technology_code: tech,
         pin: String::new(),
         pin_mode: 1,
         pin_digit: 0,
-        profile_id: "1".to_owned(),
-        profile_name: "HID Corporate 1000".to_owned(),
+        profile_id: profile.to_owned(),
+        profile_name: profile_name.to_owned(),
         start_date: "2024-01-01T00:00:00".to_owned(),
         end_date: "2030-12-31T23:59:59".to_owned(),
         revision_number: 0,
         active: true,
         pin_error_disable: false,
+    }
+}
+
+/// How many devices a site of `cardholders` gets: one doorset per 50 cardholders (8 to
+/// 20,000), one unit per 8 doorsets, a bank per 40 doorsets, and so on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Proportions {
+    pub doorsets: u64,
+    pub units: u64,
+    pub banks: u64,
+    pub apb_clusters: u64,
+    pub intrusion_areas: u64,
+    pub departments: u64,
+    pub access_levels: u64,
+    pub access_groups: u64,
+}
+
+impl Proportions {
+    pub fn for_cardholders(cardholders: usize) -> Self {
+        let n = cardholders as u64;
+        let doorsets = (n / 50).clamp(8, 20_000);
+        let units = doorsets.div_ceil(8);
+        let access_levels = (doorsets / 5).clamp(2, 200);
+        Proportions {
+            doorsets,
+            units,
+            banks: (doorsets / 40).clamp(1, 50),
+            apb_clusters: (doorsets / 100).clamp(1, 20),
+            intrusion_areas: units.min(500),
+            departments: (n / 2000).clamp(4, 200),
+            access_levels,
+            access_groups: (access_levels / 4).clamp(1, 50),
+        }
+    }
+}
+
+/// Generates the whole site described by `spec`.
+pub fn site(spec: &SiteSpec, version: model::SiPassVersion) -> World {
+    let p = Proportions::for_cardholders(spec.cardholders);
+    let mut w = World::empty(Generator {
+        seed: spec.seed,
+        codes: status_codes(version),
+        departments: Vec::new(),
+        access_groups: Vec::new(),
+    });
+    reference_data(&mut w);
+    workgroups(&mut w, &p);
+    devices(&mut w, &p);
+    access(&mut w, &p);
+    let generator = Generator {
+        seed: spec.seed,
+        codes: status_codes(version),
+        departments: w
+            .workgroups
+            .values()
+            .filter(|g| g.r#type != workgroup_type::VISITOR && g.token != NONE_WORKGROUP)
+            .map(|g| (g.token, g.name.clone()))
+            .collect(),
+        access_groups: w
+            .access_groups
+            .values()
+            .map(|g| (g.token.clone(), g.name.clone()))
+            .collect(),
+    };
+    w.cardholders = crate::cardholders::Cardholders::generated(generator, spec.cardholders);
+    w
+}
+
+fn named(token: u64, name: impl Into<String>) -> NamedToken {
+    NamedToken {
+        token: token.to_string(),
+        name: name.into(),
+    }
+}
+
+/// Time schedules, card technologies and credential profiles: the same on every site.
+fn reference_data(w: &mut World) {
+    for (t, name) in [
+        (1, "Always"),
+        (2, "Never"),
+        (3, "System function schedule"),
+        (4, "08:00-18:00"),
+        (5, "Weekends"),
+    ] {
+        w.time_schedules.insert(named(t, name));
+    }
+    for (code, name, fac, card) in [
+        (10, "HID Corporate 1000 35 bit", 4, 7),
+        (26, "Wiegand 26 bit", 3, 5),
+        (37, "MIFARE DESFire EV2", 0, 10),
+    ] {
+        w.card_technologies.insert(CardTechnology {
+            technology_code: code,
+            name: name.to_owned(),
+            facility_code_digits: fac,
+            card_number_digits: card,
+        });
+    }
+    let pin_mode = |t: i32, name: &str| PinMode {
+        r#type: t,
+        name: name.to_owned(),
+        full_name: format!("{name} only"),
+        is_used: t == 1,
+    };
+    for (token, name, tech, code, fac) in [
+        (
+            1,
+            "HID Corporate 1000",
+            "HID Corporate 1000 35 bit",
+            10,
+            100,
+        ),
+        (2, "Wiegand 26", "Wiegand 26 bit", 26, 200),
+        (3, "PIN only", "MIFARE DESFire EV2", 37, 0),
+    ] {
+        w.credential_profiles.insert(CredentialProfile {
+            token: token.to_string(),
+            name: name.to_owned(),
+            pin_digits: 4,
+            card_number_digits: 7,
+            is_base: token == 1,
+            card_technology: tech.to_owned(),
+            card_technology_code: code,
+            facility_code: fac,
+            validity_code: 0,
+            is_used: true,
+            pin_mode: vec![pin_mode(1, "Card"), pin_mode(2, "Pin")],
+            pin_mode_value: pin_mode(if token == 3 { 2 } else { 1 }, "Card"),
+        });
+    }
+}
+
+fn workgroup(token: i64, name: &str, kind: i32) -> WorkGroup {
+    WorkGroup {
+        token,
+        name: name.to_owned(),
+        r#type: kind,
+        access_policy_rules: Vec::new(),
+        partition: false,
+        void: false,
+        clear_card_no: false,
+        disable_access_control: false,
+        card_range: "-".to_owned(),
+        primary_contact: Contact::default(),
+        secondary_contact: Contact::default(),
+    }
+}
+
+/// "<None>" (1), "<Visitor>" (2000000000, Type 3), departments from 2000000001 (every fifth
+/// a contractor group), and one more visitor workgroup for the reception desk.
+fn workgroups(w: &mut World, p: &Proportions) {
+    w.workgroups
+        .insert(workgroup(NONE_WORKGROUP, "<None>", workgroup_type::OTHER));
+    w.workgroups.insert(workgroup(
+        VISITOR_WORKGROUP,
+        "<Visitor>",
+        workgroup_type::VISITOR,
+    ));
+    for i in 0..p.departments {
+        let base = DEPARTMENTS[(i % DEPARTMENTS.len() as u64) as usize];
+        let name = match i / DEPARTMENTS.len() as u64 {
+            0 => base.to_owned(),
+            n => format!("{base} {}", n + 1),
+        };
+        let kind = if i % 5 == 4 {
+            workgroup_type::CONTRACTOR
+        } else {
+            workgroup_type::DEPARTMENT
+        };
+        let mut g = workgroup(0, &name, kind);
+        g.primary_contact.name = format!("Head of {name}");
+        w.workgroups.create(g);
+    }
+    w.workgroups.create(workgroup(
+        0,
+        "Visitors - Reception",
+        workgroup_type::VISITOR,
+    ));
+}
+
+/// Units, their doorsets (readers, lock output, door contact), aux inputs and outputs,
+/// banks with floors, APB clusters and areas, intrusion areas, alarm classes.
+fn devices(w: &mut World, p: &Proportions) {
+    for (name, priority) in [
+        ("Duress", 1),
+        ("Intrusion", 5),
+        ("Door Forced", 10),
+        ("Communication", 15),
+        ("Tamper", 20),
+        ("Power", 25),
+        ("Door Held", 30),
+        ("Input Alarm", 40),
+    ] {
+        w.alarm_classes.create(AlarmClass {
+            token: String::new(),
+            name: name.to_owned(),
+            priority,
+        });
+    }
+    let input_alarm_class = "8".to_owned();
+    for u in 1..=p.units {
+        let doors_here = (p.doorsets - (u - 1) * 8).min(8);
+        w.units.create(Unit {
+            token: String::new(),
+            name: format!("ACC-{u:04}"),
+            unit_no: u as i64,
+            time_zone: TIME_ZONES[(u % TIME_ZONES.len() as u64) as usize].to_owned(),
+            peripherals: peripherals(doors_here),
+            comm_state: CommState::Online,
+            tamper_state: TamperState::Normal,
+            power_state: PowerState::Normal,
+        });
+        for aux in 1..=2 {
+            w.inputs.create(Input {
+                name: format!("ACC-{u:04} Aux In {aux}"),
+                unit_token: u.to_string(),
+                point_no: 100 + aux,
+                alarm_class_token: input_alarm_class.clone(),
+                ..Input::default()
+            });
+            w.outputs.create(Output {
+                name: format!("ACC-{u:04} Aux Out {aux}"),
+                unit_token: u.to_string(),
+                point_no: 100 + aux,
+                ..Output::default()
+            });
+        }
+    }
+    for d in 1..=p.doorsets {
+        doorset(w, d);
+    }
+    for b in 1..=p.banks {
+        bank(w, b, p.units);
+    }
+    for c in 1..=p.apb_clusters {
+        apb_cluster(w, c);
+    }
+    for a in 1..=p.intrusion_areas {
+        w.intrusion_areas.create(IntrusionArea {
+            name: format!("Area {a:03}"),
+            description: format!("Intrusion area of ACC-{a:04}"),
+            unit_token: a.to_string(),
+            ..IntrusionArea::default()
+        });
+    }
+}
+
+fn peripherals(doors: u64) -> Vec<Peripheral> {
+    let mut list: Vec<Peripheral> = (0..doors.div_ceil(2))
+        .map(|i| Peripheral {
+            address: i as i64 + 1,
+            model: "DRI".to_owned(),
+            name: format!("Door reader interface {}", i + 1),
+        })
+        .collect();
+    list.push(Peripheral {
+        address: list.len() as i64 + 1,
+        model: "IOM".to_owned(),
+        name: "Input/output module".to_owned(),
+    });
+    list
+}
+
+/// Doorset `d` on unit `(d-1)/8 + 1`: an entry reader (side A), an exit reader (side B) on
+/// two doors in three, a lock output and a door contact input.
+fn doorset(w: &mut World, d: u64) {
+    let unit = (d - 1) / 8 + 1;
+    let name = format!("Door {d:04}");
+    let reader = |w: &mut World, suffix: &str| {
+        let name = format!("{name}_{suffix}");
+        let token = w.access_points.create(named(0, name.clone()));
+        Reader {
+            access_point_token: token.to_string(),
+            access_point_name: name,
+        }
+    };
+    let side_a = Some(reader(w, "IN"));
+    let side_b = (d % 3 != 0).then(|| reader(w, "OUT"));
+    let point_no = ((d - 1) % 8 + 1) as i64;
+    let lock_name = format!("{name} Lock");
+    let lock = w.outputs.create(Output {
+        name: lock_name.clone(),
+        unit_token: unit.to_string(),
+        point_no,
+        ..Output::default()
+    });
+    w.inputs.create(Input {
+        name: format!("{name} Contact"),
+        unit_token: unit.to_string(),
+        point_no,
+        ..Input::default()
+    });
+    w.doorsets.create(Doorset {
+        token: String::new(),
+        name,
+        unit_token: unit.to_string(),
+        point_no,
+        side_a,
+        side_b,
+        lock: ObjectRef {
+            token: lock.to_string(),
+            name: lock_name,
+        },
+        state: DoorsetState::default(),
+    });
+}
+
+fn bank(w: &mut World, b: u64, units: u64) {
+    let name = format!("Bank {b}");
+    let floors: Vec<Floor> = (1..=(8 + (b % 5) * 4) as i64)
+        .map(|n| {
+            let floor_name = format!("{name} Floor {n}");
+            let token = w.floor_points.create(named(0, floor_name.clone()));
+            Floor {
+                floor_point_token: token.to_string(),
+                name: floor_name,
+                number: n,
+            }
+        })
+        .collect();
+    w.floor_point_groups
+        .create(named(0, format!("{name} all floors")));
+    w.banks.create(Bank {
+        token: String::new(),
+        name,
+        unit_token: ((b - 1) % units + 1).to_string(),
+        floors,
+    });
+}
+
+fn apb_cluster(w: &mut World, c: u64) {
+    let cluster_token = w.apb_clusters.create(ApbCluster {
+        name: format!("APB cluster {c}"),
+        ..ApbCluster::default()
+    });
+    let areas: Vec<String> = ["Outside", "Lobby", "Secure zone"]
+        .iter()
+        .map(|area| {
+            w.apb_areas
+                .create(ApbArea {
+                    name: format!("{area} {c}"),
+                    cluster_token: cluster_token.to_string(),
+                    ..ApbArea::default()
+                })
+                .to_string()
+        })
+        .collect();
+    if let Some(cluster) = w.apb_clusters.get_mut(cluster_token) {
+        cluster.area_tokens = areas;
+    }
+}
+
+/// Door groups per unit, access levels over them, and access groups over the levels.
+fn access(w: &mut World, p: &Proportions) {
+    w.access_point_groups.create(named(0, "All doors"));
+    for u in 1..=p.units.min(500) {
+        w.access_point_groups
+            .create(named(0, format!("ACC-{u:04} doors")));
+    }
+    let groups = w.access_point_groups.len() as u64;
+    for l in 1..=p.access_levels {
+        let target = (l - 1) % groups + 1;
+        let target_name = w
+            .access_point_groups
+            .get(target)
+            .map(|g| g.name.clone())
+            .unwrap_or_default();
+        let mut rule = access_group_rule(&target.to_string(), &target_name);
+        rule.rule_type = 1;
+        w.access_levels.create(AccessLevel {
+            token: String::new(),
+            name: format!("Level {l:03}"),
+            time_schedule_token: if l % 3 == 0 { "4" } else { "1" }.to_owned(),
+            access_rule: vec![rule],
+            is_favourite: false,
+        });
+    }
+    for g in 1..=p.access_groups {
+        let levels = (0..4)
+            .map(|i| ((g - 1) * 4 + i) % p.access_levels + 1)
+            .filter_map(|t| {
+                w.access_levels.get(t).map(|l| NamedToken {
+                    token: l.token.clone(),
+                    name: l.name.clone(),
+                })
+            })
+            .collect();
+        w.access_groups.create(AccessGroup {
+            token: String::new(),
+            name: format!("Group {g:02}"),
+            access_levels: levels,
+        });
     }
 }
 
@@ -192,13 +746,37 @@ mod tests {
             cardholders: 50,
             seed: 7,
         };
-        let a = cardholders(&spec, SiPassVersion::V2_80);
-        assert_eq!(a, cardholders(&spec, SiPassVersion::V2_80));
-        assert_ne!(
-            a,
-            cardholders(&SiteSpec { seed: 8, ..spec }, SiPassVersion::V2_80)
-        );
-        assert_eq!(a[0].token, "1");
-        assert_eq!(a[49].token, "50");
+        let a = site(&spec, SiPassVersion::V2_80);
+        let b = site(&spec, SiPassVersion::V2_80);
+        let c = site(&SiteSpec { seed: 8, ..spec }, SiPassVersion::V2_80);
+        let all = |w: &World| {
+            (1..=50)
+                .filter_map(|t| w.cardholders.get(t))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(all(&a), all(&b));
+        assert_ne!(all(&a), all(&c));
+        assert_eq!(all(&a)[0].token, "1");
+        assert_eq!(all(&a)[49].token, "50");
+    }
+
+    #[test]
+    fn names_match_the_whole_cardholder() {
+        let w = site(&SiteSpec::default(), SiPassVersion::V2_70);
+        for t in [1, 2, 97, 500] {
+            let c = w.cardholders.get(t).unwrap();
+            let (f, l) = w.cardholders.names(t).unwrap();
+            assert_eq!((c.first_name, c.last_name), (f, l));
+            assert_eq!(c.status, 61);
+        }
+        assert!(w.cardholders.get(97).unwrap().attributes.visitor);
+    }
+
+    #[test]
+    fn proportions_are_bounded() {
+        let p = Proportions::for_cardholders(1_000_000);
+        assert_eq!((p.doorsets, p.units), (20_000, 2_500));
+        let small = Proportions::for_cardholders(10);
+        assert_eq!((small.doorsets, small.units), (8, 1));
     }
 }

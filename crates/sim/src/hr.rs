@@ -1,179 +1,267 @@
 //! The HR API: SiPass's REST interface under `/api/V1/hr`, as SiPass answers it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::middleware::{self, Next};
-
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use model::sipass::{Cardholder, Envelope, ErrorBody, Login, LoginToken, error_code};
+use axum::routing::{MethodRouter, get};
+use model::management::ObjectKind;
+use model::sipass::{Cardholder, Envelope, Login, LoginToken, error_code};
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::session::Sessions;
-use crate::{Operator, SimConfig, Site};
+use crate::http::{
+    AppState, authorization, bad_input, json, json_body, not_found, param, sipass_error, typed,
+    unauthorized,
+};
+use crate::world::World;
 
 /// The HR API's base path, lower-cased: paths are matched case-insensitively.
 pub const BASE: &str = "/api/v1/hr";
 
 /// The largest page one `GET Cardholders` returns, whatever `endIndex` asks.
-const MAX_PAGE: usize = 10_000;
+pub const MAX_PAGE: usize = 10_000;
 
-/// Shared by every handler.
-#[derive(Clone)]
-pub struct HrState {
-    site: Arc<Site>,
-    sessions: Arc<Sessions>,
-    operator: Arc<Operator>,
-}
+/// The page `GET Cardholders` returns when `endIndex` is not given.
+const DEFAULT_PAGE: usize = 100;
 
-impl HrState {
-    pub fn new(site: Arc<Site>, config: &SimConfig) -> Self {
-        HrState {
-            site,
-            sessions: Arc::new(Sessions::new(config.session_timeout)),
-            operator: Arc::new(config.operator.clone()),
-        }
-    }
-}
+/// Lists SiPass returns as a bare array rather than in the `Records` envelope.
+const BARE_ARRAYS: [ObjectKind; 3] = [
+    ObjectKind::TimeSchedule,
+    ObjectKind::CardTechnology,
+    ObjectKind::CredentialProfile,
+];
 
-/// The HR API router. Paths are lower-cased and a trailing slash dropped before routing.
-pub fn router(state: HrState) -> Router {
-    let authenticated = Router::new()
-        .route("/cardholders", get(list_cardholders))
-        .route("/cardholders/{token}", get(get_cardholder))
-        .route("/authentication/sessiontimeout", get(session_timeout))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            require_session,
-        ));
-    let api = Router::new()
-        .route(
-            "/authentication",
-            get(keep_alive).post(login).delete(logout),
-        )
-        .merge(authenticated)
-        .layer(middleware::from_fn(require_client_headers))
-        .with_state(state);
-    let routed = Router::new().nest(BASE, api).fallback(|| async {
-        sipass_error(
-            StatusCode::NOT_FOUND,
-            error_code::INPUT_NOT_VALID,
-            "no such resource",
-        )
-    });
-    // Rewriting must happen before routing, so it wraps the router as a whole.
-    Router::new().fallback_service(tower::ServiceExt::map_request(routed, normalise_path))
-}
+/// Kinds the HR API can create, change and delete (besides cardholders).
+const WRITABLE: [ObjectKind; 3] = [
+    ObjectKind::WorkGroup,
+    ObjectKind::AccessLevel,
+    ObjectKind::AccessGroup,
+];
 
-/// SiPass (ASP.NET) matches paths case-insensitively and accepts a trailing slash.
-fn normalise_path(mut req: Request) -> Request {
-    let path = req.uri().path();
-    let trimmed = path
-        .strip_suffix('/')
-        .filter(|p| !p.is_empty())
-        .unwrap_or(path);
-    let lowered = trimmed.to_ascii_lowercase();
-    if lowered != req.uri().path() {
-        let rebuilt = match req.uri().query() {
-            Some(q) => format!("{lowered}?{q}"),
-            None => lowered,
-        };
-        if let Ok(uri) = rebuilt.parse::<Uri>() {
-            *req.uri_mut() = uri;
-        }
-    }
-    req
-}
+/// Kinds the HR API lists.
+const LISTED: [ObjectKind; 10] = [
+    ObjectKind::WorkGroup,
+    ObjectKind::AccessLevel,
+    ObjectKind::AccessGroup,
+    ObjectKind::AccessPoint,
+    ObjectKind::AccessPointGroup,
+    ObjectKind::FloorPoint,
+    ObjectKind::FloorPointGroup,
+    ObjectKind::TimeSchedule,
+    ObjectKind::CardTechnology,
+    ObjectKind::CredentialProfile,
+];
 
-/// An error answer with SiPass's `{ErrorCode, Message}` body.
-fn sipass_error(status: StatusCode, code: i32, message: &str) -> Response {
-    (
-        status,
-        axum::Json(ErrorBody {
-            error_code: code,
-            message: message.to_owned(),
-        }),
+/// The routes that need no session: login, keep-alive, logout (they check it themselves).
+pub fn open_routes() -> Router<AppState> {
+    Router::new().route(
+        "/authentication",
+        get(keep_alive).post(login).delete(logout),
     )
-        .into_response()
 }
 
-async fn require_client_headers(req: Request, next: Next) -> Response {
-    for header in ["clientUniqueId", "language"] {
-        if req.headers().get(header).is_none() {
-            return sipass_error(
-                StatusCode::BAD_REQUEST,
-                error_code::INPUT_NOT_VALID,
-                &format!("the {header} header is required"),
+/// The routes that need a live session.
+pub fn session_routes() -> Router<AppState> {
+    let mut router = Router::new()
+        .route("/authentication/sessiontimeout", get(session_timeout))
+        .route(
+            "/cardholders",
+            get(list_cardholders).post(create_cardholder),
+        )
+        .route(
+            "/cardholders/{token}",
+            get(get_cardholder)
+                .put(update_cardholder)
+                .delete(delete_cardholder),
+        );
+    for kind in LISTED {
+        router = object_routes(router, kind, WRITABLE.contains(&kind));
+    }
+    router
+}
+
+/// `GET <collection>` and `GET <collection>/{token}` for `kind`, plus POST, PUT and DELETE
+/// when `writable`.
+pub fn object_routes(
+    router: Router<AppState>,
+    kind: ObjectKind,
+    writable: bool,
+) -> Router<AppState> {
+    let collection = format!("/{}", kind.collection().to_ascii_lowercase());
+    let mut list: MethodRouter<AppState> = get(
+        move |State(s): State<AppState>, Query(q): Query<HashMap<String, String>>| async move {
+            list_objects(&s, kind, &q)
+        },
+    );
+    let mut one: MethodRouter<AppState> = get(
+        move |State(s): State<AppState>, Path(token): Path<String>| async move {
+            match s.site.get(kind, &token) {
+                Some(v) => json(v),
+                None => not_found(&format!("no {kind} with token '{token}'")),
+            }
+        },
+    );
+    if writable {
+        list = list.post(
+            move |State(s): State<AppState>, body: Result<Bytes, BytesRejection>| async move {
+                create_object(&s, kind, body)
+            },
+        );
+        one = one
+            .put(
+                move |State(s): State<AppState>,
+                      Path(token): Path<String>,
+                      body: Result<Bytes, BytesRejection>| async move {
+                    update_object(&s, kind, &token, body)
+                },
+            )
+            .delete(
+                move |State(s): State<AppState>, Path(token): Path<String>| async move {
+                    delete_object(&s, kind, &token)
+                },
             );
+    }
+    router
+        .route(&collection, list)
+        .route(&format!("{collection}/{{token}}"), one)
+}
+
+/// A list of `kind`: in the envelope, or a bare array for the kinds SiPass sends so.
+/// `WorkGroups?workGroupID=<token>` answers that one workgroup, as SiPass does.
+fn list_objects(state: &AppState, kind: ObjectKind, query: &HashMap<String, String>) -> Response {
+    if kind == ObjectKind::WorkGroup
+        && let Some(id) = param(query, "workGroupID").filter(|v| !v.is_empty())
+    {
+        return match state.site.get(kind, id) {
+            Some(v) => json(v),
+            None => not_found(&format!("no workgroup with token '{id}'")),
+        };
+    }
+    let records = state.site.list(kind);
+    if BARE_ARRAYS.contains(&kind) {
+        return json(records);
+    }
+    envelope(records)
+}
+
+/// The `{Records, TotalRecords, TotalDisplayRecords}` envelope of a whole list.
+pub fn envelope(records: Vec<Value>) -> Response {
+    let total = records.len() as i64;
+    json(Envelope {
+        records,
+        total_records: total,
+        total_display_records: total,
+    })
+}
+
+fn create_object(
+    state: &AppState,
+    kind: ObjectKind,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match json_body(body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match state.site.create(kind, body) {
+        Ok(token) => {
+            let created = state
+                .site
+                .get(kind, &token.to_string())
+                .unwrap_or(Value::Null);
+            (StatusCode::CREATED, axum::Json(created)).into_response()
+        }
+        Err(e) => change_error(e),
+    }
+}
+
+fn update_object(
+    state: &AppState,
+    kind: ObjectKind,
+    token: &str,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match json_body(body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match state.site.update(kind, token, body) {
+        Ok(()) => json(state.site.get(kind, token).unwrap_or(Value::Null)),
+        Err(e) => change_error(e),
+    }
+}
+
+fn delete_object(state: &AppState, kind: ObjectKind, token: &str) -> Response {
+    match state.site.delete(kind, token) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => change_error(e),
+    }
+}
+
+/// The answer for a refused change: 404 for an unknown token, 400 for a bad body.
+pub fn change_error(e: crate::site::ChangeError) -> Response {
+    use crate::site::ChangeError;
+    use crate::table::RowError;
+    match e {
+        ChangeError::NotFound { .. } | ChangeError::Row(RowError::NotFound { .. }) => {
+            not_found(&e.to_string())
+        }
+        ChangeError::Row(RowError::Invalid { .. }) | ChangeError::Invalid(_) => {
+            bad_input(&e.to_string())
         }
     }
-    next.run(req).await
 }
 
-async fn require_session(State(state): State<HrState>, req: Request, next: Next) -> Response {
-    match authorization(req.headers()) {
-        Some(token) if state.sessions.touch(token) => next.run(req).await,
-        _ => sipass_error(
-            StatusCode::UNAUTHORIZED,
-            error_code::SESSION_EXPIRED,
-            "session expired or invalid; log in again",
-        ),
-    }
-}
-
-fn authorization(headers: &HeaderMap) -> Option<&str> {
-    headers.get("Authorization")?.to_str().ok()
-}
-
-async fn login(State(state): State<HrState>, body: Bytes) -> Response {
-    let Ok(login) = serde_json::from_slice::<Login>(&body) else {
-        return sipass_error(
-            StatusCode::BAD_REQUEST,
-            error_code::INPUT_NOT_VALID,
-            "body must be {\"Username\": ..., \"Password\": ...}",
-        );
+async fn login(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    let login = match json_body(body).and_then(|v| typed::<Login>(v, "login")) {
+        Ok(login) => login,
+        Err(_) => {
+            return bad_input("body must be {\"Username\": ..., \"Password\": ...}");
+        }
     };
+    if state.faults.refuse_logins() {
+        return sipass_error(
+            StatusCode::FORBIDDEN,
+            error_code::API_LICENSE_NOT_AVAILABLE,
+            "SipassAPILicenseNotAvailable: the HR API Connect licence is not available",
+        );
+    }
     let token =
         if login.username == state.operator.user && login.password == state.operator.password {
             state.sessions.open(&login.username)
         } else {
             String::new()
         };
-    axum::Json(LoginToken { token }).into_response()
+    json(LoginToken { token })
 }
 
 async fn keep_alive(
-    State(state): State<HrState>,
+    State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(token) = authorization(&headers).filter(|t| state.sessions.touch(t)) else {
-        return sipass_error(
-            StatusCode::UNAUTHORIZED,
-            error_code::SESSION_EXPIRED,
-            "session expired or invalid; log in again",
-        );
-    };
-    let _ = token;
+    if !authorization(&headers).is_some_and(|t| state.sessions.touch(t)) {
+        return unauthorized();
+    }
     if query
         .keys()
         .any(|k| k.eq_ignore_ascii_case("sessiontimeout"))
     {
-        return axum::Json(state.sessions.timeout().as_secs()).into_response();
+        return json(state.sessions.timeout().as_secs());
     }
     StatusCode::OK.into_response()
 }
 
-async fn session_timeout(State(state): State<HrState>) -> Response {
-    axum::Json(state.sessions.timeout().as_secs()).into_response()
+async fn session_timeout(State(state): State<AppState>) -> Response {
+    json(state.sessions.timeout().as_secs())
 }
 
-async fn logout(State(state): State<HrState>, headers: HeaderMap) -> Response {
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = authorization(&headers) {
         state.sessions.close(token);
     }
@@ -183,55 +271,210 @@ async fn logout(State(state): State<HrState>, headers: HeaderMap) -> Response {
 /// The fields a cardholder list returns when `fields` is not given.
 const SUMMARY_FIELDS: [&str; 4] = ["FirstName", "LastName", "Status", "Potrait"];
 
-async fn list_cardholders(
-    State(state): State<HrState>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    };
+/// `sortingOrder={"FieldName":"LastName","Value":"","SortingOrder":0}`; 1 is descending.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Sorting {
+    field_name: String,
+    sorting_order: i32,
+}
+
+/// What `GET Cardholders` was asked for.
+struct CardholderQuery {
+    start: usize,
+    end: usize,
+    fields: Option<Vec<String>>,
+    search: String,
+    sorting: Sorting,
+    /// `filterExpression`'s non-empty constraints: (field, wanted text).
+    filter: Vec<(String, String)>,
+}
+
+fn parse_cardholder_query(query: &HashMap<String, String>) -> Result<CardholderQuery, String> {
     let index = |name: &str, default: usize| -> Result<usize, String> {
-        match param(name).filter(|v| !v.is_empty()) {
+        match param(query, name).filter(|v| !v.is_empty()) {
             None => Ok(default),
             Some(v) => v
                 .parse()
                 .map_err(|_| format!("{name} must be a non-negative integer, not '{v}'")),
         }
     };
-    let range = index("startIndex", 0).and_then(|start| {
-        let end = index("endIndex", start + 100)?;
-        Ok((start, end.min(start.saturating_add(MAX_PAGE))))
-    });
-    let (start, end) = match range {
-        Ok(r) => r,
-        Err(message) => {
-            return sipass_error(
-                StatusCode::BAD_REQUEST,
-                error_code::INPUT_NOT_VALID,
-                &message,
-            );
+    let start = index("startIndex", 0)?;
+    let end = index("endIndex", start + DEFAULT_PAGE)?;
+    let fields = param(query, "fields")
+        .filter(|f| !f.trim().is_empty())
+        .map(|f| {
+            f.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        });
+    let sorting = match param(query, "sortingOrder").filter(|v| !v.trim().is_empty()) {
+        None => Sorting::default(),
+        Some(v) => {
+            serde_json::from_str(v).map_err(|e| format!("sortingOrder is not valid: {e}"))?
         }
     };
-    let fields = param("fields").filter(|f| !f.trim().is_empty()).map(|f| {
-        f.split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-    });
-    let (records, total) = state.site.with_cardholder_page(start, end, |page| {
-        page.iter()
-            .map(|c| project(c, fields.as_deref()))
-            .collect::<Vec<_>>()
-    });
-    axum::Json(Envelope {
+    let filter = match param(query, "filterExpression").filter(|v| !v.trim().is_empty()) {
+        None => Vec::new(),
+        Some(v) => parse_filter(v)?,
+    };
+    Ok(CardholderQuery {
+        start,
+        end: end.min(start.saturating_add(MAX_PAGE)),
+        fields,
+        search: param(query, "searchString")
+            .unwrap_or("")
+            .trim()
+            .to_lowercase(),
+        sorting,
+        filter,
+    })
+}
+
+/// `filterExpression` is a JSON object of field -> value (SiPass clients send `{}` or
+/// `{'Identifier': ''}`, so single quotes are accepted). Empty values constrain nothing.
+fn parse_filter(text: &str) -> Result<Vec<(String, String)>, String> {
+    let value: Value = serde_json::from_str(text)
+        .or_else(|_| serde_json::from_str(&text.replace('\'', "\"")))
+        .map_err(|e| format!("filterExpression is not valid JSON: {e}"))?;
+    let Value::Object(map) = value else {
+        return Err("filterExpression must be a JSON object".to_owned());
+    };
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| (k, value_text(&v)))
+        .filter(|(_, v)| !v.is_empty())
+        .collect())
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+async fn list_cardholders(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let q = match parse_cardholder_query(&query) {
+        Ok(q) => q,
+        Err(message) => return bad_input(&message),
+    };
+    let world = state.site.read();
+    let (tokens, total) = select_cardholders(&world, &q);
+    let records: Vec<Value> = tokens
+        .iter()
+        .filter_map(|&t| world.cardholders.get(t))
+        .map(|c| project(&c, q.fields.as_deref()))
+        .collect();
+    drop(world);
+    json(Envelope {
         records,
         total_records: total as i64,
         total_display_records: total as i64,
     })
-    .into_response()
+}
+
+/// The tokens of the requested page, and how many cardholders match in all. Plain paging
+/// is a rank lookup; a search, filter or sort reads every cardholder (names without
+/// building them where possible).
+fn select_cardholders(world: &World, q: &CardholderQuery) -> (Vec<u64>, usize) {
+    let store = &world.cardholders;
+    if q.search.is_empty() && q.filter.is_empty() && q.sorting.field_name.is_empty() {
+        return (store.page(q.start, q.end), store.len());
+    }
+    let mut matching: Vec<u64> = store
+        .tokens()
+        .filter(|&t| q.search.is_empty() || matches_search(world, t, &q.search))
+        .filter(|&t| q.filter.is_empty() || matches_filter(world, t, &q.filter))
+        .collect();
+    if !q.sorting.field_name.is_empty() {
+        sort_tokens(world, &mut matching, &q.sorting);
+    }
+    let total = matching.len();
+    let (start, end) = (q.start.min(total), q.end.min(total));
+    (matching[start..end.max(start)].to_vec(), total)
+}
+
+/// `searchString`: a case-insensitive part of the first name, last name or employee number.
+fn matches_search(world: &World, token: u64, needle: &str) -> bool {
+    let store = &world.cardholders;
+    if let Some((first, last)) = store.names(token)
+        && (first.to_lowercase().contains(needle) || last.to_lowercase().contains(needle))
+    {
+        return true;
+    }
+    store
+        .get(token)
+        .is_some_and(|c| c.employee_number.to_lowercase().contains(needle))
+}
+
+/// Every constraint holds: the top-level field (case-insensitive) equals the text,
+/// case-insensitively. `Identifier` matches the employee number or any card number.
+fn matches_filter(world: &World, token: u64, filter: &[(String, String)]) -> bool {
+    let Some(c) = world.cardholders.get(token) else {
+        return false;
+    };
+    let Ok(Value::Object(full)) = serde_json::to_value(&c) else {
+        return false;
+    };
+    filter.iter().all(|(field, wanted)| {
+        if field.eq_ignore_ascii_case("Identifier") {
+            return c.employee_number.eq_ignore_ascii_case(wanted)
+                || c.credentials.iter().any(|k| k.card_number == *wanted);
+        }
+        full.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(field))
+            .is_some_and(|(_, v)| value_text(v).eq_ignore_ascii_case(wanted))
+    })
+}
+
+fn sort_tokens(world: &World, tokens: &mut [u64], sorting: &Sorting) {
+    let field = sorting.field_name.as_str();
+    let store = &world.cardholders;
+    let key = |t: u64| -> String {
+        if field.eq_ignore_ascii_case("FirstName") {
+            store.names(t).map(|n| n.0).unwrap_or_default()
+        } else if field.eq_ignore_ascii_case("LastName") {
+            store.names(t).map(|n| n.1).unwrap_or_default()
+        } else {
+            store
+                .get(t)
+                .and_then(|c| serde_json::to_value(&c).ok())
+                .and_then(|v| {
+                    v.as_object()?
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(field))
+                        .map(|(_, v)| value_text(v))
+                })
+                .unwrap_or_default()
+        }
+    };
+    if field.eq_ignore_ascii_case("Token") {
+        if sorting.sorting_order == 1 {
+            tokens.reverse();
+        }
+        return;
+    }
+    let mut keyed: Vec<(String, u64)> = tokens.iter().map(|&t| (key(t), t)).collect();
+    keyed.sort_by(|a, b| {
+        let order =
+            a.0.to_lowercase()
+                .cmp(&b.0.to_lowercase())
+                .then(a.1.cmp(&b.1));
+        if sorting.sorting_order == 1 {
+            order.reverse()
+        } else {
+            order
+        }
+    });
+    for (slot, (_, t)) in tokens.iter_mut().zip(keyed) {
+        *slot = t;
+    }
 }
 
 /// A cardholder as a list returns it: `Token` always, then the requested fields (matched
@@ -252,13 +495,78 @@ fn project(cardholder: &Cardholder, fields: Option<&[String]>) -> Value {
     Value::Object(out)
 }
 
-async fn get_cardholder(State(state): State<HrState>, Path(token): Path<String>) -> Response {
+async fn get_cardholder(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     match state.site.cardholder(&token) {
-        Some(c) => axum::Json(c).into_response(),
-        None => sipass_error(
-            StatusCode::NOT_FOUND,
-            error_code::INPUT_NOT_VALID,
-            &format!("no cardholder with token '{token}'"),
-        ),
+        Some(c) => json(c),
+        None => not_found(&format!("no cardholder with token '{token}'")),
+    }
+}
+
+/// A cardholder body as SiPass takes it: every top-level field must be there (SiPass
+/// answers 500 otherwise, reference §1.6), and each must have the right type (400).
+pub fn cardholder_body(body: Result<Bytes, BytesRejection>) -> Result<Cardholder, Response> {
+    let value = json_body(body)?;
+    let Value::Object(map) = &value else {
+        return Err(bad_input("a cardholder must be a JSON object"));
+    };
+    let missing: Vec<&str> = Cardholder::FIELDS
+        .iter()
+        .filter(|f| !map.keys().any(|k| k.eq_ignore_ascii_case(f)))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        return Err(sipass_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error_code::INTERNAL_SERVER_ERROR,
+            &format!(
+                "An error has occurred. Object reference not set to an instance of an object ({})",
+                missing.join(", ")
+            ),
+        ));
+    }
+    typed(value, "cardholder")
+}
+
+async fn create_cardholder(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let cardholder = match cardholder_body(body) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let token = state.site.create_cardholder(cardholder);
+    match state.site.cardholder(&token.to_string()) {
+        Some(c) => (StatusCode::CREATED, axum::Json(c)).into_response(),
+        None => not_found("the cardholder was deleted right after it was created"),
+    }
+}
+
+async fn update_cardholder(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    if state.site.cardholder(&token).is_none() {
+        return not_found(&format!("no cardholder with token '{token}'"));
+    }
+    let cardholder = match cardholder_body(body) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if !state.site.update_cardholder(&token, cardholder) {
+        return not_found(&format!("no cardholder with token '{token}'"));
+    }
+    match state.site.cardholder(&token) {
+        Some(c) => json(c),
+        None => not_found(&format!("no cardholder with token '{token}'")),
+    }
+}
+
+async fn delete_cardholder(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    if state.site.delete_cardholder(&token) {
+        StatusCode::OK.into_response()
+    } else {
+        not_found(&format!("no cardholder with token '{token}'"))
     }
 }

@@ -18,17 +18,32 @@
 //! Every call needs the `clientUniqueId` and `language` headers; every call but login needs
 //! `Authorization: <token>` (the raw token, no "Bearer").
 
+mod cardholders;
+mod faults;
 mod generate;
 mod hr;
+mod http;
+mod hub;
+mod load;
+mod mgmt;
+mod serve;
 mod session;
+mod simapi;
 mod site;
+mod table;
+mod world;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use generate::SiteSpec;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware;
+
+pub use generate::{Proportions, SiteSpec, StatusCodes, status_codes, status_valid};
 pub use site::Site;
 
 use model::SiPassVersion;
@@ -48,7 +63,46 @@ pub struct SimConfig {
     pub tls_dir: PathBuf,
     /// Names and addresses the server certificate is valid for.
     pub tls_names: Vec<String>,
+    /// Random cardholder changes per second (0 for none).
+    pub changes_per_sec: f64,
+    /// Random events per second, of every type in turn (0 for none).
+    pub events_per_sec: f64,
+    /// How many push messages are kept for replay with `after`.
+    pub push_retain: usize,
+    /// How often an idle push stream gets a `: keep-alive` comment.
+    pub keep_alive: Duration,
+    /// Bodies larger than this are refused with 413.
+    pub max_body_bytes: usize,
 }
+
+impl SimConfig {
+    /// Defaults for a local simulator keeping its CA in `tls_dir`: 1000 cardholders, seed
+    /// 1, the default operator, SiPass 2.80, 360 s sessions, no background load.
+    pub fn local(tls_dir: impl Into<PathBuf>) -> Self {
+        SimConfig {
+            site: SiteSpec::default(),
+            operator: Operator {
+                user: "operator".to_owned(),
+                password: "sipass".to_owned(),
+            },
+            session_timeout: Duration::from_secs(360),
+            version: SiPassVersion::V2_80,
+            tls_dir: tls_dir.into(),
+            tls_names: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
+            changes_per_sec: 0.0,
+            events_per_sec: 0.0,
+            push_retain: DEFAULT_PUSH_RETAIN,
+            keep_alive: Duration::from_secs(15),
+            max_body_bytes: DEFAULT_MAX_BODY,
+        }
+    }
+}
+
+/// Push messages kept for replay by default.
+pub const DEFAULT_PUSH_RETAIN: usize = 1_000_000;
+
+/// The largest request body accepted by default (1 MiB).
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 
 /// A SiPass operator's credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +160,16 @@ impl RunningSim {
         format!("https://{}/api/V1/hr", self.addr)
     }
 
+    /// The management API's base URL.
+    pub fn management_url(&self) -> String {
+        format!("https://{}{}", self.addr, model::management::BASE)
+    }
+
+    /// The test endpoints' base URL.
+    pub fn sim_url(&self) -> String {
+        format!("https://{}{}", self.addr, model::management::SIM_BASE)
+    }
+
     /// Waits until the server has stopped (after the shutdown future completed).
     pub async fn stopped(self) {
         let _ = self.task.await;
@@ -123,15 +187,33 @@ pub async fn start(
     let identity = authority.issue_server(&config.tls_names)?;
     let tls = identity.rustls_config()?;
     let started = std::time::Instant::now();
-    let site = Arc::new(Site::generate(&config.site, config.version));
+    let site = Arc::new(Site::generate(
+        &config.site,
+        config.version,
+        config.push_retain,
+    ));
     tracing::info!(
         cardholders = site.cardholder_count(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "generated site"
     );
-    let state = hr::HrState::new(site.clone(), &config);
-    let router = hr::router(state);
-    let task = tokio::spawn(tls::serve_https(listener, tls, router, shutdown));
+    let connections = Arc::new(serve::Connections::default());
+    let state = http::AppState {
+        site: site.clone(),
+        sessions: Arc::new(session::Sessions::new(config.session_timeout)),
+        operator: Arc::new(config.operator.clone()),
+        faults: Arc::new(faults::Faults::new(connections.clone())),
+        keep_alive: config.keep_alive,
+    };
+    let router = router(state, config.max_body_bytes);
+    load::start(site.clone(), config.changes_per_sec, config.events_per_sec);
+    let task = tokio::spawn(serve::serve_https(
+        listener,
+        tls,
+        router,
+        connections,
+        shutdown,
+    ));
     Ok(RunningSim {
         addr,
         ca_pem: authority.cert_pem().to_owned(),
@@ -139,4 +221,32 @@ pub async fn start(
         site,
         task,
     })
+}
+
+/// The three APIs on one listener. Paths are lower-cased and a trailing slash dropped
+/// before routing (SiPass matches paths case-insensitively). Faults apply to the HR and
+/// management APIs only.
+fn router(state: http::AppState, max_body: usize) -> Router {
+    let session = || middleware::from_fn_with_state(state.clone(), http::require_session);
+    let faults = middleware::from_fn_with_state(state.clone(), faults::apply_faults);
+    let hr = hr::open_routes().merge(hr::session_routes().route_layer(session()));
+    let faulty = Router::new()
+        .nest(hr::BASE, hr)
+        .nest(mgmt::BASE, mgmt::routes().route_layer(session()))
+        .layer(faults);
+    let api = Router::new()
+        .merge(faulty)
+        .nest(simapi::BASE, simapi::routes().route_layer(session()))
+        .layer(middleware::from_fn(http::require_client_headers))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+        .fallback(|| async {
+            http::sipass_error(
+                StatusCode::NOT_FOUND,
+                model::sipass::error_code::INPUT_NOT_VALID,
+                "no such resource",
+            )
+        });
+    // Rewriting must happen before routing, so it wraps the router as a whole.
+    Router::new().fallback_service(tower::ServiceExt::map_request(api, http::normalise_path))
 }

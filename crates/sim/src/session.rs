@@ -47,6 +47,11 @@ impl Sessions {
         }
     }
 
+    /// Forgets every session (fault `ExpireSessions`): every token gets 401 from now on.
+    pub fn expire_all(&self) {
+        self.lock().clear();
+    }
+
     /// Ends a session (logout).
     pub fn close(&self, token: &str) {
         self.lock().remove(token);

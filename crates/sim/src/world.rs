@@ -1,0 +1,145 @@
+//! Everything the simulated SiPass server holds: cardholders, reference data, devices and
+//! alarms. Plain data; `Site` adds the lock, the push channel and the rules for changing it.
+
+use std::collections::BTreeMap;
+
+use model::management::{
+    Alarm, AlarmClass, ApbArea, ApbCluster, Bank, Doorset, Input, IntrusionArea, ObjectKind,
+    Output, Unit,
+};
+use model::sipass::{
+    AccessGroup, AccessLevel, CardTechnology, CredentialProfile, NamedToken, WorkGroup,
+};
+
+use crate::cardholders::Cardholders;
+use crate::generate::Generator;
+use crate::table::{AnyTable, Table};
+
+/// How many alarms that are no longer active are remembered (so that acknowledging one
+/// again still answers 200).
+const INACTIVE_ALARMS_KEPT: usize = 10_000;
+
+pub struct World {
+    pub cardholders: Cardholders,
+    pub workgroups: Table<WorkGroup>,
+    pub access_levels: Table<AccessLevel>,
+    pub access_groups: Table<AccessGroup>,
+    pub access_points: Table<NamedToken>,
+    pub access_point_groups: Table<NamedToken>,
+    pub floor_points: Table<NamedToken>,
+    pub floor_point_groups: Table<NamedToken>,
+    pub time_schedules: Table<NamedToken>,
+    pub card_technologies: Table<CardTechnology>,
+    pub credential_profiles: Table<CredentialProfile>,
+    pub units: Table<Unit>,
+    pub doorsets: Table<Doorset>,
+    pub banks: Table<Bank>,
+    pub apb_clusters: Table<ApbCluster>,
+    pub apb_areas: Table<ApbArea>,
+    pub intrusion_areas: Table<IntrusionArea>,
+    pub inputs: Table<Input>,
+    pub outputs: Table<Output>,
+    pub alarm_classes: Table<AlarmClass>,
+    /// Every alarm by id, active or recently finished.
+    pub alarms: BTreeMap<u64, Alarm>,
+    pub next_alarm_id: u64,
+    /// The next audit-trail `Id`.
+    pub next_event_id: u64,
+}
+
+impl World {
+    /// A world with no objects; cardholders come from `generator` later.
+    pub fn empty(generator: Generator) -> Self {
+        World {
+            cardholders: Cardholders::generated(generator, 0),
+            workgroups: Table::new(2_000_000_001),
+            access_levels: Table::new(1),
+            access_groups: Table::new(1),
+            access_points: Table::new(1),
+            access_point_groups: Table::new(1),
+            floor_points: Table::new(1),
+            floor_point_groups: Table::new(1),
+            time_schedules: Table::new(1),
+            card_technologies: Table::new(100),
+            credential_profiles: Table::new(1),
+            units: Table::new(1),
+            doorsets: Table::new(1),
+            banks: Table::new(1),
+            apb_clusters: Table::new(1),
+            apb_areas: Table::new(1),
+            intrusion_areas: Table::new(1),
+            inputs: Table::new(1),
+            outputs: Table::new(1),
+            alarm_classes: Table::new(1),
+            alarms: BTreeMap::new(),
+            next_alarm_id: 1,
+            next_event_id: 1,
+        }
+    }
+
+    /// The table of `kind`; `None` for cardholders, which have their own store.
+    pub fn table(&self, kind: ObjectKind) -> Option<&dyn AnyTable> {
+        Some(match kind {
+            ObjectKind::Cardholder => return None,
+            ObjectKind::WorkGroup => &self.workgroups,
+            ObjectKind::AccessLevel => &self.access_levels,
+            ObjectKind::AccessGroup => &self.access_groups,
+            ObjectKind::AccessPoint => &self.access_points,
+            ObjectKind::AccessPointGroup => &self.access_point_groups,
+            ObjectKind::FloorPoint => &self.floor_points,
+            ObjectKind::FloorPointGroup => &self.floor_point_groups,
+            ObjectKind::TimeSchedule => &self.time_schedules,
+            ObjectKind::CardTechnology => &self.card_technologies,
+            ObjectKind::CredentialProfile => &self.credential_profiles,
+            ObjectKind::Unit => &self.units,
+            ObjectKind::Doorset => &self.doorsets,
+            ObjectKind::Bank => &self.banks,
+            ObjectKind::ApbCluster => &self.apb_clusters,
+            ObjectKind::ApbArea => &self.apb_areas,
+            ObjectKind::IntrusionArea => &self.intrusion_areas,
+            ObjectKind::Input => &self.inputs,
+            ObjectKind::Output => &self.outputs,
+            ObjectKind::AlarmClass => &self.alarm_classes,
+        })
+    }
+
+    /// The table of `kind`, for changing; `None` for cardholders.
+    pub fn table_mut(&mut self, kind: ObjectKind) -> Option<&mut dyn AnyTable> {
+        Some(match kind {
+            ObjectKind::Cardholder => return None,
+            ObjectKind::WorkGroup => &mut self.workgroups,
+            ObjectKind::AccessLevel => &mut self.access_levels,
+            ObjectKind::AccessGroup => &mut self.access_groups,
+            ObjectKind::AccessPoint => &mut self.access_points,
+            ObjectKind::AccessPointGroup => &mut self.access_point_groups,
+            ObjectKind::FloorPoint => &mut self.floor_points,
+            ObjectKind::FloorPointGroup => &mut self.floor_point_groups,
+            ObjectKind::TimeSchedule => &mut self.time_schedules,
+            ObjectKind::CardTechnology => &mut self.card_technologies,
+            ObjectKind::CredentialProfile => &mut self.credential_profiles,
+            ObjectKind::Unit => &mut self.units,
+            ObjectKind::Doorset => &mut self.doorsets,
+            ObjectKind::Bank => &mut self.banks,
+            ObjectKind::ApbCluster => &mut self.apb_clusters,
+            ObjectKind::ApbArea => &mut self.apb_areas,
+            ObjectKind::IntrusionArea => &mut self.intrusion_areas,
+            ObjectKind::Input => &mut self.inputs,
+            ObjectKind::Output => &mut self.outputs,
+            ObjectKind::AlarmClass => &mut self.alarm_classes,
+        })
+    }
+
+    /// Forgets the oldest finished alarms beyond what is kept.
+    pub fn prune_alarms(&mut self) {
+        let finished: Vec<u64> = self
+            .alarms
+            .iter()
+            .filter(|(_, a)| a.acknowledged && a.cleared)
+            .map(|(&id, _)| id)
+            .collect();
+        let excess = finished.len().saturating_sub(INACTIVE_ALARMS_KEPT);
+        for id in finished.into_iter().take(excess) {
+            self.alarms.remove(&id);
+        }
+    }
+}

@@ -67,6 +67,10 @@ pub struct ProxyArgs {
         env = "SIPASS_URL"
     )]
     sipass_url: String,
+    /// SiPass's management API base URL (devices, events, alarms, push channel); by default
+    /// beside the HR API on the same server.
+    #[arg(long, env = "SIPASS_MANAGEMENT_URL")]
+    sipass_management_url: Option<String>,
     /// PEM file of the CA that signed SiPass's certificate ("SiPass Root CA").
     #[arg(long, env = "SIPASS_CA")]
     sipass_ca: PathBuf,
@@ -95,6 +99,9 @@ pub struct ProxyArgs {
     /// The most changes kept watchable.
     #[arg(long, default_value_t = 10_000_000)]
     change_log_max: u64,
+    /// The most events the journal keeps while no role acknowledges them.
+    #[arg(long, default_value_t = 10_000_000)]
+    journal_max: u64,
 }
 
 #[derive(clap::Args)]
@@ -252,6 +259,9 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
     let config = proxy::ProxyConfig {
         data_dir: args.data.clone(),
         sipass: sipass_client::SiPassConfig {
+            management_url: args.sipass_management_url.clone().unwrap_or_else(|| {
+                sipass_client::SiPassConfig::management_url_beside(&args.sipass_url)
+            }),
             hr_url: args.sipass_url.clone(),
             ca_pem: read_pem(&args.sipass_ca, "SiPass's CA certificate")?,
             user: args.sipass_user.clone(),
@@ -266,6 +276,7 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
             max_age: Duration::from_secs(args.change_log_hours * 3600),
             max_changes: args.change_log_max,
         },
+        journal_max: args.journal_max,
     };
     let listener = bind(args.listen, "bridge protocol").await?;
     let running = proxy::start(config, listener, rx).await?;
@@ -411,6 +422,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         proxy::ProxyConfig {
             data_dir: proxy_dir.clone(),
             sipass: sipass_client::SiPassConfig {
+                management_url: sipass_client::SiPassConfig::management_url_beside(&sim.hr_url()),
                 hr_url: sim.hr_url(),
                 ca_pem: sim.ca_pem.clone(),
                 user: args.site.operator.user.clone(),
@@ -422,6 +434,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
             tls_names: tls::default_server_names(),
             reload_every: Duration::from_secs(10),
             retention: proxy::Retention::default(),
+            journal_max: 10_000_000,
         },
         proxy_listener,
         rx.clone(),

@@ -31,8 +31,10 @@ CREATE TABLE entities (
     revision INTEGER NOT NULL,
     name     TEXT    NOT NULL,
     payload  BLOB    NOT NULL,
+    owner    TEXT    NOT NULL,
     PRIMARY KEY (kind, id)
 ) WITHOUT ROWID;
+CREATE INDEX entities_by_owner ON entities (kind, owner) WHERE owner <> '';
 CREATE TABLE changes (
     revision INTEGER PRIMARY KEY,
     kind     TEXT    NOT NULL,
@@ -61,6 +63,8 @@ pub enum Change {
         id: String,
         name: String,
         payload: Vec<u8>,
+        /// The object it belongs to (a credential's cardholder), or empty.
+        owner: String,
     },
     Delete {
         kind: EntityKind,
@@ -323,14 +327,22 @@ impl Cache {
                     continue;
                 }
                 (Change::Delete { .. }, None) => continue,
-                (Change::Upsert { name, payload, .. }, _) => {
+                (
+                    Change::Upsert {
+                        name,
+                        payload,
+                        owner,
+                        ..
+                    },
+                    _,
+                ) => {
                     next += 1;
                     tx.prepare_cached(
-                        "INSERT INTO entities (kind, id, revision, name, payload) VALUES (?1, ?2, ?3, ?4, ?5)
+                        "INSERT INTO entities (kind, id, revision, name, payload, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                          ON CONFLICT (kind, id) DO UPDATE SET revision = excluded.revision,
-                            name = excluded.name, payload = excluded.payload",
+                            name = excluded.name, payload = excluded.payload, owner = excluded.owner",
                     )?
-                    .execute(params![kind.as_str(), id, next as i64, name, payload])?;
+                    .execute(params![kind.as_str(), id, next as i64, name, payload, owner])?;
                     if let Some((old_revision, ..)) = &old {
                         stat.1.remove(id, *old_revision);
                     } else {
@@ -399,6 +411,17 @@ impl Cache {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached("SELECT id FROM entities WHERE kind = ?1")?;
             stmt.query_map([kind.as_str()], |r| r.get(0))?.collect()
+        })
+    }
+
+    /// The ids of the entities of `kind` that belong to `owner` (a cardholder's credentials).
+    pub fn owned_by(&self, kind: EntityKind, owner: &str) -> Result<Vec<String>, CacheError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM entities WHERE kind = ?1 AND owner = ?2 AND owner <> ''",
+            )?;
+            stmt.query_map(params![kind.as_str(), owner], |r| r.get(0))?
+                .collect()
         })
     }
 

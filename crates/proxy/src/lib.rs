@@ -5,6 +5,9 @@
 //! and serves the bridge protocol on port 5645 over TLS with a shared token.
 
 mod cache;
+mod events;
+mod follower;
+mod journal;
 mod loader;
 mod server;
 mod watcher;
@@ -16,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use cache::{Cache, CacheError, CachedEntity, Change, KindSummary, Retention};
+pub use journal::{Journal, JournalError};
 pub use loader::{LoadError, LoadProgress, LoadStats};
 
 use model::SiPassVersion;
@@ -39,6 +43,8 @@ pub struct ProxyConfig {
     pub reload_every: Duration,
     /// How long changes stay watchable.
     pub retention: Retention,
+    /// The most unacknowledged events the journal keeps.
+    pub journal_max: u64,
 }
 
 /// Why the proxy cannot run.
@@ -54,6 +60,8 @@ pub enum ProxyError {
     SiPass(#[from] SiPassError),
     #[error(transparent)]
     Cache(#[from] CacheError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
     #[error("cannot serve the bridge protocol on {addr}: {reason}")]
     Serve { addr: SocketAddr, reason: String },
 }
@@ -61,6 +69,10 @@ pub enum ProxyError {
 /// State shared by the loader and the gRPC service.
 pub struct Shared {
     pub cache: Arc<Cache>,
+    pub journal: Arc<Journal>,
+    pub client: Arc<HrClient>,
+    /// Wakes the loader for a reconciliation pass now (after a missed push message).
+    pub reconcile: tokio::sync::Notify,
     pub progress: LoadProgress,
     /// True once SiPass has been read completely at least once.
     pub loaded: AtomicBool,
@@ -107,6 +119,11 @@ pub fn cache_path(data_dir: &Path) -> PathBuf {
     data_dir.join("cache.db")
 }
 
+/// Where the proxy's event journal is kept in the data folder.
+pub fn journal_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("journal.db")
+}
+
 /// Where the proxy's TLS authority is kept in the data folder.
 pub fn tls_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("tls")
@@ -148,6 +165,10 @@ pub async fn start(
                 reason: e.to_string(),
             })??,
     );
+    let journal = Arc::new(Journal::open(
+        &journal_path(&config.data_dir),
+        config.journal_max,
+    )?);
     let complete = cache.is_complete()?;
     if complete {
         tracing::info!(
@@ -157,6 +178,9 @@ pub async fn start(
     }
     let shared = Arc::new(Shared {
         cache,
+        journal,
+        client: client.clone(),
+        reconcile: tokio::sync::Notify::new(),
         progress: LoadProgress::default(),
         loaded: AtomicBool::new(complete),
         sipass_version: config.sipass_version,
@@ -168,6 +192,7 @@ pub async fn start(
         shared.clone(),
         shutdown.clone(),
     ));
+    let follower = tokio::spawn(follower::follow(shared.clone(), shutdown.clone()));
     let loader = tokio::spawn(keep_loaded(
         client,
         shared.clone(),
@@ -181,7 +206,7 @@ pub async fn start(
         ca_pem: authority.cert_pem().to_owned(),
         token,
         shared,
-        tasks: vec![server, loader],
+        tasks: vec![server, loader, follower],
     })
 }
 
@@ -237,7 +262,7 @@ async fn keep_loaded(
     let mut backoff = Duration::from_secs(1);
     loop {
         let started = std::time::Instant::now();
-        let wait = match loader::load_cardholders(&client, &shared.cache, &shared.progress).await {
+        let wait = match loader::load_all(&client, &shared.cache, &shared.progress).await {
             Ok(stats) => {
                 if let Err(e) = shared.cache.mark_complete() {
                     tracing::error!("{e}");
@@ -276,6 +301,7 @@ async fn keep_loaded(
         };
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
+            () = shared.reconcile.notified() => {}
             _ = shutdown.wait_for(|stop| *stop) => break,
         }
     }

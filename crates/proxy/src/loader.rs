@@ -1,14 +1,19 @@
-//! Reads SiPass into the cache.
+//! Reads SiPass into the cache: every kind at start and at each reconciliation pass, and
+//! single objects when the push channel says they changed.
 //!
 //! SiPass nests credentials inside cardholders; the loader splits them out into their own
 //! kind so that a changed card does not resend its cardholder, and so that a role can leave
-//! credentials out.
+//! credentials out. Only visitor workgroups are served: they are the ones that become
+//! cardholder groups. Runtime state (lock, communication, tamper, power) is left out of
+//! device objects: it belongs to events, and would otherwise make every door movement a
+//! Directory change.
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use model::EntityKind;
+use model::management::ObjectKind;
 use model::sipass::{Cardholder, display_name};
 use serde_json::{Map, Value};
 use sipass_client::{HrClient, SiPassError};
@@ -18,11 +23,43 @@ use crate::cache::{Cache, CacheError, Change};
 /// Cardholders asked for per HR API call.
 const PAGE: usize = 1000;
 
+/// The workgroup `Type` of visitor workgroups (reference §1.5).
+const VISITOR_WORKGROUP: i64 = 3;
+
+/// Fields of device objects that are runtime state, not configuration.
+const RUNTIME_FIELDS: [&str; 5] = ["State", "CommState", "TamperState", "PowerState", "_links"];
+
+/// The SiPass object kinds the proxy serves, besides cardholders and credentials.
+pub const OBJECT_KINDS: [(ObjectKind, EntityKind); 8] = [
+    (ObjectKind::WorkGroup, EntityKind::Workgroup),
+    (ObjectKind::Unit, EntityKind::Unit),
+    (ObjectKind::Doorset, EntityKind::Doorset),
+    (ObjectKind::Bank, EntityKind::Bank),
+    (ObjectKind::ApbCluster, EntityKind::ApbCluster),
+    (ObjectKind::ApbArea, EntityKind::ApbArea),
+    (ObjectKind::IntrusionArea, EntityKind::IntrusionArea),
+    (ObjectKind::AlarmClass, EntityKind::AlarmClass),
+];
+
+/// The cache kind a SiPass object kind is served as, if it is served.
+pub fn entity_kind(kind: ObjectKind) -> Option<EntityKind> {
+    if kind == ObjectKind::Cardholder {
+        return Some(EntityKind::Cardholder);
+    }
+    OBJECT_KINDS
+        .iter()
+        .find(|(o, _)| *o == kind)
+        .map(|(_, e)| *e)
+}
+
 /// How far a load has got, readable while it runs.
 #[derive(Default)]
 pub struct LoadProgress {
     pub loaded: AtomicU64,
     pub total: AtomicU64,
+    /// False once SiPass answered that it has no management API (a real SiPass without
+    /// one): devices, events and alarms are then not available.
+    pub management_missing: AtomicBool,
 }
 
 /// Why a pass over SiPass stopped.
@@ -42,9 +79,43 @@ pub struct LoadStats {
     pub deleted: u64,
 }
 
-/// Reads every cardholder (and its credentials) from SiPass, stores what changed and deletes
-/// what SiPass no longer has.
-pub async fn load_cardholders(
+impl std::ops::AddAssign for LoadStats {
+    fn add_assign(&mut self, other: Self) {
+        self.seen += other.seen;
+        self.changed += other.changed;
+        self.deleted += other.deleted;
+    }
+}
+
+/// Reads every served kind from SiPass, stores what changed and deletes what SiPass no
+/// longer has.
+pub async fn load_all(
+    client: &HrClient,
+    cache: &Arc<Cache>,
+    progress: &LoadProgress,
+) -> Result<LoadStats, LoadError> {
+    let mut stats = LoadStats::default();
+    for (object_kind, kind) in OBJECT_KINDS {
+        match load_objects(client, cache, object_kind, kind).await {
+            Ok(s) => stats += s,
+            Err(LoadError::SiPass(SiPassError::Refused { status: 404, .. })) => {
+                if !progress.management_missing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "SiPass has no {} list (404); {} are not synchronized",
+                        object_kind.collection(),
+                        kind
+                    );
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    stats += load_cardholders(client, cache, progress).await?;
+    Ok(stats)
+}
+
+/// Reads every cardholder (and its credentials).
+async fn load_cardholders(
     client: &HrClient,
     cache: &Arc<Cache>,
     progress: &LoadProgress,
@@ -70,12 +141,14 @@ pub async fn load_cardholders(
         let mut changes = Vec::with_capacity(count * 2);
         for record in page.records {
             let record = complete(client, record).await?;
-            let (cardholder, credentials) = split_cardholder(record, client.hr_url())?;
-            seen_cardholders.insert(cardholder.id.clone());
-            changes.push(cardholder.into_change(EntityKind::Cardholder));
-            for credential in credentials {
-                seen_credentials.insert(credential.id.clone());
-                changes.push(credential.into_change(EntityKind::Credential));
+            for change in cardholder_changes(record, client.hr_url())? {
+                if let Change::Upsert { kind, id, .. } = &change {
+                    match kind {
+                        EntityKind::Cardholder => seen_cardholders.insert(id.clone()),
+                        _ => seen_credentials.insert(id.clone()),
+                    };
+                }
+                changes.push(change);
             }
         }
         stats.seen += count as u64;
@@ -86,13 +159,97 @@ pub async fn load_cardholders(
             break;
         }
     }
-    stats.deleted += delete_missing(cache, EntityKind::Cardholder, seen_cardholders).await?;
-    stats.deleted += delete_missing(cache, EntityKind::Credential, seen_credentials).await?;
+    stats.deleted += delete_missing(cache, EntityKind::Cardholder, &seen_cardholders).await?;
+    stats.deleted += delete_missing(cache, EntityKind::Credential, &seen_credentials).await?;
     Ok(stats)
+}
+
+/// Reads every object of one kind.
+async fn load_objects(
+    client: &HrClient,
+    cache: &Arc<Cache>,
+    object_kind: ObjectKind,
+    kind: EntityKind,
+) -> Result<LoadStats, LoadError> {
+    let records = client.objects(object_kind).await?;
+    let mut seen = HashSet::new();
+    let mut changes = Vec::with_capacity(records.len());
+    for record in records {
+        if let Some(change) = object_change(kind, record) {
+            if let Change::Upsert { id, .. } = &change {
+                seen.insert(id.clone());
+            }
+            changes.push(change);
+        }
+    }
+    let mut stats = LoadStats {
+        seen: seen.len() as u64,
+        ..LoadStats::default()
+    };
+    stats.changed += apply(cache, changes).await?;
+    stats.deleted += delete_missing(cache, kind, &seen).await?;
+    Ok(stats)
+}
+
+/// Brings one object up to date after the push channel said it changed: reads it from
+/// SiPass, or deletes it (and, for a cardholder, its credentials) when SiPass no longer has
+/// it. Returns how many cache entries changed.
+pub async fn refresh(
+    client: &HrClient,
+    cache: &Arc<Cache>,
+    object_kind: ObjectKind,
+    token: &str,
+) -> Result<u64, LoadError> {
+    let Some(kind) = entity_kind(object_kind) else {
+        return Ok(0);
+    };
+    let current = client.object(object_kind, token).await?;
+    let mut changes = match current {
+        None => vec![Change::Delete {
+            kind,
+            id: token.to_owned(),
+        }],
+        Some(record) if kind == EntityKind::Cardholder => {
+            cardholder_changes(complete(client, record).await?, client.hr_url())?
+        }
+        Some(record) => match object_change(kind, record) {
+            Some(change) => vec![change],
+            // No longer eligible (e.g. a workgroup that stopped being a visitor one).
+            None => vec![Change::Delete {
+                kind,
+                id: token.to_owned(),
+            }],
+        },
+    };
+    if kind == EntityKind::Cardholder {
+        let kept: HashSet<String> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Upsert {
+                    kind: EntityKind::Credential,
+                    id,
+                    ..
+                } => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        for id in cache.owned_by(EntityKind::Credential, token)? {
+            if !kept.contains(&id) {
+                changes.push(Change::Delete {
+                    kind: EntityKind::Credential,
+                    id,
+                });
+            }
+        }
+    }
+    Ok(apply(cache, changes).await?)
 }
 
 /// Applies a batch off the async threads.
 pub(crate) async fn apply(cache: &Arc<Cache>, changes: Vec<Change>) -> Result<u64, CacheError> {
+    if changes.is_empty() {
+        return Ok(0);
+    }
     let cache = cache.clone();
     tokio::task::spawn_blocking(move || cache.apply(&changes))
         .await
@@ -117,29 +274,11 @@ async fn complete(client: &HrClient, record: Value) -> Result<Value, SiPassError
     client.cardholder(&token).await
 }
 
-/// An entity ready for the cache.
-struct Item {
-    id: String,
-    name: String,
-    payload: Vec<u8>,
-}
-
-impl Item {
-    fn into_change(self, kind: EntityKind) -> Change {
-        Change::Upsert {
-            kind,
-            id: self.id,
-            name: self.name,
-            payload: self.payload,
-        }
-    }
-}
-
 /// Deletes what the cache holds of `kind` that this pass did not see in SiPass.
 async fn delete_missing(
     cache: &Arc<Cache>,
     kind: EntityKind,
-    seen: HashSet<String>,
+    seen: &HashSet<String>,
 ) -> Result<u64, CacheError> {
     let gone: Vec<Change> = cache
         .ids(kind)?
@@ -147,9 +286,6 @@ async fn delete_missing(
         .filter(|id| !seen.contains(id))
         .map(|id| Change::Delete { kind, id })
         .collect();
-    if gone.is_empty() {
-        return Ok(0);
-    }
     apply(cache, gone).await
 }
 
@@ -166,9 +302,35 @@ fn text<'a>(object: &'a Map<String, Value>, key: &str) -> &'a str {
     object.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
-/// Splits a SiPass cardholder into the cardholder (without `Credentials`) and its credentials,
-/// each carrying `CardholderToken`.
-fn split_cardholder(record: Value, url: &str) -> Result<(Item, Vec<Item>), SiPassError> {
+/// A device or configuration object as a cache change; `None` when it is not eligible or
+/// has no token.
+fn object_change(kind: EntityKind, record: Value) -> Option<Change> {
+    let id = token_of(&record)?;
+    let Value::Object(mut object) = record else {
+        return None;
+    };
+    if kind == EntityKind::Workgroup
+        && object.get("Type").and_then(Value::as_i64) != Some(VISITOR_WORKGROUP)
+    {
+        return None;
+    }
+    for field in RUNTIME_FIELDS {
+        object.remove(field);
+    }
+    let name = text(&object, "Name").to_owned();
+    let payload = serde_json::to_vec(&object).ok()?;
+    Some(Change::Upsert {
+        kind,
+        id,
+        name,
+        payload,
+        owner: String::new(),
+    })
+}
+
+/// A SiPass cardholder as cache changes: the cardholder (without `Credentials`), then each
+/// credential, which carries `CardholderToken` and belongs to the cardholder.
+fn cardholder_changes(record: Value, url: &str) -> Result<Vec<Change>, SiPassError> {
     let malformed = |reason: &str| SiPassError::Malformed {
         what: format!("a cardholder from {url}"),
         reason: reason.to_owned(),
@@ -184,23 +346,24 @@ fn split_cardholder(record: Value, url: &str) -> Result<(Item, Vec<Item>), SiPas
         Some(_) => return Err(malformed("Credentials is not an array")),
     };
     let name = display_name(text(&object, "FirstName"), text(&object, "LastName"));
-    let credentials = credentials
-        .into_iter()
-        .filter_map(|c| credential_item(c, &token))
-        .collect();
     let payload = serde_json::to_vec(&object).map_err(|e| malformed(&e.to_string()))?;
-    Ok((
-        Item {
-            id: token,
-            name,
-            payload,
-        },
-        credentials,
-    ))
+    let mut changes = vec![Change::Upsert {
+        kind: EntityKind::Cardholder,
+        id: token.clone(),
+        name,
+        payload,
+        owner: String::new(),
+    }];
+    changes.extend(
+        credentials
+            .into_iter()
+            .filter_map(|c| credential_change(c, &token)),
+    );
+    Ok(changes)
 }
 
 /// A credential's id is what SiPass keeps unique: technology, facility code and card number.
-fn credential_item(credential: Value, cardholder: &str) -> Option<Item> {
+fn credential_change(credential: Value, cardholder: &str) -> Option<Change> {
     let Value::Object(mut object) = credential else {
         return None;
     };
@@ -220,10 +383,12 @@ fn credential_item(credential: Value, cardholder: &str) -> Option<Item> {
     );
     object.insert("CardholderToken".into(), Value::String(cardholder.into()));
     let payload = serde_json::to_vec(&object).ok()?;
-    Some(Item {
+    Some(Change::Upsert {
+        kind: EntityKind::Credential,
         id,
         name: card,
         payload,
+        owner: cardholder.to_owned(),
     })
 }
 
@@ -231,8 +396,19 @@ fn credential_item(credential: Value, cardholder: &str) -> Option<Item> {
 mod tests {
     use super::*;
 
+    fn ids(changes: &[Change]) -> Vec<(EntityKind, &str)> {
+        changes
+            .iter()
+            .map(|c| match c {
+                Change::Upsert { kind, id, .. } | Change::Delete { kind, id } => {
+                    (*kind, id.as_str())
+                }
+            })
+            .collect()
+    }
+
     #[test]
-    fn credentials_are_split_out_with_their_cardholder() {
+    fn credentials_are_split_out_and_belong_to_their_cardholder() {
         let record = serde_json::json!({
             "Token": "7", "FirstName": "Ada", "LastName": "Lovelace",
             "Credentials": [
@@ -241,24 +417,56 @@ mod tests {
             ],
             "_links": []
         });
-        let (cardholder, credentials) = split_cardholder(record, "test").unwrap();
-        assert_eq!(cardholder.id, "7");
-        assert_eq!(cardholder.name, "Ada Lovelace");
-        let payload: Value = serde_json::from_slice(&cardholder.payload).unwrap();
-        assert!(payload.get("Credentials").is_none());
+        let changes = cardholder_changes(record, "test").unwrap();
         assert_eq!(
-            credentials
-                .iter()
-                .map(|c| c.id.as_str())
-                .collect::<Vec<_>>(),
-            ["10:100:1001", "10:100:1002"]
+            ids(&changes),
+            [
+                (EntityKind::Cardholder, "7"),
+                (EntityKind::Credential, "10:100:1001"),
+                (EntityKind::Credential, "10:100:1002")
+            ]
         );
-        let first: Value = serde_json::from_slice(&credentials[0].payload).unwrap();
-        assert_eq!(first["CardholderToken"], "7");
+        let Change::Upsert { name, payload, .. } = &changes[0] else {
+            panic!()
+        };
+        assert_eq!(name, "Ada Lovelace");
+        assert!(
+            serde_json::from_slice::<Value>(payload)
+                .unwrap()
+                .get("Credentials")
+                .is_none()
+        );
+        let Change::Upsert { owner, payload, .. } = &changes[1] else {
+            panic!()
+        };
+        assert_eq!(owner, "7");
+        assert_eq!(
+            serde_json::from_slice::<Value>(payload).unwrap()["CardholderToken"],
+            "7"
+        );
+    }
+
+    #[test]
+    fn only_visitor_workgroups_are_served_and_runtime_state_is_left_out() {
+        let visitor = serde_json::json!({"Token": 2000000000, "Name": "<Visitor>", "Type": 3});
+        let department = serde_json::json!({"Token": 2000000001, "Name": "R&D", "Type": 0});
+        assert!(object_change(EntityKind::Workgroup, visitor).is_some());
+        assert!(object_change(EntityKind::Workgroup, department).is_none());
+        let door =
+            serde_json::json!({"Token": "4", "Name": "Main door", "State": {"Lock": "Locked"}});
+        let Some(Change::Upsert { payload, .. }) = object_change(EntityKind::Doorset, door) else {
+            panic!()
+        };
+        assert!(
+            serde_json::from_slice::<Value>(&payload)
+                .unwrap()
+                .get("State")
+                .is_none()
+        );
     }
 
     #[test]
     fn a_record_without_token_is_refused() {
-        assert!(split_cardholder(serde_json::json!({"FirstName": "x"}), "test").is_err());
+        assert!(cardholder_changes(serde_json::json!({"FirstName": "x"}), "test").is_err());
     }
 }

@@ -13,6 +13,23 @@ use crate::Shared;
 use crate::cache::CacheError;
 use crate::watcher::watch_stream;
 
+/// An enum sent by name, e.g. "Doorset" or "Unlock".
+fn parse_wire_enum<T: serde::de::DeserializeOwned>(field: &str, value: &str) -> Result<T, Status> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned()))
+        .map_err(|_| Status::invalid_argument(format!("unknown {field} '{value}'")))
+}
+
+/// A SiPass failure as the role sees it: SiPass's own reason, and whether to retry.
+fn sipass_status(e: sipass_client::SiPassError) -> Status {
+    match &e {
+        sipass_client::SiPassError::Refused { status: 404, .. } => Status::not_found(e.to_string()),
+        sipass_client::SiPassError::Refused { status, .. } if *status < 500 => {
+            Status::failed_precondition(e.to_string())
+        }
+        _ => Status::unavailable(e.to_string()),
+    }
+}
+
 /// A cache failure as the role sees it.
 pub(crate) fn cache_status(e: CacheError) -> Status {
     tracing::error!("{e}");
@@ -52,6 +69,108 @@ impl BridgeService {
 #[tonic::async_trait]
 impl Bridge for BridgeService {
     type WatchStream = crate::watcher::WatchStream;
+    type EventsStream = crate::events::EventStream;
+
+    async fn events(
+        &self,
+        request: Request<pb::EventsRequest>,
+    ) -> Result<Response<Self::EventsStream>, Status> {
+        let after = request.into_inner().after_sequence;
+        Ok(Response::new(crate::events::event_stream(
+            self.shared.clone(),
+            after,
+        )))
+    }
+
+    async fn ack_events(
+        &self,
+        request: Request<pb::AckEventsRequest>,
+    ) -> Result<Response<pb::AckEventsReply>, Status> {
+        let up_to = request.into_inner().up_to_sequence;
+        let journal = self.shared.journal.clone();
+        let kept = tokio::task::spawn_blocking(move || journal.acknowledge(up_to))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| {
+                Status::unavailable(format!("the proxy cannot update its journal: {e}"))
+            })?;
+        Ok(Response::new(pb::AckEventsReply { kept }))
+    }
+
+    async fn alarms(
+        &self,
+        _request: Request<pb::AlarmsRequest>,
+    ) -> Result<Response<pb::AlarmsReply>, Status> {
+        let alarms = self
+            .shared
+            .client
+            .active_alarms()
+            .await
+            .map_err(sipass_status)?;
+        let alarms = alarms
+            .into_iter()
+            .map(|a| pb::Alarm {
+                payload: serde_json::to_vec(&a).unwrap_or_default(),
+                alarm_id: a.alarm_id,
+                alarm_class_token: a.alarm_class_token,
+                alarm_class_name: a.alarm_class_name,
+                priority: a.priority,
+                acknowledged: a.acknowledged,
+                cleared: a.cleared,
+                message: a.message,
+                raised_at: a.raised_at,
+            })
+            .collect();
+        Ok(Response::new(pb::AlarmsReply { alarms }))
+    }
+
+    async fn acknowledge_alarm(
+        &self,
+        request: Request<pb::AcknowledgeAlarmRequest>,
+    ) -> Result<Response<pb::AcknowledgeAlarmReply>, Status> {
+        let ack = request.into_inner();
+        if ack.alarm_id.is_empty() {
+            return Err(Status::invalid_argument("alarm_id is required"));
+        }
+        self.shared
+            .client
+            .acknowledge(&ack.alarm_id, &ack.operator, &ack.comment)
+            .await
+            .map_err(sipass_status)?;
+        Ok(Response::new(pb::AcknowledgeAlarmReply {}))
+    }
+
+    async fn command(
+        &self,
+        request: Request<pb::CommandRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        let command = request.into_inner();
+        let request = model::management::CommandRequest {
+            target_kind: parse_wire_enum("target kind", &command.target_kind)?,
+            target_token: command.target_token,
+            command: parse_wire_enum("command", &command.command)?,
+        };
+        if request.command.target() != request.target_kind {
+            return Err(Status::invalid_argument(format!(
+                "{} does not apply to a {}",
+                command.command, command.target_kind
+            )));
+        }
+        let result = self
+            .shared
+            .client
+            .command(&request)
+            .await
+            .map_err(sipass_status)?;
+        let outcome = serde_json::to_value(result.result)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        Ok(Response::new(pb::CommandReply {
+            result: outcome,
+            message: result.message,
+        }))
+    }
 
     async fn watch(
         &self,
@@ -180,9 +299,9 @@ impl Bridge for BridgeService {
     }
 }
 
-/// The kinds this proxy loads from SiPass today.
+/// The kinds this proxy serves.
 pub(crate) fn served_kinds() -> impl Iterator<Item = EntityKind> {
-    [EntityKind::Cardholder, EntityKind::Credential].into_iter()
+    EntityKind::ALL.into_iter()
 }
 
 /// `v1|<kind>|<snapshot revision>|<last id>`: opaque to roles, stable across proxy restarts.

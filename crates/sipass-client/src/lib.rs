@@ -6,8 +6,12 @@
 //! It assumes nothing that `reference/sipass-api.md` does not support, so that it works
 //! unchanged against a real SiPass server as against the simulator.
 
+pub mod push;
+
 use std::sync::Mutex;
 use std::time::Duration;
+
+use model::management::{self, ObjectKind, Push};
 
 use model::sipass::{Envelope, ErrorBody, Login, LoginToken, error_code};
 use reqwest::{Method, StatusCode};
@@ -19,6 +23,8 @@ use serde_json::Value;
 pub struct SiPassConfig {
     /// The HR API base URL, e.g. `https://sipass:8745/api/V1/hr`.
     pub hr_url: String,
+    /// The management API base URL, e.g. `https://sipass:8745/api/management/V1`.
+    pub management_url: String,
     /// PEM of the CA that signed SiPass's certificate (SiPass's own "SiPass Root CA").
     pub ca_pem: String,
     pub user: String,
@@ -27,10 +33,24 @@ pub struct SiPassConfig {
     pub client_id: String,
 }
 
+impl SiPassConfig {
+    /// The management API next to an HR API URL on the same server, which is where the
+    /// simulator serves it.
+    pub fn management_url_beside(hr_url: &str) -> String {
+        let trimmed = hr_url.trim_end_matches('/');
+        let root = match trimmed.to_ascii_lowercase().rfind("/api/v1/hr") {
+            Some(i) => &trimmed[..i],
+            None => trimmed,
+        };
+        format!("{root}{}", management::BASE)
+    }
+}
+
 impl std::fmt::Debug for SiPassConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SiPassConfig")
             .field("hr_url", &self.hr_url)
+            .field("management_url", &self.management_url)
             .field("user", &self.user)
             .field("client_id", &self.client_id)
             .finish_non_exhaustive()
@@ -221,6 +241,235 @@ impl HrClient {
         .await
     }
 
+    /// The SiPass release, from the management API's `Version`.
+    pub async fn version(&self) -> Result<String, SiPassError> {
+        let info: management::VersionInfo = self
+            .call_at(
+                Api::Management,
+                Method::GET,
+                "Version",
+                "the SiPass version",
+                true,
+                None,
+            )
+            .await?;
+        Ok(info.version)
+    }
+
+    /// Every object of a device or configuration kind, from the management API (the HR API
+    /// for the kinds it serves: workgroups and reference lists).
+    pub async fn objects(&self, kind: ObjectKind) -> Result<Vec<Value>, SiPassError> {
+        let api = match kind {
+            ObjectKind::Cardholder
+            | ObjectKind::WorkGroup
+            | ObjectKind::AccessLevel
+            | ObjectKind::AccessGroup
+            | ObjectKind::AccessPoint
+            | ObjectKind::AccessPointGroup
+            | ObjectKind::FloorPoint
+            | ObjectKind::FloorPointGroup
+            | ObjectKind::TimeSchedule
+            | ObjectKind::CardTechnology
+            | ObjectKind::CredentialProfile => Api::Hr,
+            _ => Api::Management,
+        };
+        let what = format!("the {} list", kind.collection());
+        let body: Value = self
+            .call_at(api, Method::GET, kind.collection(), &what, true, None)
+            .await?;
+        records(body, &what)
+    }
+
+    /// One object by token; `None` when SiPass no longer has it.
+    pub async fn object(
+        &self,
+        kind: ObjectKind,
+        token: &str,
+    ) -> Result<Option<Value>, SiPassError> {
+        let result = match kind {
+            ObjectKind::Cardholder => self.cardholder(token).await,
+            ObjectKind::WorkGroup => {
+                let path = format!("WorkGroups?workGroupID={token}");
+                self.call_at(Api::Hr, Method::GET, &path, "a workgroup", true, None)
+                    .await
+            }
+            _ => {
+                let path = format!("{}/{token}", kind.collection());
+                self.call_at(Api::Management, Method::GET, &path, "an object", true, None)
+                    .await
+            }
+        };
+        match result {
+            Ok(Value::Object(o)) if o.contains_key("Records") => {
+                Ok(records(Value::Object(o), "an object")?.into_iter().next())
+            }
+            Ok(v) => Ok(Some(v)),
+            Err(SiPassError::Refused { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Audit-trail events after a push sequence number (back-fill after a gap).
+    pub async fn events_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<management::Event>, SiPassError> {
+        let path = format!("Events?after={after}&limit={limit}");
+        let body: Value = self
+            .call_at(
+                Api::Management,
+                Method::GET,
+                &path,
+                "the events",
+                true,
+                None,
+            )
+            .await?;
+        records(body, "the events")?
+            .into_iter()
+            .map(|v| {
+                serde_json::from_value(v).map_err(|e| SiPassError::Malformed {
+                    what: "an event".into(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// The alarms active now.
+    pub async fn active_alarms(&self) -> Result<Vec<management::Alarm>, SiPassError> {
+        let body: Value = self
+            .call_at(
+                Api::Management,
+                Method::GET,
+                "Alarms",
+                "the active alarms",
+                true,
+                None,
+            )
+            .await?;
+        records(body, "the active alarms")?
+            .into_iter()
+            .map(|v| {
+                serde_json::from_value(v).map_err(|e| SiPassError::Malformed {
+                    what: "an alarm".into(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Acknowledges an alarm in SiPass (idempotent there too).
+    pub async fn acknowledge(
+        &self,
+        alarm_id: &str,
+        operator: &str,
+        comment: &str,
+    ) -> Result<(), SiPassError> {
+        let body = serde_json::to_value(management::Acknowledge {
+            operator: operator.to_owned(),
+            comment: comment.to_owned(),
+        })
+        .unwrap_or_default();
+        let path = format!("Alarms/{alarm_id}/Acknowledge");
+        let _: Value = self
+            .call_at(
+                Api::Management,
+                Method::POST,
+                &path,
+                "an acknowledgement",
+                true,
+                Some(body),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Sends a manual-override command.
+    pub async fn command(
+        &self,
+        request: &management::CommandRequest,
+    ) -> Result<management::CommandResult, SiPassError> {
+        let body = serde_json::to_value(request).unwrap_or_default();
+        self.call_at(
+            Api::Management,
+            Method::POST,
+            "Commands",
+            "a command",
+            true,
+            Some(body),
+        )
+        .await
+    }
+
+    /// Opens the push channel, replaying what SiPass retained after `after`. Messages arrive
+    /// on the returned receiver until the connection ends (then the receiver closes, after
+    /// an `Err` when it ended badly).
+    pub async fn subscribe(
+        &self,
+        after: u64,
+    ) -> Result<tokio::sync::mpsc::Receiver<Result<Push, SiPassError>>, SiPassError> {
+        let mut response = self.open_stream(after, true).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let url = self.config.management_url.clone();
+        tokio::spawn(async move {
+            let mut parser = push::SseParser::default();
+            loop {
+                let chunk = match response.chunk().await {
+                    Ok(Some(chunk)) => chunk,
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = tx
+                            .send(Err(SiPassError::Unreachable {
+                                url: url.clone(),
+                                reason: root_cause(&e),
+                            }))
+                            .await;
+                        break;
+                    }
+                };
+                for message in parser.feed(&chunk) {
+                    let decoded = message.decode().map_err(|e| SiPassError::Malformed {
+                        what: "a push message".into(),
+                        reason: e.to_string(),
+                    });
+                    if tx.send(decoded).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    async fn open_stream(
+        &self,
+        after: u64,
+        retry_on_401: bool,
+    ) -> Result<reqwest::Response, SiPassError> {
+        let token = self.session_token().await?;
+        let path = format!("{}?after={after}", management::NOTIFICATIONS);
+        let response = self
+            .request_at(Api::Management, Method::GET, &path, Some(&token))
+            .timeout(Duration::from_secs(365 * 24 * 3600))
+            .header("Accept", "text/event-stream")
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED && retry_on_401 {
+            self.forget_session();
+            self.login().await?;
+            return Box::pin(self.open_stream(after, false)).await;
+        }
+        if !status.is_success() {
+            let bytes = response.bytes().await.unwrap_or_default();
+            return Err(error_from(status, &bytes, "the push channel"));
+        }
+        Ok(response)
+    }
+
     /// Sends an authenticated call; on 401 logs in again once and retries.
     async fn call<T: DeserializeOwned>(
         &self,
@@ -229,28 +478,48 @@ impl HrClient {
         what: &str,
         retry_on_401: bool,
     ) -> Result<T, SiPassError> {
+        self.call_at(Api::Hr, method, path, what, retry_on_401, None)
+            .await
+    }
+
+    /// The session token, logging in first when none is held.
+    async fn session_token(&self) -> Result<String, SiPassError> {
         let current = self.lock().clone();
-        let token = match current {
-            Some(token) => token,
+        match current {
+            Some(token) => Ok(token),
             None => {
                 self.login().await?;
                 let fresh = self.lock().clone();
-                fresh.unwrap_or_default()
+                Ok(fresh.unwrap_or_default())
             }
-        };
-        let response = self
-            .request(method.clone(), path, Some(&token))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
+        }
+    }
+
+    fn forget_session(&self) {
+        self.lock().take();
+    }
+
+    async fn call_at<T: DeserializeOwned>(
+        &self,
+        api: Api,
+        method: Method,
+        path: &str,
+        what: &str,
+        retry_on_401: bool,
+        body: Option<Value>,
+    ) -> Result<T, SiPassError> {
+        let token = self.session_token().await?;
+        let mut request = self.request_at(api, method.clone(), path, Some(&token));
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED && retry_on_401 {
             tracing::debug!("SiPass session expired; logging in again");
-            {
-                self.lock().take();
-            }
+            self.forget_session();
             self.login().await?;
-            return Box::pin(self.call(method, path, what, false)).await;
+            return Box::pin(self.call_at(api, method, path, what, false, body)).await;
         }
         let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
         if !status.is_success() {
@@ -260,7 +529,21 @@ impl HrClient {
     }
 
     fn request(&self, method: Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
-        let url = format!("{}/{}", self.config.hr_url.trim_end_matches('/'), path);
+        self.request_at(Api::Hr, method, path, token)
+    }
+
+    fn request_at(
+        &self,
+        api: Api,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let base = match api {
+            Api::Hr => &self.config.hr_url,
+            Api::Management => &self.config.management_url,
+        };
+        let url = format!("{}/{}", base.trim_end_matches('/'), path);
         let mut builder = self
             .http
             .request(method, url)
@@ -281,6 +564,32 @@ impl HrClient {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<String>> {
         self.token.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Which of SiPass's APIs a call goes to.
+#[derive(Clone, Copy)]
+enum Api {
+    Hr,
+    Management,
+}
+
+/// The records of a list answer: the `Records` envelope, or a bare array (SiPass sends
+/// some reference lists that way).
+fn records(body: Value, what: &str) -> Result<Vec<Value>, SiPassError> {
+    match body {
+        Value::Array(items) => Ok(items),
+        Value::Object(mut o) => match o.remove("Records") {
+            Some(Value::Array(items)) => Ok(items),
+            _ => Err(SiPassError::Malformed {
+                what: what.to_owned(),
+                reason: "no Records array".into(),
+            }),
+        },
+        _ => Err(SiPassError::Malformed {
+            what: what.to_owned(),
+            reason: "neither a list nor an envelope".into(),
+        }),
     }
 }
 

@@ -13,6 +13,7 @@ fn upsert(id: &str, name: &str) -> Change {
         id: id.into(),
         name: name.into(),
         payload: format!("{{\"n\":\"{name}\"}}").into_bytes(),
+        owner: String::new(),
     }
 }
 

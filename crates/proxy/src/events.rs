@@ -1,0 +1,64 @@
+//! The Events stream: the journal from a sequence number, then live entries.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use protocol::pb;
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tonic::Status;
+
+use crate::Shared;
+
+/// Entries read per batch.
+const BATCH: usize = 4096;
+
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<pb::EventBatch, Status>> + Send>>;
+
+/// Streams journal entries after `after` until the role hangs up.
+pub fn event_stream(shared: Arc<Shared>, after: u64) -> EventStream {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        if let Err(status) = feed(&shared, after, &tx).await {
+            let _ = tx.send(Err(status)).await;
+        }
+    });
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+async fn feed(
+    shared: &Arc<Shared>,
+    mut after: u64,
+    tx: &mpsc::Sender<Result<pb::EventBatch, Status>>,
+) -> Result<(), Status> {
+    let mut latest = shared.journal.subscribe();
+    loop {
+        let journal = shared.journal.clone();
+        let entries = tokio::task::spawn_blocking(move || journal.read_after(after, BATCH))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::unavailable(format!("the proxy cannot read its journal: {e}")))?;
+        if let Some(last) = entries.last() {
+            after = last.seq;
+            let batch = pb::EventBatch {
+                entries: entries
+                    .into_iter()
+                    .map(|e| pb::JournalEntry {
+                        sequence: e.seq,
+                        r#type: e.entry_type,
+                        payload: e.payload,
+                        journaled_at_ms: e.at_ms,
+                    })
+                    .collect(),
+            };
+            if tx.send(Ok(batch)).await.is_err() {
+                return Ok(());
+            }
+            continue;
+        }
+        tokio::select! {
+            changed = latest.changed() => if changed.is_err() { return Ok(()) },
+            () = tx.closed() => return Ok(()),
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Follows SiPass's push channel: entity changes refresh the cache, events and alarm changes
+//! go to the journal. A gap in the sequence numbers (a missed message) triggers an immediate
+//! reconciliation and a back-fill of the missed events from the audit trail.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use model::management::{Event, Push};
+use sipass_client::SiPassError;
+use tokio::sync::watch;
+
+use crate::Shared;
+use crate::journal::{EntryType, NewEntry};
+use crate::loader;
+
+/// Messages handled per journal transaction at most.
+const BATCH: usize = 4096;
+
+/// Runs until shutdown, reconnecting with backoff.
+pub async fn follow(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        match session(&shared, &mut shutdown).await {
+            Ok(()) => return,
+            Err(FollowError::NoPushChannel) => {
+                tracing::warn!(
+                    "SiPass has no push channel; changes are found by reconciliation only, and no events or alarms are journaled"
+                );
+                return;
+            }
+            Err(e) => tracing::warn!(
+                "the SiPass push channel failed: {e}; reconnecting in {}s",
+                backoff.as_secs()
+            ),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FollowError {
+    #[error("SiPass has no push channel")]
+    NoPushChannel,
+    #[error(transparent)]
+    SiPass(#[from] SiPassError),
+    #[error(transparent)]
+    Load(#[from] loader::LoadError),
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    #[error("a background task failed: {0}")]
+    Task(String),
+}
+
+/// One connection to the push channel, resuming after what the journal has reached.
+async fn session(
+    shared: &Arc<Shared>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), FollowError> {
+    let journal = shared.journal.clone();
+    let mut reached = blocking(move || journal.push_sequence()).await??;
+    let mut messages = match shared.client.subscribe(reached).await {
+        Ok(rx) => rx,
+        Err(SiPassError::Refused { status: 404, .. }) => return Err(FollowError::NoPushChannel),
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(after = reached, "following the SiPass push channel");
+    loop {
+        let first = tokio::select! {
+            m = messages.recv() => m,
+            _ = shutdown.changed() => return Ok(()),
+        };
+        let Some(first) = first else {
+            return Err(SiPassError::Unreachable {
+                url: "the push channel".into(),
+                reason: "SiPass closed it".into(),
+            }
+            .into());
+        };
+        let mut batch = vec![first?];
+        while batch.len() < BATCH {
+            match messages.try_recv() {
+                Ok(m) => batch.push(m?),
+                Err(_) => break,
+            }
+        }
+        reached = handle(shared, batch, reached).await?;
+    }
+}
+
+/// Handles a batch of push messages in order; returns the sequence reached.
+async fn handle(
+    shared: &Arc<Shared>,
+    batch: Vec<Push>,
+    mut reached: u64,
+) -> Result<u64, FollowError> {
+    let mut entries = Vec::new();
+    let mut refreshes: Vec<(u64, model::management::ObjectKind, String)> = Vec::new();
+    for push in batch {
+        let seq = push.sequence();
+        if seq <= reached {
+            continue; // a replay of what the journal has
+        }
+        if seq > reached + 1 || matches!(push, Push::Gap(_)) {
+            // Messages reached+1 .. seq-1 were missed: journal what the audit trail still has,
+            // then reconcile entities.
+            let journaled_upto = refreshes.first().map_or(reached, |(s, ..)| *s - 1);
+            commit(shared, std::mem::take(&mut entries), journaled_upto).await?;
+            backfill(shared, reached, seq).await?;
+            tracing::warn!(
+                from = reached + 1,
+                to = seq - 1,
+                "missed push messages; reconciling with SiPass"
+            );
+            shared.reconcile.notify_one();
+        }
+        match push {
+            Push::Entity(change) => refreshes.push((seq, change.kind, change.token)),
+            Push::Event(event) => entries.push(entry(seq, EntryType::Event, &event)),
+            Push::Alarm(alarm) => entries.push(entry(seq, EntryType::Alarm, &alarm)),
+            Push::Gap(_) => {}
+        }
+        reached = seq;
+    }
+    // The push sequence is recorded past an entity message only once the entity has been
+    // refreshed, so that a crash in between replays it instead of losing it.
+    let journaled_upto = refreshes.first().map_or(reached, |(seq, ..)| *seq - 1);
+    commit(shared, entries, journaled_upto).await?;
+    if !refreshes.is_empty() {
+        for (_, kind, token) in refreshes {
+            loader::refresh(&shared.client, &shared.cache, kind, &token).await?;
+        }
+        commit(shared, Vec::new(), reached).await?;
+    }
+    Ok(reached)
+}
+
+fn entry<T: serde::Serialize>(seq: u64, entry_type: EntryType, message: &T) -> NewEntry {
+    NewEntry {
+        source_seq: seq,
+        entry_type,
+        payload: serde_json::to_vec(message).unwrap_or_default(),
+    }
+}
+
+/// Journals the events SiPass still has between two sequence numbers (exclusive).
+async fn backfill(shared: &Arc<Shared>, after: u64, before: u64) -> Result<(), FollowError> {
+    if shared.progress.management_missing.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut from = after;
+    loop {
+        let events: Vec<Event> = shared.client.events_after(from, 1000).await?;
+        let wanted: Vec<NewEntry> = events
+            .iter()
+            .filter(|e| e.sequence > from && e.sequence < before)
+            .map(|e| entry(e.sequence, EntryType::Event, e))
+            .collect();
+        let last = events.last().map(|e| e.sequence);
+        let found = wanted.len();
+        if let Some(reached) = wanted.last().map(|e| e.source_seq) {
+            commit(shared, wanted, reached).await?;
+        }
+        match last {
+            Some(last) if last < before && found > 0 => from = last,
+            _ => break,
+        }
+    }
+    Ok(())
+}
+
+async fn commit(
+    shared: &Arc<Shared>,
+    entries: Vec<NewEntry>,
+    reached: u64,
+) -> Result<(), FollowError> {
+    let journal = shared.journal.clone();
+    blocking(move || journal.append(&entries, reached)).await??;
+    Ok(())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, FollowError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| FollowError::Task(e.to_string()))
+}

@@ -1,0 +1,88 @@
+//! The push channel: Server-Sent Events carrying entity changes, events and alarm changes,
+//! each with a sequence number so that a missed message is noticed.
+
+use model::management::{Push, PushDecodeError};
+
+/// Splits an SSE byte stream into messages. Bytes may arrive in any chunking.
+#[derive(Default)]
+pub struct SseParser {
+    buffer: Vec<u8>,
+    event: String,
+    data: String,
+    id: Option<String>,
+}
+
+/// One SSE message before decoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseMessage {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: String,
+}
+
+impl SseMessage {
+    /// The push message it carries.
+    pub fn decode(&self) -> Result<Push, PushDecodeError> {
+        Push::decode(&self.event, &self.data)
+    }
+}
+
+impl SseParser {
+    /// Feeds a chunk; returns the messages it completed.
+    pub fn feed(&mut self, chunk: &[u8]) -> Vec<SseMessage> {
+        self.buffer.extend_from_slice(chunk);
+        let mut messages = Vec::new();
+        while let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.buffer.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line);
+            let line = line.trim_end_matches(['\n', '\r']);
+            if line.is_empty() {
+                if !self.data.is_empty() || !self.event.is_empty() {
+                    messages.push(SseMessage {
+                        id: self.id.take(),
+                        event: std::mem::take(&mut self.event),
+                        data: std::mem::take(&mut self.data),
+                    });
+                }
+                continue;
+            }
+            if line.starts_with(':') {
+                continue; // a comment, e.g. keep-alive
+            }
+            let (field, value) = match line.split_once(':') {
+                Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+                None => (line, ""),
+            };
+            match field {
+                "event" => self.event = value.to_owned(),
+                "data" => {
+                    if !self.data.is_empty() {
+                        self.data.push('\n');
+                    }
+                    self.data.push_str(value);
+                }
+                "id" => self.id = Some(value.to_owned()),
+                _ => {}
+            }
+        }
+        messages
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_survive_any_chunking_and_comments_are_skipped() {
+        let stream = b": keep-alive\n\nid: 7\nevent: entity\ndata: {\"Sequence\":7,\"Kind\":\"Cardholder\",\"Token\":\"3\",\"Change\":\"Deleted\"}\n\nid: 8\nevent: gap\ndata: {\"From\":8,\"To\":9}\n\n";
+        for chunk in [1, 3, 17, stream.len()] {
+            let mut parser = SseParser::default();
+            let messages: Vec<_> = stream.chunks(chunk).flat_map(|c| parser.feed(c)).collect();
+            assert_eq!(messages.len(), 2, "chunk size {chunk}");
+            assert_eq!(messages[0].id.as_deref(), Some("7"));
+            assert_eq!(messages[0].decode().unwrap().sequence(), 7);
+            assert_eq!(messages[1].event, "gap");
+        }
+    }
+}

@@ -2,5 +2,6 @@
 //! loopback, with ports chosen by the OS, driven through the `sipass-bridge` binary.
 
 mod bad_input;
+mod proxy;
 mod skeleton;
 mod support;

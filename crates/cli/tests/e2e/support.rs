@@ -161,6 +161,43 @@ pub fn sync_status(data: &Path) -> Option<serde_json::Value> {
     ok.then(|| serde_json::from_str(&out).ok()).flatten()
 }
 
+/// Starts a simulator in `dir` with `cardholders` cardholders; returns it and its HR API URL.
+pub fn start_sim(dir: &Path, cardholders: usize) -> (Process, String) {
+    let n = cardholders.to_string();
+    Process::start(
+        "sim",
+        &[
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            s(dir),
+            "--cardholders",
+            &n,
+        ],
+        &[],
+    )
+}
+
+/// Starts a proxy with its data in `dir` against the simulator whose data is in `sim_dir`;
+/// returns it and its address.
+pub fn start_proxy(dir: &Path, sim_dir: &Path, sim_url: &str, extra: &[&str]) -> (Process, String) {
+    let ca = sim_dir.join("ca.pem");
+    let mut args = vec![
+        "proxy",
+        "--data",
+        s(dir),
+        "--listen",
+        "127.0.0.1:0",
+        "--sipass-url",
+        sim_url,
+        "--sipass-ca",
+        s(&ca),
+    ];
+    args.extend_from_slice(extra);
+    Process::start("proxy", &args, &[("SIPASS_PASSWORD", "sipass")])
+}
+
 /// The three parts, started as separate processes.
 pub struct System {
     pub dir: TempDir,
@@ -244,4 +281,87 @@ impl System {
 
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// A plain HTTPS client of the simulator (HR API, management API, test endpoints), as any
+/// third party would write it.
+pub struct SipassApi {
+    http: reqwest::Client,
+    root: String,
+    token: String,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl SipassApi {
+    pub fn login(hr_url: &str, sim_dir: &Path) -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let ca = std::fs::read(sim_dir.join("ca.pem")).unwrap();
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .build()
+            .unwrap();
+        let root = hr_url.trim_end_matches("/api/V1/hr").to_owned();
+        let login: serde_json::Value = runtime.block_on(async {
+            http.post(format!("{hr_url}/Authentication"))
+                .header("clientUniqueId", "e2e")
+                .header("language", "English")
+                .json(&serde_json::json!({"Username": "operator", "Password": "sipass"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        });
+        SipassApi {
+            http,
+            root,
+            token: login["Token"].as_str().unwrap().to_owned(),
+            runtime,
+        }
+    }
+
+    /// Calls `method path` (path from the server root, e.g. "/api/V1/hr/Cardholders/1").
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        self.runtime.block_on(async {
+            let mut request = self
+                .http
+                .request(method.parse().unwrap(), format!("{}{path}", self.root))
+                .header("clientUniqueId", "e2e")
+                .header("language", "English")
+                .header("Authorization", &self.token);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json().await.unwrap_or(serde_json::Value::Null),
+            )
+        })
+    }
+
+    /// Like `call`, asserting a 2xx answer.
+    pub fn ok(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let (status, answer) = self.call(method, path, body);
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {answer}"
+        );
+        answer
+    }
 }

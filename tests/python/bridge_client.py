@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""A bridge-protocol client written from proto/sipass_bridge.proto alone.
+
+Generates the Python code from the .proto files, connects to a proxy over TLS trusting only
+the proxy's CA, sends the shared token on every call, says Hello and lists every cardholder
+page by page. Prints a JSON summary. Needs grpcio and grpcio-tools (scripts/test installs them).
+"""
+import argparse
+import json
+import pathlib
+import sys
+import tempfile
+
+import grpc
+from grpc_tools import protoc
+
+
+def generate(proto_dir: pathlib.Path, out_dir: pathlib.Path) -> None:
+    include = pathlib.Path(protoc.__file__).parent / "_proto"
+    status = protoc.main([
+        "protoc",
+        f"-I{proto_dir}",
+        f"-I{include}",
+        f"--python_out={out_dir}",
+        f"--grpc_python_out={out_dir}",
+        str(proto_dir / "sipass_bridge.proto"),
+    ])
+    if status != 0:
+        sys.exit(f"protoc failed with status {status}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--target", required=True, help="proxy host:port")
+    parser.add_argument("--ca", required=True, help="the proxy's CA certificate (PEM)")
+    parser.add_argument("--token-file", required=True, help="file holding the bridge token")
+    parser.add_argument("--proto-dir", required=True, help="folder of sipass_bridge.proto")
+    args = parser.parse_args()
+
+    out_dir = pathlib.Path(tempfile.mkdtemp(prefix="bridge-py-"))
+    generate(pathlib.Path(args.proto_dir), out_dir)
+    sys.path.insert(0, str(out_dir))
+    import sipass_bridge_pb2 as pb
+    import sipass_bridge_pb2_grpc as rpc
+
+    credentials = grpc.ssl_channel_credentials(root_certificates=pathlib.Path(args.ca).read_bytes())
+    token = pathlib.Path(args.token_file).read_text().strip()
+    metadata = [("authorization", f"Bearer {token}")]
+    with grpc.secure_channel(args.target, credentials) as channel:
+        bridge = rpc.BridgeStub(channel)
+        hello = bridge.Hello(
+            pb.HelloRequest(product_version="0.1.0", protocol_version=1, client_name="python"),
+            metadata=metadata,
+            timeout=10,
+        )
+        ids, page_token = [], ""
+        while True:
+            page = bridge.List(
+                pb.ListRequest(kind=pb.ENTITY_KIND_CARDHOLDER, page_size=50, page_token=page_token),
+                metadata=metadata,
+                timeout=10,
+            )
+            ids.extend(entity.id for entity in page.entities)
+            page_token = page.next_page_token
+            if not page_token:
+                break
+    print(json.dumps({
+        "product_version": hello.product_version,
+        "protocol_version": hello.protocol_version,
+        "sipass_version": hello.sipass_version,
+        "cardholders": len(ids),
+        "distinct_ids": len(set(ids)),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -963,6 +963,9 @@ pub struct Gap {
 }
 
 /// One decoded push message.
+// Messages are decoded one at a time and handled at once, so the size of the event
+// variant costs nothing worth a Box in every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Push {
     Entity(EntityChange),

@@ -214,7 +214,7 @@ impl Generator {
         let mut rng = Rng::for_item(self.seed, CARDHOLDER_SALT, token);
         let first = rng.pick(&FIRST_NAMES);
         let last = rng.pick(&LAST_NAMES);
-        let visitor = token % VISITOR_EVERY == 0;
+        let visitor = token.is_multiple_of(VISITOR_EVERY);
         let (workgroup_id, workgroup_name) = if visitor {
             (VISITOR_WORKGROUP, "<Visitor>".to_owned())
         } else {
@@ -618,7 +618,7 @@ fn doorset(w: &mut World, d: u64) {
         }
     };
     let side_a = Some(reader(w, "IN"));
-    let side_b = (d % 3 != 0).then(|| reader(w, "OUT"));
+    let side_b = (!d.is_multiple_of(3)).then(|| reader(w, "OUT"));
     let point_no = ((d - 1) % 8 + 1) as i64;
     let lock_name = format!("{name} Lock");
     let lock = w.outputs.create(Output {

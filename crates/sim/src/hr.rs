@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::http::{
-    AppState, authorization, bad_input, json, json_body, not_found, param, sipass_error, typed,
-    unauthorized,
+    ApiError, AppState, authorization, bad_input, json, json_body, not_found, param, sipass_error,
+    typed, unauthorized,
 };
 use crate::world::World;
 
@@ -166,7 +166,7 @@ fn create_object(
 ) -> Response {
     let body = match json_body(body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match state.site.create(kind, body) {
         Ok(token) => {
@@ -188,7 +188,7 @@ fn update_object(
 ) -> Response {
     let body = match json_body(body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match state.site.update(kind, token, body) {
         Ok(()) => json(state.site.get(kind, token).unwrap_or(Value::Null)),
@@ -504,10 +504,10 @@ async fn get_cardholder(State(state): State<AppState>, Path(token): Path<String>
 
 /// A cardholder body as SiPass takes it: every top-level field must be there (SiPass
 /// answers 500 otherwise, reference §1.6), and each must have the right type (400).
-pub fn cardholder_body(body: Result<Bytes, BytesRejection>) -> Result<Cardholder, Response> {
+pub fn cardholder_body(body: Result<Bytes, BytesRejection>) -> Result<Cardholder, ApiError> {
     let value = json_body(body)?;
     let Value::Object(map) = &value else {
-        return Err(bad_input("a cardholder must be a JSON object"));
+        return Err(ApiError::bad_input("a cardholder must be a JSON object"));
     };
     let missing: Vec<&str> = Cardholder::FIELDS
         .iter()
@@ -515,10 +515,10 @@ pub fn cardholder_body(body: Result<Bytes, BytesRejection>) -> Result<Cardholder
         .copied()
         .collect();
     if !missing.is_empty() {
-        return Err(sipass_error(
+        return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             error_code::INTERNAL_SERVER_ERROR,
-            &format!(
+            format!(
                 "An error has occurred. Object reference not set to an instance of an object ({})",
                 missing.join(", ")
             ),
@@ -533,7 +533,7 @@ async fn create_cardholder(
 ) -> Response {
     let cardholder = match cardholder_body(body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let token = state.site.create_cardholder(cardholder);
     match state.site.cardholder(&token.to_string()) {
@@ -552,7 +552,7 @@ async fn update_cardholder(
     }
     let cardholder = match cardholder_body(body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if !state.site.update_cardholder(&token, cardholder) {
         return not_found(&format!("no cardholder with token '{token}'"));

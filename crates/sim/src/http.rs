@@ -31,6 +31,44 @@ pub struct AppState {
     pub keep_alive: Duration,
 }
 
+/// A refusal, answered with SiPass's `{ErrorCode, Message}` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: i32,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: i32, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 with error 909 (InputNotValid).
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            error_code::INPUT_NOT_VALID,
+            message,
+        )
+    }
+
+    /// 404 with error 909: an unknown token.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, error_code::INPUT_NOT_VALID, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        sipass_error(self.status, self.code, &self.message)
+    }
+}
+
 /// An error answer with SiPass's `{ErrorCode, Message}` body.
 pub fn sipass_error(status: StatusCode, code: i32, message: &str) -> Response {
     (
@@ -71,22 +109,23 @@ pub fn param<'a>(query: &'a HashMap<String, String>, name: &str) -> Option<&'a s
 }
 
 /// A body as JSON: 413 when over the size limit, 400 when not JSON at all.
-pub fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, Response> {
+pub fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
     let bytes = body.map_err(|rejection| {
         // 413 when over the limit (the status IIS gives), else what axum found wrong.
-        sipass_error(
+        ApiError::new(
             rejection.status(),
             error_code::INPUT_NOT_VALID,
-            &rejection.body_text(),
+            rejection.body_text(),
         )
     })?;
     serde_json::from_slice(&bytes)
-        .map_err(|e| bad_input(&format!("the body is not valid JSON: {e}")))
+        .map_err(|e| ApiError::bad_input(format!("the body is not valid JSON: {e}")))
 }
 
 /// A JSON value as `T`: 400 naming the problem when the shape or types are wrong.
-pub fn typed<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, Response> {
-    serde_json::from_value(value).map_err(|e| bad_input(&format!("not a valid {what}: {e}")))
+pub fn typed<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, ApiError> {
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_input(format!("not a valid {what}: {e}")))
 }
 
 /// SiPass (ASP.NET) matches paths case-insensitively and accepts a trailing slash: the

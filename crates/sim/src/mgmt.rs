@@ -16,7 +16,7 @@ use model::management::{Acknowledge, CommandRequest, ObjectKind, PushType, Versi
 use tokio::sync::mpsc;
 
 use crate::hr::{change_error, envelope, object_routes};
-use crate::http::{AppState, bad_input, json, json_body, not_found, param, typed};
+use crate::http::{ApiError, AppState, bad_input, json, json_body, not_found, param, typed};
 use crate::hub::Hub;
 
 /// The management API's base path, lower-cased.
@@ -91,7 +91,7 @@ async fn acknowledge(
         Ok(b) if b.iter().all(u8::is_ascii_whitespace) => Acknowledge::default(),
         _ => match json_body(body).and_then(|v| typed::<Acknowledge>(v, "acknowledgement")) {
             Ok(a) => a,
-            Err(r) => return r,
+            Err(r) => return r.into_response(),
         },
     };
     match state
@@ -106,7 +106,7 @@ async fn acknowledge(
 async fn command(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
     let req = match json_body(body).and_then(|v| typed::<CommandRequest>(v, "command")) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match state.site.command(&req) {
         Ok(result) => json(result),
@@ -115,13 +115,12 @@ async fn command(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
 }
 
 /// `after` (default 0) and `limit` of `GET Events` / `Notifications`.
-fn after_param(query: &HashMap<String, String>) -> Result<Option<u64>, Response> {
+fn after_param(query: &HashMap<String, String>) -> Result<Option<u64>, ApiError> {
     match param(query, "after").filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| bad_input(&format!("after must be a sequence number, not '{v}'"))),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            ApiError::bad_input(format!("after must be a sequence number, not '{v}'"))
+        }),
     }
 }
 
@@ -133,7 +132,7 @@ async fn events(
 ) -> Response {
     let after = match after_param(&query) {
         Ok(a) => a.unwrap_or(0),
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let limit = match param(&query, "limit").filter(|v| !v.is_empty()) {
         None => EVENTS_DEFAULT,
@@ -168,7 +167,7 @@ async fn notifications(
 ) -> Response {
     let after = match after_param(&query) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let last_event_id = headers
         .get("Last-Event-ID")

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use model::management::{Created, FaultsUpdate, InjectEvent, ObjectKind, RaiseAlarm};
 
 use crate::hr::{cardholder_body, change_error};
-use crate::http::{AppState, bad_input, json, json_body, not_found, typed};
+use crate::http::{ApiError, AppState, bad_input, json, json_body, not_found, typed};
 use crate::serve::ConnId;
 
 /// The test endpoints' base path, lower-cased.
@@ -33,9 +33,9 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn kind(collection: &str) -> Result<ObjectKind, Response> {
+fn kind(collection: &str) -> Result<ObjectKind, ApiError> {
     collection.parse().map_err(|_| {
-        not_found(&format!(
+        ApiError::not_found(format!(
             "no such collection '{collection}'; use one of Cardholders, WorkGroups, Doorsets, ..."
         ))
     })
@@ -48,17 +48,17 @@ async fn create(
 ) -> Response {
     let kind = match kind(&collection) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let token = if kind == ObjectKind::Cardholder {
         match cardholder_body(body) {
             Ok(c) => state.site.create_cardholder(c),
-            Err(r) => return r,
+            Err(r) => return r.into_response(),
         }
     } else {
         let body = match json_body(body) {
             Ok(v) => v,
-            Err(r) => return r,
+            Err(r) => return r.into_response(),
         };
         match state.site.create(kind, body) {
             Ok(t) => t,
@@ -81,7 +81,7 @@ async fn update(
 ) -> Response {
     let kind = match kind(&collection) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if kind == ObjectKind::Cardholder {
         if state.site.cardholder(&token).is_none() {
@@ -89,7 +89,7 @@ async fn update(
         }
         let c = match cardholder_body(body) {
             Ok(c) => c,
-            Err(r) => return r,
+            Err(r) => return r.into_response(),
         };
         if !state.site.update_cardholder(&token, c) {
             return not_found(&format!("no cardholder with token '{token}'"));
@@ -97,7 +97,7 @@ async fn update(
     } else {
         let body = match json_body(body) {
             Ok(v) => v,
-            Err(r) => return r,
+            Err(r) => return r.into_response(),
         };
         if let Err(e) = state.site.update(kind, &token, body) {
             return change_error(e);
@@ -112,7 +112,7 @@ async fn delete(
 ) -> Response {
     let kind = match kind(&collection) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if kind == ObjectKind::Cardholder {
         if !state.site.delete_cardholder(&token) {
@@ -130,7 +130,7 @@ async fn inject_event(
 ) -> Response {
     let inject = match json_body(body).and_then(|v| typed::<InjectEvent>(v, "event")) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match state.site.inject_event(inject) {
         Ok(event) => (StatusCode::CREATED, axum::Json(event)).into_response(),
@@ -144,7 +144,7 @@ async fn raise_alarm(
 ) -> Response {
     let raise = match json_body(body).and_then(|v| typed::<RaiseAlarm>(v, "alarm")) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match state.site.raise_alarm(raise) {
         Ok(alarm) => (StatusCode::CREATED, axum::Json(alarm)).into_response(),
@@ -170,7 +170,7 @@ async fn put_faults(
 ) -> Response {
     let update = match json_body(body).and_then(|v| typed::<FaultsUpdate>(v, "fault settings")) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let own = conn.map(|Extension(ConnId(id))| id);
     match state.faults.apply(&update, &state, own) {

@@ -13,7 +13,56 @@ pub enum SyncCommand {
     /// latest synchronization and the role's health.
     Status(RoleTarget),
     /// Start a full (manual) synchronization.
-    Start(RoleTarget),
+    Start {
+        #[command(flatten)]
+        target: RoleTarget,
+        /// Wait until it ends, showing progress per entity kind.
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum ConfigCommand {
+    /// The connection settings: proxy host and port, credential synchronization.
+    Show(RoleTarget),
+    /// Change settings. Every value is checked first; a bad one changes nothing.
+    Set {
+        #[command(flatten)]
+        target: RoleTarget,
+        /// The proxy's host name or IP address.
+        #[arg(long)]
+        host: Option<String>,
+        /// The proxy's port, 1 to 65535.
+        #[arg(long)]
+        port: Option<String>,
+        /// Synchronize credentials: on or off.
+        #[arg(long)]
+        sync_credentials: Option<String>,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum EntitiesCommand {
+    /// Entities of one kind in the Directory, e.g. cardholder, credential, door.
+    List {
+        #[command(flatten)]
+        target: RoleTarget,
+        #[arg(long)]
+        kind: String,
+        /// How many at most.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Start after this id (for paging).
+        #[arg(long, default_value = "")]
+        after: String,
+    },
+    /// One entity with all its fields.
+    Show {
+        #[command(flatten)]
+        target: RoleTarget,
+        id: String,
+    },
 }
 
 pub async fn sync(command: SyncCommand) -> Result<()> {
@@ -21,27 +70,160 @@ pub async fn sync(command: SyncCommand) -> Result<()> {
         SyncCommand::Status(target) => {
             let status = Api::new(&target)?.get("/sync/status").await?;
             if target.json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                out!("{}", serde_json::to_string_pretty(&status)?);
             } else {
                 print_status(&status);
             }
         }
-        SyncCommand::Start(target) => {
-            let answer = Api::new(&target)?.post("/sync/start").await?;
-            if target.json {
-                println!("{answer}");
-            } else {
-                println!(
-                    "Full synchronization requested; follow it with `sipass-bridge sync status`."
+        SyncCommand::Start { target, wait } => start(&target, wait).await?,
+    }
+    Ok(())
+}
+
+async fn start(target: &RoleTarget, wait: bool) -> Result<()> {
+    let api = Api::new(target)?;
+    let before = api.get("/sync/status").await?["latest_run"]["id"]
+        .as_i64()
+        .unwrap_or(0);
+    let answer = api.post("/sync/start", None).await?;
+    if !wait {
+        if target.json {
+            out!("{answer}");
+        } else {
+            out!("Full synchronization requested; follow it with `sipass-bridge sync status`.");
+        }
+        return Ok(());
+    }
+    let run = crate::progress::follow_run(&api, before, target.json).await?;
+    if target.json {
+        out!("{}", serde_json::to_string_pretty(&run)?);
+    }
+    if run["outcome"] != "succeeded" {
+        bail!(
+            "the synchronization ended {}: {}",
+            run["outcome"].as_str().unwrap_or("?"),
+            run["error"].as_str().unwrap_or("no details")
+        );
+    }
+    Ok(())
+}
+
+pub async fn config(command: ConfigCommand) -> Result<()> {
+    let (target, settings) = match command {
+        ConfigCommand::Show(target) => {
+            let settings = Api::new(&target)?.get("/config").await?;
+            (target, settings)
+        }
+        ConfigCommand::Set {
+            target,
+            host,
+            port,
+            sync_credentials,
+        } => {
+            let mut change = serde_json::Map::new();
+            if let Some(host) = host {
+                change.insert("host".into(), Value::String(host));
+            }
+            if let Some(port) = port {
+                change.insert("port".into(), Value::String(port));
+            }
+            if let Some(switch) = sync_credentials {
+                change.insert(
+                    "sync_credentials".into(),
+                    Value::String(switch.to_lowercase()),
                 );
+            }
+            if change.is_empty() {
+                bail!("nothing to set: give --host, --port and/or --sync-credentials");
+            }
+            let settings = Api::new(&target)?
+                .put("/config", Value::Object(change))
+                .await?;
+            (target, settings)
+        }
+    };
+    if target.json {
+        out!("{}", serde_json::to_string_pretty(&settings)?);
+    } else {
+        let host = settings["host"].as_str().filter(|h| !h.is_empty());
+        out!("host:             {}", host.unwrap_or("(not set)"));
+        out!("port:             {}", settings["port"]);
+        let on = settings["sync_credentials"] == true;
+        out!("sync credentials: {}", if on { "on" } else { "off" });
+    }
+    Ok(())
+}
+
+pub async fn entities(command: EntitiesCommand) -> Result<()> {
+    match command {
+        EntitiesCommand::List {
+            target,
+            kind,
+            limit,
+            after,
+        } => {
+            let path = format!(
+                "/entities?kind={}&limit={limit}&after={}",
+                encode(&kind),
+                encode(&after)
+            );
+            let answer = Api::new(&target)?.get(&path).await?;
+            if target.json {
+                out!("{}", serde_json::to_string_pretty(&answer)?);
+                return Ok(());
+            }
+            let entities = answer["entities"].as_array().cloned().unwrap_or_default();
+            if entities.is_empty() {
+                out!("No {kind} entities.");
+            }
+            for e in &entities {
+                let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+                out!("{:<24} {:<18} {}", text("id"), e["revision"], text("name"));
+            }
+            if let Some(next) = answer["next_after"].as_str() {
+                out!("(more: --after {next})");
+            }
+        }
+        EntitiesCommand::Show { target, id } => {
+            let answer = Api::new(&target)?
+                .get(&format!("/entities/{}", encode(&id)))
+                .await?;
+            if target.json {
+                out!("{}", serde_json::to_string_pretty(&answer)?);
+                return Ok(());
+            }
+            for e in answer["entities"].as_array().cloned().unwrap_or_default() {
+                let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+                out!(
+                    "{} {} \"{}\" (SiPass {}, revision {})",
+                    text("kind"),
+                    text("id"),
+                    text("name"),
+                    text("source_kind"),
+                    e["revision"]
+                );
+                out!("{}", serde_json::to_string_pretty(&e["fields"])?);
             }
         }
     }
     Ok(())
 }
 
+/// Percent-encodes a query or path value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A client of the role's REST API.
-struct Api {
+pub struct Api {
     base: String,
     token: String,
     http: reqwest::Client,
@@ -76,12 +258,20 @@ impl Api {
         })
     }
 
-    async fn get(&self, path: &str) -> Result<Value> {
+    pub async fn get(&self, path: &str) -> Result<Value> {
         self.send(self.http.get(self.url(path))).await
     }
 
-    async fn post(&self, path: &str) -> Result<Value> {
-        self.send(self.http.post(self.url(path))).await
+    pub async fn post(&self, path: &str, body: Option<Value>) -> Result<Value> {
+        let mut request = self.http.post(self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Result<Value> {
+        self.send(self.http.put(self.url(path)).json(&body)).await
     }
 
     fn url(&self, path: &str) -> String {
@@ -120,13 +310,13 @@ fn print_status(status: &Value) {
         other => other.to_string(),
     };
     let health = &status["health"];
-    println!(
+    out!(
         "Health:  {} ({})",
         text(&health["state"]),
         text(&health["reason"])
     );
     let proxy = &status["proxy"];
-    println!(
+    out!(
         "Proxy:   {} ({}, proxy {}, SiPass {})",
         text(&proxy["address"]),
         if proxy["connected"] == Value::Bool(true) {
@@ -137,10 +327,12 @@ fn print_status(status: &Value) {
         text(&proxy["product_version"]),
         text(&proxy["sipass_version"])
     );
-    println!();
-    println!(
+    out!();
+    out!(
         "{:<26} {:>13} {:>13}  VERIFIED",
-        "ENTITY TYPE", "SYNCHRONIZED", "ELIGIBLE"
+        "ENTITY TYPE",
+        "SYNCHRONIZED",
+        "ELIGIBLE"
     );
     if let Some(kinds) = status["kinds"].as_object() {
         for (kind, k) in kinds {
@@ -149,17 +341,17 @@ fn print_status(status: &Value) {
                 Value::Bool(false) => "DIFFERS",
                 _ => "-",
             };
-            println!(
+            out!(
                 "{kind:<26} {:>13} {:>13}  {verified}",
                 text(&k["synchronized"]),
                 text(&k["eligible"])
             );
         }
     }
-    println!();
+    out!();
     match status.get("latest_run").filter(|r| !r.is_null()) {
         Some(run) => {
-            println!(
+            out!(
                 "Latest synchronization: {} ({}), started {}, {:.1} s{}",
                 text(&run["outcome"]),
                 text(&run["trigger"]),
@@ -172,10 +364,10 @@ fn print_status(status: &Value) {
             );
             if let Some(progress) = run["progress"].as_object() {
                 for (kind, p) in progress {
-                    println!("  {kind:<24} {} / {}", text(&p["done"]), text(&p["total"]));
+                    out!("  {kind:<24} {} / {}", text(&p["done"]), text(&p["total"]));
                 }
             }
         }
-        None => println!("No synchronization yet."),
+        None => out!("No synchronization yet."),
     }
 }

@@ -1,7 +1,17 @@
 //! `sipass-bridge`: one binary for the simulator, the proxy, the plugin role, the all-in-one
 //! demo, and the administration commands that talk to a running role.
 
+/// Prints a line on standard output, quietly stopping at a closed pipe (`... | head`)
+/// instead of panicking as `println!` does.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod admin;
+mod progress;
 mod services;
 
 use std::path::PathBuf;
@@ -52,6 +62,16 @@ enum Command {
         #[command(subcommand)]
         command: admin::SyncCommand,
     },
+    /// The role's connection settings (the Properties page).
+    Config {
+        #[command(subcommand)]
+        command: admin::ConfigCommand,
+    },
+    /// Look into the Directory.
+    Entities {
+        #[command(subcommand)]
+        command: admin::EntitiesCommand,
+    },
 }
 
 /// How an administration command finds the running role.
@@ -89,6 +109,8 @@ fn main() -> ExitCode {
             Command::Proxy(args) => services::proxy(args).await,
             Command::Role(args) => services::role(args).await,
             Command::Sync { command } => admin::sync(command).await,
+            Command::Config { command } => admin::config(command).await,
+            Command::Entities { command } => admin::entities(command).await,
         }
     });
     match result {

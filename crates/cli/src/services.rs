@@ -197,14 +197,14 @@ pub async fn sim(args: SimArgs) -> Result<()> {
     let (_tx, rx) = shutdown_on_signal();
     let listener = bind(args.listen, "SiPass simulator").await?;
     let running = sim::start(sim_config(&args.site, &args.data), listener, until(rx)).await?;
-    println!(
+    out!(
         "SiPass simulator {} listening on {} (CA: {}, operator '{}')",
         args.site.sipass_version,
         running.hr_url(),
         running.ca_path.display(),
         args.site.operator.user
     );
-    println!(
+    out!(
         "  management API {} (push channel: {}/Notifications), test endpoints {}",
         running.management_url(),
         running.management_url(),
@@ -280,7 +280,7 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
     };
     let listener = bind(args.listen, "bridge protocol").await?;
     let running = proxy::start(config, listener, rx).await?;
-    println!(
+    out!(
         "proxy listening on {} (CA: {}, token: {})",
         running.addr,
         running.ca_path.display(),
@@ -371,7 +371,7 @@ pub async fn role(args: RoleArgs) -> Result<()> {
     }
     let listener = bind(args.listen, "Config Tool").await?;
     let running = start_role(&args.data, listener, proxy, ca, token, rx).await?;
-    println!(
+    out!(
         "Config Tool listening on http://{}/ (API token in {})",
         running.addr,
         web::token_path(&args.data).display()
@@ -464,27 +464,28 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
     .await?;
 
     let data = args.data.display();
-    println!(
+    out!(
         "SiPass Bridge demo is running ({} cardholders, SiPass {}).",
-        args.site.cardholders, args.site.sipass_version
+        args.site.cardholders,
+        args.site.sipass_version
     );
-    println!("  Config Tool:      http://{}/", role.addr);
-    println!(
+    out!("  Config Tool:      http://{}/", role.addr);
+    out!(
         "  Sign in with the API token {} (kept in {})",
         role.api_token,
         web::token_path(&args.data).display()
     );
-    println!("  From a terminal:  sipass-bridge sync status --data {data}");
-    println!(
+    out!("  From a terminal:  sipass-bridge sync status --data {data}");
+    out!(
         "  SiPass simulator: {} (operator '{}')",
         sim.hr_url(),
         args.site.operator.user
     );
-    println!("  Proxy:            127.0.0.1:{}", proxy.addr.port());
-    println!("Press Ctrl-C to stop.");
+    out!("  Proxy:            127.0.0.1:{}", proxy.addr.port());
+    out!("Press Ctrl-C to stop.");
     role.stopped().await;
     proxy.stopped().await;
     sim.stopped().await;
-    println!("Stopped cleanly; everything is saved in {data}.");
+    out!("Stopped cleanly; everything is saved in {data}.");
     Ok(())
 }

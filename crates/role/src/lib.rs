@@ -1,6 +1,7 @@
 //! The plugin role: connects to the proxy, keeps the Directory equal to SiPass, and reports
 //! its health.
 
+pub mod config;
 mod mapping;
 pub mod report;
 pub mod status;

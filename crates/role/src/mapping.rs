@@ -44,11 +44,6 @@ pub fn from_change(kind: EntityKind, change: pb::Change) -> SourceChange {
     })
 }
 
-/// The Directory kind whose rows stand for a SiPass kind in counts and progress.
-pub fn primary(kind: EntityKind) -> DirectoryKind {
-    DirectoryKind::from_sipass(kind)[0]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

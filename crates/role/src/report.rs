@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::Role;
-use crate::status::{Health, Progress, ProxyInfo};
+use crate::status::{Health, Progress, ProxyInfo, Transfer};
 use store::StoreError;
 
 /// Everything the Synchronization page shows.
@@ -16,6 +16,8 @@ pub struct SyncStatus {
     /// Per Directory kind.
     pub kinds: BTreeMap<String, KindStatus>,
     pub latest_run: Option<RunReport>,
+    /// Entities received from the proxy since the role started.
+    pub transfer: Transfer,
 }
 
 /// One Directory kind: what the Directory holds against what SiPass has.
@@ -75,7 +77,7 @@ impl Role {
                 duration_ms: end - run.started_at,
                 outcome: run.outcome,
                 error: run.error,
-                progress: self.status.progress(),
+                progress: progress_by_directory_kind(self.status.progress()),
             }
         });
         Ok(SyncStatus {
@@ -83,6 +85,23 @@ impl Role {
             proxy: self.status.proxy(),
             kinds,
             latest_run,
+            transfer: self.status.transfer(),
         })
     }
+}
+
+/// Progress per Directory kind: SiPass kinds that become the same Directory kind (APB
+/// clusters and APB areas both become areas) add up.
+fn progress_by_directory_kind(
+    by_source: BTreeMap<model::EntityKind, Progress>,
+) -> BTreeMap<String, Progress> {
+    let mut out: BTreeMap<String, Progress> = BTreeMap::new();
+    for (source, p) in by_source {
+        for kind in model::DirectoryKind::from_sipass(source) {
+            let entry = out.entry(kind.as_str().to_owned()).or_default();
+            entry.done += p.done;
+            entry.total += p.total;
+        }
+    }
+    out
 }

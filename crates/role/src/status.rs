@@ -61,8 +61,18 @@ pub struct StatusBoard {
 struct Inner {
     health: Health,
     eligibility: BTreeMap<EntityKind, Eligibility>,
-    progress: BTreeMap<String, Progress>,
+    progress: BTreeMap<EntityKind, Progress>,
     proxy: ProxyInfo,
+    transfer: Transfer,
+}
+
+/// Entities received from the proxy since the role started: what a synchronization cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Transfer {
+    /// Received by listing (full synchronization).
+    pub listed: u64,
+    /// Received by watching (real-time synchronization).
+    pub watched: u64,
 }
 
 impl StatusBoard {
@@ -76,6 +86,7 @@ impl StatusBoard {
                 eligibility: BTreeMap::new(),
                 progress: BTreeMap::new(),
                 proxy: ProxyInfo::default(),
+                transfer: Transfer::default(),
             }),
         }
     }
@@ -120,21 +131,31 @@ impl StatusBoard {
     pub fn forget(&self, kind: EntityKind) {
         let mut inner = self.lock();
         inner.eligibility.remove(&kind);
-        for directory_kind in model::DirectoryKind::from_sipass(kind) {
-            inner.progress.remove(directory_kind.as_str());
-        }
+        inner.progress.remove(&kind);
     }
 
     pub fn eligibility(&self) -> BTreeMap<EntityKind, Eligibility> {
         self.lock().eligibility.clone()
     }
 
-    pub fn set_progress(&self, kind: &str, progress: Progress) {
-        self.lock().progress.insert(kind.to_owned(), progress);
+    pub fn set_progress(&self, kind: EntityKind, progress: Progress) {
+        self.lock().progress.insert(kind, progress);
     }
 
-    pub fn progress(&self) -> BTreeMap<String, Progress> {
+    /// Progress per SiPass kind of the latest listing.
+    pub fn progress(&self) -> BTreeMap<EntityKind, Progress> {
         self.lock().progress.clone()
+    }
+
+    /// Counts entities received by listing and by watching.
+    pub fn count_transfer(&self, listed: u64, watched: u64) {
+        let mut inner = self.lock();
+        inner.transfer.listed += listed;
+        inner.transfer.watched += watched;
+    }
+
+    pub fn transfer(&self) -> Transfer {
+        self.lock().transfer
     }
 }
 

@@ -369,6 +369,7 @@ impl Engine {
             .into_iter()
             .filter_map(|c| Some(mapping::from_change(kind_from_wire(c.kind).ok()?, c)))
             .collect();
+        self.status.count_transfer(0, changes.len() as u64);
         position.revision = position.revision.max(last);
         let p = position.clone();
         self.blocking(move |d| d.apply_changes(&changes, &p))
@@ -494,7 +495,6 @@ impl Engine {
         from_scratch: bool,
     ) -> Result<(), Stop> {
         let mut position = self.start_position(kind, &session.cache_id, from_scratch)?;
-        let progress_kind = mapping::primary(kind).as_str();
         loop {
             let reply = session
                 .client
@@ -531,9 +531,11 @@ impl Engine {
             position.snapshot_revision = reply.snapshot_revision;
             position.page_token = reply.next_page_token;
             let pos = position.clone();
+            let received = page.len() as u64;
             self.blocking(move |d| d.write_page(&page, &pos)).await?;
+            self.status.count_transfer(received, 0);
             self.status.set_progress(
-                progress_kind,
+                kind,
                 Progress {
                     done: position.done,
                     total: position.total.max(position.done),

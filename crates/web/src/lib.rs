@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{Path as UrlPath, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -27,6 +27,9 @@ pub struct ApiError {
     status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// The field a refused value was given for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
 }
 
 impl ApiError {
@@ -35,6 +38,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            field: None,
         }
     }
 }
@@ -70,6 +74,9 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
     let api = Router::new()
         .route("/sync/status", get(sync_status))
         .route("/sync/start", post(sync_start))
+        .route("/config", get(config_show).put(config_set))
+        .route("/entities", get(entities_list))
+        .route("/entities/{id}", get(entity_show))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
@@ -114,6 +121,104 @@ async fn sync_status(State(state): State<AppState>) -> Result<Response, ApiError
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
         })??;
     Ok(Json(status).into_response())
+}
+
+/// Runs a Directory read or write off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+}
+
+async fn config_show(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let role = state.role.clone();
+    let settings = blocking(move || Ok(role::config::read(&role.directory)?)).await?;
+    Ok(Json(settings).into_response())
+}
+
+/// Changes settings; a bad value is refused with the field named, and nothing changes.
+async fn config_set(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let change: role::config::SettingsChange = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!("the body must be a JSON object with host, port and/or sync_credentials: {e}"),
+        )
+    })?;
+    let role = state.role.clone();
+    let settings = blocking(move || {
+        role::config::apply(&role.directory, &change).map_err(|e| match e {
+            role::config::SettingsError::Invalid(invalid) => ApiError {
+                field: Some(invalid.field),
+                ..ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_setting",
+                    invalid.to_string(),
+                )
+            },
+            role::config::SettingsError::Store(e) => e.into(),
+        })
+    })
+    .await?;
+    Ok(Json(settings).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct EntityQuery {
+    kind: String,
+    #[serde(default)]
+    after: String,
+    limit: Option<u32>,
+}
+
+/// An entity as the API shows it, its SiPass fields as JSON.
+fn entity_json(row: store::EntityRow) -> serde_json::Value {
+    serde_json::json!({
+        "kind": row.kind,
+        "id": row.id,
+        "source_kind": row.source_kind,
+        "revision": row.revision,
+        "name": row.name,
+        "fields": serde_json::from_str::<serde_json::Value>(&row.fields).unwrap_or(serde_json::Value::String(row.fields)),
+    })
+}
+
+async fn entities_list(
+    State(state): State<AppState>,
+    Query(query): Query<EntityQuery>,
+) -> Result<Response, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
+    let role = state.role.clone();
+    let rows =
+        blocking(move || Ok(role.directory.entities(&query.kind, &query.after, limit)?)).await?;
+    let next_after = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|r| r.id.clone()))
+        .flatten();
+    let entities: Vec<_> = rows.into_iter().map(entity_json).collect();
+    Ok(Json(serde_json::json!({"entities": entities, "next_after": next_after})).into_response())
+}
+
+async fn entity_show(
+    State(state): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let role = state.role.clone();
+    let lookup = id.clone();
+    let rows = blocking(move || Ok(role.directory.entity(&lookup)?)).await?;
+    if rows.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no entity with id '{id}' in the Directory"),
+        ));
+    }
+    let entities: Vec<_> = rows.into_iter().map(entity_json).collect();
+    Ok(Json(serde_json::json!({"entities": entities})).into_response())
 }
 
 async fn sync_start(State(state): State<AppState>) -> Response {

@@ -5,3 +5,4 @@ mod bad_input;
 mod proxy;
 mod skeleton;
 mod support;
+mod sync;

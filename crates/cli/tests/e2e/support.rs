@@ -6,7 +6,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_sipass-bridge");
+/// The binary under test: `SIPASS_BRIDGE_BIN` when set (scripts/test points it at the
+/// release build, for the large cases), else the one cargo built for this test.
+pub fn bin() -> String {
+    std::env::var("SIPASS_BRIDGE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sipass-bridge").to_owned())
+}
 
 /// A temporary folder removed at the end of the test.
 pub struct TempDir(pub PathBuf);
@@ -47,7 +52,7 @@ pub struct Process {
 impl Process {
     /// Starts `sipass-bridge args...` and waits for its "listening on <address>" line.
     pub fn start(name: &'static str, args: &[&str], env: &[(&str, &str)]) -> (Self, String) {
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(bin());
         command
             .args(args)
             .stdin(Stdio::null())
@@ -127,7 +132,7 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::E
 
 /// Runs `sipass-bridge args...` to completion: (success, stdout, stderr).
 pub fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
-    let mut command = Command::new(BIN);
+    let mut command = Command::new(bin());
     command.args(args);
     for (k, v) in env {
         command.env(k, v);
@@ -187,13 +192,14 @@ pub fn start_proxy(dir: &Path, sim_dir: &Path, sim_url: &str, extra: &[&str]) ->
         "proxy",
         "--data",
         s(dir),
-        "--listen",
-        "127.0.0.1:0",
         "--sipass-url",
         sim_url,
         "--sipass-ca",
         s(&ca),
     ];
+    if !extra.contains(&"--listen") {
+        args.extend(["--listen", "127.0.0.1:0"]);
+    }
     args.extend_from_slice(extra);
     Process::start("proxy", &args, &[("SIPASS_PASSWORD", "sipass")])
 }
@@ -364,4 +370,71 @@ impl SipassApi {
         );
         answer
     }
+}
+
+/// A free loopback port, for a process that must come back on the same port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts a role with its data in `dir`, connecting to the proxy at `proxy_port` whose data
+/// is in `proxy_dir`; returns it and its Config Tool URL.
+pub fn start_role(dir: &Path, proxy_dir: &Path, proxy_port: u16) -> (Process, String) {
+    let port = proxy_port.to_string();
+    Process::start(
+        "role",
+        &[
+            "role",
+            "--data",
+            s(dir),
+            "--listen",
+            "127.0.0.1:0",
+            "--proxy-host",
+            "127.0.0.1",
+            "--proxy-port",
+            &port,
+            "--proxy-ca",
+            s(&proxy_dir.join("tls/ca.pem")),
+            "--proxy-token-file",
+            s(&proxy_dir.join("proxy-token")),
+        ],
+        &[],
+    )
+}
+
+/// The role's synchronization status straight from its REST API (faster than the CLI, for
+/// tight polling).
+pub fn role_status(role_url: &str, role_dir: &Path) -> Option<serde_json::Value> {
+    let token = std::fs::read_to_string(role_dir.join("api-token")).ok()?;
+    let url = format!("{}/api/v1/sync/status", role_url.trim_end_matches('/'));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(token.trim())
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        response.json().await.ok()
+    })
+}
+
+/// True when every kind is verified equal and the latest run succeeded.
+pub fn verified(status: &serde_json::Value) -> bool {
+    let kinds = status["kinds"].as_object();
+    status["health"]["state"] == "online"
+        && status["latest_run"]["outcome"] == "succeeded"
+        && kinds.is_some_and(|k| {
+            !k.is_empty()
+                && k.values()
+                    .all(|k| k["digest_match"] == true && k["synchronized"] == k["eligible"])
+        })
 }

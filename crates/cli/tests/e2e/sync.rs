@@ -1,0 +1,358 @@
+//! Synchronization at scale, with the plug pulled: 100,000 cardholders with credentials,
+//! changes during and after, the proxy or the role killed halfway.
+//!
+//! These run against the release binary when `SIPASS_BRIDGE_BIN` points at it (scripts/test
+//! does that); with a debug binary they still pass, only slower.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{
+    SipassApi, TempDir, eventually, free_port, role_status, start_proxy, start_role, start_sim,
+    verified,
+};
+
+const LARGE: usize = 100_000;
+/// How long a large synchronization may take on a slow two-core machine.
+const LARGE_DEADLINE: Duration = Duration::from_secs(600);
+
+/// Every cardholder in SiPass, read page by page over the HR API.
+fn cardholders_in_sipass(api: &SipassApi) -> BTreeSet<(String, String)> {
+    let mut all = BTreeSet::new();
+    let mut start = 0;
+    loop {
+        let page = api.ok(
+            "GET",
+            &format!(
+                "/api/V1/hr/Cardholders?startIndex={start}&endIndex={}&fields=FirstName,LastName",
+                start + 10_000
+            ),
+            None,
+        );
+        let records = page["Records"].as_array().unwrap();
+        for r in records {
+            let name = format!(
+                "{} {}",
+                r["FirstName"].as_str().unwrap(),
+                r["LastName"].as_str().unwrap()
+            );
+            all.insert((
+                r["Token"].as_str().unwrap().to_owned(),
+                name.trim().to_owned(),
+            ));
+        }
+        start += records.len();
+        if records.is_empty() || start as i64 >= page["TotalRecords"].as_i64().unwrap() {
+            return all;
+        }
+    }
+}
+
+fn cardholders_in_directory(role_dir: &Path) -> BTreeSet<(String, String)> {
+    let db = role_dir.join("directory.db");
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut stmt = conn
+        .prepare("SELECT id, name FROM entities WHERE kind = 'cardholder'")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn total_eligible(status: &Value) -> u64 {
+    // Units become two Directory kinds but travel once.
+    status["kinds"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.as_str() != "intrusion-detection-unit")
+        .map(|(_, k)| k["eligible"].as_u64().unwrap())
+        .sum()
+}
+
+/// Waits until the listing of cardholders is under way (some done, not all).
+fn wait_halfway(role_url: &str, role_dir: &Path) {
+    eventually(
+        LARGE_DEADLINE,
+        "the cardholder listing to be under way",
+        || {
+            let status = role_status(role_url, role_dir)?;
+            let p = &status["latest_run"]["progress"]["cardholder"];
+            let (done, total) = (p["done"].as_u64()?, p["total"].as_u64()?);
+            (done >= total / 5 && done < total).then_some(())
+        },
+    );
+}
+
+fn rename(api: &SipassApi, token: &str, last: &str) {
+    let mut c = api.ok("GET", &format!("/api/V1/hr/Cardholders/{token}"), None);
+    c["LastName"] = json!(last);
+    api.ok("PUT", &format!("/api/V1/hr/Cardholders/{token}"), Some(c));
+}
+
+fn create(api: &SipassApi, first: &str) -> String {
+    let mut c = api.ok("GET", "/api/V1/hr/Cardholders/1", None);
+    c["Token"] = json!("-1");
+    c["FirstName"] = json!(first);
+    c["Credentials"] = json!([]);
+    api.ok("POST", "/api/V1/hr/Cardholders", Some(c))["Token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn a_hundred_thousand_cardholders_are_synchronized_verified_and_kept_current() {
+    let dir = TempDir::new("large");
+    let (sim_dir, proxy_dir, role_dir) = (dir.sub("sim"), dir.sub("proxy"), dir.sub("role"));
+    let (_sim, url) = start_sim(&sim_dir, LARGE);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (_proxy, _) = start_proxy(&proxy_dir, &sim_dir, &url, &["--listen", &listen]);
+    let (_role, role_url) = start_role(&role_dir, &proxy_dir, port);
+    let api = SipassApi::login(&url, &sim_dir);
+
+    // Changes while the full synchronization runs...
+    wait_halfway(&role_url, &role_dir);
+    rename(&api, "10", "DuringSync");
+    rename(&api, &(LARGE - 10).to_string(), "DuringSyncLate");
+    api.ok("DELETE", "/api/V1/hr/Cardholders/20", None);
+    let during = create(&api, "Created-during");
+
+    let status = eventually(
+        LARGE_DEADLINE,
+        "the first synchronization to be verified",
+        || role_status(&role_url, &role_dir).filter(verified),
+    );
+    assert!(
+        status["kinds"]["cardholder"]["synchronized"]
+            .as_u64()
+            .unwrap()
+            >= LARGE as u64 - 1
+    );
+    assert!(
+        status["kinds"]["credential"]["synchronized"]
+            .as_u64()
+            .unwrap()
+            >= LARGE as u64
+    );
+
+    // ...and after it.
+    rename(&api, "30", "AfterSync");
+    api.ok("DELETE", "/api/V1/hr/Cardholders/40", None);
+    let after = create(&api, "Created-after");
+
+    let expected = cardholders_in_sipass(&api);
+    assert!(
+        expected
+            .iter()
+            .any(|(id, name)| *id == during && name.starts_with("Created-during"))
+    );
+    assert!(expected.iter().any(|(id, _)| *id == after));
+    eventually(
+        Duration::from_secs(60),
+        "every change in the Directory",
+        || (cardholders_in_directory(&role_dir) == expected).then_some(()),
+    );
+    eventually(Duration::from_secs(60), "verified again", || {
+        role_status(&role_url, &role_dir).filter(verified)
+    });
+}
+
+#[test]
+fn a_proxy_killed_halfway_through_a_full_synchronization_costs_under_ten_percent_extra() {
+    let dir = TempDir::new("proxykill");
+    let (sim_dir, proxy_dir, role_dir) = (dir.sub("sim"), dir.sub("proxy"), dir.sub("role"));
+    let (_sim, url) = start_sim(&sim_dir, LARGE);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (mut proxy, _) = start_proxy(&proxy_dir, &sim_dir, &url, &["--listen", &listen]);
+    let (_role, role_url) = start_role(&role_dir, &proxy_dir, port);
+
+    wait_halfway(&role_url, &role_dir);
+    proxy.child.kill().unwrap(); // SIGKILL
+    proxy.child.wait().unwrap();
+    let (_proxy, _) = start_proxy(&proxy_dir, &sim_dir, &url, &["--listen", &listen]);
+
+    let status = eventually(
+        LARGE_DEADLINE,
+        "the resumed synchronization to be verified",
+        || role_status(&role_url, &role_dir).filter(verified),
+    );
+    let clean = total_eligible(&status);
+    let transferred = status["transfer"]["listed"].as_u64().unwrap()
+        + status["transfer"]["watched"].as_u64().unwrap();
+    assert!(
+        transferred * 100 < clean * 110,
+        "transferred {transferred} entities for a clean synchronization of {clean}"
+    );
+}
+
+#[test]
+fn a_role_killed_halfway_resumes_where_it_stopped_and_ends_verified() {
+    let dir = TempDir::new("rolekill");
+    let (sim_dir, proxy_dir, role_dir) = (dir.sub("sim"), dir.sub("proxy"), dir.sub("role"));
+    let (_sim, url) = start_sim(&sim_dir, LARGE);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (_proxy, _) = start_proxy(&proxy_dir, &sim_dir, &url, &["--listen", &listen]);
+    let (mut role, role_url) = start_role(&role_dir, &proxy_dir, port);
+
+    wait_halfway(&role_url, &role_dir);
+    role.child.kill().unwrap(); // SIGKILL
+    role.child.wait().unwrap();
+    let (_role, role_url) = start_role(&role_dir, &proxy_dir, port);
+
+    let status = eventually(
+        LARGE_DEADLINE,
+        "the resumed synchronization to be verified",
+        || role_status(&role_url, &role_dir).filter(verified),
+    );
+    assert_eq!(status["latest_run"]["trigger"], "resumed");
+    let listed = status["transfer"]["listed"].as_u64().unwrap();
+    assert!(
+        listed < total_eligible(&status),
+        "the restarted role listed {listed}: it started over"
+    );
+    let api = SipassApi::login(&url, &sim_dir);
+    assert_eq!(
+        cardholders_in_directory(&role_dir),
+        cardholders_in_sipass(&api)
+    );
+}
+
+#[test]
+fn deletions_and_the_credential_switch_reach_the_directory() {
+    let dir = TempDir::new("credswitch");
+    let (sim_dir, proxy_dir, role_dir) = (dir.sub("sim"), dir.sub("proxy"), dir.sub("role"));
+    let (_sim, url) = start_sim(&sim_dir, 500);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (_proxy, _) = start_proxy(&proxy_dir, &sim_dir, &url, &["--listen", &listen]);
+    let (_role, role_url) = start_role(&role_dir, &proxy_dir, port);
+    let api = SipassApi::login(&url, &sim_dir);
+    let status = eventually(Duration::from_secs(120), "verified", || {
+        role_status(&role_url, &role_dir).filter(verified)
+    });
+    let credentials = status["kinds"]["credential"]["eligible"].as_u64().unwrap();
+    assert!(
+        credentials >= 500,
+        "every credential, not only the first: {credentials}"
+    );
+
+    // A cardholder deleted in SiPass disappears, with its credentials.
+    let card = api.ok("GET", "/api/V1/hr/Cardholders/7", None)["Credentials"][0]["CardNumber"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.ok("DELETE", "/api/V1/hr/Cardholders/7", None);
+    let data = crate::support::s(&role_dir).to_owned();
+    eventually(Duration::from_secs(30), "cardholder 7 gone", || {
+        // Other kinds (a door, a unit) may have the token 7 too.
+        let (_, out, _) =
+            crate::support::run(&["entities", "show", "7", "--json", "--data", &data], &[]);
+        let found: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+        let kinds = found["entities"].as_array().cloned().unwrap_or_default();
+        kinds
+            .iter()
+            .all(|e| e["kind"] != "cardholder")
+            .then_some(())
+    });
+    let (_, out, _) = crate::support::run(
+        &[
+            "entities",
+            "list",
+            "--kind",
+            "credential",
+            "--limit",
+            "10000",
+            "--json",
+            "--data",
+            &data,
+        ],
+        &[],
+    );
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        listed["entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| !e["id"].as_str().unwrap().ends_with(&format!(":{card}")))
+    );
+
+    // Off: no credentials. On: all of them.
+    let (ok, _, err) = crate::support::run(
+        &[
+            "config",
+            "set",
+            "--sync-credentials",
+            "off",
+            "--data",
+            &data,
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    eventually(Duration::from_secs(30), "no credentials", || {
+        let status = role_status(&role_url, &role_dir)?;
+        (status["kinds"].get("credential").is_none() && verified(&status)).then_some(())
+    });
+    let (_, out, _) = crate::support::run(
+        &[
+            "entities",
+            "list",
+            "--kind",
+            "credential",
+            "--json",
+            "--data",
+            &data,
+        ],
+        &[],
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["entities"],
+        json!([])
+    );
+    let (ok, _, err) = crate::support::run(
+        &["config", "set", "--sync-credentials", "on", "--data", &data],
+        &[],
+    );
+    assert!(ok, "{err}");
+    let status = eventually(Duration::from_secs(60), "credentials back", || {
+        let status = role_status(&role_url, &role_dir)?;
+        (status["kinds"]["credential"]["synchronized"].as_u64()? > 0 && verified(&status))
+            .then_some(status)
+    });
+    assert_eq!(
+        status["kinds"]["credential"]["synchronized"],
+        status["kinds"]["credential"]["eligible"]
+    );
+
+    // A bad setting names the field and changes nothing.
+    let (ok, _, err) = crate::support::run(
+        &[
+            "config",
+            "set",
+            "--port",
+            "0",
+            "--host",
+            "ok.example",
+            "--data",
+            &data,
+        ],
+        &[],
+    );
+    assert!(!ok && err.contains("port:"), "{err}");
+    let (_, out, _) = crate::support::run(&["config", "show", "--json", "--data", &data], &[]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["host"],
+        "127.0.0.1"
+    );
+}

@@ -1,22 +1,48 @@
 //! A SiPass Integrated simulator.
 //!
-//! It is a real HTTPS server that speaks SiPass's HR API as `reference/sipass-api.md`
-//! describes it (raw-token sessions with sliding expiry, the `Records` envelope,
-//! `startIndex`/`endIndex` paging, case-insensitive paths), backed by a deterministic
-//! generated site. Demos, tests and benchmarks run against it wherever no SiPass is at hand.
+//! A real HTTPS server (one listener, default 127.0.0.1:8745, certificate from a "SiPass Root
+//! CA" kept in its data folder) that keeps SiPass's object model, speaks SiPass's HR API as
+//! `reference/sipass-api.md` describes it, adds a management API and a push channel of ours
+//! for what SiPass does not publish, generates deterministic sites of any size (a million
+//! cardholders in under 200 MiB: generated cardholders are rebuilt from the seed on demand),
+//! changes them at a chosen rate, and misbehaves on demand. `docs/simulator.md` is the full
+//! manual; the wire types are in `model::sipass` and `model::management`.
 //!
-//! # HR API (under `/api/V1/hr`)
+//! Every call needs the `clientUniqueId` and `language` headers; every call but login needs
+//! `Authorization: <token>` (the raw token, no "Bearer"). Paths are case-insensitive, a
+//! trailing slash is accepted, errors are `{ErrorCode, Message}` and lists are
+//! `{Records, TotalRecords, TotalDisplayRecords}`.
+//!
+//! # HR API (`/api/V1/hr`)
 //! | Method and path | What it does |
 //! |---|---|
 //! | `POST Authentication` `{Username, Password}` | `{Token: "<64 hex>:<user>"}`; empty token when refused |
-//! | `GET Authentication` | keep-alive: slides the session's expiry |
+//! | `GET Authentication` | keep-alive: slides the session's expiry (401 once expired) |
 //! | `GET Authentication/SessionTimeout` (or `?sessiontimeout`) | the timeout in seconds, a bare integer |
 //! | `DELETE Authentication` | logout |
-//! | `GET Cardholders?startIndex=&endIndex=&fields=` | a page (`endIndex` exclusive) in the `Records` envelope |
-//! | `GET Cardholders/{token}` | one full cardholder |
+//! | `GET Cardholders?startIndex=&endIndex=&fields=&searchString=&sortingOrder=&filterExpression=` | a page (`endIndex` exclusive, at most 10,000) |
+//! | `GET/PUT/DELETE Cardholders/{token}`, `POST Cardholders` | one cardholder; create answers 201 with the new Token, a missing top-level field 500 |
+//! | `GET WorkGroups[?workGroupID=]`, `AccessLevels`, `AccessGroups` (+ POST/PUT/DELETE) | workgroup Tokens are numbers |
+//! | `GET AccessPoints`, `AccessPointGroups`, `FloorPoints`, `FloorPointGroups` | in the envelope |
+//! | `GET TimeSchedules`, `CardTechnologies`, `CredentialProfiles` | bare arrays |
 //!
-//! Every call needs the `clientUniqueId` and `language` headers; every call but login needs
-//! `Authorization: <token>` (the raw token, no "Bearer").
+//! # Management API (`/api/management/V1`, ours)
+//! | Method and path | What it does |
+//! |---|---|
+//! | `GET Version` | `{"Version": "2.80"}` |
+//! | `GET Units`, `Doorsets`, `Banks`, `ApbClusters`, `ApbAreas`, `IntrusionAreas`, `Inputs`, `Outputs`, `AlarmClasses` (+ `/{token}`) | devices |
+//! | `GET Alarms`, `GET Alarms/{id}`, `POST Alarms/{id}/Acknowledge` `{Operator, Comment}` | active alarms; acknowledging is idempotent |
+//! | `POST Commands` `{TargetKind, TargetToken, Command}` | manual overrides: `{Result, Message}`; state changes and events follow |
+//! | `GET Events?after=&limit=` | the audit trail after a sequence number |
+//! | `GET Notifications?after=` | the push channel: Server-Sent Events `id: <seq>`, `event: entity\|event\|alarm\|gap`, `data: <JSON>`; global sequence numbers from 1, replay of retained messages after `after`, a `gap` when some are no longer retained, `: keep-alive` every 15 s |
+//!
+//! # Test endpoints (`/api/sim/V1`, ours; faults never apply here)
+//! | Method and path | What it does |
+//! |---|---|
+//! | `POST <Collection>`, `PUT/DELETE <Collection>/{token}` | create, change, delete any object (each pushes an `entity` message) |
+//! | `POST Events` | inject an event |
+//! | `POST Alarms`, `POST Alarms/{id}/Clear` | raise, clear an alarm |
+//! | `GET Faults`, `PUT Faults` | `DropConnections`, `StallSeconds`, `LatencyMs`, `ExpireSessions`, `RefuseLoginsLicence` (login gets 912), `ErrorRate`, `DropPushSequence` |
 
 mod cardholders;
 mod faults;

@@ -364,14 +364,21 @@ async fn list_cardholders(
         Ok(q) => q,
         Err(message) => return bad_input(&message),
     };
-    let world = state.site.read();
-    let (tokens, total) = select_cardholders(&world, &q);
-    let records: Vec<Value> = tokens
+    // Cardholders are taken under the lock; turning them into JSON happens outside it, so a
+    // large page does not hold up writers.
+    let (cardholders, total) = {
+        let world = state.site.read();
+        let (tokens, total) = select_cardholders(&world, &q);
+        let cardholders: Vec<Cardholder> = tokens
+            .iter()
+            .filter_map(|&t| world.cardholders.get(t))
+            .collect();
+        (cardholders, total)
+    };
+    let records: Vec<Value> = cardholders
         .iter()
-        .filter_map(|&t| world.cardholders.get(t))
-        .map(|c| project(&c, q.fields.as_deref()))
+        .map(|c| project(c, q.fields.as_deref()))
         .collect();
-    drop(world);
     json(Envelope {
         records,
         total_records: total as i64,

@@ -29,6 +29,9 @@ pub struct AppState {
     pub faults: Arc<Faults>,
     /// How often an idle push stream gets a `: keep-alive` comment.
     pub keep_alive: Duration,
+    /// Becomes true when the server shuts down: push streams end then, so that shutdown
+    /// does not wait on them.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// A refusal, answered with SiPass's `{ErrorCode, Message}` body.

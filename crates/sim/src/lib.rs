@@ -224,15 +224,21 @@ pub async fn start(
         "generated site"
     );
     let connections = Arc::new(serve::Connections::default());
+    let (stop_streams, stopping) = tokio::sync::watch::channel(false);
     let state = http::AppState {
         site: site.clone(),
         sessions: Arc::new(session::Sessions::new(config.session_timeout)),
         operator: Arc::new(config.operator.clone()),
         faults: Arc::new(faults::Faults::new(connections.clone())),
         keep_alive: config.keep_alive,
+        stopping,
     };
     let router = router(state, config.max_body_bytes);
     load::start(site.clone(), config.changes_per_sec, config.events_per_sec);
+    let shutdown = async move {
+        shutdown.await;
+        stop_streams.send_replace(true);
+    };
     let task = tokio::spawn(serve::serve_https(
         listener,
         tls,

@@ -179,7 +179,13 @@ async fn notifications(
         .unwrap_or_else(|| site.hub().last_sequence());
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(8);
     let keep_alive = state.keep_alive;
-    tokio::spawn(async move { stream(site, after, tx, keep_alive).await });
+    let mut stopping = state.stopping.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = stream(site, after, tx, keep_alive) => {}
+            _ = stopping.wait_for(|stop| *stop) => {}
+        }
+    });
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/event-stream")

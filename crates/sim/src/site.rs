@@ -296,7 +296,7 @@ impl Site {
                 inject.r#type
             ))
         })?;
-        let w = self.write();
+        let mut w = self.write();
         let entity = match inject.entity_token.trim() {
             "" => None,
             t => Some(parse_token(etype.concerns, t)?),
@@ -305,7 +305,7 @@ impl Site {
             "" => None,
             t => Some(parse_token(ObjectKind::Cardholder, t)?),
         };
-        let event = self.emit_event(&w, etype, entity, cardholder, inject.message)?;
+        let event = self.emit_event(&mut w, etype, entity, cardholder, inject.message)?;
         Ok(event)
     }
 
@@ -313,7 +313,7 @@ impl Site {
     /// kind) and, for access events, `cardholder` (or a random one).
     fn emit_event(
         &self,
-        w: &RwLockWriteGuard<'_, World>,
+        w: &mut World,
         etype: EventType,
         entity: Option<u64>,
         cardholder: Option<u64>,
@@ -335,7 +335,8 @@ impl Site {
                 return Err(not_found(ObjectKind::Cardholder, &token.to_string()));
             }
         }
-        let id = self.next_event_id();
+        let id = w.next_event_id;
+        w.next_event_id += 1;
         let stamp = now();
         event.id = id.to_string();
         event.occurred_at = stamp.clone();
@@ -356,20 +357,14 @@ impl Site {
         Ok(event)
     }
 
-    fn next_event_id(&self) -> u64 {
-        // Event ids only need to be unique; the push hub's lock is not needed for that.
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    }
-
     /// One random event, of each type in turn (`n` counts them), for `--events-per-sec`.
     /// Alarm-worthy events also raise an alarm; active alarms beyond a hundred are
     /// cleared and acknowledged by "system", oldest first, so they do not pile up.
     pub fn random_event(&self, n: u64) {
         let etype = EVENT_TYPES[(n % EVENT_TYPES.len() as u64) as usize];
         let event = {
-            let w = self.write();
-            self.emit_event(&w, etype, None, None, String::new())
+            let mut w = self.write();
+            self.emit_event(&mut w, etype, None, None, String::new())
         };
         let Ok(event) = event else { return };
         if let Some(class) = alarm_class_for(etype.name) {
@@ -468,7 +463,7 @@ impl Site {
         }
         for name in events.names {
             if let Some(etype) = EventType::find(name) {
-                let _ = self.emit_event(&w, etype, Some(token), None, String::new());
+                let _ = self.emit_event(&mut w, etype, Some(token), None, String::new());
             }
         }
         Ok(CommandResult {

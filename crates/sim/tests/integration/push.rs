@@ -219,3 +219,12 @@ async fn background_load_changes_cardholders_and_emits_every_event_type() {
         "alarm-worthy events raise alarms"
     );
 }
+
+#[tokio::test]
+async fn shutting_down_ends_push_streams_instead_of_waiting_on_them() {
+    let sim = Sim::start().await;
+    let mut push = sim.push(Some(0)).await;
+    let took = sim.shut_down().await;
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(push.ended().await);
+}

@@ -56,6 +56,14 @@ impl Sim {
         sim
     }
 
+    /// Shuts the simulator down and waits until it has stopped; returns how long that took.
+    pub async fn shut_down(self) -> Duration {
+        let started = Instant::now();
+        let _ = self._stop.send(());
+        self.running.stopped().await;
+        started.elapsed()
+    }
+
     /// Logs in as the default operator; returns the token.
     pub async fn login(&self) -> String {
         let (status, body) = self

@@ -4,7 +4,7 @@
 //! CA" kept in its data folder) that keeps SiPass's object model, speaks SiPass's HR API as
 //! `reference/sipass-api.md` describes it, adds a management API and a push channel of ours
 //! for what SiPass does not publish, generates deterministic sites of any size (a million
-//! cardholders in under 200 MiB: generated cardholders are rebuilt from the seed on demand),
+//! cardholders in about 200 MiB: generated cardholders are rebuilt from the seed on demand),
 //! changes them at a chosen rate, and misbehaves on demand. `docs/simulator.md` is the full
 //! manual; the wire types are in `model::sipass` and `model::management`.
 //!

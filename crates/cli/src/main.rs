@@ -11,6 +11,7 @@ macro_rules! out {
 }
 
 mod admin;
+mod bench;
 mod progress;
 mod services;
 
@@ -67,6 +68,9 @@ enum Command {
         #[command(subcommand)]
         command: admin::ConfigCommand,
     },
+    /// Measure synchronization, real-time, event and resume figures on this machine (a JSON
+    /// report and a table; see docs/performance.md).
+    Bench(bench::BenchArgs),
     /// Look into the Directory.
     Entities {
         #[command(subcommand)]
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
             Command::Sync { command } => admin::sync(command).await,
             Command::Config { command } => admin::config(command).await,
             Command::Entities { command } => admin::entities(command).await,
+            Command::Bench(args) => bench::bench(args).await,
         }
     });
     match result {

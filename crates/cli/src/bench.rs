@@ -1,0 +1,686 @@
+//! `sipass-bridge bench`: measures the figures of SPEC §5 on this machine, with the
+//! simulator, the proxy and the role as separate processes (so that the role's memory is its
+//! own), and prints a JSON report and a short table. Never a pass/fail test.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Cardholders in the generated site.
+    #[arg(long, default_value_t = 1_000_000)]
+    cardholders: usize,
+    /// Real-time phase: changes per second.
+    #[arg(long, default_value_t = 1000)]
+    changes_per_sec: u64,
+    /// Real-time phase: seconds.
+    #[arg(long, default_value_t = 30)]
+    realtime_secs: u64,
+    /// Events phase: events per second the simulator emits.
+    #[arg(long, default_value_t = 60_000)]
+    events_per_sec: u64,
+    /// Events phase: seconds.
+    #[arg(long, default_value_t = 20)]
+    events_secs: u64,
+    /// Folder for the runs' data (a temporary one when not given; removed at the end).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Write the JSON report here as well.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// A child `sipass-bridge` process, killed when dropped.
+struct Child2 {
+    child: Child,
+}
+
+impl Drop for Child2 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `sipass-bridge args...` and waits for its "listening on <address>" line.
+fn spawn(args: &[&str], env: &[(&str, &str)]) -> Result<(Child2, String)> {
+    let exe = std::env::current_exe()?;
+    let mut command = Command::new(exe);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    command.env("RUST_LOG", "warn");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn()?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(120))
+        .with_context(|| format!("`sipass-bridge {}` did not start", args.join(" ")))?;
+    Ok((Child2 { child }, addr))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap_or_default()
+}
+
+/// Peak resident memory of a process in MiB (Linux), from VmHWM.
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+struct Site {
+    _sim: Child2,
+    sim_dir: PathBuf,
+    url: String,
+}
+
+fn start_sim(dir: &Path, cardholders: usize, extra: &[&str]) -> Result<Site> {
+    let sim_dir = dir.join("sim");
+    std::fs::create_dir_all(&sim_dir)?;
+    let n = cardholders.to_string();
+    let mut args = vec![
+        "sim",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        s(&sim_dir),
+        "--cardholders",
+        &n,
+    ];
+    args.extend_from_slice(extra);
+    let (sim, url) = spawn(&args, &[])?;
+    Ok(Site {
+        _sim: sim,
+        sim_dir,
+        url,
+    })
+}
+
+fn start_proxy(dir: &Path, site: &Site, port: u16) -> Result<Child2> {
+    let proxy_dir = dir.join("proxy");
+    std::fs::create_dir_all(&proxy_dir)?;
+    let listen = format!("127.0.0.1:{port}");
+    let ca = site.sim_dir.join("ca.pem");
+    let (proxy, _) = spawn(
+        &[
+            "proxy",
+            "--data",
+            s(&proxy_dir),
+            "--listen",
+            &listen,
+            "--sipass-url",
+            &site.url,
+            "--sipass-ca",
+            s(&ca),
+        ],
+        &[("SIPASS_PASSWORD", "sipass")],
+    )?;
+    Ok(proxy)
+}
+
+fn start_role(dir: &Path, role_dir: &Path, port: u16) -> Result<(Child2, String)> {
+    std::fs::create_dir_all(role_dir)?;
+    let proxy_dir = dir.join("proxy");
+    let port = port.to_string();
+    spawn(
+        &[
+            "role",
+            "--data",
+            s(role_dir),
+            "--listen",
+            "127.0.0.1:0",
+            "--proxy-host",
+            "127.0.0.1",
+            "--proxy-port",
+            &port,
+            "--proxy-ca",
+            s(&proxy_dir.join("tls/ca.pem")),
+            "--proxy-token-file",
+            s(&proxy_dir.join("proxy-token")),
+        ],
+        &[],
+    )
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// The role's status over its REST API.
+async fn role_status(http: &reqwest::Client, url: &str, role_dir: &Path) -> Option<Value> {
+    let token = std::fs::read_to_string(role_dir.join("api-token")).ok()?;
+    let response = http
+        .get(format!("{}/api/v1/sync/status", url.trim_end_matches('/')))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .ok()?;
+    response.json().await.ok()
+}
+
+fn verified(status: &Value) -> bool {
+    status["health"]["state"] == "online"
+        && status["latest_run"]["outcome"] == "succeeded"
+        && status["kinds"]
+            .as_object()
+            .is_some_and(|k| !k.is_empty() && k.values().all(|k| k["digest_match"] == true))
+}
+
+/// Entities that travel in one clean synchronization (a unit travels once, as two kinds).
+fn total_eligible(status: &Value) -> u64 {
+    status["kinds"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| k.as_str() != "intrusion-detection-unit")
+        .filter_map(|(_, k)| k["eligible"].as_u64())
+        .sum()
+}
+
+/// When to kill the proxy (a fraction of cardholders listed), the proxy, and how to start it
+/// again.
+type ProxyKill<'a> = (f64, &'a mut Child2, &'a dyn Fn() -> Result<Child2>);
+
+/// Polls the role until verified; with `kill_proxy_at` (a fraction of cardholders listed),
+/// kills the proxy once and brings it back on the same port.
+async fn until_verified(
+    http: &reqwest::Client,
+    url: &str,
+    role_dir: &Path,
+    mut restart_proxy: Option<ProxyKill<'_>>,
+) -> Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    while Instant::now() < deadline {
+        if let Some(status) = role_status(http, url, role_dir).await {
+            if let Some((at, proxy, start)) = restart_proxy.as_mut() {
+                let p = &status["latest_run"]["progress"]["cardholder"];
+                let (done, total) = (
+                    p["done"].as_f64().unwrap_or(0.0),
+                    p["total"].as_f64().unwrap_or(0.0),
+                );
+                if total > 0.0 && done >= total * *at {
+                    let _ = proxy.child.kill();
+                    let _ = proxy.child.wait();
+                    **proxy = start()?;
+                    restart_proxy = None;
+                    continue;
+                }
+            }
+            if verified(&status) {
+                return Ok(status);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the role did not reach a verified state within an hour")
+}
+
+pub async fn bench(args: BenchArgs) -> Result<()> {
+    let temp = args.data.is_none();
+    let root = args.data.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("sipass-bridge-bench-{}", std::process::id()))
+    });
+    std::fs::create_dir_all(&root)?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let mut report = json!({
+        "n": args.cardholders,
+        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "memory_gib": memory_gib(),
+    });
+
+    eprintln!("(1/5) limit: raw SQLite upserts of the same rows");
+    let limit = limit_rows_per_sec(&root.join("limit"), args.cardholders)?;
+    report["limit_rows_per_sec"] = json!(limit.round());
+
+    eprintln!(
+        "(2/5) full synchronization of {} cardholders",
+        args.cardholders
+    );
+    let site = start_sim(&root.join("site"), args.cardholders, &[])?;
+    let port = free_port()?;
+    let site_dir = root.join("site");
+    let mut proxy = start_proxy(&site_dir, &site, port)?;
+    wait_proxy_loaded(&site_dir, port).await?;
+    let role_dir = site_dir.join("role");
+    let started = Instant::now();
+    let (role, role_url) = start_role(&site_dir, &role_dir, port)?;
+    let status = until_verified(&http, &role_url, &role_dir, None).await?;
+    let wall = started.elapsed().as_secs_f64();
+    let entities = total_eligible(&status);
+    report["sync_entities"] = json!(entities);
+    report["sync_wall_s"] = json!((wall * 100.0).round() / 100.0);
+    report["sync_entities_per_sec"] = json!((entities as f64 / wall).round());
+    report["sync_ratio"] = json!(((entities as f64 / wall) / limit * 1000.0).round() / 1000.0);
+
+    eprintln!(
+        "(3/5) real-time: {} changes per second for {} s",
+        args.changes_per_sec, args.realtime_secs
+    );
+    let (p50, p99, applied) = realtime(
+        &http,
+        &site,
+        &role_dir,
+        args.changes_per_sec,
+        args.realtime_secs,
+    )
+    .await?;
+    report["realtime_p50_ms"] = json!(p50);
+    report["realtime_p99_ms"] = json!(p99);
+    report["realtime_changes_seen"] = json!(applied);
+    report["role_peak_rss_mib"] = json!(peak_rss_mib(role.child.id()).map(|m| m.round()));
+    drop(role);
+
+    eprintln!("(5/5) resume: the proxy killed halfway through a full synchronization");
+    let resume_dir = site_dir.join("role-resume");
+    let (_role2, role2_url) = start_role(&site_dir, &resume_dir, port)?;
+    let restart = || start_proxy(&site_dir, &site, port);
+    let status = until_verified(
+        &http,
+        &role2_url,
+        &resume_dir,
+        Some((0.5, &mut proxy, &restart)),
+    )
+    .await?;
+    let transferred = status["transfer"]["listed"].as_u64().unwrap_or(0)
+        + status["transfer"]["watched"].as_u64().unwrap_or(0);
+    let clean = total_eligible(&status).max(1);
+    report["resume_extra_pct"] =
+        json!(((transferred as f64 / clean as f64 - 1.0) * 10000.0).round() / 100.0);
+    drop(proxy);
+    drop(site);
+
+    eprintln!(
+        "(4/5) events: {} per second for {} s",
+        args.events_per_sec, args.events_secs
+    );
+    let (rate, p99) = events(&root.join("events"), args.events_per_sec, args.events_secs).await?;
+    report["events_per_sec"] = json!(rate.round());
+    report["event_p99_ms"] = json!(p99);
+
+    print_table(&report);
+    let text = serde_json::to_string_pretty(&report)?;
+    out!("{text}");
+    if let Some(path) = args.out {
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if temp {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    Ok(())
+}
+
+fn memory_gib() -> Option<f64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: f64 = meminfo
+        .lines()
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((kib / 1024.0 / 1024.0 * 10.0).round() / 10.0)
+}
+
+fn print_table(report: &Value) {
+    let rows = [
+        ("limit_rows_per_sec", "rows/s", ""),
+        ("sync_entities_per_sec", "entities/s", ""),
+        ("sync_ratio", "", ">= 0.5"),
+        ("role_peak_rss_mib", "MiB", "< 200"),
+        ("realtime_p50_ms", "ms", ""),
+        ("realtime_p99_ms", "ms", "< 100"),
+        ("events_per_sec", "events/s", ">= 50000"),
+        ("event_p99_ms", "ms", "< 50"),
+        ("resume_extra_pct", "%", "< 5"),
+    ];
+    eprintln!("{:<24} {:>14} {:<10} target", "figure", "value", "unit");
+    for (key, unit, target) in rows {
+        eprintln!(
+            "{key:<24} {:>14} {unit:<10} {target}",
+            report[key].to_string()
+        );
+    }
+}
+
+/// (1): the same rows, schema, batch size and PRAGMAs as a full synchronization, through the
+/// same store call, with nothing else running.
+fn limit_rows_per_sec(dir: &Path, cardholders: usize) -> Result<f64> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
+    let directory = store::Directory::open(&dir.join("directory.db"))?;
+    let fields = r#"{"FirstName":"Ada","LastName":"Lovelace","EmployeeNumber":"E0000001","Status":62,"PersonalDetails":{"ContactDetails":{"Email":"ada@example.com"}}}"#;
+    let page = 2000;
+    let started = Instant::now();
+    let mut rows = 0u64;
+    for (source_kind, kind) in [("cardholder", "cardholder"), ("credential", "credential")] {
+        let mut position = store::SyncPosition {
+            source_kind: source_kind.into(),
+            cache_id: "bench".into(),
+            generation: 1,
+            snapshot_revision: 1,
+            page_token: String::new(),
+            done: 0,
+            total: cardholders as u64,
+            complete: false,
+        };
+        for start in (0..cardholders).step_by(page) {
+            let batch: Vec<store::SourceEntity> = (start..(start + page).min(cardholders))
+                .map(|i| store::SourceEntity {
+                    source_kind: source_kind.into(),
+                    id: (i + 1).to_string(),
+                    revision: i as u64 + 1,
+                    name: format!("Person {i}"),
+                    fields: fields.to_owned(),
+                    kinds: vec![kind.into()],
+                })
+                .collect();
+            rows += batch.len() as u64;
+            position.done = rows;
+            directory.write_page(&batch, &position)?;
+        }
+        directory.finish_listing(&position)?;
+    }
+    Ok(rows as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn wait_proxy_loaded(site_dir: &Path, port: u16) -> Result<()> {
+    let proxy_dir = site_dir.join("proxy");
+    let address = protocol::ProxyAddress {
+        host: "127.0.0.1".into(),
+        port,
+        ca_pem: std::fs::read_to_string(proxy_dir.join("tls/ca.pem"))?,
+        token: std::fs::read_to_string(proxy_dir.join("proxy-token"))?
+            .trim()
+            .to_owned(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    while Instant::now() < deadline {
+        if let Ok(mut client) = protocol::connect(&address).await
+            && client
+                .summary(protocol::pb::SummaryRequest { kinds: vec![] })
+                .await
+                .is_ok()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bail!("the proxy did not load SiPass within an hour")
+}
+
+/// A logged-in HTTPS client of the simulator.
+struct SimClient {
+    http: reqwest::Client,
+    root: String,
+    token: String,
+}
+
+impl SimClient {
+    async fn login(site: &Site) -> Result<Self> {
+        let ca = std::fs::read(site.sim_dir.join("ca.pem"))?;
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca)?)
+            .pool_max_idle_per_host(64)
+            .build()?;
+        let login: Value = http
+            .post(format!("{}/Authentication", site.url))
+            .header("clientUniqueId", "bench")
+            .header("language", "English")
+            .json(&json!({"Username": "operator", "Password": "sipass"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(SimClient {
+            http,
+            root: site.url.trim_end_matches("/api/V1/hr").to_owned(),
+            token: login["Token"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.root))
+            .header("clientUniqueId", "bench")
+            .header("language", "English")
+            .header("Authorization", &self.token)
+    }
+}
+
+/// (3): renames cardholders at a steady rate and times each rename until its commit in the
+/// Directory (polled read-only every 2 ms).
+async fn realtime(
+    http: &reqwest::Client,
+    site: &Site,
+    role_dir: &Path,
+    rate: u64,
+    secs: u64,
+) -> Result<(f64, f64, usize)> {
+    let _ = http;
+    let sim = Arc::new(SimClient::login(site).await?);
+    let tokens: Vec<u64> = (1..=1000).collect();
+    let mut bodies = HashMap::new();
+    for t in &tokens {
+        let body: Value = sim
+            .request(reqwest::Method::GET, &format!("/api/V1/hr/Cardholders/{t}"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        bodies.insert(*t, body);
+    }
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (sent, latencies, stop) = (sent.clone(), latencies.clone(), stop.clone());
+        let db = role_dir.join("directory.db");
+        std::thread::spawn(move || -> Result<()> {
+            let conn = rusqlite::Connection::open_with_flags(
+                &db,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )?;
+            let mut stmt = conn.prepare(
+                "SELECT name FROM entities WHERE source_kind = 'cardholder' AND kind = 'cardholder' AND id = ?1",
+            )?;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let pending: Vec<(String, Instant)> = sent
+                    .lock()
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                    .unwrap_or_default();
+                for (marker, at) in pending {
+                    let id = marker.split('-').nth(1).unwrap_or_default().to_owned();
+                    let name: Option<String> = stmt.query_row([&id], |r| r.get(0)).ok();
+                    if name.is_some_and(|n| n.ends_with(&marker)) {
+                        if let Ok(mut l) = latencies.lock() {
+                            l.push(at.elapsed().as_secs_f64() * 1000.0);
+                        }
+                        if let Ok(mut m) = sent.lock() {
+                            m.remove(&marker);
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Ok(())
+        })
+    };
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
+    let mut ticker = tokio::time::interval(interval);
+    let total = rate * secs;
+    let limit = Arc::new(tokio::sync::Semaphore::new(64));
+    for i in 0..total {
+        ticker.tick().await;
+        let token = tokens[(i % tokens.len() as u64) as usize];
+        // One change per cardholder in flight, so that each marker is the latest.
+        let marker = format!("m-{token}-{i}");
+        if sent
+            .lock()
+            .map(|m| m.keys().any(|k| k.starts_with(&format!("m-{token}-"))))
+            .unwrap_or(false)
+        {
+            continue;
+        }
+        let mut body = bodies[&token].clone();
+        body["LastName"] = json!(marker.clone());
+        let sim = sim.clone();
+        let sent = sent.clone();
+        let permit = limit.clone().acquire_owned().await?;
+        tokio::spawn(async move {
+            if let Ok(mut m) = sent.lock() {
+                m.insert(marker, Instant::now());
+            }
+            let _ = sim
+                .request(
+                    reqwest::Method::PUT,
+                    &format!("/api/V1/hr/Cardholders/{token}"),
+                )
+                .json(&body)
+                .send()
+                .await;
+            drop(permit);
+        });
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = poller.join();
+    let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    l.sort_by(f64::total_cmp);
+    let round = |v: f64| (v * 10.0).round() / 10.0;
+    Ok((
+        round(percentile(&l, 0.5)),
+        round(percentile(&l, 0.99)),
+        l.len(),
+    ))
+}
+
+/// (4): the simulator emits events at `rate`; the bench reads the proxy's Events stream as a
+/// role would (acknowledging), counts journaled events per second, and times marker events
+/// from injection to arrival.
+async fn events(dir: &Path, rate: u64, secs: u64) -> Result<(f64, f64)> {
+    let rate_arg = rate.to_string();
+    let site = start_sim(dir, 1000, &["--events-per-sec", &rate_arg])?;
+    let port = free_port()?;
+    let _proxy = start_proxy(dir, &site, port)?;
+    wait_proxy_loaded(dir, port).await?;
+    let proxy_dir = dir.join("proxy");
+    let address = protocol::ProxyAddress {
+        host: "127.0.0.1".into(),
+        port,
+        ca_pem: std::fs::read_to_string(proxy_dir.join("tls/ca.pem"))?,
+        token: std::fs::read_to_string(proxy_dir.join("proxy-token"))?
+            .trim()
+            .to_owned(),
+    };
+    let mut client = protocol::connect(&address).await?;
+    let mut stream = client
+        .events(protocol::pb::EventsRequest { after_sequence: 0 })
+        .await?
+        .into_inner();
+    let sim = Arc::new(SimClient::login(&site).await?);
+    let markers: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let injector = {
+        let (sim, markers) = (sim.clone(), markers.clone());
+        tokio::spawn(async move {
+            for i in 0.. {
+                let marker = format!("bench-marker-{i}");
+                if let Ok(mut m) = markers.lock() {
+                    m.insert(marker.clone(), Instant::now());
+                }
+                let body = json!({"Type": "Access Granted", "Message": marker});
+                let _ = sim
+                    .request(reqwest::Method::POST, "/api/sim/V1/Events")
+                    .json(&body)
+                    .send()
+                    .await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let warmup = Duration::from_secs(3);
+    let started = Instant::now();
+    let (mut counted, mut counting_since) = (0u64, None);
+    let mut latencies = Vec::new();
+    let mut last_ack = Instant::now();
+    while started.elapsed() < warmup + Duration::from_secs(secs) {
+        let Ok(Some(batch)) =
+            tokio::time::timeout(Duration::from_secs(5), stream.message()).await?
+        else {
+            continue;
+        };
+        let now = Instant::now();
+        if started.elapsed() >= warmup {
+            counting_since.get_or_insert(now);
+            counted += batch.entries.len() as u64;
+        }
+        for entry in &batch.entries {
+            if entry.payload.windows(13).any(|w| w == b"bench-marker-") {
+                let payload: Value = serde_json::from_slice(&entry.payload).unwrap_or_default();
+                if let Some(at) = payload["Message"]
+                    .as_str()
+                    .and_then(|m| markers.lock().ok()?.remove(m))
+                {
+                    latencies.push(now.duration_since(at).as_secs_f64() * 1000.0);
+                }
+            }
+        }
+        if let Some(last) = batch
+            .entries
+            .last()
+            .filter(|_| last_ack.elapsed() > Duration::from_millis(500))
+        {
+            last_ack = Instant::now();
+            let _ = client
+                .ack_events(protocol::pb::AckEventsRequest {
+                    up_to_sequence: last.sequence,
+                })
+                .await;
+        }
+    }
+    injector.abort();
+    let elapsed = counting_since.map_or(1.0, |t| t.elapsed().as_secs_f64());
+    latencies.sort_by(f64::total_cmp);
+    Ok((
+        counted as f64 / elapsed,
+        (percentile(&latencies, 0.99) * 10.0).round() / 10.0,
+    ))
+}

@@ -191,58 +191,109 @@ async fn load_objects(
     Ok(stats)
 }
 
-/// Brings one object up to date after the push channel said it changed: reads it from
-/// SiPass, or deletes it (and, for a cardholder, its credentials) when SiPass no longer has
-/// it. Returns how many cache entries changed.
+/// Objects fetched at once when the push channel announces many changes.
+const REFRESH_CONCURRENCY: usize = 16;
+
+/// Brings objects up to date after the push channel said they changed: reads each from
+/// SiPass (several at once), or deletes it (and, for a cardholder, its credentials) when
+/// SiPass no longer has it, then stores everything in one cache transaction. An object
+/// announced twice is read once. Returns how many cache entries changed.
 pub async fn refresh(
+    client: &Arc<HrClient>,
+    cache: &Arc<Cache>,
+    objects: Vec<(ObjectKind, String)>,
+) -> Result<u64, LoadError> {
+    let mut seen = HashSet::new();
+    let mut pending = objects
+        .into_iter()
+        .filter(|o| entity_kind(o.0).is_some() && seen.insert(o.clone()));
+    let mut running = tokio::task::JoinSet::new();
+    let mut changes = Vec::new();
+    loop {
+        while running.len() < REFRESH_CONCURRENCY {
+            let Some((kind, token)) = pending.next() else {
+                break;
+            };
+            let (client, cache) = (client.clone(), cache.clone());
+            running.spawn(async move { changes_for(&client, &cache, kind, &token).await });
+        }
+        match running.join_next().await {
+            Some(Ok(result)) => changes.extend(result?),
+            Some(Err(e)) => {
+                return Err(LoadError::Cache(CacheError::Unusable {
+                    path: Default::default(),
+                    reason: format!("a refresh task failed: {e}"),
+                }));
+            }
+            None => break,
+        }
+    }
+    Ok(apply(cache, changes).await?)
+}
+
+/// The cache changes that bring one object up to date.
+async fn changes_for(
     client: &HrClient,
     cache: &Arc<Cache>,
     object_kind: ObjectKind,
     token: &str,
-) -> Result<u64, LoadError> {
+) -> Result<Vec<Change>, LoadError> {
     let Some(kind) = entity_kind(object_kind) else {
-        return Ok(0);
+        return Ok(Vec::new());
     };
-    let current = client.object(object_kind, token).await?;
-    let mut changes = match current {
-        None => vec![Change::Delete {
+    let gone = || {
+        vec![Change::Delete {
             kind,
             id: token.to_owned(),
-        }],
+        }]
+    };
+    let mut changes = match client.object(object_kind, token).await? {
+        None => gone(),
         Some(record) if kind == EntityKind::Cardholder => {
             cardholder_changes(complete(client, record).await?, client.hr_url())?
         }
-        Some(record) => match object_change(kind, record) {
-            Some(change) => vec![change],
-            // No longer eligible (e.g. a workgroup that stopped being a visitor one).
-            None => vec![Change::Delete {
-                kind,
-                id: token.to_owned(),
-            }],
-        },
+        // `None`: no longer eligible (e.g. a workgroup that stopped being a visitor one).
+        Some(record) => object_change(kind, record).map_or_else(gone, |c| vec![c]),
     };
     if kind == EntityKind::Cardholder {
-        let kept: HashSet<String> = changes
-            .iter()
-            .filter_map(|c| match c {
-                Change::Upsert {
-                    kind: EntityKind::Credential,
-                    id,
-                    ..
-                } => Some(id.clone()),
-                _ => None,
-            })
-            .collect();
-        for id in cache.owned_by(EntityKind::Credential, token)? {
-            if !kept.contains(&id) {
-                changes.push(Change::Delete {
-                    kind: EntityKind::Credential,
-                    id,
-                });
-            }
-        }
+        changes.extend(dropped_credentials(cache, token, &changes).await?);
     }
-    Ok(apply(cache, changes).await?)
+    Ok(changes)
+}
+
+/// Deletions for the credentials the cache holds for a cardholder that `changes` no longer
+/// has.
+async fn dropped_credentials(
+    cache: &Arc<Cache>,
+    cardholder: &str,
+    changes: &[Change],
+) -> Result<Vec<Change>, CacheError> {
+    let kept: HashSet<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Upsert {
+                kind: EntityKind::Credential,
+                id,
+                ..
+            } => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    let (cache, owner) = (cache.clone(), cardholder.to_owned());
+    let held = tokio::task::spawn_blocking(move || cache.owned_by(EntityKind::Credential, &owner))
+        .await
+        .map_err(|e| CacheError::Unusable {
+            path: Default::default(),
+            reason: e.to_string(),
+        })??;
+    Ok(held
+        .into_iter()
+        .filter(|id| !kept.contains(id))
+        .map(|id| Change::Delete {
+            kind: EntityKind::Credential,
+            id,
+        })
+        .collect())
 }
 
 /// Applies a batch off the async threads.

@@ -20,8 +20,10 @@ use crate::{RoleConfig, keys, mapping};
 
 /// Entities asked for per List call.
 const PAGE_SIZE: u32 = 2000;
-/// How often the configuration is checked for changes while watching.
-const CONFIG_EVERY: Duration = Duration::from_secs(2);
+/// How often, while watching, the configuration is checked for changes and a caught-up copy
+/// is verified. Verifying at every caught-up moment would cost a Summary round trip per
+/// change at high change rates.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// The longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -317,7 +319,10 @@ impl Engine {
                 Stop::Disconnected(format!("the proxy refused to watch: {}", s.message()))
             })?
             .into_inner();
-        let mut config_check = tokio::time::interval(CONFIG_EVERY);
+        let mut check = tokio::time::interval(CHECK_EVERY);
+        // The revision the proxy last said the role has caught up with, while nothing newer
+        // has arrived.
+        let mut caught_up: Option<u64> = None;
         loop {
             tokio::select! {
                 message = stream.message() => {
@@ -327,16 +332,23 @@ impl Engine {
                         Err(s) => return Err(Stop::Disconnected(format!("the watch was interrupted: {}", s.message()))),
                     };
                     match event {
-                        Some(Event::Changes(batch)) => self.apply(batch, &mut position).await?,
+                        Some(Event::Changes(batch)) => {
+                            caught_up = None;
+                            self.apply(batch, &mut position).await?;
+                        }
                         Some(Event::CaughtUp(up)) => {
                             if up.revision > position.revision {
                                 position.revision = up.revision;
                                 let p = position.clone();
                                 self.blocking(move |d| d.set_watch_position(&p)).await?;
                             }
-                            let differs = self.verify(session, position.revision).await?;
-                            if !differs.is_empty() {
-                                return Ok(FollowEnd::Differs(differs));
+                            caught_up = Some(position.revision);
+                            // Right after a listing, verify at once; otherwise on the next tick.
+                            if session.verified_at.is_none() {
+                                let differs = self.verify(session, position.revision).await?;
+                                if !differs.is_empty() {
+                                    return Ok(FollowEnd::Differs(differs));
+                                }
                             }
                         }
                         Some(Event::TooOld(too_old)) => return Ok(FollowEnd::TooOld(too_old.reason)),
@@ -345,10 +357,16 @@ impl Engine {
                 }
                 () = self.manual_sync.notified() => return Ok(FollowEnd::Manual),
                 () = stopped(shutdown) => return Err(Stop::Shutdown),
-                _ = config_check.tick() => {
+                _ = check.tick() => {
                     if self.reconfigured(session)? {
                         tracing::info!("the configuration changed; reconnecting");
                         return Err(Stop::Reconfigured);
+                    }
+                    if let Some(at) = caught_up.filter(|at| session.verified_at != Some(*at)) {
+                        let differs = self.verify(session, at).await?;
+                        if !differs.is_empty() {
+                            return Ok(FollowEnd::Differs(differs));
+                        }
                     }
                 }
             }
@@ -495,31 +513,32 @@ impl Engine {
         from_scratch: bool,
     ) -> Result<(), Stop> {
         let mut position = self.start_position(kind, &session.cache_id, from_scratch)?;
-        loop {
-            let reply = session
-                .client
-                .list(ListRequest {
-                    kind: kind_to_wire(kind) as i32,
-                    page_size: PAGE_SIZE,
-                    page_token: position.page_token.clone(),
-                })
-                .await;
-            let reply = match reply {
-                Ok(r) => r.into_inner(),
-                Err(s)
+        // The next page is fetched while the current one is written: the network and the
+        // database work at the same time.
+        let mut next = Some(fetch_page(
+            &session.client,
+            kind,
+            position.page_token.clone(),
+        ));
+        while let Some(pending) = next.take() {
+            let reply = match pending.await {
+                Ok(Ok(r)) => r,
+                Ok(Err(s))
                     if s.code() == tonic::Code::InvalidArgument
                         && !position.page_token.is_empty() =>
                 {
                     tracing::warn!(kind = %kind, "the proxy refused the page token ({}); listing again", s.message());
                     position = self.start_position(kind, &session.cache_id, true)?;
+                    next = Some(fetch_page(&session.client, kind, String::new()));
                     continue;
                 }
-                Err(s) => {
+                Ok(Err(s)) => {
                     return Err(Stop::Disconnected(format!(
                         "listing {kind}s failed: {}",
                         s.message()
                     )));
                 }
+                Err(e) => return Err(Stop::Disconnected(format!("listing {kind}s failed: {e}"))),
             };
             let page: Vec<_> = reply
                 .entities
@@ -530,6 +549,13 @@ impl Engine {
             position.total = reply.total;
             position.snapshot_revision = reply.snapshot_revision;
             position.page_token = reply.next_page_token;
+            if !position.page_token.is_empty() {
+                next = Some(fetch_page(
+                    &session.client,
+                    kind,
+                    position.page_token.clone(),
+                ));
+            }
             let pos = position.clone();
             let received = page.len() as u64;
             self.blocking(move |d| d.write_page(&page, &pos)).await?;
@@ -541,9 +567,6 @@ impl Engine {
                     total: position.total.max(position.done),
                 },
             );
-            if position.page_token.is_empty() {
-                break;
-            }
         }
         let pos = position.clone();
         let removed = self.blocking(move |d| d.finish_listing(&pos)).await?;
@@ -647,6 +670,25 @@ impl Engine {
             .map_err(|e| Stop::Database(format!("a database task failed: {e}")))?
             .map_err(Stop::from)
     }
+}
+
+/// Starts fetching one page of a listing in the background.
+fn fetch_page(
+    client: &BridgeClient,
+    kind: EntityKind,
+    page_token: String,
+) -> tokio::task::JoinHandle<Result<protocol::pb::ListReply, tonic::Status>> {
+    let mut client = client.clone();
+    tokio::spawn(async move {
+        client
+            .list(ListRequest {
+                kind: kind_to_wire(kind) as i32,
+                page_size: PAGE_SIZE,
+                page_token,
+            })
+            .await
+            .map(|r| r.into_inner())
+    })
 }
 
 /// A failed call, in words that say where and what to do.

@@ -404,12 +404,12 @@ impl HrClient {
     }
 
     /// Opens the push channel, replaying what SiPass retained after `after`. Messages arrive
-    /// on the returned receiver until the connection ends (then the receiver closes, after
-    /// an `Err` when it ended badly).
+    /// on the returned receiver, each decoded and with its JSON as SiPass sent it, until the
+    /// connection ends (then the receiver closes, after an `Err` when it ended badly).
     pub async fn subscribe(
         &self,
         after: u64,
-    ) -> Result<tokio::sync::mpsc::Receiver<Result<Push, SiPassError>>, SiPassError> {
+    ) -> Result<tokio::sync::mpsc::Receiver<Result<(Push, String), SiPassError>>, SiPassError> {
         let mut response = self.open_stream(after, true).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
         let url = self.config.management_url.clone();
@@ -430,10 +430,13 @@ impl HrClient {
                     }
                 };
                 for message in parser.feed(&chunk) {
-                    let decoded = message.decode().map_err(|e| SiPassError::Malformed {
-                        what: "a push message".into(),
-                        reason: e.to_string(),
-                    });
+                    let decoded = message
+                        .decode()
+                        .map(|push| (push, message.data))
+                        .map_err(|e| SiPassError::Malformed {
+                            what: "a push message".into(),
+                            reason: e.to_string(),
+                        });
                     if tx.send(decoded).await.is_err() {
                         return;
                     }

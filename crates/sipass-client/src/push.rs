@@ -28,44 +28,51 @@ impl SseMessage {
 }
 
 impl SseParser {
-    /// Feeds a chunk; returns the messages it completed.
+    /// Feeds a chunk; returns the messages it completed. Complete lines are consumed in one
+    /// pass and the unfinished tail kept, so a large chunk costs one copy, not one per line.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<SseMessage> {
         self.buffer.extend_from_slice(chunk);
         let mut messages = Vec::new();
-        while let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.buffer.drain(..=end).collect();
-            let line = String::from_utf8_lossy(&line);
-            let line = line.trim_end_matches(['\n', '\r']);
-            if line.is_empty() {
-                if !self.data.is_empty() || !self.event.is_empty() {
-                    messages.push(SseMessage {
-                        id: self.id.take(),
-                        event: std::mem::take(&mut self.event),
-                        data: std::mem::take(&mut self.data),
-                    });
-                }
-                continue;
-            }
-            if line.starts_with(':') {
-                continue; // a comment, e.g. keep-alive
-            }
-            let (field, value) = match line.split_once(':') {
-                Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
-                None => (line, ""),
-            };
-            match field {
-                "event" => self.event = value.to_owned(),
-                "data" => {
-                    if !self.data.is_empty() {
-                        self.data.push('\n');
-                    }
-                    self.data.push_str(value);
-                }
-                "id" => self.id = Some(value.to_owned()),
-                _ => {}
-            }
+        let mut start = 0;
+        while let Some(offset) = self.buffer[start..].iter().position(|b| *b == b'\n') {
+            let end = start + offset;
+            let line = String::from_utf8_lossy(&self.buffer[start..end]).into_owned();
+            start = end + 1;
+            self.line(line.trim_end_matches('\r'), &mut messages);
         }
+        self.buffer.drain(..start);
         messages
+    }
+
+    fn line(&mut self, line: &str, messages: &mut Vec<SseMessage>) {
+        if line.is_empty() {
+            if !self.data.is_empty() || !self.event.is_empty() {
+                messages.push(SseMessage {
+                    id: self.id.take(),
+                    event: std::mem::take(&mut self.event),
+                    data: std::mem::take(&mut self.data),
+                });
+            }
+            return;
+        }
+        if line.starts_with(':') {
+            return; // a comment, e.g. keep-alive
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+            None => (line, ""),
+        };
+        match field {
+            "event" => self.event = value.to_owned(),
+            "data" => {
+                if !self.data.is_empty() {
+                    self.data.push('\n');
+                }
+                self.data.push_str(value);
+            }
+            "id" => self.id = Some(value.to_owned()),
+            _ => {}
+        }
     }
 }
 

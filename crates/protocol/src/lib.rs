@@ -22,6 +22,31 @@ pub const DEFAULT_PORT: u16 = 5645;
 /// larger is refused with RESOURCE_EXHAUSTED instead of being buffered.
 pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 
+/// The most payload bytes one page or batch carries, well under [`MAX_MESSAGE_BYTES`]:
+/// pages and batches are cut at this size as well as at their count.
+pub const BATCH_BYTES: usize = 4 * 1024 * 1024;
+
+/// Splits items into consecutive groups of at most [`BATCH_BYTES`] (by `size`), each with
+/// at least one item.
+pub fn split_by_size<T>(items: Vec<T>, size: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
+    let mut groups = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = 0;
+    for item in items {
+        let n = size(&item);
+        if !current.is_empty() && bytes + n > BATCH_BYTES {
+            groups.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += n;
+        current.push(item);
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
+}
+
 /// The wire enum for a model kind.
 pub fn kind_to_wire(kind: EntityKind) -> pb::EntityKind {
     match kind {
@@ -199,6 +224,22 @@ mod tests {
         }
         assert!(kind_from_wire(0).is_err());
         assert!(kind_from_wire(99).is_err());
+    }
+
+    #[test]
+    fn groups_stay_under_the_byte_budget_and_keep_order() {
+        let items: Vec<usize> = vec![BATCH_BYTES / 2, BATCH_BYTES / 2, 1, BATCH_BYTES * 2, 3];
+        let groups = split_by_size(items, |n| *n);
+        assert_eq!(
+            groups,
+            vec![
+                vec![BATCH_BYTES / 2, BATCH_BYTES / 2],
+                vec![1],
+                vec![BATCH_BYTES * 2],
+                vec![3]
+            ]
+        );
+        assert!(split_by_size(Vec::<usize>::new(), |n| *n).is_empty());
     }
 
     #[test]

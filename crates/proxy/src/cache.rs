@@ -116,6 +116,20 @@ pub enum CacheError {
     NewerSchema { path: PathBuf, found: i64 },
     #[error("proxy cache error: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("a proxy background task failed: {0}")]
+    Task(String),
+    #[error(
+        "cannot open the proxy cache {path}: {reason}; check that no other proxy uses this data folder and that it is readable and writable"
+    )]
+    Open { path: PathBuf, reason: String },
+}
+
+/// True for SQLite's "this file is damaged or not a database".
+fn is_corruption(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
 }
 
 /// A watch that starts before the oldest change still kept.
@@ -188,10 +202,22 @@ impl Cache {
             path: path.to_owned(),
             reason,
         };
-        let conn = connect(path).map_err(|e| unusable(e.to_string()))?;
+        // Only a damaged file is moved aside; a busy, unreadable or full disk is reported as
+        // it is, since rebuilding would cost every role a full synchronization.
+        let classify = |e: rusqlite::Error| {
+            if is_corruption(&e) {
+                unusable(e.to_string())
+            } else {
+                CacheError::Open {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                }
+            }
+        };
+        let conn = connect(path).map_err(classify)?;
         let check: String = conn
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(|e| unusable(e.to_string()))?;
+            .map_err(classify)?;
         if check != "ok" {
             return Err(unusable(check));
         }
@@ -296,6 +322,17 @@ impl Cache {
     /// Applies changes in one transaction; each real change takes the next revision.
     /// Returns how many changed something.
     pub fn apply(&self, changes: &[Change]) -> Result<u64, CacheError> {
+        self.apply_unless_newer(changes, None)
+    }
+
+    /// Like [`Cache::apply`], but leaves alone any entity changed after revision `read_at`:
+    /// a reconciliation pass read SiPass at that point, and a push-driven refresh since then
+    /// knows better than its older copy.
+    pub fn apply_unless_newer(
+        &self,
+        changes: &[Change],
+        read_at: Option<Revision>,
+    ) -> Result<u64, CacheError> {
         let mut writer = self.writer();
         let Writer {
             conn,
@@ -319,6 +356,11 @@ impl Cache {
                     Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
                 })
                 .optional()?;
+            if let (Some(read_at), Some((current, ..))) = (read_at, &old)
+                && *current > read_at
+            {
+                continue;
+            }
             let stat = new_stats.entry(kind).or_default();
             match (change, &old) {
                 (Change::Upsert { name, payload, .. }, Some((_, old_name, old_payload)))
@@ -472,6 +514,27 @@ impl Cache {
         Ok((page, self.summary(kind).eligible))
     }
 
+    /// Counts and digests of `kinds` together with the revision they describe, read under
+    /// the writer's lock so that the three belong to the same moment: a role compares them
+    /// only when it is at exactly that revision.
+    pub fn summaries(&self, kinds: &[EntityKind]) -> (Revision, Vec<KindSummary>) {
+        let writer = self.writer();
+        let summaries = kinds
+            .iter()
+            .map(|kind| {
+                writer
+                    .stats
+                    .get(kind)
+                    .map(|(count, digest)| KindSummary {
+                        eligible: *count,
+                        digest: digest.value(),
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        (writer.revision, summaries)
+    }
+
     /// Count and digest of one kind.
     pub fn summary(&self, kind: EntityKind) -> KindSummary {
         self.writer()
@@ -491,9 +554,11 @@ impl Cache {
         after: Revision,
         limit: usize,
     ) -> Result<Result<Vec<LoggedChange>, TooOld>, CacheError> {
-        let floor = *self.floor.lock().unwrap_or_else(|e| e.into_inner());
-        if after < floor {
-            return Ok(Err(TooOld { oldest: floor }));
+        let floor = || *self.floor.lock().unwrap_or_else(|e| e.into_inner());
+        // A role claiming a revision this cache never reached has a copy from elsewhere
+        // (a restored or lost cache): it must list again rather than skip changes.
+        if after < floor() || after > self.revision() {
+            return Ok(Err(TooOld { oldest: floor() }));
         }
         let rows = self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(
@@ -521,6 +586,10 @@ impl Cache {
             })?
             .collect::<Result<Vec<_>, _>>()
         })?;
+        // A prune may have committed between the check above and the read.
+        if after < floor() {
+            return Ok(Err(TooOld { oldest: floor() }));
+        }
         Ok(Ok(rows
             .into_iter()
             .filter_map(|(revision, kind, id, entity)| {

@@ -40,19 +40,19 @@ async fn feed(
             .map_err(|e| Status::unavailable(format!("the proxy cannot read its journal: {e}")))?;
         if let Some(last) = entries.last() {
             after = last.seq;
-            let batch = pb::EventBatch {
-                entries: entries
-                    .into_iter()
-                    .map(|e| pb::JournalEntry {
-                        sequence: e.seq,
-                        r#type: e.entry_type,
-                        payload: e.payload,
-                        journaled_at_ms: e.at_ms,
-                    })
-                    .collect(),
-            };
-            if tx.send(Ok(batch)).await.is_err() {
-                return Ok(());
+            let entries: Vec<pb::JournalEntry> = entries
+                .into_iter()
+                .map(|e| pb::JournalEntry {
+                    sequence: e.seq,
+                    r#type: e.entry_type,
+                    payload: e.payload,
+                    journaled_at_ms: e.at_ms,
+                })
+                .collect();
+            for entries in protocol::split_by_size(entries, |e| e.payload.len()) {
+                if tx.send(Ok(pb::EventBatch { entries })).await.is_err() {
+                    return Ok(());
+                }
             }
             continue;
         }

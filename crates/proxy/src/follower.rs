@@ -81,15 +81,33 @@ async fn session(
             }
             .into());
         };
-        let mut batch = vec![first?];
+        let mut batch = Vec::new();
+        keep_wellformed(first, &mut batch)?;
         while batch.len() < BATCH {
             match messages.try_recv() {
-                Ok(m) => batch.push(m?),
+                Ok(m) => keep_wellformed(m, &mut batch)?,
                 Err(_) => break,
             }
         }
         reached = handle(shared, batch, reached).await?;
     }
+}
+
+/// Adds a decoded message to the batch. A message that cannot be decoded is skipped with a
+/// warning: its sequence number then shows as a gap, which reconciliation and back-fill
+/// repair, instead of the same bad message stopping the channel at every reconnection.
+fn keep_wellformed(
+    message: Result<(Push, String), SiPassError>,
+    batch: &mut Vec<(Push, String)>,
+) -> Result<(), FollowError> {
+    match message {
+        Ok(m) => batch.push(m),
+        Err(SiPassError::Malformed { reason, .. }) => {
+            tracing::warn!("skipped a push message SiPass sent malformed: {reason}");
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
 }
 
 /// Handles a batch of push messages in order; returns the sequence reached.
@@ -106,14 +124,20 @@ async fn handle(
             continue; // a replay of what the journal has
         }
         if seq > reached + 1 || matches!(push, Push::Gap(_)) {
-            // Messages reached+1 .. seq-1 were missed: journal what the audit trail still has,
-            // then reconcile entities.
-            let journaled_upto = refreshes.first().map_or(reached, |(s, ..)| *s - 1);
-            commit(shared, std::mem::take(&mut entries), journaled_upto).await?;
-            backfill(shared, reached, seq).await?;
+            // Messages after `reached` were missed (a gap message covers up to its own
+            // sequence): journal what the audit trail still has, then reconcile entities.
+            // The recorded push sequence never passes an entity message not yet refreshed.
+            let pending = refreshes.first().map_or(u64::MAX, |(s, ..)| *s - 1);
+            commit(shared, std::mem::take(&mut entries), reached.min(pending)).await?;
+            let before = if matches!(push, Push::Gap(_)) {
+                seq + 1
+            } else {
+                seq
+            };
+            backfill(shared, reached, before, pending).await?;
             tracing::warn!(
                 from = reached + 1,
-                to = seq - 1,
+                to = before - 1,
                 "missed push messages; reconciling with SiPass"
             );
             shared.reconcile.notify_one();
@@ -158,8 +182,14 @@ fn entry<T: serde::Serialize>(seq: u64, entry_type: EntryType, message: &T) -> N
     }
 }
 
-/// Journals the events SiPass still has between two sequence numbers (exclusive).
-async fn backfill(shared: &Arc<Shared>, after: u64, before: u64) -> Result<(), FollowError> {
+/// Journals the events SiPass still has between two sequence numbers (exclusive), recording
+/// the push sequence reached no further than `cap`.
+async fn backfill(
+    shared: &Arc<Shared>,
+    after: u64,
+    before: u64,
+    cap: u64,
+) -> Result<(), FollowError> {
     if shared.progress.management_missing.load(Ordering::Relaxed) {
         return Ok(());
     }
@@ -174,7 +204,7 @@ async fn backfill(shared: &Arc<Shared>, after: u64, before: u64) -> Result<(), F
         let last = events.last().map(|e| e.sequence);
         let found = wanted.len();
         if let Some(reached) = wanted.last().map(|e| e.source_seq) {
-            commit(shared, wanted, reached).await?;
+            commit(shared, wanted, reached.min(cap)).await?;
         }
         match last {
             Some(last) if last < before && found > 0 => from = last,

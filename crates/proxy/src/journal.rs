@@ -78,7 +78,8 @@ impl Journal {
         let open = || -> Result<Connection, rusqlite::Error> {
             let conn = Connection::open(path)?;
             conn.busy_timeout(Duration::from_secs(10))?;
-            conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+            // FULL: an event acknowledged to nobody yet must survive a power cut too.
+            conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
             conn.execute_batch(SCHEMA)?;
             Ok(conn)
         };
@@ -89,7 +90,11 @@ impl Journal {
         let last: u64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM entries", [], |r| {
             r.get::<_, i64>(0)
         })? as u64;
-        let last = last.max(meta(&conn, "acked")?.unwrap_or(0));
+        // Sequence numbers are never reused, even when every entry has been acknowledged
+        // and deleted.
+        let last = last
+            .max(meta(&conn, "acked")?.unwrap_or(0))
+            .max(meta(&conn, "last_seq")?.unwrap_or(0));
         let (latest, _) = watch::channel(last);
         Ok(Journal {
             conn: Mutex::new(conn),
@@ -151,6 +156,7 @@ impl Journal {
             }
         }
         set_meta(&tx, "push_sequence", push_sequence.max(reached))?;
+        set_meta(&tx, "last_seq", seq)?;
         if let Some(last) = entries.last().filter(|e| e.source_seq > journaled) {
             set_meta(&tx, "journaled_source", last.source_seq)?;
         }

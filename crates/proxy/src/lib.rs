@@ -160,10 +160,7 @@ pub async fn start(
     let cache = Arc::new(
         tokio::task::spawn_blocking(move || Cache::open(&path))
             .await
-            .map_err(|e| CacheError::Unusable {
-                path: cache_path(&config.data_dir),
-                reason: e.to_string(),
-            })??,
+            .map_err(|e| CacheError::Task(e.to_string()))??,
     );
     let journal = Arc::new(Journal::open(
         &journal_path(&config.data_dir),

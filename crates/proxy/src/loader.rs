@@ -128,8 +128,10 @@ async fn load_cardholders(
     let mut stats = LoadStats::default();
     let mut seen_cardholders = HashSet::new();
     let mut seen_credentials = HashSet::new();
+    let pass_started = cache.revision();
     let mut start = 0;
     loop {
+        let read_at = cache.revision();
         let page = client.cardholder_page(start, start + PAGE, &fields).await?;
         progress
             .total
@@ -141,7 +143,16 @@ async fn load_cardholders(
         let mut changes = Vec::with_capacity(count * 2);
         for record in page.records {
             let record = complete(client, record).await?;
-            for change in cardholder_changes(record, client.hr_url())? {
+            let cardholder = match cardholder_changes(record, client.hr_url()) {
+                Ok(changes) => changes,
+                Err(e) => {
+                    // One bad record must not stop the whole pass; it is skipped (and kept
+                    // as it was in the cache, since unseen cardholders are confirmed first).
+                    tracing::warn!("skipped a cardholder: {e}");
+                    continue;
+                }
+            };
+            for change in cardholder {
                 if let Change::Upsert { kind, id, .. } = &change {
                     match kind {
                         EntityKind::Cardholder => seen_cardholders.insert(id.clone()),
@@ -152,15 +163,37 @@ async fn load_cardholders(
             }
         }
         stats.seen += count as u64;
-        stats.changed += apply(cache, changes).await?;
+        stats.changed += apply_read_at(cache, changes, read_at).await?;
         start += count;
         progress.loaded.store(start as u64, Ordering::Relaxed);
         if page.total >= 0 && start as i64 >= page.total {
             break;
         }
     }
-    stats.deleted += delete_missing(cache, EntityKind::Cardholder, &seen_cardholders).await?;
-    stats.deleted += delete_missing(cache, EntityKind::Credential, &seen_credentials).await?;
+    // Paging by position can skip a cardholder when another is deleted during the pass, so
+    // an unseen cardholder is deleted only once SiPass confirms it is gone.
+    let mut gone = Vec::new();
+    for id in unseen(cache, EntityKind::Cardholder, &seen_cardholders).await? {
+        if client.object(ObjectKind::Cardholder, &id).await?.is_none() {
+            gone.push(id);
+        } else {
+            tracing::debug!(cardholder = %id, "skipped by paging during the pass; kept");
+        }
+    }
+    let mut deletions: Vec<Change> = gone
+        .iter()
+        .map(|id| Change::Delete {
+            kind: EntityKind::Cardholder,
+            id: id.clone(),
+        })
+        .collect();
+    for id in unseen(cache, EntityKind::Credential, &seen_credentials).await? {
+        deletions.push(Change::Delete {
+            kind: EntityKind::Credential,
+            id,
+        });
+    }
+    stats.deleted += apply_read_at(cache, deletions, pass_started).await?;
     Ok(stats)
 }
 
@@ -171,6 +204,7 @@ async fn load_objects(
     object_kind: ObjectKind,
     kind: EntityKind,
 ) -> Result<LoadStats, LoadError> {
+    let read_at = cache.revision();
     let records = client.objects(object_kind).await?;
     let mut seen = HashSet::new();
     let mut changes = Vec::with_capacity(records.len());
@@ -186,8 +220,13 @@ async fn load_objects(
         seen: seen.len() as u64,
         ..LoadStats::default()
     };
-    stats.changed += apply(cache, changes).await?;
-    stats.deleted += delete_missing(cache, kind, &seen).await?;
+    stats.changed += apply_read_at(cache, changes, read_at).await?;
+    let deletions = unseen(cache, kind, &seen)
+        .await?
+        .into_iter()
+        .map(|id| Change::Delete { kind, id })
+        .collect();
+    stats.deleted += apply_read_at(cache, deletions, read_at).await?;
     Ok(stats)
 }
 
@@ -218,17 +257,35 @@ pub async fn refresh(
             running.spawn(async move { changes_for(&client, &cache, kind, &token).await });
         }
         match running.join_next().await {
-            Some(Ok(result)) => changes.extend(result?),
-            Some(Err(e)) => {
-                return Err(LoadError::Cache(CacheError::Unusable {
-                    path: Default::default(),
-                    reason: format!("a refresh task failed: {e}"),
-                }));
+            Some(Ok(Err(LoadError::SiPass(SiPassError::Malformed { what, reason })))) => {
+                tracing::warn!("skipped {what}: {reason}");
             }
+            Some(Ok(result)) => changes.extend(result?),
+            Some(Err(e)) => return Err(LoadError::Cache(CacheError::Task(e.to_string()))),
             None => break,
         }
     }
-    Ok(apply(cache, changes).await?)
+    Ok(apply(cache, without_superseded_deletes(changes)).await?)
+}
+
+/// Drops a delete when the same batch also stores that entity: a card moved from one
+/// cardholder to another is deleted by the first's refresh and stored by the second's, and
+/// the refreshes finish in any order.
+fn without_superseded_deletes(changes: Vec<Change>) -> Vec<Change> {
+    let stored: HashSet<(EntityKind, String)> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Upsert { kind, id, .. } => Some((*kind, id.clone())),
+            Change::Delete { .. } => None,
+        })
+        .collect();
+    changes
+        .into_iter()
+        .filter(|c| match c {
+            Change::Delete { kind, id } => !stored.contains(&(*kind, id.clone())),
+            Change::Upsert { .. } => true,
+        })
+        .collect()
 }
 
 /// The cache changes that bring one object up to date.
@@ -280,12 +337,7 @@ async fn dropped_credentials(
         })
         .collect();
     let (cache, owner) = (cache.clone(), cardholder.to_owned());
-    let held = tokio::task::spawn_blocking(move || cache.owned_by(EntityKind::Credential, &owner))
-        .await
-        .map_err(|e| CacheError::Unusable {
-            path: Default::default(),
-            reason: e.to_string(),
-        })??;
+    let held = blocking(&cache, move |c| c.owned_by(EntityKind::Credential, &owner)).await?;
     Ok(held
         .into_iter()
         .filter(|id| !kept.contains(id))
@@ -301,15 +353,7 @@ pub(crate) async fn apply(cache: &Arc<Cache>, changes: Vec<Change>) -> Result<u6
     if changes.is_empty() {
         return Ok(0);
     }
-    let cache = cache.clone();
-    tokio::task::spawn_blocking(move || cache.apply(&changes))
-        .await
-        .unwrap_or_else(|e| {
-            Err(CacheError::Unusable {
-                path: Default::default(),
-                reason: format!("a cache task failed: {e}"),
-            })
-        })
+    blocking(cache, move |c| c.apply(&changes)).await
 }
 
 /// A list record may lack fields the projection asked for (a SiPass release that does not
@@ -325,19 +369,40 @@ async fn complete(client: &HrClient, record: Value) -> Result<Value, SiPassError
     client.cardholder(&token).await
 }
 
-/// Deletes what the cache holds of `kind` that this pass did not see in SiPass.
-async fn delete_missing(
+/// The ids the cache holds of `kind` that this pass did not see in SiPass.
+async fn unseen(
     cache: &Arc<Cache>,
     kind: EntityKind,
     seen: &HashSet<String>,
+) -> Result<Vec<String>, CacheError> {
+    let all = blocking(cache, move |c| c.ids(kind)).await?;
+    Ok(all.into_iter().filter(|id| !seen.contains(id)).collect())
+}
+
+/// Applies what a pass read at revision `read_at`, leaving newer changes alone.
+async fn apply_read_at(
+    cache: &Arc<Cache>,
+    changes: Vec<Change>,
+    read_at: u64,
 ) -> Result<u64, CacheError> {
-    let gone: Vec<Change> = cache
-        .ids(kind)?
-        .into_iter()
-        .filter(|id| !seen.contains(id))
-        .map(|id| Change::Delete { kind, id })
-        .collect();
-    apply(cache, gone).await
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    blocking(cache, move |c| {
+        c.apply_unless_newer(&changes, Some(read_at))
+    })
+    .await
+}
+
+/// Runs a cache call off the async threads.
+async fn blocking<T: Send + 'static>(
+    cache: &Arc<Cache>,
+    f: impl FnOnce(&Cache) -> Result<T, CacheError> + Send + 'static,
+) -> Result<T, CacheError> {
+    let cache = cache.clone();
+    tokio::task::spawn_blocking(move || f(&cache))
+        .await
+        .unwrap_or_else(|e| Err(CacheError::Task(e.to_string())))
 }
 
 /// SiPass sends tokens as strings, but some objects (workgroups) as numbers.
@@ -514,6 +579,27 @@ mod tests {
                 .get("State")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_card_moved_between_cardholders_in_one_batch_is_kept() {
+        let card = |owner: &str| Change::Upsert {
+            kind: EntityKind::Credential,
+            id: "10:100:1".into(),
+            name: "1".into(),
+            payload: Vec::new(),
+            owner: owner.into(),
+        };
+        let delete = Change::Delete {
+            kind: EntityKind::Credential,
+            id: "10:100:1".into(),
+        };
+        for batch in [
+            vec![card("B"), delete.clone()],
+            vec![delete.clone(), card("B")],
+        ] {
+            assert_eq!(without_superseded_deletes(batch), vec![card("B")]);
+        }
     }
 
     #[test]

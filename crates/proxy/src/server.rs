@@ -246,8 +246,23 @@ impl Bridge for BridgeService {
                 .await
                 .map_err(|e| Status::internal(e.to_string()))?
                 .map_err(cache_status)?;
+        // A page is also cut at a byte budget, so that large objects never make a message
+        // the role cannot take.
+        let full = page.len() == limit;
+        let mut page = page;
+        let mut bytes = 0;
+        let fits = page
+            .iter()
+            .take_while(|(id, e)| {
+                bytes += e.payload.len() + id.len() + e.name.len();
+                bytes <= protocol::BATCH_BYTES
+            })
+            .count()
+            .max(1);
+        let cut = fits < page.len();
+        page.truncate(fits);
         let next_page_token = match page.last() {
-            Some((last, _)) if page.len() == limit => PageToken::encode(kind, snapshot, last),
+            Some((last, _)) if full || cut => PageToken::encode(kind, snapshot, last),
             _ => String::new(),
         };
         let entities = page
@@ -283,16 +298,18 @@ impl Bridge for BridgeService {
                 .map(|k| kind_from_wire(*k))
                 .collect::<Result<_, _>>()?
         };
-        let revision = self.shared.cache.revision();
+        let cache = self.shared.cache.clone();
+        let wanted = kinds.clone();
+        let (revision, summaries) = tokio::task::spawn_blocking(move || cache.summaries(&wanted))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
         let kinds = kinds
             .into_iter()
-            .map(|kind| {
-                let s = self.shared.cache.summary(kind);
-                pb::KindSummary {
-                    kind: kind_to_wire(kind) as i32,
-                    eligible: s.eligible,
-                    digest: s.digest,
-                }
+            .zip(summaries)
+            .map(|(kind, s)| pb::KindSummary {
+                kind: kind_to_wire(kind) as i32,
+                eligible: s.eligible,
+                digest: s.digest,
             })
             .collect();
         Ok(Response::new(pb::SummaryReply { revision, kinds }))

@@ -79,10 +79,12 @@ async fn feed(
                 .filter(|c| kinds.is_empty() || kinds.contains(&c.kind))
                 .map(to_wire)
                 .collect();
-            if !batch.is_empty()
-                && !send(tx, Event::Changes(pb::ChangeBatch { changes: batch })).await
+            for changes in
+                protocol::split_by_size(batch, |c| c.payload.len() + c.id.len() + c.name.len())
             {
-                return Ok(());
+                if !send(tx, Event::Changes(pb::ChangeBatch { changes })).await {
+                    return Ok(());
+                }
             }
             continue;
         }

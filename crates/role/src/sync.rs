@@ -24,6 +24,8 @@ const PAGE_SIZE: u32 = 2000;
 /// is verified. Verifying at every caught-up moment would cost a Summary round trip per
 /// change at high change rates.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// The least time between two repairs of a difference that the first did not fix.
+const REPAIR_PAUSE: Duration = Duration::from_secs(30);
 /// The longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -63,6 +65,8 @@ struct Session {
     address: (String, u16),
     /// The proxy revision the last verification saw; nothing to verify while unchanged.
     verified_at: Option<u64>,
+    /// When a kind was last listed again because its digest differed.
+    repaired_at: Option<std::time::Instant>,
 }
 
 /// Why following the proxy's changes stopped while connected.
@@ -80,6 +84,10 @@ impl Engine {
         let mut backoff = Duration::from_secs(1);
         loop {
             let stop = self.session(&mut shutdown).await;
+            // A session that got connected resets the backoff: the next failure is a new one.
+            if self.status.proxy().connected {
+                backoff = Duration::from_secs(1);
+            }
             self.status.set_connected(false);
             let wait = match stop {
                 Stop::Shutdown => break,
@@ -101,9 +109,7 @@ impl Engine {
                     Duration::from_secs(10)
                 }
             };
-            if self.status.proxy().connected {
-                backoff = Duration::from_secs(1);
-            }
+
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = stopped(&mut shutdown) => break,
@@ -194,6 +200,7 @@ impl Engine {
             kinds,
             address: (host, port),
             verified_at: None,
+            repaired_at: None,
         })
     }
 
@@ -280,6 +287,26 @@ impl Engine {
                         .await?;
                 }
                 FollowEnd::Differs(kinds) => {
+                    // A difference that a listing did not repair is not repaired by listing
+                    // again at once: wait, saying so, instead of relisting back to back.
+                    if session
+                        .repaired_at
+                        .is_some_and(|t| t.elapsed() < REPAIR_PAUSE)
+                    {
+                        self.status.set_health(
+                            HealthState::Warning,
+                            Some(format!(
+                                "the Directory still differs from SiPass after a repair ({}); trying again in {} s",
+                                kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
+                                REPAIR_PAUSE.as_secs()
+                            )),
+                        );
+                        tokio::select! {
+                            () = tokio::time::sleep(REPAIR_PAUSE) => {}
+                            () = stopped(shutdown) => return Ok(()),
+                        }
+                    }
+                    session.repaired_at = Some(std::time::Instant::now());
                     self.full_sync(session, &kinds, "digest mismatch", true)
                         .await?;
                 }
@@ -471,7 +498,7 @@ impl Engine {
                 return Err(stop);
             }
         }
-        self.resume_watch_after_listing(session)?;
+        self.resume_watch_after_listing(session, kinds)?;
         self.blocking(move |d| d.finish_run(run, "succeeded", None))
             .await?;
         session.verified_at = None;
@@ -482,19 +509,30 @@ impl Engine {
         Ok(())
     }
 
-    /// After a listing, watching starts from the oldest snapshot any kind was listed at (or
-    /// earlier): replaying a change the Directory already has is harmless, missing one is not.
-    fn resume_watch_after_listing(&self, session: &Session) -> Result<(), Stop> {
+    /// After listing `listed`, watching starts from the oldest revision any kind is known to be
+    /// current at: the snapshots of the kinds just listed, and for the others the watch
+    /// position they were following (or their own listing's snapshot). Replaying a change the
+    /// Directory already has is harmless, missing one is not. A watch position the proxy
+    /// called too old is never reused when every kind was listed again.
+    fn resume_watch_after_listing(
+        &self,
+        session: &Session,
+        listed: &[EntityKind],
+    ) -> Result<(), Stop> {
+        let current = self
+            .directory
+            .watch_position()?
+            .filter(|w| w.cache_id == session.cache_id);
         let mut revision = u64::MAX;
         for kind in &session.kinds {
-            if let Some(p) = self.directory.position(kind.as_str())? {
-                revision = revision.min(p.snapshot_revision);
+            let position = self.directory.position(kind.as_str())?;
+            let from = match (&current, listed.contains(kind)) {
+                (Some(w), false) => Some(w.revision),
+                _ => position.map(|p| p.snapshot_revision),
+            };
+            if let Some(from) = from {
+                revision = revision.min(from);
             }
-        }
-        if let Some(current) = self.directory.watch_position()?
-            && current.cache_id == session.cache_id
-        {
-            revision = revision.min(current.revision);
         }
         if revision != u64::MAX {
             self.directory.set_watch_position(&WatchPosition {

@@ -416,7 +416,20 @@ impl HrClient {
         tokio::spawn(async move {
             let mut parser = push::SseParser::default();
             loop {
-                let chunk = match response.chunk().await {
+                // SiPass sends a keep-alive comment every 15 s: a silent connection is a dead
+                // one (a half-open TCP connection, a stalled server), and is left.
+                let next = tokio::time::timeout(PUSH_IDLE, response.chunk()).await;
+                let Ok(next) = next else {
+                    let reason = format!("nothing received for {} s", PUSH_IDLE.as_secs());
+                    let _ = tx
+                        .send(Err(SiPassError::Unreachable {
+                            url: url.clone(),
+                            reason,
+                        }))
+                        .await;
+                    break;
+                };
+                let chunk = match next {
                     Ok(Some(chunk)) => chunk,
                     Ok(None) => break,
                     Err(e) => {
@@ -569,6 +582,9 @@ impl HrClient {
         self.token.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// How long the push channel may stay silent before it is considered dead.
+const PUSH_IDLE: Duration = Duration::from_secs(45);
 
 /// Which of SiPass's APIs a call goes to.
 #[derive(Clone, Copy)]

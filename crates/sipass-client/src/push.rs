@@ -3,6 +3,9 @@
 
 use model::management::{Push, PushDecodeError};
 
+/// The longest line or message accepted on the push channel.
+const MAX_LINE: usize = 16 * 1024 * 1024;
+
 /// Splits an SSE byte stream into messages. Bytes may arrive in any chunking.
 #[derive(Default)]
 pub struct SseParser {
@@ -41,6 +44,12 @@ impl SseParser {
             self.line(line.trim_end_matches('\r'), &mut messages);
         }
         self.buffer.drain(..start);
+        if self.buffer.len() > MAX_LINE || self.data.len() > MAX_LINE {
+            // No SiPass message is this large: drop what has piled up rather than grow
+            // without bound; the lost message shows as a gap in the sequence numbers.
+            self.buffer.clear();
+            self.data.clear();
+        }
         messages
     }
 

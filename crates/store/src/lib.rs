@@ -536,17 +536,17 @@ fn stored_revision(
         .map(|r| r as u64))
 }
 
-/// How an upsert treats an object the Directory already holds at the same revision.
+/// How an upsert treats an object the Directory already holds.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum SameRevision {
-    /// A listing rewrites it, to stamp it with the listing's generation.
+    /// A listing always writes it, stamping it with the listing's generation.
     Rewrite,
-    /// A real-time change (or its replay) has nothing to add.
+    /// A real-time change (or its replay) is skipped unless it is newer.
     Skip,
 }
 
-/// Writes a SiPass object's rows unless the Directory already holds a newer revision; false
-/// when skipped.
+/// Writes a SiPass object's rows (a real-time change only when newer than what is held);
+/// false when skipped.
 fn upsert_entity(
     conn: &Connection,
     entity: &SourceEntity,
@@ -555,8 +555,11 @@ fn upsert_entity(
     digest: &mut Digest,
 ) -> Result<bool, StoreError> {
     let old = stored_revision(conn, &entity.source_kind, &entity.id)?;
+    // A listing is authoritative: what it read is at least as new as anything the
+    // Directory got from the same proxy cache before it, and revisions from another cache
+    // (after a rebuild) cannot be compared at all.
     let newer_held = match same {
-        SameRevision::Rewrite => old.is_some_and(|r| r > entity.revision),
+        SameRevision::Rewrite => false,
         SameRevision::Skip => old.is_some_and(|r| r >= entity.revision),
     };
     if newer_held {

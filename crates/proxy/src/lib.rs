@@ -180,7 +180,7 @@ pub async fn start(
         reconcile: tokio::sync::Notify::new(),
         progress: LoadProgress::default(),
         loaded: AtomicBool::new(complete),
-        sipass_version: config.sipass_version,
+        sipass_version: sipass_version(&client, config.sipass_version).await,
     });
     let server = tokio::spawn(serve(
         listener,
@@ -190,6 +190,7 @@ pub async fn start(
         shutdown.clone(),
     ));
     let follower = tokio::spawn(follower::follow(shared.clone(), shutdown.clone()));
+    let keep_alive = tokio::spawn(keep_session_alive(client.clone(), shutdown.clone()));
     let loader = tokio::spawn(keep_loaded(
         client,
         shared.clone(),
@@ -203,7 +204,7 @@ pub async fn start(
         ca_pem: authority.cert_pem().to_owned(),
         token,
         shared,
-        tasks: vec![server, loader, follower],
+        tasks: vec![server, loader, follower, keep_alive],
     })
 }
 
@@ -244,6 +245,43 @@ async fn serve(
         .await
     {
         tracing::error!(?addr, "the bridge protocol server stopped: {e}");
+    }
+}
+
+/// The SiPass release behind the proxy: what SiPass says (its management API's Version),
+/// else what the operator configured. A disagreement is logged, because the cardholder Status
+/// codes differ between releases.
+async fn sipass_version(client: &HrClient, configured: SiPassVersion) -> SiPassVersion {
+    match client.version().await.map(|v| v.parse::<SiPassVersion>()) {
+        Ok(Ok(reported)) => {
+            if reported != configured {
+                tracing::warn!(%reported, %configured, "SiPass reports another release than configured; using SiPass's");
+            }
+            reported
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("{e}; assuming the configured {configured}");
+            configured
+        }
+        Err(_) => configured,
+    }
+}
+
+/// Keeps the HR API session alive between loads (SiPass's expiry slides with every call),
+/// at a third of the timeout SiPass reports.
+async fn keep_session_alive(client: Arc<HrClient>, mut shutdown: watch::Receiver<bool>) {
+    let every = client
+        .session_timeout()
+        .await
+        .map_or(Duration::from_secs(120), |t| (t / 3).max(Duration::from_secs(5)));
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        if let Err(e) = client.keep_alive().await {
+            tracing::debug!("SiPass keep-alive failed: {e}; the next call logs in again");
+        }
     }
 }
 

@@ -273,7 +273,9 @@ async fn keep_session_alive(client: Arc<HrClient>, mut shutdown: watch::Receiver
     let every = client
         .session_timeout()
         .await
-        .map_or(Duration::from_secs(120), |t| (t / 3).max(Duration::from_secs(5)));
+        .map_or(Duration::from_secs(120), |t| {
+            (t / 3).max(Duration::from_secs(5))
+        });
     loop {
         tokio::select! {
             () = tokio::time::sleep(every) => {}

@@ -269,10 +269,19 @@ impl Engine {
                     .flatten()
                     .is_some_and(|p| !p.complete && p.cache_id == session.cache_id)
             });
+            let other_cache = stale.iter().any(|k| {
+                self.directory
+                    .position(k.as_str())
+                    .ok()
+                    .flatten()
+                    .is_some_and(|p| p.cache_id != session.cache_id)
+            });
             let trigger = if resumed {
                 "resumed"
-            } else if self.directory.watch_position()?.is_some() {
+            } else if other_cache {
                 "proxy cache changed"
+            } else if self.directory.watch_position()?.is_some() {
+                "kinds newly synchronized"
             } else {
                 "first connection"
             };

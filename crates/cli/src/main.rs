@@ -118,6 +118,9 @@ fn main() -> ExitCode {
             Command::Bench(args) => bench::bench(args).await,
         }
     });
+    // Everything that must be saved has been by now; a background task still busy must not
+    // keep the process from exiting.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use model::management::{Event, Push};
+use model::management::{Event, Push, PushType};
 use sipass_client::SiPassError;
+use sipass_client::push::PushMessage;
 use tokio::sync::watch;
 
 use crate::Shared;
@@ -97,8 +98,8 @@ async fn session(
 /// warning: its sequence number then shows as a gap, which reconciliation and back-fill
 /// repair, instead of the same bad message stopping the channel at every reconnection.
 fn keep_wellformed(
-    message: Result<(Push, String), SiPassError>,
-    batch: &mut Vec<(Push, String)>,
+    message: Result<PushMessage, SiPassError>,
+    batch: &mut Vec<PushMessage>,
 ) -> Result<(), FollowError> {
     match message {
         Ok(m) => batch.push(m),
@@ -113,27 +114,24 @@ fn keep_wellformed(
 /// Handles a batch of push messages in order; returns the sequence reached.
 async fn handle(
     shared: &Arc<Shared>,
-    batch: Vec<(Push, String)>,
+    batch: Vec<PushMessage>,
     mut reached: u64,
 ) -> Result<u64, FollowError> {
     let mut entries = Vec::new();
     let mut refreshes: Vec<(u64, model::management::ObjectKind, String)> = Vec::new();
-    for (push, data) in batch {
-        let seq = push.sequence();
+    for message in batch {
+        let seq = message.sequence;
+        let is_gap = message.kind == PushType::Gap;
         if seq <= reached {
             continue; // a replay of what the journal has
         }
-        if seq > reached + 1 || matches!(push, Push::Gap(_)) {
+        if seq > reached + 1 || is_gap {
             // Messages after `reached` were missed (a gap message covers up to its own
             // sequence): journal what the audit trail still has, then reconcile entities.
             // The recorded push sequence never passes an entity message not yet refreshed.
             let pending = refreshes.first().map_or(u64::MAX, |(s, ..)| *s - 1);
             commit(shared, std::mem::take(&mut entries), reached.min(pending)).await?;
-            let before = if matches!(push, Push::Gap(_)) {
-                seq + 1
-            } else {
-                seq
-            };
+            let before = if is_gap { seq + 1 } else { seq };
             backfill(shared, reached, before, pending).await?;
             tracing::warn!(
                 from = reached + 1,
@@ -142,12 +140,20 @@ async fn handle(
             );
             shared.reconcile.notify_one();
         }
-        match push {
-            Push::Entity(change) => refreshes.push((seq, change.kind, change.token)),
-            // Journaled as SiPass sent them: nothing is lost in a round trip through our types.
-            Push::Event(_) => entries.push(raw_entry(seq, EntryType::Event, data)),
-            Push::Alarm(_) => entries.push(raw_entry(seq, EntryType::Alarm, data)),
-            Push::Gap(_) => {}
+        match message.kind {
+            // Events and alarm changes are journaled as SiPass sent them, never decoded:
+            // nothing is lost in a round trip through our types, and no time either.
+            PushType::Event => entries.push(raw_entry(seq, EntryType::Event, message.data)),
+            PushType::Alarm => entries.push(raw_entry(seq, EntryType::Alarm, message.data)),
+            PushType::Entity => match message.decode() {
+                Ok(Push::Entity(change)) => refreshes.push((seq, change.kind, change.token)),
+                Ok(_) | Err(_) => {
+                    // Its object will be found by the reconciliation this triggers.
+                    tracing::warn!(sequence = seq, "skipped a malformed entity push message");
+                    shared.reconcile.notify_one();
+                }
+            },
+            PushType::Gap => {}
         }
         reached = seq;
     }

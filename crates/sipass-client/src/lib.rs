@@ -11,7 +11,7 @@ pub mod push;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use model::management::{self, ObjectKind, Push};
+use model::management::{self, ObjectKind};
 
 use model::sipass::{Envelope, ErrorBody, Login, LoginToken, error_code};
 use reqwest::{Method, StatusCode};
@@ -108,6 +108,11 @@ pub struct CardholderPage {
 pub struct HrClient {
     config: SiPassConfig,
     http: reqwest::Client,
+    /// The push channel's own connection. Sharing one HTTP/2 connection with the calls
+    /// deadlocks under load: while the proxy fetches a changed object, unread push data
+    /// fills the connection's flow-control window and the fetch's answer can no longer
+    /// arrive.
+    push_http: reqwest::Client,
     token: Mutex<Option<String>>,
 }
 
@@ -117,15 +122,22 @@ impl HrClient {
         let ca = reqwest::Certificate::from_pem(config.ca_pem.as_bytes())
             .map_err(|e| SiPassError::BadCa(e.to_string()))?;
         let http = reqwest::Client::builder()
-            .add_root_certificate(ca)
+            .add_root_certificate(ca.clone())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .pool_max_idle_per_host(16)
             .build()
             .map_err(|e| SiPassError::BadCa(e.to_string()))?;
+        let push_http = reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .connect_timeout(Duration::from_secs(10))
+            .http1_only()
+            .build()
+            .map_err(|e| SiPassError::BadCa(e.to_string()))?;
         Ok(HrClient {
             config,
             http,
+            push_http,
             token: Mutex::new(None),
         })
     }
@@ -409,7 +421,8 @@ impl HrClient {
     pub async fn subscribe(
         &self,
         after: u64,
-    ) -> Result<tokio::sync::mpsc::Receiver<Result<(Push, String), SiPassError>>, SiPassError> {
+    ) -> Result<tokio::sync::mpsc::Receiver<Result<push::PushMessage, SiPassError>>, SiPassError>
+    {
         let mut response = self.open_stream(after, true).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
         let url = self.config.management_url.clone();
@@ -443,13 +456,10 @@ impl HrClient {
                     }
                 };
                 for message in parser.feed(&chunk) {
-                    let decoded = message
-                        .decode()
-                        .map(|push| (push, message.data))
-                        .map_err(|e| SiPassError::Malformed {
-                            what: "a push message".into(),
-                            reason: e.to_string(),
-                        });
+                    let decoded = message.into_push().map_err(|e| SiPassError::Malformed {
+                        what: "a push message".into(),
+                        reason: e.to_string(),
+                    });
                     if tx.send(decoded).await.is_err() {
                         return;
                     }
@@ -466,9 +476,16 @@ impl HrClient {
     ) -> Result<reqwest::Response, SiPassError> {
         let token = self.session_token().await?;
         let path = format!("{}?after={after}", management::NOTIFICATIONS);
+        let url = format!(
+            "{}/{path}",
+            self.config.management_url.trim_end_matches('/')
+        );
         let response = self
-            .request_at(Api::Management, Method::GET, &path, Some(&token))
-            .timeout(Duration::from_secs(365 * 24 * 3600))
+            .push_http
+            .get(url)
+            .header("clientUniqueId", &self.config.client_id)
+            .header("language", "English")
+            .header("Authorization", &token)
             .header("Accept", "text/event-stream")
             .send()
             .await

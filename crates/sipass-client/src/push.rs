@@ -1,7 +1,24 @@
 //! The push channel: Server-Sent Events carrying entity changes, events and alarm changes,
 //! each with a sequence number so that a missed message is noticed.
 
-use model::management::{Push, PushDecodeError};
+use model::management::{Push, PushDecodeError, PushType};
+
+/// A push message as it arrived: its type and sequence number (from the SSE `event:` and
+/// `id:` lines) and its JSON, decoded only when needed. Events and alarm changes are
+/// journaled as they are, so the hot path never decodes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushMessage {
+    pub kind: PushType,
+    pub sequence: u64,
+    pub data: String,
+}
+
+impl PushMessage {
+    /// The whole message, decoded.
+    pub fn decode(&self) -> Result<Push, PushDecodeError> {
+        Push::decode(self.kind.as_str(), &self.data)
+    }
+}
 
 /// The longest line or message accepted on the push channel.
 const MAX_LINE: usize = 16 * 1024 * 1024;
@@ -24,9 +41,22 @@ pub struct SseMessage {
 }
 
 impl SseMessage {
-    /// The push message it carries.
-    pub fn decode(&self) -> Result<Push, PushDecodeError> {
-        Push::decode(&self.event, &self.data)
+    /// The push message it carries. The sequence comes from `id:` when present (decoding
+    /// the JSON only when it is missing).
+    pub fn into_push(self) -> Result<PushMessage, PushDecodeError> {
+        let kind: PushType = self
+            .event
+            .parse()
+            .map_err(|_| PushDecodeError::UnknownType(self.event.clone()))?;
+        let sequence = match self.id.as_deref().and_then(|id| id.trim().parse().ok()) {
+            Some(seq) => seq,
+            None => Push::decode(&self.event, &self.data)?.sequence(),
+        };
+        Ok(PushMessage {
+            kind,
+            sequence,
+            data: self.data,
+        })
     }
 }
 
@@ -97,7 +127,9 @@ mod tests {
             let messages: Vec<_> = stream.chunks(chunk).flat_map(|c| parser.feed(c)).collect();
             assert_eq!(messages.len(), 2, "chunk size {chunk}");
             assert_eq!(messages[0].id.as_deref(), Some("7"));
-            assert_eq!(messages[0].decode().unwrap().sequence(), 7);
+            let push = messages[0].clone().into_push().unwrap();
+            assert_eq!((push.kind, push.sequence), (PushType::Entity, 7));
+            assert_eq!(push.decode().unwrap().sequence(), 7);
             assert_eq!(messages[1].event, "gap");
         }
     }

@@ -360,7 +360,7 @@ pub async fn role(args: RoleArgs) -> Result<()> {
     let ca = read_pem(&args.proxy_ca, "the proxy's CA certificate")?;
     let proxy = match (args.proxy_host, args.proxy_port) {
         (Some(host), port) => Some((
-            validated_host(&host)?,
+            role::config::validate_host(&host)?,
             port.unwrap_or(protocol::DEFAULT_PORT),
         )),
         (None, Some(_)) => bail!("--proxy-port needs --proxy-host"),
@@ -379,25 +379,6 @@ pub async fn role(args: RoleArgs) -> Result<()> {
     running.stopped().await;
     tracing::info!("role stopped");
     Ok(())
-}
-
-/// A host name or IP address, as the Properties page accepts it.
-pub fn validated_host(host: &str) -> Result<String> {
-    let host = host.trim();
-    let valid_name = !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        });
-    if valid_name || host.parse::<std::net::IpAddr>().is_ok() {
-        Ok(host.to_owned())
-    } else {
-        bail!("host '{host}' is neither a host name nor an IP address")
-    }
 }
 
 pub async fn demo(args: DemoArgs) -> Result<()> {

@@ -375,3 +375,79 @@ fn a_python_client_generated_from_the_proto_files_calls_hello_and_list_over_tls(
     assert_eq!(answer["cardholders"], 120);
     assert_eq!(answer["distinct_ids"], 120);
 }
+
+#[test]
+fn bad_clients_are_refused_clearly_and_others_are_still_served() {
+    let dir = TempDir::new("badclients");
+    let (sim_dir, proxy_dir) = (dir.sub("sim"), dir.sub("proxy"));
+    let (_sim, url) = start_sim(&sim_dir, 20);
+    let (_proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, &[]);
+    let api = SipassApi::login(&url, &sim_dir);
+    let mut good = bridge(&api, &proxy_dir, &addr);
+    wait_loaded(&api, &mut good);
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let ca_pem = std::fs::read_to_string(proxy_dir.join("tls/ca.pem")).unwrap();
+
+    // A wrong token: refused on every call, saying what to do.
+    let wrong = protocol::ProxyAddress {
+        host: host.to_owned(),
+        port: port.parse().unwrap(),
+        ca_pem: ca_pem.clone(),
+        token: "not-the-token".into(),
+    };
+    let mut intruder = api.runtime.block_on(protocol::connect(&wrong)).unwrap();
+    let status = api
+        .runtime
+        .block_on(intruder.summary(pb::SummaryRequest { kinds: vec![] }))
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    assert!(
+        status.message().contains("bridge token"),
+        "{}",
+        status.message()
+    );
+
+    // An incompatible protocol version: refused, naming both versions and the rule.
+    let status = api
+        .runtime
+        .block_on(good.hello(pb::HelloRequest {
+            product_version: "9.0.0".into(),
+            protocol_version: 99,
+            client_name: "old".into(),
+        }))
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+    for expected in ["9.0.0", "99", "same-protocol-version"] {
+        assert!(
+            status.message().contains(expected),
+            "{expected}: {}",
+            status.message()
+        );
+    }
+
+    // A client that does not trust the proxy's CA: the TLS handshake fails.
+    let untrusted = protocol::ProxyAddress {
+        ca_pem: std::fs::read_to_string(sim_dir.join("ca.pem")).unwrap(),
+        ..wrong.clone()
+    };
+    assert!(api.runtime.block_on(protocol::connect(&untrusted)).is_err());
+
+    // A malformed page token: a clear INVALID_ARGUMENT.
+    let status = api
+        .runtime
+        .block_on(good.list(pb::ListRequest {
+            kind: pb::EntityKind::Cardholder as i32,
+            page_size: 10,
+            page_token: "garbage".into(),
+        }))
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+
+    // The good client is still served.
+    let summary = api
+        .runtime
+        .block_on(good.summary(pb::SummaryRequest { kinds: vec![] }))
+        .unwrap()
+        .into_inner();
+    assert_eq!(eligible(&summary, pb::EntityKind::Cardholder), 20);
+}

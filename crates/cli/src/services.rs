@@ -90,6 +90,15 @@ pub struct ProxyArgs {
     /// Extra host names or addresses roles use to reach the proxy (for its certificate).
     #[arg(long = "tls-name")]
     tls_names: Vec<String>,
+    /// The proxy's certificate chain (PEM) instead of one issued by its own CA.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The key of --tls-cert (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The CA that signed --tls-cert, which roles trust (default: the certificate itself).
+    #[arg(long, requires = "tls_cert")]
+    tls_ca: Option<PathBuf>,
     /// Seconds between two complete reads of SiPass (reconciliation).
     #[arg(long, default_value_t = 600)]
     reload_every: u64,
@@ -271,6 +280,15 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
         sipass_version: args.sipass_version,
         token,
         tls_names,
+        tls_files: args
+            .tls_cert
+            .clone()
+            .zip(args.tls_key.clone())
+            .map(|(cert, key)| proxy::TlsFiles {
+                cert,
+                key,
+                ca: args.tls_ca.clone(),
+            }),
         reload_every: Duration::from_secs(args.reload_every.max(1)),
         retention: proxy::Retention {
             max_age: Duration::from_secs(args.change_log_hours * 3600),
@@ -413,6 +431,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
             sipass_version: args.site.sipass_version,
             token: None,
             tls_names: tls::default_server_names(),
+            tls_files: None,
             reload_every: Duration::from_secs(10),
             retention: proxy::Retention::default(),
             journal_max: 10_000_000,

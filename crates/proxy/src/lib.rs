@@ -39,12 +39,23 @@ pub struct ProxyConfig {
     pub token: Option<String>,
     /// Names and addresses the proxy's certificate is valid for.
     pub tls_names: Vec<String>,
+    /// A certificate and key given by the operator (PEM files, with the CA that roles must
+    /// trust); by default the proxy's own CA issues one at each start.
+    pub tls_files: Option<TlsFiles>,
     /// How often SiPass is read again to find changes.
     pub reload_every: Duration,
     /// How long changes stay watchable.
     pub retention: Retention,
     /// The most unacknowledged events the journal keeps.
     pub journal_max: u64,
+}
+
+/// The proxy's certificate chain, key and CA as files.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: Option<PathBuf>,
 }
 
 /// Why the proxy cannot run.
@@ -109,6 +120,15 @@ impl RunningProxy {
     }
 }
 
+fn identity_ca(path: &Path) -> Result<String, ProxyError> {
+    std::fs::read_to_string(path).map_err(|source| {
+        ProxyError::Tls(tls::TlsError::Read {
+            path: path.to_owned(),
+            source,
+        })
+    })
+}
+
 /// Where the bridge token is kept in the data folder.
 pub fn token_path(data_dir: &Path) -> PathBuf {
     data_dir.join("proxy-token")
@@ -143,9 +163,24 @@ pub async fn start(
         addr: "0.0.0.0:0".parse().expect("literal address"),
         reason: e.to_string(),
     })?;
-    let authority =
-        tls::Authority::load_or_create(&tls_dir(&config.data_dir), "SiPass Bridge Proxy CA")?;
-    let identity = authority.issue_server(&config.tls_names)?;
+    let (identity, ca_path) = match &config.tls_files {
+        Some(files) => (
+            tls::ServerIdentity::from_files(&files.cert, &files.key, files.ca.as_deref())?,
+            files.ca.clone().unwrap_or_else(|| files.cert.clone()),
+        ),
+        None => {
+            let authority = tls::Authority::load_or_create(
+                &tls_dir(&config.data_dir),
+                "SiPass Bridge Proxy CA",
+            )?;
+            (
+                authority.issue_server(&config.tls_names)?,
+                authority.cert_path(),
+            )
+        }
+    };
+    // Refuse unusable files now, with their names, rather than at the first role.
+    identity.rustls_config()?;
     let token = match &config.token {
         Some(token) => token.clone(),
         None => tls::load_or_create_secret(&token_path(&config.data_dir))?,
@@ -200,8 +235,8 @@ pub async fn start(
     ));
     Ok(RunningProxy {
         addr,
-        ca_path: authority.cert_path(),
-        ca_pem: authority.cert_pem().to_owned(),
+        ca_pem: identity_ca(&ca_path)?,
+        ca_path,
         token,
         shared,
         tasks: vec![server, loader, follower, keep_alive],

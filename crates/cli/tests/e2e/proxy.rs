@@ -451,3 +451,71 @@ fn bad_clients_are_refused_clearly_and_others_are_still_served() {
         .into_inner();
     assert_eq!(eligible(&summary, pb::EntityKind::Cardholder), 20);
 }
+
+#[test]
+fn the_proxy_serves_a_certificate_given_as_files_and_names_a_bad_one() {
+    let dir = TempDir::new("tlsfiles");
+    let (sim_dir, proxy_dir, pki) = (dir.sub("sim"), dir.sub("proxy"), dir.sub("pki"));
+    let (_sim, url) = start_sim(&sim_dir, 10);
+    let authority = tls::Authority::load_or_create(&pki, "Site CA").unwrap();
+    let identity = authority.issue_server(&["127.0.0.1".to_owned()]).unwrap();
+    std::fs::write(pki.join("proxy.pem"), &identity.cert_pem).unwrap();
+    std::fs::write(pki.join("proxy-key.pem"), &identity.key_pem).unwrap();
+    let (cert, key, ca) = (
+        pki.join("proxy.pem"),
+        pki.join("proxy-key.pem"),
+        pki.join("ca.pem"),
+    );
+
+    let (_proxy, addr) = start_proxy(
+        &proxy_dir,
+        &sim_dir,
+        &url,
+        &[
+            "--tls-cert",
+            s(&cert),
+            "--tls-key",
+            s(&key),
+            "--tls-ca",
+            s(&ca),
+        ],
+    );
+    let api = SipassApi::login(&url, &sim_dir);
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let address = protocol::ProxyAddress {
+        host: host.to_owned(),
+        port: port.parse().unwrap(),
+        ca_pem: std::fs::read_to_string(&ca).unwrap(),
+        token: std::fs::read_to_string(proxy_dir.join("proxy-token"))
+            .unwrap()
+            .trim()
+            .to_owned(),
+    };
+    let mut client = api.runtime.block_on(protocol::connect(&address)).unwrap();
+    wait_loaded(&api, &mut client);
+
+    std::fs::write(pki.join("broken.pem"), "not a certificate").unwrap();
+    let (ok, _, stderr) = crate::support::run(
+        &[
+            "proxy",
+            "--data",
+            s(&dir.sub("proxy2")),
+            "--listen",
+            "127.0.0.1:0",
+            "--sipass-url",
+            &url,
+            "--sipass-ca",
+            s(&sim_dir.join("ca.pem")),
+            "--tls-cert",
+            s(&pki.join("broken.pem")),
+            "--tls-key",
+            s(&key),
+        ],
+        &[("SIPASS_PASSWORD", "sipass")],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("error: ") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}

@@ -15,6 +15,9 @@ use crate::Shared;
 use crate::journal::{EntryType, NewEntry};
 use crate::loader;
 
+/// How long a batch already under way waits for more messages before it is journaled.
+const GROUP_COMMIT: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Messages handled per journal transaction at most.
 const BATCH: usize = 4096;
 
@@ -84,9 +87,18 @@ async fn session(
         };
         let mut batch = Vec::new();
         keep_wellformed(first, &mut batch)?;
+        // Group commit: under load, messages arriving within a couple of milliseconds share
+        // one journal transaction (one disk flush) instead of each paying for their own.
+        let window = tokio::time::Instant::now() + GROUP_COMMIT;
         while batch.len() < BATCH {
             match messages.try_recv() {
                 Ok(m) => keep_wellformed(m, &mut batch)?,
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) if batch.len() > 1 => {
+                    match tokio::time::timeout_at(window, messages.recv()).await {
+                        Ok(Some(m)) => keep_wellformed(m, &mut batch)?,
+                        _ => break,
+                    }
+                }
                 Err(_) => break,
             }
         }

@@ -155,7 +155,8 @@ struct Writer {
     stats: HashMap<EntityKind, (u64, Digest)>,
 }
 
-fn now_millis() -> i64 {
+/// Milliseconds since the Unix epoch (the change log's and the journal's timestamps).
+pub(crate) fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -281,11 +282,6 @@ impl Cache {
     /// Identifies this cache's history of revisions.
     pub fn id(&self) -> &str {
         &self.id
-    }
-
-    /// The cache file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The latest revision.
@@ -537,14 +533,7 @@ impl Cache {
 
     /// Count and digest of one kind.
     pub fn summary(&self, kind: EntityKind) -> KindSummary {
-        self.writer()
-            .stats
-            .get(&kind)
-            .map(|(count, digest)| KindSummary {
-                eligible: *count,
-                digest: digest.value(),
-            })
-            .unwrap_or_default()
+        self.summaries(&[kind]).1[0]
     }
 
     /// Up to `limit` changes after revision `after`, oldest first; `TooOld` when changes

@@ -13,6 +13,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::watch;
 
+use crate::cache::now_millis;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS entries (
     seq         INTEGER PRIMARY KEY,
@@ -61,15 +63,8 @@ pub enum JournalError {
 /// The journal.
 pub struct Journal {
     conn: Mutex<Connection>,
-    path: PathBuf,
     latest: watch::Sender<u64>,
     max_entries: u64,
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Journal {
@@ -98,7 +93,6 @@ impl Journal {
         let (latest, _) = watch::channel(last);
         Ok(Journal {
             conn: Mutex::new(conn),
-            path: path.to_owned(),
             latest,
             max_entries,
         })
@@ -106,11 +100,6 @@ impl Journal {
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The journal file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The SiPass push sequence the journal has reached (0 before the first message).

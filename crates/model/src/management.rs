@@ -147,6 +147,29 @@ impl ObjectKind {
     }
 }
 
+/// The kinds SiPass's HR API lists under `/api/V1/hr/<collection>` (besides cardholders,
+/// which it pages); the others come from the management API. The simulator routes by it and
+/// the client chooses its API by it, so the two cannot disagree.
+pub const HR_LISTS: [ObjectKind; 10] = [
+    ObjectKind::WorkGroup,
+    ObjectKind::AccessLevel,
+    ObjectKind::AccessGroup,
+    ObjectKind::AccessPoint,
+    ObjectKind::AccessPointGroup,
+    ObjectKind::FloorPoint,
+    ObjectKind::FloorPointGroup,
+    ObjectKind::TimeSchedule,
+    ObjectKind::CardTechnology,
+    ObjectKind::CredentialProfile,
+];
+
+impl ObjectKind {
+    /// True when the HR API serves this kind.
+    pub fn served_by_hr_api(self) -> bool {
+        self == ObjectKind::Cardholder || HR_LISTS.contains(&self)
+    }
+}
+
 impl fmt::Display for ObjectKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

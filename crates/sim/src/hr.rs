@@ -44,18 +44,7 @@ const WRITABLE: [ObjectKind; 3] = [
 ];
 
 /// Kinds the HR API lists.
-const LISTED: [ObjectKind; 10] = [
-    ObjectKind::WorkGroup,
-    ObjectKind::AccessLevel,
-    ObjectKind::AccessGroup,
-    ObjectKind::AccessPoint,
-    ObjectKind::AccessPointGroup,
-    ObjectKind::FloorPoint,
-    ObjectKind::FloorPointGroup,
-    ObjectKind::TimeSchedule,
-    ObjectKind::CardTechnology,
-    ObjectKind::CredentialProfile,
-];
+const LISTED: [ObjectKind; 10] = model::management::HR_LISTS;
 
 /// The routes that need no session: login, keep-alive, logout (they check it themselves).
 pub fn open_routes() -> Router<AppState> {

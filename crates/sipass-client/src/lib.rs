@@ -271,19 +271,10 @@ impl HrClient {
     /// Every object of a device or configuration kind, from the management API (the HR API
     /// for the kinds it serves: workgroups and reference lists).
     pub async fn objects(&self, kind: ObjectKind) -> Result<Vec<Value>, SiPassError> {
-        let api = match kind {
-            ObjectKind::Cardholder
-            | ObjectKind::WorkGroup
-            | ObjectKind::AccessLevel
-            | ObjectKind::AccessGroup
-            | ObjectKind::AccessPoint
-            | ObjectKind::AccessPointGroup
-            | ObjectKind::FloorPoint
-            | ObjectKind::FloorPointGroup
-            | ObjectKind::TimeSchedule
-            | ObjectKind::CardTechnology
-            | ObjectKind::CredentialProfile => Api::Hr,
-            _ => Api::Management,
+        let api = if kind.served_by_hr_api() {
+            Api::Hr
+        } else {
+            Api::Management
         };
         let what = format!("the {} list", kind.collection());
         let body: Value = self

@@ -1,5 +1,6 @@
 //! Starting `sipass-bridge` processes and waiting for them, with deadlines instead of sleeps.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -219,56 +220,10 @@ impl System {
     pub fn start(name: &str, cardholders: usize) -> Self {
         let dir = TempDir::new(name);
         let (sim_dir, proxy_dir, role_dir) = (dir.sub("sim"), dir.sub("proxy"), dir.sub("role"));
-        let n = cardholders.to_string();
-        let (sim, sim_url) = Process::start(
-            "sim",
-            &[
-                "sim",
-                "--listen",
-                "127.0.0.1:0",
-                "--data",
-                s(&sim_dir),
-                "--cardholders",
-                &n,
-            ],
-            &[],
-        );
-        let ca = sim_dir.join("ca.pem");
-        let (proxy, proxy_addr) = Process::start(
-            "proxy",
-            &[
-                "proxy",
-                "--data",
-                s(&proxy_dir),
-                "--listen",
-                "127.0.0.1:0",
-                "--sipass-url",
-                &sim_url,
-                "--sipass-ca",
-                s(&ca),
-            ],
-            &[("SIPASS_PASSWORD", "sipass")],
-        );
-        let port = proxy_addr.rsplit(':').next().unwrap().to_owned();
-        let (role, role_url) = Process::start(
-            "role",
-            &[
-                "role",
-                "--data",
-                s(&role_dir),
-                "--listen",
-                "127.0.0.1:0",
-                "--proxy-host",
-                "127.0.0.1",
-                "--proxy-port",
-                &port,
-                "--proxy-ca",
-                s(&proxy_dir.join("tls/ca.pem")),
-                "--proxy-token-file",
-                s(&proxy_dir.join("proxy-token")),
-            ],
-            &[],
-        );
+        let (sim, sim_url) = start_sim(&sim_dir, cardholders);
+        let (proxy, proxy_addr) = start_proxy(&proxy_dir, &sim_dir, &sim_url, &[]);
+        let port = proxy_addr.rsplit(':').next().unwrap().parse().unwrap();
+        let (role, role_url) = start_role(&role_dir, &proxy_dir, port);
         System {
             dir,
             sim,
@@ -437,4 +392,50 @@ pub fn verified(status: &serde_json::Value) -> bool {
                 && k.values()
                     .all(|k| k["digest_match"] == true && k["synchronized"] == k["eligible"])
         })
+}
+
+/// Every cardholder in SiPass (id, "First Last"), read page by page over the HR API.
+pub fn cardholders_in_sipass(api: &SipassApi) -> BTreeSet<(String, String)> {
+    let mut all = BTreeSet::new();
+    let mut start = 0;
+    loop {
+        let page = api.ok(
+            "GET",
+            &format!(
+                "/api/V1/hr/Cardholders?startIndex={start}&endIndex={}&fields=FirstName,LastName",
+                start + 10_000
+            ),
+            None,
+        );
+        let records = page["Records"].as_array().unwrap();
+        for r in records {
+            let name = format!(
+                "{} {}",
+                r["FirstName"].as_str().unwrap(),
+                r["LastName"].as_str().unwrap()
+            );
+            all.insert((
+                r["Token"].as_str().unwrap().to_owned(),
+                name.trim().to_owned(),
+            ));
+        }
+        start += records.len();
+        if records.is_empty() || start as i64 >= page["TotalRecords"].as_i64().unwrap() {
+            return all;
+        }
+    }
+}
+
+pub fn cardholders_in_directory(role_dir: &Path) -> BTreeSet<(String, String)> {
+    let db = role_dir.join("directory.db");
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut stmt = conn
+        .prepare("SELECT id, name FROM entities WHERE kind = 'cardholder'")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }

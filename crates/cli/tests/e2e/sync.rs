@@ -4,66 +4,19 @@
 //! These run against the release binary when `SIPASS_BRIDGE_BIN` points at it (scripts/test
 //! does that); with a debug binary they still pass, only slower.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::support::{
-    SipassApi, TempDir, eventually, free_port, role_status, start_proxy, start_role, start_sim,
-    verified,
+    SipassApi, TempDir, cardholders_in_directory, cardholders_in_sipass, eventually, free_port,
+    role_status, start_proxy, start_role, start_sim, verified,
 };
 
 const LARGE: usize = 100_000;
 /// How long a large synchronization may take on a slow two-core machine.
 const LARGE_DEADLINE: Duration = Duration::from_secs(600);
-
-/// Every cardholder in SiPass, read page by page over the HR API.
-fn cardholders_in_sipass(api: &SipassApi) -> BTreeSet<(String, String)> {
-    let mut all = BTreeSet::new();
-    let mut start = 0;
-    loop {
-        let page = api.ok(
-            "GET",
-            &format!(
-                "/api/V1/hr/Cardholders?startIndex={start}&endIndex={}&fields=FirstName,LastName",
-                start + 10_000
-            ),
-            None,
-        );
-        let records = page["Records"].as_array().unwrap();
-        for r in records {
-            let name = format!(
-                "{} {}",
-                r["FirstName"].as_str().unwrap(),
-                r["LastName"].as_str().unwrap()
-            );
-            all.insert((
-                r["Token"].as_str().unwrap().to_owned(),
-                name.trim().to_owned(),
-            ));
-        }
-        start += records.len();
-        if records.is_empty() || start as i64 >= page["TotalRecords"].as_i64().unwrap() {
-            return all;
-        }
-    }
-}
-
-fn cardholders_in_directory(role_dir: &Path) -> BTreeSet<(String, String)> {
-    let db = role_dir.join("directory.db");
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
-    let mut stmt = conn
-        .prepare("SELECT id, name FROM entities WHERE kind = 'cardholder'")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
 
 fn total_eligible(status: &Value) -> u64 {
     // Units become two Directory kinds but travel once.

@@ -440,16 +440,21 @@ fn limit_rows_per_sec(dir: &Path, synced: &Path) -> Result<f64> {
     Ok(rows as f64 / writing.as_secs_f64().max(1e-9))
 }
 
-async fn wait_proxy_loaded(site_dir: &Path, port: u16) -> Result<()> {
-    let proxy_dir = site_dir.join("proxy");
-    let address = protocol::ProxyAddress {
+/// How to reach the proxy whose data folder is `<dir>/proxy`, listening on loopback.
+fn local_proxy(dir: &Path, port: u16) -> Result<protocol::ProxyAddress> {
+    let proxy_dir = dir.join("proxy");
+    Ok(protocol::ProxyAddress {
         host: "127.0.0.1".into(),
         port,
-        ca_pem: std::fs::read_to_string(proxy_dir.join("tls/ca.pem"))?,
-        token: std::fs::read_to_string(proxy_dir.join("proxy-token"))?
+        ca_pem: std::fs::read_to_string(proxy::tls_dir(&proxy_dir).join("ca.pem"))?,
+        token: std::fs::read_to_string(proxy::token_path(&proxy_dir))?
             .trim()
             .to_owned(),
-    };
+    })
+}
+
+async fn wait_proxy_loaded(site_dir: &Path, port: u16) -> Result<()> {
+    let address = local_proxy(site_dir, port)?;
     let deadline = Instant::now() + Duration::from_secs(3600);
     while Instant::now() < deadline {
         if let Ok(mut client) = protocol::connect(&address).await
@@ -620,15 +625,7 @@ async fn events(dir: &Path, rate: u64, secs: u64) -> Result<(f64, f64)> {
     let port = free_port()?;
     let _proxy = start_proxy(dir, &site, port)?;
     wait_proxy_loaded(dir, port).await?;
-    let proxy_dir = dir.join("proxy");
-    let address = protocol::ProxyAddress {
-        host: "127.0.0.1".into(),
-        port,
-        ca_pem: std::fs::read_to_string(proxy_dir.join("tls/ca.pem"))?,
-        token: std::fs::read_to_string(proxy_dir.join("proxy-token"))?
-            .trim()
-            .to_owned(),
-    };
+    let address = local_proxy(dir, port)?;
     let mut client = protocol::connect(&address).await?;
     let mut stream = client
         .events(protocol::pb::EventsRequest { after_sequence: 0 })

@@ -22,19 +22,6 @@ use crate::hub::Hub;
 /// The management API's base path, lower-cased.
 pub const BASE: &str = "/api/management/v1";
 
-/// Device kinds the management API lists.
-const DEVICES: [ObjectKind; 9] = [
-    ObjectKind::Unit,
-    ObjectKind::Doorset,
-    ObjectKind::Bank,
-    ObjectKind::ApbCluster,
-    ObjectKind::ApbArea,
-    ObjectKind::IntrusionArea,
-    ObjectKind::Input,
-    ObjectKind::Output,
-    ObjectKind::AlarmClass,
-];
-
 /// Default and largest page of `GET Events`.
 const EVENTS_DEFAULT: usize = 1000;
 const EVENTS_MAX: usize = 10_000;
@@ -52,7 +39,11 @@ pub fn routes() -> Router<AppState> {
         .route("/commands", post(command))
         .route("/events", get(events))
         .route("/notifications", get(notifications));
-    for kind in DEVICES {
+    // Every kind the HR API does not serve is a device kind the management API lists.
+    for kind in ObjectKind::ALL
+        .into_iter()
+        .filter(|k| !k.served_by_hr_api())
+    {
         router = object_routes(router, kind, false);
     }
     router

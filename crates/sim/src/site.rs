@@ -187,17 +187,12 @@ impl Site {
 
     /// The active alarms: raised and not yet both acknowledged and cleared.
     pub fn active_alarms(&self) -> Vec<Alarm> {
-        self.read()
-            .alarms
-            .values()
-            .filter(|a| !(a.acknowledged && a.cleared))
-            .cloned()
-            .collect()
+        self.read().alarms.active().cloned().collect()
     }
 
     /// One alarm, active or recently finished.
     pub fn alarm(&self, id: &str) -> Option<Alarm> {
-        self.read().alarms.get(&id.trim().parse().ok()?).cloned()
+        self.read().alarms.get(id.trim().parse().ok()?).cloned()
     }
 
     /// Raises an alarm of a class.
@@ -227,9 +222,8 @@ impl Site {
             raised_at: now(),
             ..Alarm::default()
         };
-        w.alarms.insert(id, alarm.clone());
+        w.alarms.raise(id, alarm.clone());
         self.alarm_change(&alarm, alarm.raised_at.clone());
-        w.prune_alarms();
         Ok(alarm)
     }
 
@@ -238,34 +232,40 @@ impl Site {
     pub fn acknowledge_alarm(&self, id: &str, operator: &str, comment: &str) -> Option<Alarm> {
         let id = id.trim().parse().ok()?;
         let mut w = self.write();
-        let alarm = w.alarms.get_mut(&id)?;
-        if !alarm.acknowledged {
-            alarm.acknowledged = true;
-            alarm.state = AlarmState::Acknowledged;
-            alarm.operator = operator.to_owned();
-            alarm.comment = comment.to_owned();
-            alarm.acknowledged_at = now();
-            let at = alarm.acknowledged_at.clone();
-            let alarm = alarm.clone();
-            self.alarm_change(&alarm, at);
+        let (alarm, changed) = w.alarms.update(id, |alarm| {
+            let changed = !alarm.acknowledged;
+            if changed {
+                alarm.acknowledged = true;
+                alarm.state = AlarmState::Acknowledged;
+                alarm.operator = operator.to_owned();
+                alarm.comment = comment.to_owned();
+                alarm.acknowledged_at = now();
+            }
+            (alarm.clone(), changed)
+        })?;
+        if changed {
+            self.alarm_change(&alarm, alarm.acknowledged_at.clone());
         }
-        w.alarms.get(&id).cloned()
+        Some(alarm)
     }
 
     /// Clears an alarm (its cause went back to normal). Idempotent like acknowledging.
     pub fn clear_alarm(&self, id: &str) -> Option<Alarm> {
         let id = id.trim().parse().ok()?;
         let mut w = self.write();
-        let alarm = w.alarms.get_mut(&id)?;
-        if !alarm.cleared {
-            alarm.cleared = true;
-            alarm.state = AlarmState::Cleared;
-            alarm.cleared_at = now();
-            let at = alarm.cleared_at.clone();
-            let alarm = alarm.clone();
-            self.alarm_change(&alarm, at);
+        let (alarm, changed) = w.alarms.update(id, |alarm| {
+            let changed = !alarm.cleared;
+            if changed {
+                alarm.cleared = true;
+                alarm.state = AlarmState::Cleared;
+                alarm.cleared_at = now();
+            }
+            (alarm.clone(), changed)
+        })?;
+        if changed {
+            self.alarm_change(&alarm, alarm.cleared_at.clone());
         }
-        w.alarms.get(&id).cloned()
+        Some(alarm)
     }
 
     fn alarm_change(&self, alarm: &Alarm, at: String) {
@@ -374,12 +374,16 @@ impl Site {
                 source_kind: event.entity_kind,
                 source_token: event.entity_token.clone(),
             });
-            let active = self.active_alarms();
-            if active.len() > 100
-                && let Some(oldest) = active.first()
-            {
-                self.clear_alarm(&oldest.alarm_id);
-                self.acknowledge_alarm(&oldest.alarm_id, "system", "automatic");
+            let oldest = {
+                let w = self.read();
+                (w.alarms.active_count() > 100)
+                    .then(|| w.alarms.oldest_active())
+                    .flatten()
+            };
+            if let Some(oldest) = oldest {
+                let oldest = oldest.to_string();
+                self.clear_alarm(&oldest);
+                self.acknowledge_alarm(&oldest, "system", "automatic");
             }
         }
     }

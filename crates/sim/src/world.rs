@@ -1,7 +1,7 @@
 //! Everything the simulated SiPass server holds: cardholders, reference data, devices and
 //! alarms. Plain data; `Site` adds the lock, the push channel and the rules for changing it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use model::management::{
     Alarm, AlarmClass, ApbArea, ApbCluster, Bank, Doorset, Input, IntrusionArea, ObjectKind,
@@ -40,8 +40,7 @@ pub struct World {
     pub inputs: Table<Input>,
     pub outputs: Table<Output>,
     pub alarm_classes: Table<AlarmClass>,
-    /// Every alarm by id, active or recently finished.
-    pub alarms: BTreeMap<u64, Alarm>,
+    pub alarms: Alarms,
     pub next_alarm_id: u64,
     /// The next audit-trail `Id`.
     pub next_event_id: u64,
@@ -71,7 +70,7 @@ impl World {
             inputs: Table::new(1),
             outputs: Table::new(1),
             alarm_classes: Table::new(1),
-            alarms: BTreeMap::new(),
+            alarms: Alarms::default(),
             next_alarm_id: 1,
             next_event_id: 1,
         }
@@ -128,18 +127,93 @@ impl World {
             ObjectKind::AlarmClass => &mut self.alarm_classes,
         })
     }
+}
 
-    /// Forgets the oldest finished alarms beyond what is kept.
-    pub fn prune_alarms(&mut self) {
-        let finished: Vec<u64> = self
-            .alarms
-            .iter()
-            .filter(|(_, a)| a.acknowledged && a.cleared)
-            .map(|(&id, _)| id)
-            .collect();
-        let excess = finished.len().saturating_sub(INACTIVE_ALARMS_KEPT);
-        for id in finished.into_iter().take(excess) {
-            self.alarms.remove(&id);
+/// Every alarm by id, active or recently finished, with an index of the active ones so that
+/// listing or counting them, and forgetting old finished ones, never walks every alarm (the
+/// event generator raises thousands a second).
+#[derive(Default)]
+pub struct Alarms {
+    by_id: BTreeMap<u64, Alarm>,
+    active: BTreeSet<u64>,
+    /// Finished alarms, oldest first, forgotten beyond `INACTIVE_ALARMS_KEPT`.
+    finished: VecDeque<u64>,
+}
+
+impl Alarms {
+    /// Adds a newly raised alarm.
+    pub fn raise(&mut self, id: u64, alarm: Alarm) {
+        self.by_id.insert(id, alarm);
+        self.active.insert(id);
+    }
+
+    /// One alarm, active or recently finished.
+    pub fn get(&self, id: u64) -> Option<&Alarm> {
+        self.by_id.get(&id)
+    }
+
+    /// Changes an alarm with `change`; an alarm that is now both acknowledged and cleared
+    /// leaves the active ones, and the oldest finished beyond what is kept are forgotten.
+    pub fn update<T>(&mut self, id: u64, change: impl FnOnce(&mut Alarm) -> T) -> Option<T> {
+        let alarm = self.by_id.get_mut(&id)?;
+        let result = change(alarm);
+        if alarm.acknowledged && alarm.cleared && self.active.remove(&id) {
+            self.finished.push_back(id);
+            while self.finished.len() > INACTIVE_ALARMS_KEPT {
+                if let Some(old) = self.finished.pop_front() {
+                    self.by_id.remove(&old);
+                }
+            }
         }
+        Some(result)
+    }
+
+    /// The active alarms (raised and not yet both acknowledged and cleared), oldest first.
+    pub fn active(&self) -> impl Iterator<Item = &Alarm> {
+        self.active.iter().filter_map(|id| self.by_id.get(id))
+    }
+
+    /// How many alarms are active.
+    pub fn active_count(&self) -> usize {
+        self.active.len()
+    }
+
+    /// The id of the oldest active alarm.
+    pub fn oldest_active(&self) -> Option<u64> {
+        self.active.first().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finish(alarms: &mut Alarms, id: u64) {
+        alarms.update(id, |a| {
+            a.acknowledged = true;
+            a.cleared = true;
+        });
+    }
+
+    #[test]
+    fn finished_alarms_leave_the_active_ones_and_the_oldest_are_forgotten() {
+        let mut alarms = Alarms::default();
+        let total = INACTIVE_ALARMS_KEPT as u64 + 3;
+        for id in 1..=total {
+            alarms.raise(id, Alarm::default());
+        }
+        assert_eq!(alarms.active_count(), total as usize);
+        for id in 1..total {
+            finish(&mut alarms, id);
+        }
+        assert_eq!(alarms.active_count(), 1);
+        assert_eq!(alarms.oldest_active(), Some(total));
+        assert_eq!(alarms.active().count(), 1);
+        // Acknowledged and cleared alarms are remembered, up to INACTIVE_ALARMS_KEPT.
+        assert!(alarms.get(1).is_none() && alarms.get(2).is_none());
+        assert!(alarms.get(3).is_some_and(|a| a.acknowledged && a.cleared));
+        // Updating a finished alarm again does not count it twice.
+        finish(&mut alarms, 3);
+        assert!(alarms.get(3).is_some());
     }
 }

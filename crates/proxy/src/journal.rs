@@ -184,26 +184,41 @@ impl Journal {
         conn.execute("DELETE FROM entries WHERE seq <= ?1", [up_to as i64])?;
         let acked = meta(&conn, "acked")?.unwrap_or(0).max(up_to);
         set_meta(&conn, "acked", acked)?;
-        Ok(conn.query_row("SELECT COUNT(*) FROM entries", [], |r| r.get::<_, i64>(0))? as u64)
+        self.depth_of(&conn)
     }
 
     /// How many entries are kept, not yet acknowledged.
     pub fn depth(&self) -> Result<u64, JournalError> {
-        Ok(self
-            .conn()
-            .query_row("SELECT COUNT(*) FROM entries", [], |r| r.get::<_, i64>(0))?
-            as u64)
+        self.depth_of(&self.conn())
+    }
+
+    /// Entries are numbered without gaps and only ever forgotten oldest first, so the kept
+    /// ones are exactly the first kept to the last: two index lookups, where `COUNT(*)`
+    /// would read the whole table at every append.
+    fn depth_of(&self, conn: &Connection) -> Result<u64, JournalError> {
+        let first: Option<i64> = conn
+            .prepare_cached("SELECT seq FROM entries ORDER BY seq LIMIT 1")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        let last: Option<i64> = conn
+            .prepare_cached("SELECT seq FROM entries ORDER BY seq DESC LIMIT 1")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        Ok(match (first, last) {
+            (Some(first), Some(last)) => (last - first + 1) as u64,
+            _ => 0,
+        })
     }
 
     /// Past the bound, the oldest entries go, with a warning naming how many: a proxy must
     /// not fill its disk because no role has connected for weeks.
     fn enforce_bound(&self) -> Result<(), JournalError> {
-        let depth = self.depth()?;
+        let conn = self.conn();
+        let depth = self.depth_of(&conn)?;
         if depth <= self.max_entries {
             return Ok(());
         }
         let excess = depth - self.max_entries;
-        let conn = self.conn();
         conn.execute(
             "DELETE FROM entries WHERE seq IN (SELECT seq FROM entries ORDER BY seq LIMIT ?1)",
             [excess as i64],
@@ -294,6 +309,8 @@ mod tests {
         {
             let journal = Journal::open(&path, 100).unwrap();
             journal.append(&[entry(1), entry(2), entry(3)], 3).unwrap();
+            assert_eq!(journal.acknowledge(1).unwrap(), 2);
+            assert_eq!(journal.depth().unwrap(), 2);
             assert_eq!(journal.acknowledge(3).unwrap(), 0);
         }
         let journal = Journal::open(&path, 100).unwrap();
@@ -312,5 +329,6 @@ mod tests {
             .map(|e| e.seq)
             .collect();
         assert_eq!(seqs, [2, 3]);
+        assert_eq!(journal.depth().unwrap(), 2);
     }
 }

@@ -35,6 +35,9 @@ pub struct BenchArgs {
     /// Write the JSON report here as well.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Run only the events phase (4), e.g. while working on the event path.
+    #[arg(long)]
+    events_only: bool,
 }
 
 /// A child `sipass-bridge` process, killed when dropped.
@@ -262,11 +265,45 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
         .timeout(Duration::from_secs(30))
         .build()?;
     let mut report = json!({
-        "n": args.cardholders,
         "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "memory_gib": memory_gib(),
     });
 
+    if !args.events_only {
+        sync_phases(&args, &root, &http, &mut report).await?;
+    }
+
+    eprintln!(
+        "(4/5) events: {} per second for {} s",
+        args.events_per_sec, args.events_secs
+    );
+    let figures = events(&root.join("events"), args.events_per_sec, args.events_secs).await?;
+    report["events_per_sec"] = json!(figures.events_per_sec.round());
+    report["journal_entries_per_sec"] = json!(figures.entries_per_sec.round());
+    report["event_p50_ms"] = json!(figures.p50_ms);
+    report["event_p99_ms"] = json!(figures.p99_ms);
+    report["event_markers"] = json!(figures.markers);
+
+    print_table(&report);
+    let text = serde_json::to_string_pretty(&report)?;
+    out!("{text}");
+    if let Some(path) = args.out {
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if temp {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    Ok(())
+}
+
+/// Phases (2), (1), (3) and (5): they share one simulated site and its proxy.
+async fn sync_phases(
+    args: &BenchArgs,
+    root: &Path,
+    http: &reqwest::Client,
+    report: &mut Value,
+) -> Result<()> {
+    report["n"] = json!(args.cardholders);
     eprintln!(
         "(2/5) full synchronization of {} cardholders",
         args.cardholders
@@ -279,7 +316,7 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
     let role_dir = site_dir.join("role");
     let started = Instant::now();
     let (role, role_url) = start_role(&site_dir, &role_dir, port)?;
-    let status = until_verified(&http, &role_url, &role_dir, None).await?;
+    let status = until_verified(http, &role_url, &role_dir, None).await?;
     let wall = started.elapsed().as_secs_f64();
     let entities = total_eligible(&status);
     report["sync_entities"] = json!(entities);
@@ -295,14 +332,14 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
     report["limit_rows_per_sec"] = json!(limit.round());
     report["sync_ratio"] = json!(((entities as f64 / wall) / limit * 1000.0).round() / 1000.0);
     let (role, role_url) = start_role(&site_dir, &role_dir, port)?;
-    until_verified(&http, &role_url, &role_dir, None).await?;
+    until_verified(http, &role_url, &role_dir, None).await?;
 
     eprintln!(
         "(3/5) real-time: {} changes per second for {} s",
         args.changes_per_sec, args.realtime_secs
     );
     let (p50, p99, applied) = realtime(
-        &http,
+        http,
         &site,
         &role_dir,
         args.changes_per_sec,
@@ -322,7 +359,7 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
     let (_role2, role2_url) = start_role(&site_dir, &resume_dir, port)?;
     let restart = || start_proxy(&site_dir, &site, port);
     let status = until_verified(
-        &http,
+        http,
         &role2_url,
         &resume_dir,
         Some((0.5, &mut proxy, &restart)),
@@ -335,24 +372,6 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
         json!(((transferred as f64 / clean as f64 - 1.0) * 10000.0).round() / 100.0);
     drop(proxy);
     drop(site);
-
-    eprintln!(
-        "(4/5) events: {} per second for {} s",
-        args.events_per_sec, args.events_secs
-    );
-    let (rate, p99) = events(&root.join("events"), args.events_per_sec, args.events_secs).await?;
-    report["events_per_sec"] = json!(rate.round());
-    report["event_p99_ms"] = json!(p99);
-
-    print_table(&report);
-    let text = serde_json::to_string_pretty(&report)?;
-    out!("{text}");
-    if let Some(path) = args.out {
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    if temp {
-        let _ = std::fs::remove_dir_all(&root);
-    }
     Ok(())
 }
 
@@ -616,85 +635,212 @@ async fn realtime(
     ))
 }
 
-/// (4): the simulator emits events at `rate`; the bench reads the proxy's Events stream as a
-/// role would (acknowledging), counts journaled events per second, and times marker events
-/// from injection to arrival.
-async fn events(dir: &Path, rate: u64, secs: u64) -> Result<(f64, f64)> {
+/// What the events phase measured.
+struct EventFigures {
+    /// SiPass events (alarm changes not counted) journaled per second.
+    events_per_sec: f64,
+    /// Journal entries (events and alarm changes) per second.
+    entries_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    markers: usize,
+}
+
+/// (4): the simulator emits events at `rate` (every event type in turn, alarm-worthy ones
+/// with their alarm changes) while the bench reads the proxy's Events stream as a role would
+/// (acknowledging). Counted at the journal itself: the journal's sequence at the start and
+/// end of the window (read from journal.db, committed data only) gives the entries
+/// journaled, and the stream tells which of them are events. Marker events are injected
+/// every 20 ms and timed from the request to SiPass until the journal's committed push
+/// sequence reaches theirs (polled every millisecond).
+async fn events(dir: &Path, rate: u64, secs: u64) -> Result<EventFigures> {
     let rate_arg = rate.to_string();
     let site = start_sim(dir, 1000, &["--events-per-sec", &rate_arg])?;
     let port = free_port()?;
     let _proxy = start_proxy(dir, &site, port)?;
     wait_proxy_loaded(dir, port).await?;
-    let address = local_proxy(dir, port)?;
+    let journal = JournalProbe::open(&proxy::journal_path(&dir.join("proxy")))?;
+    let reader = tokio::spawn(read_events_as_a_role(local_proxy(dir, port)?));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (marker_tx, marker_rx) = std::sync::mpsc::channel::<(u64, Instant)>();
+    let injector = tokio::spawn(inject_markers(
+        Arc::new(SimClient::login(&site).await?),
+        marker_tx,
+    ));
+    let timer = {
+        let (journal, stop) = (journal.clone(), stop.clone());
+        std::thread::spawn(move || journal.time_markers(&marker_rx, &stop))
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await; // warm-up
+    let first = journal.last_entry()?;
+    let window = Instant::now();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let last = journal.last_entry()?;
+    let elapsed = window.elapsed().as_secs_f64();
+    injector.abort();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut latencies = timer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the marker timer panicked"))??;
+    let events = count_events(reader, first, last).await?;
+    latencies.sort_by(f64::total_cmp);
+    let round = |v: f64| (v * 10.0).round() / 10.0;
+    Ok(EventFigures {
+        events_per_sec: events as f64 / elapsed,
+        entries_per_sec: (last - first) as f64 / elapsed,
+        p50_ms: round(percentile(&latencies, 0.5)),
+        p99_ms: round(percentile(&latencies, 0.99)),
+        markers: latencies.len(),
+    })
+}
+
+/// A read-only look at the proxy's journal file.
+#[derive(Clone)]
+struct JournalProbe {
+    path: PathBuf,
+}
+
+impl JournalProbe {
+    fn open(path: &Path) -> Result<Self> {
+        let probe = JournalProbe {
+            path: path.to_owned(),
+        };
+        probe.connect()?;
+        Ok(probe)
+    }
+
+    fn connect(&self) -> Result<rusqlite::Connection> {
+        rusqlite::Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .with_context(|| format!("cannot read the proxy's journal {}", self.path.display()))
+    }
+
+    fn meta(conn: &rusqlite::Connection, key: &str) -> Result<u64> {
+        use rusqlite::OptionalExtension;
+        let value: Option<i64> = conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?;
+        Ok(value.unwrap_or(0) as u64)
+    }
+
+    /// The journal's last committed sequence number.
+    fn last_entry(&self) -> Result<u64> {
+        Self::meta(&self.connect()?, "last_seq")
+    }
+
+    /// Times each marker (its SiPass push sequence, when it was sent) until the journal
+    /// has committed that push sequence; runs until `stop`.
+    fn time_markers(
+        &self,
+        markers: &std::sync::mpsc::Receiver<(u64, Instant)>,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<Vec<f64>> {
+        let conn = self.connect()?;
+        let mut pending = std::collections::VecDeque::new();
+        let mut latencies = Vec::new();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            pending.extend(markers.try_iter());
+            if !pending.is_empty() {
+                let reached =
+                    Self::meta(&conn, "push_sequence")?.max(Self::meta(&conn, "journaled_source")?);
+                let now = Instant::now();
+                while let Some(&(seq, at)) = pending.front() {
+                    if seq > reached {
+                        break;
+                    }
+                    latencies.push(now.duration_since(at).as_secs_f64() * 1000.0);
+                    pending.pop_front();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(latencies)
+    }
+}
+
+/// Injects a marker event every 20 ms and hands its push sequence (from SiPass's answer)
+/// and the moment it was sent to the timer.
+async fn inject_markers(sim: Arc<SimClient>, markers: std::sync::mpsc::Sender<(u64, Instant)>) {
+    for i in 0u64.. {
+        let sent = Instant::now();
+        let body = json!({"Type": "Access Granted", "Message": format!("bench-marker-{i}")});
+        let answer = sim
+            .request(reqwest::Method::POST, "/api/sim/V1/Events")
+            .json(&body)
+            .send()
+            .await;
+        if let Ok(answer) = answer
+            && let Ok(event) = answer.json::<Value>().await
+            && let Some(seq) = event["Sequence"].as_u64()
+            && markers.send((seq, sent)).is_err()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Reads the Events stream as a role would, acknowledging every half second, and keeps
+/// the journal sequence numbers of the entries that are events (not alarm changes).
+/// Returns them once the stream has delivered past `until` (sent on the channel).
+async fn read_events_as_a_role(
+    address: protocol::ProxyAddress,
+) -> Result<tokio::sync::mpsc::UnboundedReceiver<(u64, bool)>> {
     let mut client = protocol::connect(&address).await?;
     let mut stream = client
         .events(protocol::pb::EventsRequest { after_sequence: 0 })
         .await?
         .into_inner();
-    let sim = Arc::new(SimClient::login(&site).await?);
-    let markers: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let injector = {
-        let (sim, markers) = (sim.clone(), markers.clone());
-        tokio::spawn(async move {
-            for i in 0.. {
-                let marker = format!("bench-marker-{i}");
-                if let Ok(mut m) = markers.lock() {
-                    m.insert(marker.clone(), Instant::now());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut last_ack = Instant::now();
+        while let Ok(Some(batch)) = stream.message().await {
+            for entry in &batch.entries {
+                let is_event = entry.r#type == protocol::pb::JournalEntryType::Event as i32;
+                if tx.send((entry.sequence, is_event)).is_err() {
+                    return;
                 }
-                let body = json!({"Type": "Access Granted", "Message": marker});
-                let _ = sim
-                    .request(reqwest::Method::POST, "/api/sim/V1/Events")
-                    .json(&body)
-                    .send()
+            }
+            if let Some(last) = batch.entries.last()
+                && last_ack.elapsed() > Duration::from_millis(500)
+            {
+                last_ack = Instant::now();
+                let _ = client
+                    .ack_events(protocol::pb::AckEventsRequest {
+                        up_to_sequence: last.sequence,
+                    })
                     .await;
-                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-        })
-    };
-    let warmup = Duration::from_secs(3);
-    let started = Instant::now();
-    let (mut counted, mut counting_since) = (0u64, None);
-    let mut latencies = Vec::new();
-    let mut last_ack = Instant::now();
-    while started.elapsed() < warmup + Duration::from_secs(secs) {
-        let next = tokio::time::timeout(Duration::from_secs(1), stream.message()).await;
-        let Ok(Ok(Some(batch))) = next else {
-            continue;
+        }
+    });
+    Ok(rx)
+}
+
+/// The events among the journal entries after `first` up to `last`, as the role-like
+/// reader received them (waiting up to a minute for it to get that far).
+async fn count_events(
+    reader: tokio::task::JoinHandle<Result<tokio::sync::mpsc::UnboundedReceiver<(u64, bool)>>>,
+    first: u64,
+    last: u64,
+) -> Result<u64> {
+    let mut entries = reader
+        .await
+        .map_err(|e| anyhow::anyhow!("the events reader failed: {e}"))??;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut events = 0;
+    loop {
+        let entry = tokio::time::timeout_at(deadline, entries.recv()).await;
+        let Ok(Some((seq, is_event))) = entry else {
+            bail!("the Events stream did not deliver the journal up to {last} within a minute");
         };
-        let now = Instant::now();
-        if started.elapsed() >= warmup {
-            counting_since.get_or_insert(now);
-            counted += batch.entries.len() as u64;
+        if seq > first && seq <= last && is_event {
+            events += 1;
         }
-        for entry in &batch.entries {
-            if entry.payload.windows(13).any(|w| w == b"bench-marker-") {
-                let payload: Value = serde_json::from_slice(&entry.payload).unwrap_or_default();
-                if let Some(at) = payload["Message"]
-                    .as_str()
-                    .and_then(|m| markers.lock().ok()?.remove(m))
-                {
-                    latencies.push(now.duration_since(at).as_secs_f64() * 1000.0);
-                }
-            }
-        }
-        if let Some(last) = batch
-            .entries
-            .last()
-            .filter(|_| last_ack.elapsed() > Duration::from_millis(500))
-        {
-            last_ack = Instant::now();
-            let _ = client
-                .ack_events(protocol::pb::AckEventsRequest {
-                    up_to_sequence: last.sequence,
-                })
-                .await;
+        if seq >= last {
+            return Ok(events);
         }
     }
-    injector.abort();
-    let elapsed = counting_since.map_or(1.0, |t| t.elapsed().as_secs_f64());
-    latencies.sort_by(f64::total_cmp);
-    Ok((
-        counted as f64 / elapsed,
-        (percentile(&latencies, 0.99) * 10.0).round() / 10.0,
-    ))
 }

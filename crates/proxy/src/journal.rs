@@ -6,6 +6,9 @@
 //! transaction as the entries, so a restarted proxy resumes the push channel exactly where
 //! its journal ends: nothing lost, nothing twice.
 //!
+//! Each append is one row holding its whole batch of entries (see `batch`), numbered by
+//! the journal sequence of its first and last entry.
+//!
 //! Nothing slow happens on the path of an append. Acknowledging only moves a mark (entries
 //! up to it are never served again); a housekeeping thread deletes what is behind the mark
 //! a few thousand rows at a time between appends, and copies the write-ahead log into the
@@ -24,19 +27,23 @@ use tokio::sync::watch;
 
 use crate::cache::now_millis;
 
+mod batch;
+
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS entries (
-    seq         INTEGER PRIMARY KEY,
-    source_seq  INTEGER NOT NULL,
-    type        INTEGER NOT NULL,
-    payload     BLOB    NOT NULL,
-    at          INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS batches (
+    first_seq   INTEGER PRIMARY KEY,
+    last_seq    INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    entries     BLOB    NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";
 
-/// Rows deleted per housekeeping transaction: a few milliseconds of the writer at most.
-const PRUNE_CHUNK: u64 = 4096;
+/// Batches deleted per housekeeping transaction: a few milliseconds of the writer at most.
+const PRUNE_CHUNK: usize = 16;
+
+/// Entries per batch when a journal from before batches is carried over.
+const CARRIED_BATCH: usize = 4096;
 
 /// The pause between two housekeeping chunks, so that appends get the writer in between.
 const PRUNE_PAUSE: Duration = Duration::from_millis(1);
@@ -76,6 +83,14 @@ pub enum JournalError {
     Open { path: PathBuf, reason: String },
     #[error("event journal error: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error(
+        "the event journal's batch of entries {first} to {last} cannot be read: {reason}; move the journal file aside to start a new one (its unacknowledged events are then lost)"
+    )]
+    Corrupt {
+        first: u64,
+        last: u64,
+        reason: String,
+    },
 }
 
 /// The journal: a writer connection for appends and acknowledgements, a reader connection
@@ -109,8 +124,9 @@ impl Journal {
     /// Opens (or creates) the journal. `max_entries` bounds what is kept unacknowledged.
     pub fn open(path: &Path, max_entries: u64) -> Result<Self, JournalError> {
         let opened = (|| -> Result<_, rusqlite::Error> {
-            let writer = connect(path)?;
+            let mut writer = connect(path)?;
             writer.execute_batch(SCHEMA)?;
+            carry_over_entries(&mut writer)?;
             Ok((writer, connect(path)?, connect(path)?))
         })();
         let (writer, reader, checkpointer) = opened.map_err(|e| JournalError::Open {
@@ -122,7 +138,7 @@ impl Journal {
             .unwrap_or(0)
             .max(meta(&writer, "acked")?.unwrap_or(0));
         let stored: u64 =
-            writer.query_row("SELECT COALESCE(MAX(seq), 0) FROM entries", [], |r| {
+            writer.query_row("SELECT COALESCE(MAX(last_seq), 0) FROM batches", [], |r| {
                 r.get::<_, i64>(0)
             })? as u64;
         // Sequence numbers are never reused, even when every entry has been acknowledged
@@ -185,24 +201,23 @@ impl Journal {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let reached = meta(&tx, "push_sequence")?.unwrap_or(0);
         let journaled = meta(&tx, "journaled_source")?.unwrap_or(0).max(reached);
-        let mut seq = *self.latest.borrow();
-        let now = now_millis();
-        let mut appended = 0;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO entries (seq, source_seq, type, payload, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for entry in entries.iter().filter(|e| e.source_seq > journaled) {
-                seq += 1;
-                insert.execute(params![
-                    seq as i64,
-                    entry.source_seq as i64,
-                    entry.entry_type as i32,
-                    entry.payload,
-                    now
-                ])?;
-                appended += 1;
-            }
+        let fresh: Vec<&NewEntry> = entries
+            .iter()
+            .filter(|e| e.source_seq > journaled)
+            .collect();
+        let appended = fresh.len() as u64;
+        let first = *self.latest.borrow() + 1;
+        let seq = first - 1 + appended;
+        if appended > 0 {
+            tx.prepare_cached(
+                "INSERT INTO batches (first_seq, last_seq, at, entries) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                first as i64,
+                seq as i64,
+                now_millis(),
+                batch::encode(fresh)
+            ])?;
         }
         set_meta(&tx, "push_sequence", push_sequence.max(reached))?;
         set_meta(&tx, "last_seq", seq)?;
@@ -245,20 +260,47 @@ impl Journal {
     pub fn read_after(&self, after: u64, limit: usize) -> Result<Vec<Entry>, JournalError> {
         let after = after.max(self.forgotten.load(Ordering::Acquire));
         let conn = lock(&self.reader);
+        // From the batch holding `after + 1` on.
         let mut stmt = conn.prepare_cached(
-            "SELECT seq, type, payload, at FROM entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            "SELECT first_seq, last_seq, at, entries FROM batches
+             WHERE first_seq >= COALESCE((SELECT MAX(first_seq) FROM batches WHERE first_seq <= ?1), 0)
+             ORDER BY first_seq",
         )?;
-        let rows = stmt
-            .query_map(params![after as i64, limit as i64], |r| {
-                Ok(Entry {
-                    seq: r.get::<_, i64>(0)? as u64,
-                    entry_type: r.get(1)?,
-                    payload: r.get(2)?,
-                    at_ms: r.get(3)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        let mut rows = stmt.query([(after + 1) as i64])?;
+        let mut entries = Vec::new();
+        while entries.len() < limit {
+            let Some(row) = rows.next()? else { break };
+            let first = row.get::<_, i64>(0)? as u64;
+            let last = row.get::<_, i64>(1)? as u64;
+            let at_ms: i64 = row.get(2)?;
+            let corrupt = |reason: String| JournalError::Corrupt {
+                first,
+                last,
+                reason,
+            };
+            let blob = row
+                .get_ref(3)?
+                .as_blob()
+                .map_err(|e| corrupt(e.to_string()))?;
+            let decoded = batch::decode(blob).map_err(|e| corrupt(e.to_string()))?;
+            if decoded.len() as u64 != last + 1 - first {
+                return Err(corrupt(format!(
+                    "it holds {} entries instead of {}",
+                    decoded.len(),
+                    last + 1 - first
+                )));
+            }
+            let wanted = (first..).zip(decoded).filter(|(seq, _)| *seq > after);
+            for (seq, entry) in wanted.take(limit - entries.len()) {
+                entries.push(Entry {
+                    seq,
+                    entry_type: i32::from(entry.entry_type),
+                    payload: entry.payload.to_vec(),
+                    at_ms,
+                });
+            }
+        }
+        Ok(entries)
     }
 
     /// Forgets what the role has stored: durably marked at once, deleted in the background.
@@ -354,7 +396,7 @@ fn pause(wake: &Receiver<()>) -> Option<bool> {
 /// appends get the writer.
 fn prune(writer: &Mutex<Connection>) {
     loop {
-        match prune_chunk(&lock(writer)) {
+        match prune_chunk(&mut lock(writer)) {
             Ok(true) => std::thread::sleep(PRUNE_PAUSE),
             Ok(false) => return,
             Err(e) => {
@@ -367,22 +409,84 @@ fn prune(writer: &Mutex<Connection>) {
     }
 }
 
-/// Deletes up to `PRUNE_CHUNK` forgotten entries; false when there were none.
-fn prune_chunk(conn: &Connection) -> Result<bool, rusqlite::Error> {
-    let forgotten = meta(conn, "forgotten")?.unwrap_or(0);
-    let first: Option<i64> = conn
-        .prepare_cached("SELECT seq FROM entries ORDER BY seq LIMIT 1")?
-        .query_row([], |r| r.get(0))
-        .optional()?;
-    match first {
-        Some(first) if (first as u64) <= forgotten => {
-            let up_to = forgotten.min(first as u64 + PRUNE_CHUNK - 1);
-            conn.prepare_cached("DELETE FROM entries WHERE seq <= ?1")?
-                .execute([up_to as i64])?;
-            Ok(true)
+/// Deletes up to `PRUNE_CHUNK` batches whose entries are all forgotten; false when there
+/// were none.
+fn prune_chunk(conn: &mut Connection) -> Result<bool, rusqlite::Error> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let forgotten = meta(&tx, "forgotten")?.unwrap_or(0);
+    let mut deleted = 0;
+    while deleted < PRUNE_CHUNK {
+        let oldest: Option<(i64, i64)> = tx
+            .prepare_cached("SELECT first_seq, last_seq FROM batches ORDER BY first_seq LIMIT 1")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match oldest {
+            Some((first, last)) if last as u64 <= forgotten => {
+                tx.prepare_cached("DELETE FROM batches WHERE first_seq = ?1")?
+                    .execute([first])?;
+                deleted += 1;
+            }
+            _ => break,
         }
-        _ => Ok(false),
     }
+    tx.commit()?;
+    Ok(deleted > 0)
+}
+
+/// Journals written before batches kept a row per entry, in a table `entries`: their
+/// entries move into batches (runs of consecutive sequence numbers journaled at the same
+/// moment) in one transaction, so that an upgrade loses no event and serves none twice.
+fn carry_over_entries(conn: &mut Connection) -> Result<(), rusqlite::Error> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let mut read =
+            tx.prepare("SELECT seq, source_seq, type, payload, at FROM entries ORDER BY seq")?;
+        let mut insert = tx.prepare(
+            "INSERT INTO batches (first_seq, last_seq, at, entries) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut rows = read.query([])?;
+        let mut run: Vec<NewEntry> = Vec::new();
+        let (mut first, mut last, mut at) = (0i64, 0i64, 0i64);
+        let mut flush = |run: &mut Vec<NewEntry>, first: i64, last: i64, at: i64| {
+            if run.is_empty() {
+                return Ok(());
+            }
+            insert.execute(params![first, last, at, batch::encode(run.iter())])?;
+            run.clear();
+            Ok::<(), rusqlite::Error>(())
+        };
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            let row_at: i64 = row.get(4)?;
+            if !run.is_empty() && (seq != last + 1 || row_at != at || run.len() >= CARRIED_BATCH) {
+                flush(&mut run, first, last, at)?;
+            }
+            if run.is_empty() {
+                (first, at) = (seq, row_at);
+            }
+            last = seq;
+            run.push(NewEntry {
+                source_seq: row.get::<_, i64>(1)? as u64,
+                entry_type: if row.get::<_, i64>(2)? == EntryType::Alarm as i64 {
+                    EntryType::Alarm
+                } else {
+                    EntryType::Event
+                },
+                payload: row.get(3)?,
+            });
+        }
+        flush(&mut run, first, last, at)?;
+    }
+    tx.execute_batch("DROP TABLE entries")?;
+    tx.commit()
 }
 
 fn meta(conn: &Connection, key: &str) -> Result<Option<u64>, rusqlite::Error> {
@@ -488,14 +592,21 @@ mod tests {
     fn acknowledged_entries_are_deleted_in_the_background() {
         let path = temp("prune");
         let journal = Journal::open(&path, 100_000).unwrap();
-        let entries: Vec<_> = (1..=10_000).map(entry).collect();
-        journal.append(&entries, 10_000).unwrap();
-        assert_eq!(journal.acknowledge(9_000).unwrap(), 1_000);
-        assert_eq!(journal.read_after(0, 1).unwrap()[0].seq, 9_001);
+        for first in (1..=10_000).step_by(1_000) {
+            let entries: Vec<_> = (first..first + 1_000).map(entry).collect();
+            journal.append(&entries, first + 999).unwrap();
+        }
+        // A batch goes once all of it is acknowledged: 8,001..9,000 goes, 9,001.. stays.
+        assert_eq!(journal.acknowledge(9_500).unwrap(), 500);
+        assert_eq!(journal.read_after(0, 1).unwrap()[0].seq, 9_501);
         let stored = || -> i64 {
             let conn = Connection::open(&path).unwrap();
-            conn.query_row("SELECT COUNT(*) FROM entries", [], |r| r.get(0))
-                .unwrap()
+            conn.query_row(
+                "SELECT COALESCE(SUM(last_seq - first_seq + 1), 0) FROM batches",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
         };
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while stored() != 1_000 {
@@ -506,5 +617,63 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    #[test]
+    fn reads_start_inside_a_batch_and_stop_at_the_limit() {
+        let journal = Journal::open(&temp("ranges"), 100).unwrap();
+        journal.append(&[entry(1), entry(2), entry(3)], 3).unwrap();
+        journal.append(&[entry(4), entry(5)], 5).unwrap();
+        let seqs = |after, limit| -> Vec<u64> {
+            journal
+                .read_after(after, limit)
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect()
+        };
+        assert_eq!(seqs(1, 10), [2, 3, 4, 5]);
+        assert_eq!(seqs(2, 2), [3, 4]);
+        assert_eq!(seqs(3, 10), [4, 5]);
+        assert!(seqs(5, 10).is_empty());
+        let first = &journal.read_after(3, 1).unwrap()[0];
+        assert_eq!(first.payload, entry(4).payload);
+        assert_eq!(first.entry_type, EntryType::Event as i32);
+    }
+
+    #[test]
+    fn a_journal_from_before_batches_keeps_its_entries_and_numbers() {
+        let path = temp("carry-over");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE entries (seq INTEGER PRIMARY KEY, source_seq INTEGER NOT NULL,
+                    type INTEGER NOT NULL, payload BLOB NOT NULL, at INTEGER NOT NULL);
+                 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                 INSERT INTO entries VALUES (5, 50, 1, x'7b7d', 1000), (6, 51, 2, x'5b5d', 1000),
+                    (7, 52, 1, x'31', 2000);
+                 INSERT INTO meta VALUES ('acked', 4), ('push_sequence', 52), ('last_seq', 7),
+                    ('journaled_source', 52);",
+            )
+            .unwrap();
+        }
+        let journal = Journal::open(&path, 100).unwrap();
+        let entries = journal.read_after(0, 10).unwrap();
+        let got: Vec<_> = entries
+            .iter()
+            .map(|e| (e.seq, e.entry_type, e.payload.as_slice(), e.at_ms))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (5, 1, b"{}".as_slice(), 1000),
+                (6, 2, b"[]".as_slice(), 1000),
+                (7, 1, b"1".as_slice(), 2000)
+            ]
+        );
+        assert_eq!(journal.push_sequence().unwrap(), 52);
+        assert_eq!(journal.append(&[entry(52), entry(53)], 53).unwrap(), 1);
+        assert_eq!(journal.read_after(7, 10).unwrap()[0].seq, 8);
+        assert_eq!(journal.depth(), 4);
     }
 }

@@ -2,6 +2,7 @@
 //! loopback, with ports chosen by the OS, driven through the `sipass-bridge` binary.
 
 mod bad_input;
+mod bench;
 mod proxy;
 mod skeleton;
 mod support;

@@ -1,0 +1,54 @@
+//! A smoke run of `sipass-bridge bench` at tiny sizes: it keeps the harness working and its
+//! report complete. No figure is judged here; docs/performance.md records real runs.
+
+use crate::support::{TempDir, run, s};
+
+#[test]
+fn a_small_bench_run_names_every_figure() {
+    let dir = TempDir::new("bench");
+    let (ok, stdout, stderr) = run(
+        &[
+            "bench",
+            "--cardholders",
+            "2000",
+            "--changes-per-sec",
+            "50",
+            "--realtime-secs",
+            "2",
+            "--events-per-sec",
+            "2000",
+            "--events-secs",
+            "2",
+            "--data",
+            s(&dir.0),
+        ],
+        &[],
+    );
+    assert!(ok, "the bench failed:\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("the bench printed no JSON report ({e}):\n{stdout}"));
+    for key in [
+        "n",
+        "cores",
+        "memory_gib",
+        "limit_rows_per_sec",
+        "sync_entities_per_sec",
+        "sync_ratio",
+        "role_peak_rss_mib",
+        "realtime_p50_ms",
+        "realtime_p99_ms",
+        "events_per_sec",
+        "event_p99_ms",
+        "resume_extra_pct",
+    ] {
+        assert!(report[key].is_number(), "{key} is missing: {report}");
+    }
+    assert!(
+        report["events_per_sec"].as_f64() > Some(0.0),
+        "no event was journaled: {report}"
+    );
+    assert!(
+        report["realtime_changes_seen"].as_u64() > Some(0),
+        "no change reached the Directory: {report}"
+    );
+}

@@ -10,11 +10,11 @@
 //! the journal sequence of its first and last entry.
 //!
 //! Nothing slow happens on the path of an append. Acknowledging only moves a mark (entries
-//! up to it are never served again); a housekeeping thread deletes what is behind the mark
-//! a few thousand rows at a time between appends, and copies the write-ahead log into the
+//! up to it are never served again); a housekeeping thread deletes the batches wholly
+//! behind the mark, a few at a time between appends, and copies the write-ahead log into the
 //! database file with its own connection. Deleting a whole acknowledgement's worth at once
 //! held the writer for some 50 ms at 90,000 entries a second, and every event arriving
-//! meanwhile waited as long.
+//! meanwhile waited as long (docs/performance.md).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -342,7 +342,7 @@ fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Runs until the journal is dropped: at each wake-up, deletes forgotten entries a chunk at
+/// Runs until the journal is dropped: at each wake-up, deletes forgotten batches a chunk at
 /// a time, then copies the write-ahead log into the database file (passive: it never blocks
 /// the writer; what a reader still uses is copied next time). Wake-ups within
 /// `CHECKPOINT_PAUSE` of a checkpoint are gathered into the next one.
@@ -392,7 +392,7 @@ fn pause(wake: &Receiver<()>) -> Option<bool> {
     }
 }
 
-/// Deletes every forgotten entry, a chunk per transaction, pausing between chunks so that
+/// Deletes every wholly forgotten batch, a chunk per transaction, pausing between chunks so that
 /// appends get the writer.
 fn prune(writer: &Mutex<Connection>) {
     loop {

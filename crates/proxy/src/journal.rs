@@ -48,6 +48,9 @@ const CARRIED_BATCH: usize = 4096;
 /// The pause between two housekeeping chunks, so that appends get the writer in between.
 const PRUNE_PAUSE: Duration = Duration::from_millis(1);
 
+/// The least time between two warnings that the bound dropped entries.
+const DROP_WARNING_EVERY_MS: i64 = 60_000;
+
 /// The least time between two background checkpoints.
 const CHECKPOINT_PAUSE: Duration = Duration::from_millis(100);
 
@@ -104,6 +107,10 @@ pub struct Journal {
     /// again, and deleted in the background. Mirrors the `forgotten` meta value.
     forgotten: AtomicU64,
     max_entries: u64,
+    /// Entries dropped by the bound since the last warning, and when that was (Unix ms):
+    /// a full journal drops some at every append, but says so once a minute.
+    dropped_unreported: AtomicU64,
+    last_drop_warning_ms: std::sync::atomic::AtomicI64,
     /// Wakes the housekeeping thread; it stops when this is dropped.
     housekeeping: SyncSender<()>,
     /// Joined on drop, so that a journal opened again never meets the old one's thread.
@@ -162,6 +169,8 @@ impl Journal {
             latest: watch::channel(last).0,
             forgotten: AtomicU64::new(forgotten),
             max_entries,
+            dropped_unreported: AtomicU64::new(0),
+            last_drop_warning_ms: std::sync::atomic::AtomicI64::new(0),
             housekeeping,
             housekeeper: Some(housekeeper),
         };
@@ -233,14 +242,35 @@ impl Journal {
         }
         if let Some((dropped, forgotten)) = dropped {
             self.forgotten.store(forgotten, Ordering::Release);
-            tracing::warn!(
-                dropped,
-                bound = self.max_entries,
-                "the event journal reached its bound of {} unacknowledged entries; the oldest {dropped} were dropped. Connect a role, or raise --journal-max",
-                self.max_entries
-            );
+            self.report_dropped(dropped);
         }
         Ok(appended)
+    }
+
+    /// Warns about entries dropped by the bound, at most once a minute, with how many.
+    fn report_dropped(&self, dropped: u64) {
+        let unreported = self
+            .dropped_unreported
+            .fetch_add(dropped, Ordering::Relaxed)
+            + dropped;
+        let now = now_millis();
+        let last = self.last_drop_warning_ms.load(Ordering::Relaxed);
+        if last != 0 && now - last < DROP_WARNING_EVERY_MS {
+            return;
+        }
+        self.last_drop_warning_ms.store(now, Ordering::Relaxed);
+        self.dropped_unreported.store(0, Ordering::Relaxed);
+        tracing::warn!(
+            dropped = unreported,
+            bound = self.max_entries,
+            "the event journal is at its bound of {} unacknowledged entries: the oldest {unreported} were dropped{}. Connect a role, or raise --journal-max",
+            self.max_entries,
+            if last == 0 {
+                ""
+            } else {
+                " in the last minute or so"
+            }
+        );
     }
 
     /// Past the bound, the oldest entries are forgotten: a proxy must not fill its disk

@@ -46,6 +46,52 @@ CREATE INDEX changes_by_entity ON changes (kind, id);
 CREATE TABLE kind_stats (kind TEXT PRIMARY KEY, count INTEGER NOT NULL, digest INTEGER NOT NULL);
 ";
 
+/// When a reconciliation pass read what it applies (see [`Cache::apply_unless_newer`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ReadAt {
+    /// The cache's revision when SiPass was read.
+    pub revision: Revision,
+    /// Revisions the same pass wrote from an earlier read (its previous page, stored while
+    /// this one was being fetched): not newer than this read, although after `revision`.
+    pub own: Option<Revisions>,
+}
+
+impl ReadAt {
+    /// A read at `revision`, before this pass wrote anything.
+    pub fn at(revision: Revision) -> Self {
+        ReadAt {
+            revision,
+            own: None,
+        }
+    }
+
+    /// Whether an entity at revision `current` changed after this read.
+    fn is_older_than(&self, current: Revision) -> bool {
+        current > self.revision && !self.own.is_some_and(|own| own.contains(current))
+    }
+}
+
+/// The revisions one apply took: after `after`, up to and including `up_to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revisions {
+    pub after: Revision,
+    pub up_to: Revision,
+}
+
+impl Revisions {
+    fn contains(&self, revision: Revision) -> bool {
+        revision > self.after && revision <= self.up_to
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// The changes that changed something.
+    pub changed: u64,
+    pub revisions: Revisions,
+}
+
 /// One cached SiPass object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedEntity {
@@ -318,17 +364,17 @@ impl Cache {
     /// Applies changes in one transaction; each real change takes the next revision.
     /// Returns how many changed something.
     pub fn apply(&self, changes: &[Change]) -> Result<u64, CacheError> {
-        self.apply_unless_newer(changes, None)
+        Ok(self.apply_unless_newer(changes, None)?.changed)
     }
 
-    /// Like [`Cache::apply`], but leaves alone any entity changed after revision `read_at`:
-    /// a reconciliation pass read SiPass at that point, and a push-driven refresh since then
+    /// Like [`Cache::apply`], but leaves alone any entity changed after `read_at`: a
+    /// reconciliation pass read SiPass at that point, and a push-driven refresh since then
     /// knows better than its older copy.
     pub fn apply_unless_newer(
         &self,
         changes: &[Change],
-        read_at: Option<Revision>,
-    ) -> Result<u64, CacheError> {
+        read_at: Option<ReadAt>,
+    ) -> Result<Applied, CacheError> {
         let mut writer = self.writer();
         let Writer {
             conn,
@@ -353,7 +399,7 @@ impl Cache {
                 })
                 .optional()?;
             if let (Some(read_at), Some((current, ..))) = (read_at, &old)
-                && *current > read_at
+                && read_at.is_older_than(*current)
             {
                 continue;
             }
@@ -400,8 +446,12 @@ impl Cache {
             }
             changed += 1;
         }
+        let revisions = Revisions {
+            after: *revision,
+            up_to: next,
+        };
         if changed == 0 {
-            return Ok(0);
+            return Ok(Applied { changed, revisions });
         }
         for (kind, (count, digest)) in &new_stats {
             tx.prepare_cached(
@@ -419,7 +469,7 @@ impl Cache {
         *stats = new_stats;
         drop(writer);
         self.latest.send_replace(next);
-        Ok(changed)
+        Ok(Applied { changed, revisions })
     }
 
     /// True once SiPass has been read completely into this cache at least once: from then on

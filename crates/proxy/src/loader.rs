@@ -18,7 +18,7 @@ use model::sipass::{Cardholder, display_name};
 use serde_json::{Map, Value};
 use sipass_client::{HrClient, SiPassError};
 
-use crate::cache::{Cache, CacheError, Change};
+use crate::cache::{Applied, Cache, CacheError, Change, ReadAt};
 
 /// Cardholders asked for per HR API call.
 const PAGE: usize = 1000;
@@ -130,9 +130,9 @@ async fn load_cardholders(
     let mut seen_credentials = HashSet::new();
     let pass_started = cache.revision();
     let mut start = 0;
+    let mut read_at = ReadAt::at(cache.revision());
+    let mut page = client.cardholder_page(start, start + PAGE, &fields).await?;
     loop {
-        let read_at = cache.revision();
-        let page = client.cardholder_page(start, start + PAGE, &fields).await?;
         progress
             .total
             .store(u64::try_from(page.total).unwrap_or(0), Ordering::Relaxed);
@@ -140,35 +140,37 @@ async fn load_cardholders(
             break;
         }
         let count = page.records.len();
-        let mut changes = Vec::with_capacity(count * 2);
-        for record in page.records {
-            let record = complete(client, record).await?;
-            let cardholder = match cardholder_changes(record, client.hr_url()) {
-                Ok(changes) => changes,
-                Err(e) => {
-                    // One bad record must not stop the whole pass; it is skipped (and kept
-                    // as it was in the cache, since unseen cardholders are confirmed first).
-                    tracing::warn!("skipped a cardholder: {e}");
-                    continue;
-                }
-            };
-            for change in cardholder {
-                if let Change::Upsert { kind, id, .. } = &change {
-                    match kind {
-                        EntityKind::Cardholder => seen_cardholders.insert(id.clone()),
-                        _ => seen_credentials.insert(id.clone()),
-                    };
-                }
-                changes.push(change);
-            }
-        }
+        let total = page.total;
+        let changes = page_changes(
+            client,
+            page.records,
+            &mut seen_cardholders,
+            &mut seen_credentials,
+        )
+        .await?;
         stats.seen += count as u64;
-        stats.changed += apply_read_at(cache, changes, read_at).await?;
         start += count;
+        let more = total < 0 || (start as i64) < total;
+        // The next page is fetched while this one is stored. What this page stores takes
+        // revisions after the next read began, but it was read earlier: `own` tells the
+        // next page's apply that those are not newer than what it read.
+        let next_read_at = cache.revision();
+        let fetch_next = async {
+            match more {
+                true => Some(client.cardholder_page(start, start + PAGE, &fields).await),
+                false => None,
+            }
+        };
+        let (applied, next) = tokio::join!(apply_read_at(cache, changes, read_at), fetch_next);
+        let applied = applied?;
+        stats.changed += applied.changed;
         progress.loaded.store(start as u64, Ordering::Relaxed);
-        if page.total >= 0 && start as i64 >= page.total {
-            break;
-        }
+        let Some(next) = next else { break };
+        page = next?;
+        read_at = ReadAt {
+            revision: next_read_at,
+            own: Some(applied.revisions),
+        };
     }
     // Paging by position can skip a cardholder when another is deleted during the pass, so
     // an unseen cardholder is deleted only once SiPass confirms it is gone.
@@ -193,8 +195,42 @@ async fn load_cardholders(
             id,
         });
     }
-    stats.deleted += apply_read_at(cache, deletions, pass_started).await?;
+    stats.deleted += apply_read_at(cache, deletions, ReadAt::at(pass_started))
+        .await?
+        .changed;
     Ok(stats)
+}
+
+/// The cache changes of one page of cardholders, noting which cardholders and credentials
+/// were seen. A bad record is skipped with a warning (and kept as it was in the cache,
+/// since unseen cardholders are confirmed before they are deleted).
+async fn page_changes(
+    client: &HrClient,
+    records: Vec<Value>,
+    seen_cardholders: &mut HashSet<String>,
+    seen_credentials: &mut HashSet<String>,
+) -> Result<Vec<Change>, SiPassError> {
+    let mut changes = Vec::with_capacity(records.len() * 2);
+    for record in records {
+        let record = complete(client, record).await?;
+        let cardholder = match cardholder_changes(record, client.hr_url()) {
+            Ok(changes) => changes,
+            Err(e) => {
+                tracing::warn!("skipped a cardholder: {e}");
+                continue;
+            }
+        };
+        for change in cardholder {
+            if let Change::Upsert { kind, id, .. } = &change {
+                match kind {
+                    EntityKind::Cardholder => seen_cardholders.insert(id.clone()),
+                    _ => seen_credentials.insert(id.clone()),
+                };
+            }
+            changes.push(change);
+        }
+    }
+    Ok(changes)
 }
 
 /// Reads every object of one kind.
@@ -204,7 +240,7 @@ async fn load_objects(
     object_kind: ObjectKind,
     kind: EntityKind,
 ) -> Result<LoadStats, LoadError> {
-    let read_at = cache.revision();
+    let read_at = ReadAt::at(cache.revision());
     let records = client.objects(object_kind).await?;
     let mut seen = HashSet::new();
     let mut changes = Vec::with_capacity(records.len());
@@ -220,13 +256,13 @@ async fn load_objects(
         seen: seen.len() as u64,
         ..LoadStats::default()
     };
-    stats.changed += apply_read_at(cache, changes, read_at).await?;
+    stats.changed += apply_read_at(cache, changes, read_at).await?.changed;
     let deletions = unseen(cache, kind, &seen)
         .await?
         .into_iter()
         .map(|id| Change::Delete { kind, id })
         .collect();
-    stats.deleted += apply_read_at(cache, deletions, read_at).await?;
+    stats.deleted += apply_read_at(cache, deletions, read_at).await?.changed;
     Ok(stats)
 }
 
@@ -379,15 +415,12 @@ async fn unseen(
     Ok(all.into_iter().filter(|id| !seen.contains(id)).collect())
 }
 
-/// Applies what a pass read at revision `read_at`, leaving newer changes alone.
+/// Applies what a pass read at `read_at`, leaving newer changes alone.
 async fn apply_read_at(
     cache: &Arc<Cache>,
     changes: Vec<Change>,
-    read_at: u64,
-) -> Result<u64, CacheError> {
-    if changes.is_empty() {
-        return Ok(0);
-    }
+    read_at: ReadAt,
+) -> Result<Applied, CacheError> {
     blocking(cache, move |c| {
         c.apply_unless_newer(&changes, Some(read_at))
     })

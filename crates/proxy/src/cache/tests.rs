@@ -155,3 +155,37 @@ fn a_corrupt_cache_is_moved_aside_and_rebuilt_without_going_back() {
     );
     assert_eq!(cache.summary(EntityKind::Cardholder).eligible, 0);
 }
+
+fn name_of(cache: &Cache, id: &str) -> String {
+    cache.get(EntityKind::Cardholder, id).unwrap().unwrap().name
+}
+
+#[test]
+fn a_pass_keeps_newer_changes_but_not_against_its_own_earlier_page() {
+    let cache = Cache::open(&temp("read-at")).unwrap();
+    cache.apply(&[upsert("1", "A"), upsert("2", "B")]).unwrap();
+    // Page 1 read, then page 2's read begins before page 1 is stored.
+    let page1_read = ReadAt::at(cache.revision());
+    let page2_read_at = cache.revision();
+    let page1 = cache
+        .apply_unless_newer(&[upsert("1", "A from page 1")], Some(page1_read))
+        .unwrap();
+    assert_eq!(page1.changed, 1);
+    // A push-driven refresh of 2 lands after both reads.
+    cache.apply(&[upsert("2", "B from a push")]).unwrap();
+    let page2_read = ReadAt {
+        revision: page2_read_at,
+        own: Some(page1.revisions),
+    };
+    // Cardholder 1 moved to page 2 (paging by position): its page-1 copy is not newer than
+    // page 2's read. Cardholder 2's push is, and stays.
+    let page2 = cache
+        .apply_unless_newer(
+            &[upsert("1", "A from page 2"), upsert("2", "B from page 2")],
+            Some(page2_read),
+        )
+        .unwrap();
+    assert_eq!(page2.changed, 1);
+    assert_eq!(name_of(&cache, "1"), "A from page 2");
+    assert_eq!(name_of(&cache, "2"), "B from a push");
+}

@@ -706,4 +706,23 @@ mod tests {
         assert_eq!(journal.read_after(7, 10).unwrap()[0].seq, 8);
         assert_eq!(journal.depth(), 4);
     }
+
+    #[test]
+    fn a_damaged_batch_is_named_and_not_misread() {
+        let path = temp("damaged");
+        let journal = Journal::open(&path, 100).unwrap();
+        journal.append(&[entry(1), entry(2)], 2).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE batches SET entries = x'01ff' WHERE first_seq = 1",
+                [],
+            )
+            .unwrap();
+        let error = journal.read_after(0, 10).unwrap_err().to_string();
+        assert!(
+            error.contains("batch of entries 1 to 2") && error.contains("ends in the middle"),
+            "{error}"
+        );
+    }
 }

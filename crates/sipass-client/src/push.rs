@@ -64,16 +64,20 @@ impl SseParser {
     /// Feeds a chunk; returns the messages it completed. Complete lines are consumed in one
     /// pass and the unfinished tail kept, so a large chunk costs one copy, not one per line.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<SseMessage> {
-        self.buffer.extend_from_slice(chunk);
+        // The buffer is taken out while its lines are handled, so that each line is read in
+        // place (valid UTF-8 is borrowed, not copied).
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.extend_from_slice(chunk);
         let mut messages = Vec::new();
         let mut start = 0;
-        while let Some(offset) = self.buffer[start..].iter().position(|b| *b == b'\n') {
+        while let Some(offset) = buffer[start..].iter().position(|b| *b == b'\n') {
             let end = start + offset;
-            let line = String::from_utf8_lossy(&self.buffer[start..end]).into_owned();
-            start = end + 1;
+            let line = String::from_utf8_lossy(&buffer[start..end]);
             self.line(line.trim_end_matches('\r'), &mut messages);
+            start = end + 1;
         }
-        self.buffer.drain(..start);
+        buffer.drain(..start);
+        self.buffer = buffer;
         if self.buffer.len() > MAX_LINE || self.data.len() > MAX_LINE {
             // No SiPass message is this large: drop what has piled up rather than grow
             // without bound; the lost message shows as a gap in the sequence numbers.

@@ -17,7 +17,7 @@
 //! meanwhile waited as long (docs/performance.md).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -115,10 +115,13 @@ pub struct Journal {
     housekeeping: SyncSender<()>,
     /// Joined on drop, so that a journal opened again never meets the old one's thread.
     housekeeper: Option<std::thread::JoinHandle<()>>,
+    /// Set on drop: the housekeeping thread leaves what is left to delete for next time.
+    stopping: Arc<AtomicBool>,
 }
 
 impl Drop for Journal {
     fn drop(&mut self) {
+        self.stopping.store(true, Ordering::Release);
         let (stopped, _) = std::sync::mpsc::sync_channel(1);
         drop(std::mem::replace(&mut self.housekeeping, stopped));
         if let Some(thread) = self.housekeeper.take() {
@@ -156,9 +159,11 @@ impl Journal {
         let writer = Arc::new(Mutex::new(writer));
         let (housekeeping, wake) = std::sync::mpsc::sync_channel(1);
         let background = writer.clone();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let stop = stopping.clone();
         let housekeeper = std::thread::Builder::new()
             .name("journal-housekeeping".into())
-            .spawn(move || housekeep(&background, &checkpointer, &wake))
+            .spawn(move || housekeep(&background, &checkpointer, &wake, &stop))
             .map_err(|e| JournalError::Open {
                 path: path.to_owned(),
                 reason: format!("cannot start its housekeeping thread: {e}"),
@@ -173,6 +178,7 @@ impl Journal {
             last_drop_warning_ms: std::sync::atomic::AtomicI64::new(0),
             housekeeping,
             housekeeper: Some(housekeeper),
+            stopping,
         };
         journal.wake_housekeeping();
         Ok(journal)
@@ -235,13 +241,16 @@ impl Journal {
         }
         let dropped = self.bound(&tx, seq)?;
         tx.commit()?;
+        // Under the writer, like every change of the mark, so that it only ever grows.
+        if let Some((_, mark)) = dropped {
+            self.forgotten.fetch_max(mark, Ordering::AcqRel);
+        }
         drop(conn);
         if appended > 0 {
             self.latest.send_replace(seq);
             self.wake_housekeeping();
         }
-        if let Some((dropped, forgotten)) = dropped {
-            self.forgotten.store(forgotten, Ordering::Release);
+        if let Some((dropped, _)) = dropped {
             self.report_dropped(dropped);
         }
         Ok(appended)
@@ -340,7 +349,7 @@ impl Journal {
         let last = *self.latest.borrow();
         let forgotten = self.forgotten.load(Ordering::Acquire).max(up_to.min(last));
         set_meta(&conn, "forgotten", forgotten)?;
-        self.forgotten.store(forgotten, Ordering::Release);
+        self.forgotten.fetch_max(forgotten, Ordering::AcqRel);
         drop(conn);
         self.wake_housekeeping();
         Ok(last - forgotten)
@@ -376,10 +385,15 @@ fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 /// a time, then copies the write-ahead log into the database file (passive: it never blocks
 /// the writer; what a reader still uses is copied next time). Wake-ups within
 /// `CHECKPOINT_PAUSE` of a checkpoint are gathered into the next one.
-fn housekeep(writer: &Mutex<Connection>, checkpointer: &Connection, wake: &Receiver<()>) {
+fn housekeep(
+    writer: &Mutex<Connection>,
+    checkpointer: &Connection,
+    wake: &Receiver<()>,
+    stopping: &AtomicBool,
+) {
     let mut woken = wake.recv().is_ok();
     while woken {
-        prune(writer);
+        prune(writer, stopping);
         checkpoint(writer, checkpointer);
         woken = match pause(wake) {
             Some(true) => true,
@@ -387,8 +401,9 @@ fn housekeep(writer: &Mutex<Connection>, checkpointer: &Connection, wake: &Recei
             None => false,
         };
     }
-    // What the last appends wrote, copied before the proxy exits.
-    let _ = checkpointer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    // What the last appends wrote, copied before the proxy exits (passive: never waiting
+    // for a reader; what is left is copied at the next start).
+    let _ = checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
 }
 
 /// Copies the write-ahead log into the database file. Most of it without the writer; then
@@ -424,9 +439,12 @@ fn pause(wake: &Receiver<()>) -> Option<bool> {
 
 /// Deletes every wholly forgotten batch, a chunk per transaction, pausing between chunks so that
 /// appends get the writer.
-fn prune(writer: &Mutex<Connection>) {
-    loop {
-        match prune_chunk(&mut lock(writer)) {
+fn prune(writer: &Mutex<Connection>, stopping: &AtomicBool) {
+    while !stopping.load(Ordering::Acquire) {
+        // The writer is released before the pause (a guard inside the `match` would be
+        // held through it).
+        let pruned = prune_chunk(&mut lock(writer));
+        match pruned {
             Ok(true) => std::thread::sleep(PRUNE_PAUSE),
             Ok(false) => return,
             Err(e) => {
@@ -515,6 +533,17 @@ fn carry_over_entries(conn: &mut Connection) -> Result<(), rusqlite::Error> {
         }
         flush(&mut run, first, last, at)?;
     }
+    // The old bound deleted entries without recording it: whatever precedes the first kept
+    // entry was acknowledged or dropped, and is marked forgotten so that depth stays exact.
+    let first_kept: Option<i64> = tx.query_row("SELECT MIN(seq) FROM entries", [], |r| r.get(0))?;
+    let before_first = match first_kept {
+        Some(first) => first as u64 - 1,
+        None => meta(&tx, "last_seq")?.unwrap_or(0),
+    };
+    let forgotten = before_first
+        .max(meta(&tx, "acked")?.unwrap_or(0))
+        .max(meta(&tx, "forgotten")?.unwrap_or(0));
+    set_meta(&tx, "forgotten", forgotten)?;
     tx.execute_batch("DROP TABLE entries")?;
     tx.commit()
 }
@@ -682,7 +711,8 @@ mod tests {
                  CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
                  INSERT INTO entries VALUES (5, 50, 1, x'7b7d', 1000), (6, 51, 2, x'5b5d', 1000),
                     (7, 52, 1, x'31', 2000);
-                 INSERT INTO meta VALUES ('acked', 4), ('push_sequence', 52), ('last_seq', 7),
+                 -- 3 and 4 were dropped by the old bound, which did not move 'acked'.
+                 INSERT INTO meta VALUES ('acked', 2), ('push_sequence', 52), ('last_seq', 7),
                     ('journaled_source', 52);",
             )
             .unwrap();

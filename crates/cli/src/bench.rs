@@ -283,6 +283,7 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
     report["event_p50_ms"] = json!(figures.p50_ms);
     report["event_p99_ms"] = json!(figures.p99_ms);
     report["event_markers"] = json!(figures.markers);
+    report["event_markers_unjournaled"] = json!(figures.markers_unjournaled);
 
     print_table(&report);
     let text = serde_json::to_string_pretty(&report)?;
@@ -643,16 +644,20 @@ struct EventFigures {
     entries_per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Markers sent during the window (the ones timed).
     markers: usize,
+    /// Of those, markers the journal never had before timing stopped.
+    markers_unjournaled: usize,
 }
 
 /// (4): the simulator emits events at `rate` (every event type in turn, alarm-worthy ones
 /// with their alarm changes) while the bench reads the proxy's Events stream as a role would
 /// (acknowledging). Counted at the journal itself: the journal's sequence at the start and
 /// end of the window (read from journal.db, committed data only) gives the entries
-/// journaled, and the stream tells which of them are events. Marker events are injected
-/// every 20 ms and timed from the request to SiPass until the journal's committed push
-/// sequence reaches theirs (polled every millisecond).
+/// journaled, and the stream tells which of them are events (the bench's markers not
+/// counted). Marker events are injected every 20 ms; those sent during the window are timed
+/// from the request to SiPass until the journal's committed push sequence reaches theirs
+/// (polled every millisecond), or, if it never does, by their age when timing stops.
 async fn events(dir: &Path, rate: u64, secs: u64) -> Result<EventFigures> {
     let rate_arg = rate.to_string();
     let site = start_sim(dir, 1000, &["--events-per-sec", &rate_arg])?;
@@ -677,11 +682,20 @@ async fn events(dir: &Path, rate: u64, secs: u64) -> Result<EventFigures> {
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let last = journal.last_entry()?;
     let elapsed = window.elapsed().as_secs_f64();
+    let window_end = Instant::now();
     injector.abort();
+    // Markers sent at the end of the window get time to reach the journal; any still
+    // missing after that count with their age, so that a stall cannot hide.
+    tokio::time::sleep(MARKER_GRACE).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut latencies = timer
+    let timed = timer
         .join()
         .map_err(|_| anyhow::anyhow!("the marker timer panicked"))??;
+    let in_window: Vec<&TimedMarker> = timed
+        .iter()
+        .filter(|m| m.sent >= window && m.sent < window_end)
+        .collect();
+    let mut latencies: Vec<f64> = in_window.iter().map(|m| m.latency_ms).collect();
     let events = count_events(reader, first, last).await?;
     latencies.sort_by(f64::total_cmp);
     let round = |v: f64| (v * 10.0).round() / 10.0;
@@ -691,7 +705,19 @@ async fn events(dir: &Path, rate: u64, secs: u64) -> Result<EventFigures> {
         p50_ms: round(percentile(&latencies, 0.5)),
         p99_ms: round(percentile(&latencies, 0.99)),
         markers: latencies.len(),
+        markers_unjournaled: in_window.iter().filter(|m| !m.journaled).count(),
     })
+}
+
+/// How long marker timing goes on after the window, for markers sent at its end.
+const MARKER_GRACE: Duration = Duration::from_secs(2);
+
+/// One marker event: when it was sent to SiPass, and how long until the journal had it
+/// (or, if it never did, its age when timing stopped).
+struct TimedMarker {
+    sent: Instant,
+    latency_ms: f64,
+    journaled: bool,
 }
 
 /// A read-only look at the proxy's journal file.
@@ -710,11 +736,13 @@ impl JournalProbe {
     }
 
     fn connect(&self) -> Result<rusqlite::Connection> {
-        rusqlite::Connection::open_with_flags(
+        let conn = rusqlite::Connection::open_with_flags(
             &self.path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )
-        .with_context(|| format!("cannot read the proxy's journal {}", self.path.display()))
+        .with_context(|| format!("cannot read the proxy's journal {}", self.path.display()))?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        Ok(conn)
     }
 
     fn meta(conn: &rusqlite::Connection, key: &str) -> Result<u64> {
@@ -737,27 +765,37 @@ impl JournalProbe {
         &self,
         markers: &std::sync::mpsc::Receiver<(u64, Instant)>,
         stop: &std::sync::atomic::AtomicBool,
-    ) -> Result<Vec<f64>> {
+    ) -> Result<Vec<TimedMarker>> {
         let conn = self.connect()?;
         let mut pending = std::collections::VecDeque::new();
-        let mut latencies = Vec::new();
+        let mut timed = Vec::new();
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
             pending.extend(markers.try_iter());
             if !pending.is_empty() {
                 let reached =
                     Self::meta(&conn, "push_sequence")?.max(Self::meta(&conn, "journaled_source")?);
                 let now = Instant::now();
-                while let Some(&(seq, at)) = pending.front() {
+                while let Some(&(seq, sent)) = pending.front() {
                     if seq > reached {
                         break;
                     }
-                    latencies.push(now.duration_since(at).as_secs_f64() * 1000.0);
+                    timed.push(TimedMarker {
+                        sent,
+                        latency_ms: now.duration_since(sent).as_secs_f64() * 1000.0,
+                        journaled: true,
+                    });
                     pending.pop_front();
                 }
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        Ok(latencies)
+        let now = Instant::now();
+        timed.extend(pending.into_iter().map(|(_, sent)| TimedMarker {
+            sent,
+            latency_ms: now.duration_since(sent).as_secs_f64() * 1000.0,
+            journaled: false,
+        }));
+        Ok(timed)
     }
 }
 
@@ -799,7 +837,9 @@ async fn read_events_as_a_role(
         let mut last_ack = Instant::now();
         while let Ok(Some(batch)) = stream.message().await {
             for entry in &batch.entries {
-                let is_event = entry.r#type == protocol::pb::JournalEntryType::Event as i32;
+                // The bench's own markers are not counted as SiPass's load.
+                let is_event = entry.r#type == protocol::pb::JournalEntryType::Event as i32
+                    && !entry.payload.windows(13).any(|w| w == b"bench-marker-");
                 if tx.send((entry.sequence, is_event)).is_err() {
                     return;
                 }
@@ -834,7 +874,9 @@ async fn count_events(
     loop {
         let entry = tokio::time::timeout_at(deadline, entries.recv()).await;
         let Ok(Some((seq, is_event))) = entry else {
-            bail!("the Events stream did not deliver the journal up to {last} within a minute");
+            bail!(
+                "the Events stream ended, or did not deliver the journal up to {last} within a minute"
+            );
         };
         if seq > first && seq <= last && is_event {
             events += 1;

@@ -664,7 +664,8 @@ async fn events(dir: &Path, rate: u64, secs: u64) -> Result<EventFigures> {
     let port = free_port()?;
     let _proxy = start_proxy(dir, &site, port)?;
     wait_proxy_loaded(dir, port).await?;
-    let journal = JournalProbe::open(&proxy::journal_path(&dir.join("proxy")))?;
+    let journal_path = proxy::journal_path(&dir.join("proxy"));
+    let journal = proxy::CommittedJournal::open(&journal_path)?;
     let reader = tokio::spawn(read_events_as_a_role(local_proxy(dir, port)?));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (marker_tx, marker_rx) = std::sync::mpsc::channel::<(u64, Instant)>();
@@ -673,14 +674,14 @@ async fn events(dir: &Path, rate: u64, secs: u64) -> Result<EventFigures> {
         marker_tx,
     ));
     let timer = {
-        let (journal, stop) = (journal.clone(), stop.clone());
-        std::thread::spawn(move || journal.time_markers(&marker_rx, &stop))
+        let (timed_journal, stop) = (proxy::CommittedJournal::open(&journal_path)?, stop.clone());
+        std::thread::spawn(move || time_markers(&timed_journal, &marker_rx, &stop))
     };
     tokio::time::sleep(Duration::from_secs(3)).await; // warm-up
-    let first = journal.last_entry()?;
+    let first = journal.last()?;
     let window = Instant::now();
     tokio::time::sleep(Duration::from_secs(secs)).await;
-    let last = journal.last_entry()?;
+    let last = journal.last()?;
     let elapsed = window.elapsed().as_secs_f64();
     let window_end = Instant::now();
     injector.abort();
@@ -720,83 +721,41 @@ struct TimedMarker {
     journaled: bool,
 }
 
-/// A read-only look at the proxy's journal file.
-#[derive(Clone)]
-struct JournalProbe {
-    path: PathBuf,
-}
-
-impl JournalProbe {
-    fn open(path: &Path) -> Result<Self> {
-        let probe = JournalProbe {
-            path: path.to_owned(),
-        };
-        probe.connect()?;
-        Ok(probe)
-    }
-
-    fn connect(&self) -> Result<rusqlite::Connection> {
-        let conn = rusqlite::Connection::open_with_flags(
-            &self.path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .with_context(|| format!("cannot read the proxy's journal {}", self.path.display()))?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        Ok(conn)
-    }
-
-    fn meta(conn: &rusqlite::Connection, key: &str) -> Result<u64> {
-        use rusqlite::OptionalExtension;
-        let value: Option<i64> = conn
-            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
-            .query_row([key], |r| r.get(0))
-            .optional()?;
-        Ok(value.unwrap_or(0) as u64)
-    }
-
-    /// The journal's last committed sequence number.
-    fn last_entry(&self) -> Result<u64> {
-        Self::meta(&self.connect()?, "last_seq")
-    }
-
-    /// Times each marker (its SiPass push sequence, when it was sent) until the journal
-    /// has committed that push sequence; runs until `stop`.
-    fn time_markers(
-        &self,
-        markers: &std::sync::mpsc::Receiver<(u64, Instant)>,
-        stop: &std::sync::atomic::AtomicBool,
-    ) -> Result<Vec<TimedMarker>> {
-        let conn = self.connect()?;
-        let mut pending = std::collections::VecDeque::new();
-        let mut timed = Vec::new();
-        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            pending.extend(markers.try_iter());
-            if !pending.is_empty() {
-                let reached =
-                    Self::meta(&conn, "push_sequence")?.max(Self::meta(&conn, "journaled_source")?);
-                let now = Instant::now();
-                while let Some(&(seq, sent)) = pending.front() {
-                    if seq > reached {
-                        break;
-                    }
-                    timed.push(TimedMarker {
-                        sent,
-                        latency_ms: now.duration_since(sent).as_secs_f64() * 1000.0,
-                        journaled: true,
-                    });
-                    pending.pop_front();
+/// Times each marker (its SiPass push sequence, when it was sent) until the journal has
+/// committed that push sequence; runs until `stop`.
+fn time_markers(
+    journal: &proxy::CommittedJournal,
+    markers: &std::sync::mpsc::Receiver<(u64, Instant)>,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<Vec<TimedMarker>> {
+    let mut pending = std::collections::VecDeque::new();
+    let mut timed = Vec::new();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        pending.extend(markers.try_iter());
+        if !pending.is_empty() {
+            let reached = journal.push_sequence_reached()?;
+            let now = Instant::now();
+            while let Some(&(seq, sent)) = pending.front() {
+                if seq > reached {
+                    break;
                 }
+                timed.push(TimedMarker {
+                    sent,
+                    latency_ms: now.duration_since(sent).as_secs_f64() * 1000.0,
+                    journaled: true,
+                });
+                pending.pop_front();
             }
-            std::thread::sleep(Duration::from_millis(1));
         }
-        let now = Instant::now();
-        timed.extend(pending.into_iter().map(|(_, sent)| TimedMarker {
-            sent,
-            latency_ms: now.duration_since(sent).as_secs_f64() * 1000.0,
-            journaled: false,
-        }));
-        Ok(timed)
+        std::thread::sleep(Duration::from_millis(1));
     }
+    let now = Instant::now();
+    timed.extend(pending.into_iter().map(|(_, sent)| TimedMarker {
+        sent,
+        latency_ms: now.duration_since(sent).as_secs_f64() * 1000.0,
+        journaled: false,
+    }));
+    Ok(timed)
 }
 
 /// Injects a marker event every 20 ms and hands its push sequence (from SiPass's answer)
@@ -821,9 +780,9 @@ async fn inject_markers(sim: Arc<SimClient>, markers: std::sync::mpsc::Sender<(u
     }
 }
 
-/// Reads the Events stream as a role would, acknowledging every half second, and keeps
-/// the journal sequence numbers of the entries that are events (not alarm changes).
-/// Returns them once the stream has delivered past `until` (sent on the channel).
+/// Reads the Events stream as a role would, acknowledging every half second, and sends
+/// each entry's journal sequence number, and whether it is a SiPass event (not an alarm
+/// change, not a bench marker), on the channel it returns.
 async fn read_events_as_a_role(
     address: protocol::ProxyAddress,
 ) -> Result<tokio::sync::mpsc::UnboundedReceiver<(u64, bool)>> {

@@ -352,7 +352,7 @@ impl Journal {
         self.forgotten.fetch_max(forgotten, Ordering::AcqRel);
         drop(conn);
         self.wake_housekeeping();
-        Ok(last - forgotten)
+        Ok(self.depth())
     }
 
     /// How many entries are kept, not yet acknowledged. Entries are numbered without gaps
@@ -360,6 +360,39 @@ impl Journal {
     pub fn depth(&self) -> u64 {
         self.last()
             .saturating_sub(self.forgotten.load(Ordering::Acquire))
+    }
+}
+
+/// A running proxy's journal file, opened read-only by another process (the bench): what
+/// it has committed, read through the journal's own bookkeeping.
+pub struct CommittedJournal {
+    conn: Connection,
+}
+
+impl CommittedJournal {
+    pub fn open(path: &Path) -> Result<Self, JournalError> {
+        let opened = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|conn| {
+                conn.busy_timeout(Duration::from_secs(5))?;
+                Ok(conn)
+            });
+        let conn = opened.map_err(|e| JournalError::Open {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(CommittedJournal { conn })
+    }
+
+    /// The last journal sequence number committed.
+    pub fn last(&self) -> Result<u64, JournalError> {
+        Ok(meta(&self.conn, "last_seq")?.unwrap_or(0))
+    }
+
+    /// The SiPass push sequence up to which every event and alarm change is committed
+    /// (including those journaled ahead of an entity refresh still under way).
+    pub fn push_sequence_reached(&self) -> Result<u64, JournalError> {
+        let recorded = meta(&self.conn, "push_sequence")?.unwrap_or(0);
+        Ok(recorded.max(meta(&self.conn, "journaled_source")?.unwrap_or(0)))
     }
 }
 

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use cache::{Cache, CacheError, CachedEntity, Change, KindSummary, Retention};
-pub use journal::{Journal, JournalError};
+pub use journal::{CommittedJournal, Journal, JournalError};
 pub use loader::{LoadError, LoadProgress, LoadStats};
 
 use model::SiPassVersion;

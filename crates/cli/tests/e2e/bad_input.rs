@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Process, TempDir, eventually, run, s, sync_status};
+use crate::support::{Process, TempDir, eventually, run, s, start_sim, sync_status};
 
 fn assert_one_clear_line(stderr: &str, expected: &str) {
     let errors: Vec<_> = stderr
@@ -43,19 +43,7 @@ fn a_missing_data_folder_is_named() {
 fn a_refused_sipass_login_stops_the_proxy_with_sipass_reason() {
     let dir = TempDir::new("badlogin");
     let (sim_dir, proxy_dir) = (dir.sub("sim"), dir.sub("proxy"));
-    let (_sim, url) = Process::start(
-        "sim",
-        &[
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--data",
-            s(&sim_dir),
-            "--cardholders",
-            "10",
-        ],
-        &[],
-    );
+    let (_sim, url) = start_sim(&sim_dir, 10);
     let (ok, _, stderr) = run(
         &[
             "proxy",

@@ -6,12 +6,14 @@
 pub mod digest;
 pub mod kind;
 pub mod management;
+pub mod run;
 pub mod sipass;
 pub mod time;
 pub mod version;
 
 pub use digest::Digest;
 pub use kind::{DirectoryKind, EntityKind, UnknownKind};
+pub use run::RunOutcome;
 pub use version::{Compatibility, Incompatible, PeerVersions, SiPassVersion};
 
 /// A position in the proxy's change history. Every change to the proxy's cache gets the next

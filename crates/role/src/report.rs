@@ -2,14 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use model::RunOutcome;
 
 use crate::Role;
 use crate::status::{Health, Progress, ProxyInfo, Transfer};
 use store::StoreError;
 
 /// Everything the Synchronization page shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncStatus {
     pub health: Health,
     pub proxy: ProxyInfo,
@@ -21,7 +23,7 @@ pub struct SyncStatus {
 }
 
 /// One Directory kind: what the Directory holds against what SiPass has.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KindStatus {
     /// Entities currently in the Directory.
     pub synchronized: u64,
@@ -32,14 +34,14 @@ pub struct KindStatus {
 }
 
 /// The latest synchronization.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     pub id: i64,
     pub trigger: String,
     pub started_at: String,
     pub ended_at: Option<String>,
     pub duration_ms: i64,
-    pub outcome: String,
+    pub outcome: RunOutcome,
     pub error: Option<String>,
     /// Per Directory kind.
     pub progress: BTreeMap<String, Progress>,

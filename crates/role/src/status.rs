@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use model::EntityKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The role's health, each state distinct from the others and always with its reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthState {
     /// Starting up, not connected yet.
@@ -24,7 +24,7 @@ pub enum HealthState {
 }
 
 /// Health and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     pub state: HealthState,
     pub reason: Option<String>,
@@ -38,14 +38,14 @@ pub struct Eligibility {
 }
 
 /// Progress of a listing, per Directory kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
     pub done: u64,
     pub total: u64,
 }
 
 /// What the proxy said in Hello.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProxyInfo {
     pub address: String,
     pub product_version: String,
@@ -67,7 +67,7 @@ struct Inner {
 }
 
 /// Entities received from the proxy since the role started: what a synchronization cost.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transfer {
     /// Received by listing (full synchronization).
     pub listed: u64,

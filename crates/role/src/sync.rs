@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use model::EntityKind;
 use model::version::{self, PeerVersions};
+use model::{EntityKind, RunOutcome};
 use protocol::pb::{HelloRequest, ListRequest, SummaryRequest, WatchRequest, watch_event::Event};
 use protocol::{BridgeClient, ProxyAddress, kind_from_wire, kind_to_wire};
 use store::{Directory, SyncPosition, WatchPosition};
@@ -497,9 +497,15 @@ impl Engine {
         for kind in kinds {
             if let Err(stop) = self.list_kind(session, *kind, from_scratch).await {
                 let (outcome, reason) = match &stop {
-                    Stop::Disconnected(r) | Stop::Database(r) => ("interrupted", r.clone()),
-                    Stop::Incompatible(r) | Stop::NotConfigured(r) => ("failed", r.clone()),
-                    Stop::Shutdown | Stop::Reconfigured => ("interrupted", "stopped".to_owned()),
+                    Stop::Disconnected(r) | Stop::Database(r) => {
+                        (RunOutcome::Interrupted, r.clone())
+                    }
+                    Stop::Incompatible(r) | Stop::NotConfigured(r) => {
+                        (RunOutcome::Failed, r.clone())
+                    }
+                    Stop::Shutdown | Stop::Reconfigured => {
+                        (RunOutcome::Interrupted, "stopped".to_owned())
+                    }
                 };
                 let _ = self
                     .blocking(move |d| d.finish_run(run, outcome, Some(&reason)))
@@ -508,7 +514,7 @@ impl Engine {
             }
         }
         self.resume_watch_after_listing(session, kinds)?;
-        self.blocking(move |d| d.finish_run(run, "succeeded", None))
+        self.blocking(move |d| d.finish_run(run, RunOutcome::Succeeded, None))
             .await?;
         session.verified_at = None;
         tracing::info!(

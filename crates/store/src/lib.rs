@@ -11,7 +11,7 @@ pub mod migrate;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use model::Digest;
+use model::{Digest, RunOutcome};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use migrate::SchemaStatus;
@@ -105,8 +105,7 @@ pub struct SyncRun {
     pub trigger: String,
     pub started_at: i64,
     pub ended_at: Option<i64>,
-    /// "running", "succeeded", "failed" or "interrupted".
-    pub outcome: String,
+    pub outcome: RunOutcome,
     pub error: Option<String>,
 }
 
@@ -455,12 +454,12 @@ impl Directory {
     pub fn finish_run(
         &self,
         id: i64,
-        outcome: &str,
+        outcome: RunOutcome,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         self.write().execute(
             "UPDATE sync_runs SET outcome = ?2, error = ?3, ended_at = ?4 WHERE id = ?1",
-            params![id, outcome, error, now_millis()],
+            params![id, outcome.as_str(), error, now_millis()],
         )?;
         Ok(())
     }
@@ -478,7 +477,13 @@ impl Directory {
                         trigger: r.get(1)?,
                         started_at: r.get(2)?,
                         ended_at: r.get(3)?,
-                        outcome: r.get(4)?,
+                        outcome: r.get::<_, String>(4)?.parse().map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                4,
+                                rusqlite::types::Type::Text,
+                                Box::new(e),
+                            )
+                        })?,
                         error: r.get(5)?,
                     })
                 },

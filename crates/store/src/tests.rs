@@ -180,7 +180,8 @@ fn an_interrupted_run_is_recorded_as_such() {
     let first = dir.start_run("first connection").unwrap();
     let second = dir.start_run("manual").unwrap();
     assert_ne!(first, second);
-    dir.finish_run(second, "succeeded", None).unwrap();
+    dir.finish_run(second, model::RunOutcome::Succeeded, None)
+        .unwrap();
     let latest = dir.latest_run().unwrap().unwrap();
     assert_eq!((latest.id, latest.outcome.as_str()), (second, "succeeded"));
 }

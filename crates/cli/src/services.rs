@@ -349,7 +349,15 @@ async fn start_role(
     let api_token = tls::load_or_create_secret(&web::token_path(data))?;
     let addr = listener.local_addr()?;
     write_role_address(data, addr)?;
-    let engine = role.spawn(shutdown.clone());
+    let stop = runtime::Shutdown::new();
+    tokio::spawn({
+        let (stop, shutdown) = (stop.clone(), shutdown.clone());
+        async move {
+            until(shutdown).await;
+            stop.trigger();
+        }
+    });
+    let engine = role.spawn(stop);
     let router = web::router(role, api_token.clone());
     let web = tokio::spawn(tls::serve(listener, router, until(shutdown)));
     Ok(RunningRole {

@@ -54,15 +54,26 @@ impl BridgeService {
     /// List and Summary need a complete cache: a role must never take a half-loaded cache
     /// for the whole of SiPass.
     fn require_loaded(&self) -> Result<(), Status> {
+        match self.loading() {
+            None => Ok(()),
+            Some(loading) => Err(Status::unavailable(format!(
+                "the proxy is still loading SiPass ({} of {} cardholders); retry shortly",
+                loading.cardholders_loaded, loading.cardholders_total
+            ))),
+        }
+    }
+
+    /// How far the first reading of SiPass has got, while it runs: what Hello tells a role
+    /// so that it waits without reading error messages.
+    fn loading(&self) -> Option<pb::Loading> {
         if self.shared.loaded.load(Ordering::Acquire) {
-            return Ok(());
+            return None;
         }
         let progress = &self.shared.progress;
-        Err(Status::unavailable(format!(
-            "the proxy is still loading SiPass ({} of {} cardholders); retry shortly",
-            progress.loaded.load(Ordering::Relaxed),
-            progress.total.load(Ordering::Relaxed)
-        )))
+        Some(pb::Loading {
+            cardholders_loaded: progress.loaded.load(Ordering::Relaxed),
+            cardholders_total: progress.total.load(Ordering::Relaxed),
+        })
     }
 }
 
@@ -206,7 +217,13 @@ impl Bridge for BridgeService {
             tracing::warn!(client = %hello.client_name, "refused a role: {refusal}");
             return Err(Status::failed_precondition(refusal.to_string()));
         }
-        tracing::info!(client = %hello.client_name, role_version = %hello.product_version, "role connected");
+        let loading = self.loading();
+        // A waiting role says Hello again every few seconds until the proxy is loaded.
+        if loading.is_none() {
+            tracing::info!(client = %hello.client_name, role_version = %hello.product_version, "role connected");
+        } else {
+            tracing::debug!(client = %hello.client_name, role_version = %hello.product_version, "role waits for the proxy to load");
+        }
         Ok(Response::new(pb::HelloReply {
             product_version: ours.product,
             protocol_version: PROTOCOL_VERSION,
@@ -214,6 +231,7 @@ impl Bridge for BridgeService {
             revision: self.shared.cache.revision(),
             cache_id: self.shared.cache.id().to_owned(),
             kinds: served_kinds().map(|k| kind_to_wire(k) as i32).collect(),
+            loading,
         }))
     }
 

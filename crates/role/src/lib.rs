@@ -2,16 +2,25 @@
 //! its health.
 
 pub mod config;
+mod connection;
 mod mapping;
+pub mod proxy;
 pub mod report;
+mod session;
 pub mod status;
-mod sync;
+mod synchronizer;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use store::{Directory, StoreError};
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
+
+use crate::connection::{Connection, Waits};
+use crate::proxy::{Dialer, GrpcDialer};
+use crate::synchronizer::{Pace, Synchronizer};
 
 pub use status::{Health, HealthState, StatusBoard};
 
@@ -51,10 +60,12 @@ pub fn directory_path(data_dir: &Path) -> PathBuf {
     data_dir.join("directory.db")
 }
 
-/// The plugin role: its Directory, its status, and the synchronization engine's controls.
+/// The plugin role: its Directory, its status, its workers and their controls.
 pub struct Role {
     pub directory: Arc<Directory>,
     pub status: Arc<StatusBoard>,
+    /// The role's workers, for the status API.
+    pub workers: runtime::Workers,
     config: RoleConfig,
     manual_sync: Arc<Notify>,
 }
@@ -69,6 +80,7 @@ impl Role {
         Ok(Role {
             directory,
             status: Arc::new(StatusBoard::new()),
+            workers: runtime::Workers::new(),
             config,
             manual_sync: Arc::new(Notify::new()),
         })
@@ -87,14 +99,40 @@ impl Role {
         self.manual_sync.notify_one();
     }
 
-    /// Runs the synchronization engine until `shutdown` turns true.
-    pub fn spawn(&self, shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-        let engine = sync::Engine {
+    /// Starts the role's workers (the connection to the proxy, and within each session the
+    /// synchronizer); they run until `shutdown` is triggered. The handle ends with them.
+    pub fn spawn(&self, shutdown: runtime::Shutdown) -> tokio::task::JoinHandle<()> {
+        let dialer = GrpcDialer {
+            ca_pem: self.config.proxy_ca_pem.clone(),
+            token: self.config.proxy_token.clone(),
+        };
+        self.spawn_with(dialer, Waits::default(), Pace::default(), &shutdown)
+    }
+
+    /// Starts the workers against the proxy `dialer` reaches, waiting as `waits` and `pace`
+    /// say: the gRPC proxy in production, a fake one in tests.
+    fn spawn_with<D: Dialer>(
+        &self,
+        dialer: D,
+        waits: Waits,
+        pace: Pace,
+        shutdown: &runtime::Shutdown,
+    ) -> tokio::task::JoinHandle<()> {
+        let synchronizer = Synchronizer {
             directory: self.directory.clone(),
             status: self.status.clone(),
-            config: self.config.clone(),
             manual_sync: self.manual_sync.clone(),
+            reporter: self.workers.reporter("synchronizer"),
+            pace,
         };
-        tokio::spawn(engine.run(shutdown))
+        let connection = Connection {
+            dialer,
+            directory: self.directory.clone(),
+            status: self.status.clone(),
+            client_name: self.config.client_name.clone(),
+            waits,
+            synchronizer,
+        };
+        self.workers.spawn(connection, shutdown)
     }
 }

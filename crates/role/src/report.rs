@@ -20,6 +20,9 @@ pub struct SyncStatus {
     pub latest_run: Option<RunReport>,
     /// Entities received from the proxy since the role started.
     pub transfer: Transfer,
+    /// What each of the role's workers is doing (the connection, the synchronizer).
+    #[serde(default)]
+    pub workers: Vec<runtime::WorkerStatus>,
 }
 
 /// One Directory kind: what the Directory holds against what SiPass has.
@@ -88,6 +91,7 @@ impl Role {
             kinds,
             latest_run,
             transfer: self.status.transfer(),
+            workers: self.workers.statuses(),
         })
     }
 }

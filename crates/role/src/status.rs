@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use model::EntityKind;
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,10 @@ pub enum HealthState {
 pub struct Health {
     pub state: HealthState,
     pub reason: Option<String>,
+    /// While the role waits to try again (to connect, or for a loading proxy): how long
+    /// from when the status was read. Kept apart from `reason` so that no one parses text.
+    #[serde(default)]
+    pub retry_in_ms: Option<u64>,
 }
 
 /// Per SiPass kind: what the proxy says is eligible, and whether the digests agree.
@@ -60,6 +65,8 @@ pub struct StatusBoard {
 
 struct Inner {
     health: Health,
+    /// When the role tries again, while it waits; `health.retry_in_ms` is derived from it.
+    retry_at: Option<Instant>,
     eligibility: BTreeMap<EntityKind, Eligibility>,
     progress: BTreeMap<EntityKind, Progress>,
     proxy: ProxyInfo,
@@ -82,7 +89,9 @@ impl StatusBoard {
                 health: Health {
                     state: HealthState::Starting,
                     reason: Some("starting".into()),
+                    retry_in_ms: None,
                 },
+                retry_at: None,
                 eligibility: BTreeMap::new(),
                 progress: BTreeMap::new(),
                 proxy: ProxyInfo::default(),
@@ -97,18 +106,40 @@ impl StatusBoard {
 
     /// Sets the health; returns true when it changed, so callers log transitions only.
     pub fn set_health(&self, state: HealthState, reason: impl Into<Option<String>>) -> bool {
+        self.set(state, reason.into(), None)
+    }
+
+    /// Sets the health of a role that tries again after `retry_in`; returns true when the
+    /// state or the reason changed (not the delay), so callers log new reasons only.
+    pub fn set_health_retrying(
+        &self,
+        state: HealthState,
+        reason: String,
+        retry_in: Duration,
+    ) -> bool {
+        self.set(state, Some(reason), Some(Instant::now() + retry_in))
+    }
+
+    fn set(&self, state: HealthState, reason: Option<String>, retry_at: Option<Instant>) -> bool {
         let health = Health {
             state,
-            reason: reason.into(),
+            reason,
+            retry_in_ms: None,
         };
         let mut inner = self.lock();
         let changed = inner.health != health;
         inner.health = health;
+        inner.retry_at = retry_at;
         changed
     }
 
     pub fn health(&self) -> Health {
-        self.lock().health.clone()
+        let inner = self.lock();
+        let mut health = inner.health.clone();
+        health.retry_in_ms = inner
+            .retry_at
+            .map(|at| at.saturating_duration_since(Instant::now()).as_millis() as u64);
+        health
     }
 
     pub fn set_proxy(&self, proxy: ProxyInfo) {

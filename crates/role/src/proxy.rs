@@ -1,0 +1,99 @@
+//! The proxy as the role sees it: the few calls synchronization needs, behind a trait so that
+//! the workers run against the real proxy over gRPC or an in-memory fake in tests.
+
+mod grpc;
+
+use std::future::Future;
+
+use model::EntityKind;
+use protocol::pb;
+
+pub use grpc::{GrpcDialer, GrpcProxy};
+
+/// Where the proxy is, as configured in the Directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// Why a call to the proxy failed, sorted by what the role does about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyError {
+    /// The proxy refused Hello: the versions do not go together. The message names both.
+    #[error("{0}")]
+    Incompatible(String),
+    /// The proxy refused a page token (from before a proxy upgrade): list from the start.
+    #[error("{0}")]
+    BadPageToken(String),
+    /// Anything else: the role reconnects after a wait. The message says where and what to do.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// One item of a watch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchItem {
+    /// Changes in revision order.
+    Changes(Vec<pb::Change>),
+    /// Every change up to this revision has been sent.
+    CaughtUp(u64),
+    /// The proxy no longer holds the revision asked for: list again. The stream ends.
+    TooOld(String),
+}
+
+/// The changes of one watch, as they come.
+pub trait ChangeStream: Send + 'static {
+    /// The next item; `Ok(None)` when the proxy ended the stream.
+    fn next(&mut self) -> impl Future<Output = Result<Option<WatchItem>, ProxyError>> + Send;
+}
+
+/// A connected proxy: the calls the role's workers make. Cheap to clone (one per call in
+/// flight).
+pub trait Proxy: Clone + Send + Sync + 'static {
+    type Changes: ChangeStream;
+
+    /// Says Hello with the role's versions; the proxy's answer.
+    fn hello(
+        &self,
+        request: pb::HelloRequest,
+    ) -> impl Future<Output = Result<pb::HelloReply, ProxyError>> + Send;
+
+    /// One page of a listing of `kind`: the first when `page_token` is empty.
+    fn list(
+        &self,
+        kind: EntityKind,
+        page_size: u32,
+        page_token: String,
+    ) -> impl Future<Output = Result<pb::ListReply, ProxyError>> + Send;
+
+    /// Every change of `kinds` after `after_revision` of the cache `cache_id`.
+    fn watch(
+        &self,
+        after_revision: u64,
+        kinds: &[EntityKind],
+        cache_id: &str,
+    ) -> impl Future<Output = Result<Self::Changes, ProxyError>> + Send;
+
+    /// Counts and digests of `kinds` at the proxy's current revision.
+    fn summary(
+        &self,
+        kinds: &[EntityKind],
+    ) -> impl Future<Output = Result<pb::SummaryReply, ProxyError>> + Send;
+}
+
+/// Opens a link to the proxy at an endpoint.
+pub trait Dialer: Send + Sync + 'static {
+    type Proxy: Proxy;
+
+    fn dial(
+        &self,
+        endpoint: &Endpoint,
+    ) -> impl Future<Output = Result<Self::Proxy, ProxyError>> + Send;
+}

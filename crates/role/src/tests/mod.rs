@@ -1,0 +1,1 @@
+//! Unit tests of the role against an in-memory proxy.

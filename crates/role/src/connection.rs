@@ -104,13 +104,13 @@ impl<D: Dialer> Connection<D> {
                 loading.cardholders_loaded, loading.cardholders_total
             );
             let wait = self.waits.loading;
+            ctx.status.idle("waiting for the proxy to load SiPass");
             if self
                 .status
                 .set_health_retrying(HealthState::Warning, reason.clone(), wait)
             {
                 tracing::info!("{reason}; waiting");
             }
-            ctx.status.idle("waiting for the proxy to load SiPass");
             if ctx.shutdown.sleep_async(wait).await {
                 return Err(SessionEnd::Shutdown);
             }

@@ -1,1 +1,284 @@
-//! Unit tests of the role against an in-memory proxy.
+//! Unit tests of the role's workers against an in-memory proxy and a real Directory in a
+//! temporary folder.
+
+mod fake_proxy;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use model::{DirectoryKind, EntityKind, RunOutcome};
+
+use crate::connection::Waits;
+use crate::synchronizer::Pace;
+use crate::{HealthState, Role, RoleConfig};
+use fake_proxy::FakeProxy;
+
+const CARDHOLDER: EntityKind = EntityKind::Cardholder;
+const WORKGROUP: EntityKind = EntityKind::Workgroup;
+
+/// A role on a fresh Directory, its workers running against `proxy` with short waits.
+struct Running {
+    role: Role,
+    shutdown: runtime::Shutdown,
+    workers: tokio::task::JoinHandle<()>,
+    folder: PathBuf,
+}
+
+impl Running {
+    fn start(proxy: &FakeProxy) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let folder = std::env::temp_dir().join(format!(
+            "sipass-bridge-role-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&folder).expect("a temporary folder");
+        let role = Role::open(RoleConfig {
+            data_dir: folder.clone(),
+            proxy_ca_pem: String::new(),
+            proxy_token: String::new(),
+            client_name: "test".into(),
+        })
+        .expect("the Directory opens");
+        role.set_proxy_address("proxy.test", 5645)
+            .expect("the address is stored");
+        let waits = Waits {
+            first_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            not_configured: Duration::from_millis(10),
+            database: Duration::from_millis(10),
+            loading: Duration::from_millis(20),
+        };
+        let pace = Pace {
+            check_every: Duration::from_millis(20),
+            repair_pause: Duration::from_millis(200),
+        };
+        let shutdown = runtime::Shutdown::new();
+        let workers = role.spawn_with(proxy.clone(), waits, pace, &shutdown);
+        Running {
+            role,
+            shutdown,
+            workers,
+            folder,
+        }
+    }
+
+    /// Polls `check` until it gives a value, failing the test after a deadline.
+    async fn eventually<T>(&self, what: &str, mut check: impl FnMut(&Role) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(value) = check(&self.role) {
+                return value;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gave up waiting for {what}; health: {:?}",
+                self.role.status.health()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Waits until the copy of `kinds` is verified equal to the proxy's.
+    async fn verified(&self, proxy: &FakeProxy, kinds: &[EntityKind]) {
+        self.eventually("a verified copy", |role| {
+            let online = role.status.health().state == HealthState::Online;
+            let equal = kinds.iter().all(|k| {
+                role.directory
+                    .digest(k.as_str())
+                    .is_ok_and(|d| d == proxy.digest(*k))
+            });
+            (online && equal).then_some(())
+        })
+        .await;
+    }
+
+    fn count(&self, kind: EntityKind) -> u64 {
+        let name = DirectoryKind::from_sipass(kind)[0].as_str();
+        self.role.directory.count(name).expect("a count")
+    }
+
+    fn latest_run(&self) -> store::SyncRun {
+        self.role
+            .directory
+            .latest_run()
+            .expect("the history reads")
+            .expect("a run")
+    }
+
+    async fn stop(self) {
+        self.shutdown.trigger();
+        tokio::time::timeout(Duration::from_secs(10), self.workers)
+            .await
+            .expect("the workers stop")
+            .expect("the workers did not panic");
+        let statuses = self.role.workers.statuses();
+        assert!(
+            statuses
+                .iter()
+                .any(|s| s.name == "connection" && s.state == runtime::WorkerState::Stopped),
+            "{statuses:?}"
+        );
+        drop(self.role);
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
+}
+
+/// A proxy with `n` cardholders ("c00".."c{n-1}") and two workgroups.
+fn proxy_with(n: usize) -> FakeProxy {
+    let proxy = FakeProxy::new(&[CARDHOLDER, WORKGROUP]);
+    for i in 0..n {
+        proxy.upsert(CARDHOLDER, &format!("c{i:02}"));
+    }
+    proxy.upsert(WORKGROUP, "w1");
+    proxy.upsert(WORKGROUP, "w2");
+    proxy
+}
+
+#[tokio::test]
+async fn an_interrupted_listing_resumes_after_its_last_committed_page() {
+    let proxy = proxy_with(10);
+    // Pages of 3: c00-c02, c03-c05, c06-c08, c09. The third page fails once.
+    let third = FakeProxy::token_after(CARDHOLDER, "c05");
+    proxy.fail_page_once(&third);
+    let running = Running::start(&proxy);
+    running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
+
+    // The failed page is fetched again; every other page once, none from the start again.
+    let pages = proxy.pages_fetched(CARDHOLDER);
+    let second = FakeProxy::token_after(CARDHOLDER, "c02");
+    let fourth = FakeProxy::token_after(CARDHOLDER, "c08");
+    assert_eq!(
+        pages,
+        [String::new(), second, third.clone(), third, fourth],
+        "pages fetched"
+    );
+    assert_eq!(running.count(CARDHOLDER), 10);
+    let run = running.latest_run();
+    assert_eq!(
+        (run.trigger.as_str(), run.outcome),
+        ("resumed", RunOutcome::Succeeded)
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_watch_answered_too_old_makes_the_role_list_again_and_replace_its_copy() {
+    let proxy = proxy_with(5);
+    let running = Running::start(&proxy);
+    running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
+    let listings = proxy.pages_fetched(CARDHOLDER).len();
+
+    // While the role is away, a cardholder is deleted and another added, and the proxy
+    // forgets its change log: only a new listing can tell the role.
+    proxy.freeze_watches(true);
+    proxy.delete(CARDHOLDER, "c01");
+    proxy.upsert(CARDHOLDER, "c99");
+    proxy.forget_changes();
+    proxy.drop_watches();
+    proxy.freeze_watches(false);
+
+    running
+        .eventually("a listing after TooOld", |role| {
+            let run = role.directory.latest_run().ok()??;
+            (run.trigger == "proxy change log too old" && run.outcome == RunOutcome::Succeeded)
+                .then_some(())
+        })
+        .await;
+    running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
+    assert!(proxy.pages_fetched(CARDHOLDER).len() > listings);
+    let ids: Vec<String> = running
+        .role
+        .directory
+        .entities(DirectoryKind::from_sipass(CARDHOLDER)[0].as_str(), "", 100)
+        .expect("entities read")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert!(!ids.contains(&"c01".to_owned()), "{ids:?}");
+    assert!(ids.contains(&"c99".to_owned()), "{ids:?}");
+    assert_eq!(ids.len(), 5);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_digest_mismatch_after_a_listing_lists_the_kind_again_until_verified() {
+    let proxy = proxy_with(7);
+    proxy.lose_from_next_listing(CARDHOLDER, "c01");
+    let running = Running::start(&proxy);
+    running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
+
+    let run = running.latest_run();
+    assert_eq!(
+        (run.trigger.as_str(), run.outcome),
+        ("digest mismatch", RunOutcome::Succeeded)
+    );
+    assert_eq!(running.count(CARDHOLDER), 7);
+    let eligibility = running.role.status.eligibility();
+    assert_eq!(eligibility[&CARDHOLDER].digest_match, Some(true));
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn an_incompatible_proxy_is_refused_naming_both_versions_and_nothing_is_written() {
+    let proxy = proxy_with(3);
+    let ours = model::version::PeerVersions::this_role();
+    proxy.set_versions("9.9.9", ours.protocol + 1);
+    let running = Running::start(&proxy);
+
+    let health = running
+        .eventually("a warning", |role| {
+            let health = role.status.health();
+            (health.state == HealthState::Warning).then_some(health)
+        })
+        .await;
+    let reason = health.reason.clone().unwrap_or_default();
+    assert!(reason.contains("9.9.9"), "{reason}");
+    assert!(reason.contains(&ours.product), "{reason}");
+    assert!(health.retry_in_ms.is_some(), "{health:?}");
+    assert_eq!(proxy.list_calls(), 0);
+    assert!(running.role.directory.latest_run().unwrap().is_none());
+    assert!(running.role.directory.watch_position().unwrap().is_none());
+    assert_eq!(running.count(CARDHOLDER), 0);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn the_role_waits_for_a_proxy_still_loading_and_synchronizes_once_loaded() {
+    let proxy = proxy_with(4);
+    proxy.set_loading(Some((2, 4)));
+    let running = Running::start(&proxy);
+
+    let health = running
+        .eventually("a loading warning", |role| {
+            let health = role.status.health();
+            (health.state == HealthState::Warning).then_some(health)
+        })
+        .await;
+    let reason = health.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("still loading SiPass (2 of 4 cardholders)"),
+        "{reason}"
+    );
+    assert!(health.retry_in_ms.is_some(), "{health:?}");
+    let connection = running
+        .role
+        .workers
+        .statuses()
+        .into_iter()
+        .find(|s| s.name == "connection")
+        .expect("a connection worker");
+    assert_eq!(connection.state, runtime::WorkerState::Idle);
+    assert_eq!(proxy.list_calls(), 0);
+
+    proxy.set_loading(None);
+    running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
+    assert_eq!(running.count(CARDHOLDER), 4);
+    let run = running.latest_run();
+    assert_eq!(
+        (run.trigger.as_str(), run.outcome),
+        ("first connection", RunOutcome::Succeeded)
+    );
+    running.stop().await;
+}

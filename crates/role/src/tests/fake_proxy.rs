@@ -1,0 +1,384 @@
+//! An in-memory proxy: entities per kind, a revision counter, a change log that can be
+//! forgotten, paged listings, live watches, and switches for the failures the tests need.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use model::{Digest, EntityKind};
+use protocol::{kind_from_wire, kind_to_wire, pb};
+use tokio::sync::watch;
+
+use crate::proxy::{ChangeStream, Dialer, Endpoint, Proxy, ProxyError, WatchItem};
+
+/// A fake proxy; clones share one state.
+#[derive(Clone)]
+pub struct FakeProxy {
+    state: Arc<Mutex<State>>,
+    /// Bumped at every change, so that live watches wake.
+    moved: Arc<watch::Sender<u64>>,
+}
+
+struct State {
+    product_version: String,
+    protocol_version: u32,
+    cache_id: String,
+    served: Vec<EntityKind>,
+    revision: u64,
+    /// `(loaded, total)` cardholders while still loading.
+    loading: Option<(u64, u64)>,
+    entities: BTreeMap<EntityKind, BTreeMap<String, u64>>,
+    /// Every change after `oldest`, in revision order.
+    log: Vec<pb::Change>,
+    oldest: u64,
+    page_size: usize,
+    /// Every List call: the kind and the page token.
+    list_calls: Vec<(EntityKind, String)>,
+    /// The next List call with this page token fails.
+    fail_page: Option<String>,
+    /// The next listing of the kind leaves this id out, as if a page had lost it.
+    lose_from_listing: Option<(EntityKind, String)>,
+    /// Watches deliver nothing while frozen: the role is away.
+    frozen: bool,
+    /// Watches opened before this generation fail: the proxy dropped them.
+    watch_generation: u64,
+}
+
+impl FakeProxy {
+    /// A loaded proxy serving `served`, at this build's versions.
+    pub fn new(served: &[EntityKind]) -> Self {
+        let version = model::version::PeerVersions::this_role();
+        FakeProxy {
+            state: Arc::new(Mutex::new(State {
+                product_version: version.product,
+                protocol_version: version.protocol,
+                cache_id: "cache-1".into(),
+                served: served.to_vec(),
+                revision: 0,
+                loading: None,
+                entities: BTreeMap::new(),
+                log: Vec::new(),
+                oldest: 0,
+                page_size: 3,
+                list_calls: Vec::new(),
+                fail_page: None,
+                lose_from_listing: None,
+                frozen: false,
+                watch_generation: 0,
+            })),
+            moved: Arc::new(watch::channel(0).0),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn changed(&self, state: &State) {
+        self.moved.send_replace(state.revision);
+    }
+
+    /// Creates or changes an entity at a new revision, with a change in the log.
+    pub fn upsert(&self, kind: EntityKind, id: &str) {
+        self.record(kind, id, false);
+    }
+
+    /// Deletes an entity at a new revision, with a change in the log.
+    pub fn delete(&self, kind: EntityKind, id: &str) {
+        self.record(kind, id, true);
+    }
+
+    fn record(&self, kind: EntityKind, id: &str, deleted: bool) {
+        let mut s = self.state();
+        s.revision += 1;
+        let revision = s.revision;
+        let of_kind = s.entities.entry(kind).or_default();
+        if deleted {
+            of_kind.remove(id);
+        } else {
+            of_kind.insert(id.to_owned(), revision);
+        }
+        s.log.push(change(kind, id, revision, deleted));
+        self.changed(&s);
+    }
+
+    /// Forgets the change log: a watch from before now is answered TooOld.
+    pub fn forget_changes(&self) {
+        let mut s = self.state();
+        s.oldest = s.revision;
+        s.log.clear();
+    }
+
+    /// Ends every open watch with an error, as a proxy restart would.
+    pub fn drop_watches(&self) {
+        let mut s = self.state();
+        s.watch_generation += 1;
+        self.changed(&s);
+    }
+
+    pub fn fail_page_once(&self, token: &str) {
+        self.state().fail_page = Some(token.to_owned());
+    }
+
+    pub fn lose_from_next_listing(&self, kind: EntityKind, id: &str) {
+        self.state().lose_from_listing = Some((kind, id.to_owned()));
+    }
+
+    /// While frozen, open watches deliver nothing (they still fail when dropped).
+    pub fn freeze_watches(&self, frozen: bool) {
+        let mut s = self.state();
+        s.frozen = frozen;
+        self.changed(&s);
+    }
+
+    pub fn set_versions(&self, product: &str, protocol: u32) {
+        let mut s = self.state();
+        s.product_version = product.to_owned();
+        s.protocol_version = protocol;
+    }
+
+    pub fn set_loading(&self, progress: Option<(u64, u64)>) {
+        self.state().loading = progress;
+    }
+
+    /// The page tokens of the List calls made for `kind`, in order.
+    pub fn pages_fetched(&self, kind: EntityKind) -> Vec<String> {
+        let s = self.state();
+        s.list_calls
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, t)| t.clone())
+            .collect()
+    }
+
+    pub fn list_calls(&self) -> usize {
+        self.state().list_calls.len()
+    }
+
+    /// The token of the page after the one that ends with `last_id`.
+    pub fn token_after(kind: EntityKind, last_id: &str) -> String {
+        format!("{kind}|{last_id}")
+    }
+
+    /// The count and digest a faithful copy of `kind` has.
+    pub fn digest(&self, kind: EntityKind) -> Digest {
+        let s = self.state();
+        let mut digest = Digest::default();
+        for (id, revision) in s.entities.get(&kind).into_iter().flatten() {
+            digest.add(id, *revision);
+        }
+        digest
+    }
+
+    fn unavailable_while_loading(s: &State) -> Result<(), ProxyError> {
+        match s.loading {
+            Some(_) => Err(ProxyError::Unavailable("the proxy is still loading".into())),
+            None => Ok(()),
+        }
+    }
+}
+
+fn change(kind: EntityKind, id: &str, revision: u64, deleted: bool) -> pb::Change {
+    pb::Change {
+        kind: kind_to_wire(kind) as i32,
+        id: id.to_owned(),
+        revision,
+        deleted,
+        name: if deleted {
+            String::new()
+        } else {
+            id.to_owned()
+        },
+        payload: if deleted { Vec::new() } else { b"{}".to_vec() },
+    }
+}
+
+impl Dialer for FakeProxy {
+    type Proxy = FakeProxy;
+
+    async fn dial(&self, _endpoint: &Endpoint) -> Result<FakeProxy, ProxyError> {
+        Ok(self.clone())
+    }
+}
+
+impl Proxy for FakeProxy {
+    type Changes = FakeChanges;
+
+    async fn hello(&self, _request: pb::HelloRequest) -> Result<pb::HelloReply, ProxyError> {
+        let s = self.state();
+        Ok(pb::HelloReply {
+            product_version: s.product_version.clone(),
+            protocol_version: s.protocol_version,
+            sipass_version: "2.80".into(),
+            revision: s.revision,
+            cache_id: s.cache_id.clone(),
+            kinds: s.served.iter().map(|k| kind_to_wire(*k) as i32).collect(),
+            loading: s.loading.map(|(loaded, total)| pb::Loading {
+                cardholders_loaded: loaded,
+                cardholders_total: total,
+            }),
+        })
+    }
+
+    async fn list(
+        &self,
+        kind: EntityKind,
+        _page_size: u32,
+        page_token: String,
+    ) -> Result<pb::ListReply, ProxyError> {
+        let mut s = self.state();
+        s.list_calls.push((kind, page_token.clone()));
+        Self::unavailable_while_loading(&s)?;
+        if s.fail_page.as_ref() == Some(&page_token) {
+            s.fail_page = None;
+            return Err(ProxyError::Unavailable("the connection broke".into()));
+        }
+        let after = match page_token.as_str() {
+            "" => None,
+            token => Some(
+                token
+                    .strip_prefix(&format!("{kind}|"))
+                    .ok_or_else(|| ProxyError::BadPageToken(format!("not a token: {token}")))?
+                    .to_owned(),
+            ),
+        };
+        let lost = match &s.lose_from_listing {
+            Some((k, _)) if *k == kind && after.is_none() => {
+                s.lose_from_listing.take().map(|(_, id)| id)
+            }
+            _ => None,
+        };
+        let all = s.entities.get(&kind).cloned().unwrap_or_default();
+        let page: Vec<(String, u64)> = all
+            .iter()
+            .filter(|(id, _)| after.as_ref().is_none_or(|a| *id > a))
+            .take(s.page_size)
+            .map(|(id, r)| (id.clone(), *r))
+            .collect();
+        let next_page_token = match page.last() {
+            Some((last, _)) if page.len() == s.page_size => Self::token_after(kind, last),
+            _ => String::new(),
+        };
+        let entities = page
+            .into_iter()
+            .filter(|(id, _)| Some(id) != lost.as_ref())
+            .map(|(id, revision)| pb::Entity {
+                kind: kind_to_wire(kind) as i32,
+                name: id.clone(),
+                id,
+                revision,
+                payload: b"{}".to_vec(),
+            })
+            .collect();
+        Ok(pb::ListReply {
+            entities,
+            next_page_token,
+            snapshot_revision: s.revision,
+            total: all.len() as u64,
+        })
+    }
+
+    async fn watch(
+        &self,
+        after_revision: u64,
+        kinds: &[EntityKind],
+        _cache_id: &str,
+    ) -> Result<FakeChanges, ProxyError> {
+        let s = self.state();
+        Self::unavailable_while_loading(&s)?;
+        let mut pending = VecDeque::new();
+        if after_revision < s.oldest {
+            pending.push_back(WatchItem::TooOld(format!(
+                "revision {after_revision} is older than the change log ({})",
+                s.oldest
+            )));
+        }
+        Ok(FakeChanges {
+            proxy: self.clone(),
+            moved: self.moved.subscribe(),
+            generation: s.watch_generation,
+            after: after_revision,
+            kinds: kinds.to_vec(),
+            caught_up_at: None,
+            pending,
+        })
+    }
+
+    async fn summary(&self, kinds: &[EntityKind]) -> Result<pb::SummaryReply, ProxyError> {
+        let revision = {
+            let s = self.state();
+            Self::unavailable_while_loading(&s)?;
+            s.revision
+        };
+        let kinds = kinds
+            .iter()
+            .map(|kind| {
+                let digest = self.digest(*kind);
+                pb::KindSummary {
+                    kind: kind_to_wire(*kind) as i32,
+                    eligible: digest.count(),
+                    digest: digest.value(),
+                }
+            })
+            .collect();
+        Ok(pb::SummaryReply { revision, kinds })
+    }
+}
+
+/// One watch on the fake: the log after `after`, then live changes.
+pub struct FakeChanges {
+    proxy: FakeProxy,
+    moved: watch::Receiver<u64>,
+    generation: u64,
+    after: u64,
+    kinds: Vec<EntityKind>,
+    caught_up_at: Option<u64>,
+    pending: VecDeque<WatchItem>,
+}
+
+impl FakeChanges {
+    /// What the proxy has for this watch now, if anything.
+    fn poll(&mut self) -> Result<Option<WatchItem>, ProxyError> {
+        if let Some(item) = self.pending.pop_front() {
+            return Ok(Some(item));
+        }
+        let s = self.proxy.state();
+        if s.watch_generation != self.generation {
+            return Err(ProxyError::Unavailable(
+                "the proxy dropped the watch".into(),
+            ));
+        }
+        if s.frozen {
+            return Ok(None);
+        }
+        let batch: Vec<pb::Change> = s
+            .log
+            .iter()
+            .filter(|c| c.revision > self.after)
+            .filter(|c| kind_from_wire(c.kind).is_ok_and(|k| self.kinds.contains(&k)))
+            .cloned()
+            .collect();
+        self.after = s.revision;
+        if !batch.is_empty() {
+            return Ok(Some(WatchItem::Changes(batch)));
+        }
+        if self.caught_up_at != Some(s.revision) {
+            self.caught_up_at = Some(s.revision);
+            return Ok(Some(WatchItem::CaughtUp(s.revision)));
+        }
+        Ok(None)
+    }
+}
+
+impl ChangeStream for FakeChanges {
+    async fn next(&mut self) -> Result<Option<WatchItem>, ProxyError> {
+        loop {
+            self.moved.mark_unchanged();
+            if let Some(item) = self.poll()? {
+                return Ok(Some(item));
+            }
+            if self.moved.changed().await.is_err() {
+                return Ok(None);
+            }
+        }
+    }
+}

@@ -2,14 +2,16 @@
 """A bridge-protocol client written from proto/sipass_bridge.proto alone.
 
 Generates the Python code from the .proto files, connects to a proxy over TLS trusting only
-the proxy's CA, sends the shared token on every call, says Hello and lists every cardholder
-page by page. Prints a JSON summary. Needs grpcio and grpcio-tools (scripts/test installs them).
+the proxy's CA, sends the shared token on every call, says Hello (again, while the proxy is
+still loading SiPass) and lists every cardholder page by page. Prints a JSON summary. Needs
+grpcio and grpcio-tools (scripts/test installs them).
 """
 import argparse
 import json
 import pathlib
 import sys
 import tempfile
+import time
 
 import grpc
 from grpc_tools import protoc
@@ -48,11 +50,17 @@ def main() -> None:
     metadata = [("authorization", f"Bearer {token}")]
     with grpc.secure_channel(args.target, credentials) as channel:
         bridge = rpc.BridgeStub(channel)
-        hello = bridge.Hello(
-            pb.HelloRequest(product_version="0.1.0", protocol_version=1, client_name="python"),
-            metadata=metadata,
-            timeout=10,
-        )
+        # A proxy still reading SiPass says so in Hello; List would answer UNAVAILABLE.
+        deadline = time.monotonic() + 120
+        while True:
+            hello = bridge.Hello(
+                pb.HelloRequest(product_version="0.1.0", protocol_version=1, client_name="python"),
+                metadata=metadata,
+                timeout=10,
+            )
+            if not hello.HasField("loading") or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         ids, page_token = [], ""
         while True:
             page = bridge.List(

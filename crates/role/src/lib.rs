@@ -1,10 +1,16 @@
 //! The plugin role: connects to the proxy, keeps the Directory equal to SiPass, and reports
 //! its health.
+//!
+//! It runs as workers (`runtime::Worker`): the `connection` establishes a session with the
+//! proxy (Hello, the version rule, a proxy still loading, backoff with jitter) and hands it
+//! to the workers that need one, today the `synchronizer` (list, watch, verify, run
+//! history). Both reach the proxy through the `proxy::Proxy` trait: gRPC in production,
+//! an in-memory fake in the unit tests.
 
 pub mod config;
 mod connection;
 mod mapping;
-pub mod proxy;
+mod proxy;
 pub mod report;
 mod session;
 pub mod status;

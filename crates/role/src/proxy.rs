@@ -8,7 +8,7 @@ use std::future::Future;
 use model::EntityKind;
 use protocol::pb;
 
-pub use grpc::{GrpcDialer, GrpcProxy};
+pub use grpc::GrpcDialer;
 
 /// Where the proxy is, as configured in the Directory.
 #[derive(Debug, Clone, PartialEq, Eq)]

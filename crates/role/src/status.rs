@@ -58,7 +58,7 @@ pub struct ProxyInfo {
     pub connected: bool,
 }
 
-/// The live state the synchronization engine writes and the Config Tool reads.
+/// The live state the role's workers write and the Config Tool reads.
 pub struct StatusBoard {
     inner: Mutex<Inner>,
 }

@@ -9,8 +9,8 @@ use protocol::pb::{self, bridge_server::Bridge};
 use protocol::{kind_from_wire, kind_to_wire};
 use tonic::{Request, Response, Status};
 
-use crate::Shared;
-use crate::cache::CacheError;
+use crate::errors::cache_status;
+use crate::shared::Shared;
 use crate::watcher::watch_stream;
 
 /// An enum sent by name, e.g. "Doorset" or "Unlock".
@@ -28,12 +28,6 @@ fn sipass_status(e: sipass_client::SiPassError) -> Status {
         }
         _ => Status::unavailable(e.to_string()),
     }
-}
-
-/// A cache failure as the role sees it.
-pub(crate) fn cache_status(e: CacheError) -> Status {
-    tracing::error!("{e}");
-    Status::unavailable(format!("the proxy cannot read its cache: {e}"))
 }
 
 /// Entities per List page when the role does not say.

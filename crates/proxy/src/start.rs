@@ -232,3 +232,84 @@ async fn sipass_version(client: &HrClient, configured: SiPassVersion) -> SiPassV
         Err(_) => configured,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use runtime::WorkerState;
+
+    use super::*;
+    use crate::cache::Retention;
+
+    /// A proxy whose SiPass is down: it starts anyway (SiPass being unreachable is
+    /// transient) and its workers keep retrying.
+    fn config(dir: &Path) -> ProxyConfig {
+        let sipass_ca = tls::Authority::load_or_create(&dir.join("sipass-ca"), "SiPass Root CA")
+            .unwrap()
+            .cert_path();
+        let hr_url = "https://127.0.0.1:1/api/V1/hr".to_owned();
+        ProxyConfig {
+            data_dir: dir.to_owned(),
+            sipass: sipass_client::SiPassConfig {
+                management_url: sipass_client::SiPassConfig::management_url_beside(&hr_url),
+                hr_url,
+                ca_pem: std::fs::read_to_string(sipass_ca).unwrap(),
+                user: "operator".into(),
+                password: "secret".into(),
+                client_id: "test".into(),
+            },
+            sipass_version: "2.80".parse().unwrap(),
+            token: Some("token".into()),
+            tls_names: vec!["localhost".into()],
+            tls_files: None,
+            reload_every: Duration::from_secs(600),
+            retention: Retention::default(),
+            journal_max: 100,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_worker_is_registered_and_one_shutdown_stops_them_all() {
+        let dir = std::env::temp_dir().join(format!("proxy-workers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let shutdown = Shutdown::new();
+        let proxy = start(config(&dir), listener, shutdown.clone())
+            .await
+            .unwrap();
+        let workers = proxy.shared.workers.clone();
+        let names: Vec<String> = workers.statuses().into_iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [
+                "bridge-server",
+                "journal-housekeeping",
+                "push-follower",
+                "reconciliation",
+                "sipass-session"
+            ]
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let reconciliation = || workers.statuses().into_iter().nth(3).unwrap();
+        while reconciliation().state != WorkerState::Retrying {
+            assert!(Instant::now() < deadline, "{:?}", reconciliation());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            reconciliation()
+                .last_error
+                .is_some_and(|e| e.contains("reading SiPass failed")),
+            "{:?}",
+            reconciliation()
+        );
+        shutdown.trigger();
+        tokio::time::timeout(Duration::from_secs(30), proxy.stopped())
+            .await
+            .expect("every worker stopped");
+        for status in workers.statuses() {
+            assert_eq!(status.state, WorkerState::Stopped, "{status:?}");
+        }
+    }
+}

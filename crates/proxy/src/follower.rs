@@ -16,7 +16,7 @@ use crate::loader;
 use crate::shared::Shared;
 
 /// How long a batch already under way waits for more messages before it is journaled.
-const GROUP_COMMIT: std::time::Duration = std::time::Duration::from_millis(2);
+const GROUP_COMMIT: Duration = Duration::from_millis(2);
 
 /// Messages handled per journal transaction at most.
 const BATCH: usize = 4096;

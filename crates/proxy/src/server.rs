@@ -1,4 +1,5 @@
-//! The bridge protocol's server side on port 5645.
+//! The bridge protocol's calls on port 5645: how the proxy answers each request of a role
+//! (`serve.rs` sets the server up; `watcher.rs` and `events.rs` feed the two streams).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

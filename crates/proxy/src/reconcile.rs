@@ -6,16 +6,18 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use runtime::{Backoff, StatusReporter, Worker, WorkerContext};
+use runtime::{Backoff, Progress, StatusReporter, Worker, WorkerContext};
 
 use crate::cache::Retention;
-use crate::loader::{self, LoadStats};
+use crate::loader::{self, LoadError, LoadStats};
 use crate::shared::Shared;
 
 /// The first wait after a failed pass.
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// The longest wait after failed passes.
 const LONGEST_RETRY: Duration = Duration::from_secs(60);
+/// How often a pass under way copies the loader's progress into the worker's status.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// Loads SiPass, then loads it again every `every` (or at once when woken through
 /// [`Shared::reconcile`]), retrying failures with backoff, until shutdown. Logs out of
@@ -37,8 +39,7 @@ impl Worker for Reconciler {
         loop {
             ctx.status.busy("reading SiPass");
             let started = Instant::now();
-            let wait = match loader::load_all(&shared.client, &shared.cache, &shared.progress).await
-            {
+            let wait = match self.pass(&ctx.status).await {
                 Ok(stats) => {
                     self.after_pass(&ctx.status, &stats, started);
                     backoff.reset();
@@ -67,6 +68,24 @@ impl Worker for Reconciler {
 }
 
 impl Reconciler {
+    /// One complete read of SiPass, its progress (cardholders read of those SiPass has)
+    /// reported while it runs.
+    async fn pass(&self, status: &StatusReporter) -> Result<LoadStats, LoadError> {
+        let shared = &self.shared;
+        let load = loader::load_all(&shared.client, &shared.cache, &shared.progress);
+        tokio::pin!(load);
+        let mut tick = tokio::time::interval(PROGRESS_EVERY);
+        loop {
+            tokio::select! {
+                result = &mut load => return result,
+                _ = tick.tick() => status.progress(Some(Progress {
+                    done: shared.progress.loaded.load(Ordering::Relaxed),
+                    total: shared.progress.total.load(Ordering::Relaxed),
+                })),
+            }
+        }
+    }
+
     /// Marks the cache complete, prunes the change log and says what the pass found. Errors
     /// here are the cache's: logged and reported, and the next pass tries again.
     fn after_pass(&self, status: &StatusReporter, stats: &LoadStats, started: Instant) {

@@ -94,6 +94,8 @@ impl<D: Dialer> Connection<D> {
         let endpoint = configured_endpoint(&self.directory)?;
         // The dialer's and Hello's messages already name the proxy and what to check.
         let proxy = self.dialer.dial(&endpoint).await?;
+        // Logged once: the counts in the reason move at every Hello.
+        let mut said_loading = false;
         loop {
             let hello = self.hello(&proxy, &endpoint).await?;
             let Some(loading) = hello.loading else {
@@ -105,10 +107,9 @@ impl<D: Dialer> Connection<D> {
             );
             let wait = self.waits.loading;
             ctx.status.idle("waiting for the proxy to load SiPass");
-            if self
-                .status
-                .set_health_retrying(HealthState::Warning, reason.clone(), wait)
-            {
+            self.status
+                .set_health_retrying(HealthState::Warning, reason.clone(), wait);
+            if !std::mem::replace(&mut said_loading, true) {
                 tracing::info!("{reason}; waiting");
             }
             if ctx.shutdown.sleep_async(wait).await {

@@ -8,8 +8,9 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
-use model::management::{Faults as FaultSettings, FaultsUpdate};
 use model::sipass::error_code;
+
+use crate::control::{Faults as FaultSettings, FaultsUpdate};
 
 use crate::http::{AppState, sipass_error};
 use crate::serve::Connections;

@@ -6,7 +6,8 @@
 //! for what SiPass does not publish, generates deterministic sites of any size (a million
 //! cardholders in about 200 MiB: generated cardholders are rebuilt from the seed on demand),
 //! changes them at a chosen rate, and misbehaves on demand. `docs/simulator.md` is the full
-//! manual; the wire types are in `model::sipass` and `model::management`.
+//! manual; the wire types are in `model::sipass`, `model::management` and, for the test
+//! endpoints, [`control`].
 //!
 //! Every call needs the `clientUniqueId` and `language` headers; every call but login needs
 //! `Authorization: <token>` (the raw token, no "Bearer"). Paths are case-insensitive, a
@@ -45,6 +46,7 @@
 //! | `GET Faults`, `PUT Faults` | `DropConnections`, `StallSeconds`, `LatencyMs`, `ExpireSessions`, `RefuseLoginsLicence` (login gets 912), `ErrorRate`, `DropPushSequence` |
 
 mod cardholders;
+pub mod control;
 mod faults;
 mod generate;
 mod hr;
@@ -193,7 +195,7 @@ impl RunningSim {
 
     /// The test endpoints' base URL.
     pub fn sim_url(&self) -> String {
-        format!("https://{}{}", self.addr, model::management::SIM_BASE)
+        format!("https://{}{}", self.addr, control::SIM_BASE)
     }
 
     /// Waits until the server has stopped (after the shutdown future completed).

@@ -10,7 +10,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use model::management::{Created, FaultsUpdate, InjectEvent, ObjectKind, RaiseAlarm};
+use model::management::ObjectKind;
+
+use crate::control::{Created, FaultsUpdate, InjectEvent, RaiseAlarm};
 
 use crate::hr::{cardholder_body, change_error};
 use crate::http::{ApiError, AppState, bad_input, json, json_body, not_found, typed};

@@ -7,12 +7,13 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use model::SiPassVersion;
 use model::management::{
     Alarm, AlarmChange, AlarmState, Change, CommandOutcome, CommandRequest, CommandResult,
-    CommandTarget, ControlMode, EVENT_TYPES, EntityChange, Event, EventType, InjectEvent,
-    LockState, ManualOverride, ObjectKind, OutputState, PushType, RaiseAlarm,
+    CommandTarget, ControlMode, EVENT_TYPES, EntityChange, Event, EventType, LockState,
+    ManualOverride, ObjectKind, OutputState, PushType,
 };
 use model::sipass::Cardholder;
 use serde_json::Value;
 
+use crate::control::{InjectEvent, RaiseAlarm};
 use crate::generate::{self, Rng, SiteSpec};
 use crate::hub::Hub;
 use crate::table::RowError;

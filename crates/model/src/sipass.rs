@@ -265,9 +265,9 @@ pub mod workgroup_type {
 }
 
 /// The token of SiPass's built-in "<None>" workgroup.
-pub const NONE_WORKGROUP: i64 = 1;
+pub const NONE_WORKGROUP_TOKEN: i64 = 1;
 /// The token of SiPass's built-in "<Visitor>" workgroup (Type 3).
-pub const VISITOR_WORKGROUP: i64 = 2_000_000_000;
+pub const VISITOR_WORKGROUP_TOKEN: i64 = 2_000_000_000;
 
 /// A SiPass workgroup. Unlike every other object, its `Token` is a JSON **number**.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

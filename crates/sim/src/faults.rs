@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use model::sipass::error_code;
 
-use crate::control::{Faults as FaultSettings, FaultsUpdate};
+use crate::control::{Faults, FaultsUpdate};
 
 use crate::http::{AppState, sipass_error};
 use crate::serve::Connections;
@@ -20,7 +20,7 @@ use crate::serve::Connections;
 const OWN_CONNECTION_GRACE: Duration = Duration::from_millis(250);
 
 /// The live fault settings.
-pub struct Faults {
+pub struct LiveFaults {
     inner: Mutex<Inner>,
     pub connections: Arc<Connections>,
 }
@@ -42,18 +42,18 @@ struct Inner {
 #[error("ErrorRate must be between 0.0 and 1.0, not {0}")]
 pub struct BadFaults(f64);
 
-impl Faults {
+impl LiveFaults {
     pub fn new(connections: Arc<Connections>) -> Self {
-        Faults {
+        LiveFaults {
             inner: Mutex::new(Inner::default()),
             connections,
         }
     }
 
     /// The settings as `GET Faults` reports them.
-    pub fn settings(&self) -> FaultSettings {
+    pub fn settings(&self) -> Faults {
         let inner = self.lock();
-        FaultSettings {
+        Faults {
             drop_connections: false,
             stall_seconds: inner
                 .stall_until

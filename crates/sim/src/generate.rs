@@ -12,9 +12,9 @@ use model::management::{
 };
 use model::sipass::{
     AccessGroup, AccessLevel, AccessRule, Attributes, CardTechnology, Cardholder, Contact,
-    ContactDetails, Credential, CredentialProfile, CustomField, NONE_WORKGROUP, NamedToken,
-    PersonalDetails, PinMode, TraceDetails, VISITOR_WORKGROUP, Vehicle, VisitorDetails, WorkGroup,
-    workgroup_type,
+    ContactDetails, Credential, CredentialProfile, CustomField, NONE_WORKGROUP_TOKEN, NamedToken,
+    PersonalDetails, PinMode, TraceDetails, VISITOR_WORKGROUP_TOKEN, Vehicle, VisitorDetails,
+    WorkGroup, workgroup_type,
 };
 
 use crate::world::World;
@@ -216,13 +216,13 @@ impl Generator {
         let last = rng.pick(&LAST_NAMES);
         let visitor = token.is_multiple_of(VISITOR_EVERY);
         let (workgroup_id, workgroup_name) = if visitor {
-            (VISITOR_WORKGROUP, "<Visitor>".to_owned())
+            (VISITOR_WORKGROUP_TOKEN, "<Visitor>".to_owned())
         } else {
             let i = rng.below(self.departments.len() as u64) as usize;
             self.departments
                 .get(i)
                 .cloned()
-                .unwrap_or((NONE_WORKGROUP, "<None>".to_owned()))
+                .unwrap_or((NONE_WORKGROUP_TOKEN, "<None>".to_owned()))
         };
         let employee = format!("E{token:07}");
         let mut credentials = vec![credential(token, 0)];
@@ -396,7 +396,7 @@ pub fn site(spec: &SiteSpec, version: model::SiPassVersion) -> World {
         departments: w
             .workgroups
             .values()
-            .filter(|g| g.r#type != workgroup_type::VISITOR && g.token != NONE_WORKGROUP)
+            .filter(|g| g.r#type != workgroup_type::VISITOR && g.token != NONE_WORKGROUP_TOKEN)
             .map(|g| (g.token, g.name.clone()))
             .collect(),
         access_groups: w
@@ -492,10 +492,13 @@ fn workgroup(token: i64, name: &str, kind: i32) -> WorkGroup {
 /// "<None>" (1), "<Visitor>" (2000000000, Type 3), departments from 2000000001 (every fifth
 /// a contractor group), and one more visitor workgroup for the reception desk.
 fn workgroups(w: &mut World, p: &Proportions) {
-    w.workgroups
-        .insert(workgroup(NONE_WORKGROUP, "<None>", workgroup_type::OTHER));
     w.workgroups.insert(workgroup(
-        VISITOR_WORKGROUP,
+        NONE_WORKGROUP_TOKEN,
+        "<None>",
+        workgroup_type::OTHER,
+    ));
+    w.workgroups.insert(workgroup(
+        VISITOR_WORKGROUP_TOKEN,
         "<Visitor>",
         workgroup_type::VISITOR,
     ));

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::faults::Faults;
+use crate::faults::LiveFaults;
 use crate::session::Sessions;
 use crate::{Operator, Site};
 
@@ -26,7 +26,7 @@ pub struct AppState {
     pub site: Arc<Site>,
     pub sessions: Arc<Sessions>,
     pub operator: Arc<Operator>,
-    pub faults: Arc<Faults>,
+    pub faults: Arc<LiveFaults>,
     /// How often an idle push stream gets a `: keep-alive` comment.
     pub keep_alive: Duration,
     /// Becomes true when the server shuts down: push streams end then, so that shutdown

@@ -231,7 +231,7 @@ pub async fn start(
         site: site.clone(),
         sessions: Arc::new(session::Sessions::new(config.session_timeout)),
         operator: Arc::new(config.operator.clone()),
-        faults: Arc::new(faults::Faults::new(connections.clone())),
+        faults: Arc::new(faults::LiveFaults::new(connections.clone())),
         keep_alive: config.keep_alive,
         stopping,
     };

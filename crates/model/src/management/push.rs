@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AlarmState, Event, ObjectKind, UnknownObjectKind};
+use super::{AlarmState, Event, ObjectKind};
 
 /// The SSE `event:` names of the push channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,8 +26,9 @@ impl PushType {
     }
 }
 
+/// A push type name is not an object kind: an unknown one is a push decoding error.
 impl FromStr for PushType {
-    type Err = UnknownObjectKind;
+    type Err = PushDecodeError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
@@ -35,7 +36,7 @@ impl FromStr for PushType {
             "event" => Ok(PushType::Event),
             "alarm" => Ok(PushType::Alarm),
             "gap" => Ok(PushType::Gap),
-            other => Err(UnknownObjectKind(other.to_owned())),
+            other => Err(PushDecodeError::UnknownType(other.to_owned())),
         }
     }
 }
@@ -102,9 +103,7 @@ pub enum Push {
 impl Push {
     /// Decodes the `data:` of an SSE message whose `event:` was `event`.
     pub fn decode(event: &str, data: &str) -> Result<Push, PushDecodeError> {
-        let kind: PushType = event
-            .parse()
-            .map_err(|_| PushDecodeError::UnknownType(event.to_owned()))?;
+        let kind: PushType = event.parse()?;
         let bad = |e: serde_json::Error| PushDecodeError::BadData(kind.as_str(), e.to_string());
         Ok(match kind {
             PushType::Entity => Push::Entity(serde_json::from_str(data).map_err(bad)?),

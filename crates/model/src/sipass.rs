@@ -148,9 +148,10 @@ pub struct Credential {
 impl Credential {
     /// A credential's identity: SiPass treats (technology, facility, card number) as unique.
     pub fn key(&self) -> String {
-        format!(
-            "{}:{}:{}",
-            self.card_technology_code, self.facility_code, self.card_number
+        crate::mapping::credential_id(
+            self.card_technology_code,
+            self.facility_code,
+            &self.card_number,
         )
     }
 }

@@ -54,6 +54,8 @@ mod http;
 mod hub;
 mod load;
 mod mgmt;
+mod people;
+mod rng;
 mod serve;
 mod session;
 mod simapi;
@@ -71,7 +73,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 
-pub use generate::{Proportions, SiteSpec, StatusCodes, status_codes, status_valid};
+pub use generate::{Proportions, SiteSpec};
+pub use people::{StatusCodes, status_codes, status_valid};
+pub use session::Operator;
 pub use site::Site;
 
 use model::SiPassVersion;
@@ -131,18 +135,6 @@ pub const DEFAULT_PUSH_RETAIN: usize = 1_000_000;
 
 /// The largest request body accepted by default (1 MiB).
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
-
-/// A SiPass operator's credentials.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operator {
-    pub user: String,
-    pub password: String,
-}
-
-impl Operator {
-    /// The documented local default, for demos and tests only.
-    pub const DEFAULT: &'static str = "operator:sipass";
-}
 
 impl std::str::FromStr for Operator {
     type Err = SimError;
@@ -262,7 +254,7 @@ pub async fn start(
 /// management APIs only.
 fn router(state: http::AppState, max_body: usize) -> Router {
     let session = || middleware::from_fn_with_state(state.clone(), http::require_session);
-    let faults = middleware::from_fn_with_state(state.clone(), faults::apply_faults);
+    let faults = middleware::from_fn_with_state(state.clone(), http::apply_faults);
     let hr = hr::open_routes().merge(hr::session_routes().route_layer(session()));
     let faulty = Router::new()
         .nest(hr::BASE, hr)

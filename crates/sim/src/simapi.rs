@@ -175,7 +175,10 @@ async fn put_faults(
         Err(r) => return r.into_response(),
     };
     let own = conn.map(|Extension(ConnId(id))| id);
-    match state.faults.apply(&update, &state, own) {
+    match state
+        .faults
+        .apply(&update, state.site.hub(), &state.sessions, own)
+    {
         Ok(()) => json(state.faults.settings()),
         Err(e) => bad_input(&e.to_string()),
     }

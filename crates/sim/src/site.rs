@@ -14,8 +14,9 @@ use model::sipass::Cardholder;
 use serde_json::Value;
 
 use crate::control::{InjectEvent, RaiseAlarm};
-use crate::generate::{self, Rng, SiteSpec};
+use crate::generate::{self, SiteSpec};
 use crate::hub::Hub;
+use crate::rng::Rng;
 use crate::table::RowError;
 use crate::world::World;
 

@@ -322,7 +322,8 @@ pub struct AccessGroup {
 }
 
 /// `{Token, Name}`: access points (readers), access point groups, floor points, floor point
-/// groups and time schedules are listed in this shape.
+/// groups and time schedules are listed in this shape, and one object names another in it
+/// (a doorset its lock output).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct NamedToken {

@@ -7,7 +7,7 @@
 use model::SiPassVersion;
 use model::management::{
     AlarmClass, ApbArea, ApbCluster, Bank, CommState, Doorset, DoorsetState, Floor, Input,
-    IntrusionArea, ObjectRef, Output, Peripheral, PowerState, Reader, TamperState, Unit,
+    IntrusionArea, Output, Peripheral, PowerState, Reader, TamperState, Unit,
 };
 use model::sipass::{
     AccessGroup, AccessLevel, CardTechnology, Contact, CredentialProfile, NONE_WORKGROUP_TOKEN,
@@ -346,7 +346,7 @@ fn doorset(w: &mut World, d: u64) {
         point_no,
         side_a,
         side_b,
-        lock: ObjectRef {
+        lock: NamedToken {
             token: lock.to_string(),
             name: lock_name,
         },

@@ -3,13 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A reference to another object: its token and name.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ObjectRef {
-    pub token: String,
-    pub name: String,
-}
+use crate::sipass::NamedToken;
 
 /// Whether a unit talks to the server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,7 +117,7 @@ pub struct Doorset {
     pub side_a: Option<Reader>,
     pub side_b: Option<Reader>,
     /// The output that drives the lock.
-    pub lock: ObjectRef,
+    pub lock: NamedToken,
     pub state: DoorsetState,
 }
 

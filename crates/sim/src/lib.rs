@@ -276,3 +276,20 @@ fn router(state: http::AppState, max_body: usize) -> Router {
     // Rewriting must happen before routing, so it wraps the router as a whole.
     Router::new().fallback_service(tower::ServiceExt::map_request(api, http::normalise_path))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Routing sees lower-cased paths, so the routers keep lower-cased copies of the bases
+    /// clients are told; the copies must not drift.
+    #[test]
+    fn routed_bases_are_the_published_ones_lower_cased() {
+        assert_eq!(
+            super::mgmt::BASE,
+            model::management::BASE.to_ascii_lowercase()
+        );
+        assert_eq!(
+            super::simapi::BASE,
+            super::control::SIM_BASE.to_ascii_lowercase()
+        );
+    }
+}

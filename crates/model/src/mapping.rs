@@ -12,12 +12,10 @@
 //!   belongs to events, and would otherwise make every door movement a Directory change.
 //! - A controller becomes two Directory entities, APB clusters and areas both become areas.
 
-use std::fmt::Display;
-
 use serde_json::{Map, Value};
 
 use crate::management::ObjectKind;
-use crate::sipass::{display_name, workgroup_type};
+use crate::sipass::{credential_id, display_name, workgroup_type};
 use crate::{DirectoryKind, EntityKind};
 
 /// The SiPass object kinds the bridge serves besides cardholders (and the credentials split
@@ -179,16 +177,6 @@ pub fn cardholder(record: Value) -> Result<Vec<ServedObject>, MalformedCardholde
             .filter_map(|c| credential(c, &token)),
     );
     Ok(served)
-}
-
-/// A credential's id: what SiPass keeps unique, its technology, facility code and card
-/// number.
-pub fn credential_id(
-    technology: impl Display,
-    facility: impl Display,
-    card: impl Display,
-) -> String {
-    format!("{technology}:{facility}:{card}")
 }
 
 /// One item of a cardholder's `Credentials`, served on its own; `None` without a card

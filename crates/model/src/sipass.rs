@@ -148,12 +148,21 @@ pub struct Credential {
 impl Credential {
     /// A credential's identity: SiPass treats (technology, facility, card number) as unique.
     pub fn key(&self) -> String {
-        crate::mapping::credential_id(
+        credential_id(
             self.card_technology_code,
             self.facility_code,
             &self.card_number,
         )
     }
+}
+
+/// A credential's identity from its parts, whether typed or read from JSON.
+pub fn credential_id(
+    technology: impl std::fmt::Display,
+    facility: impl std::fmt::Display,
+    card: impl std::fmt::Display,
+) -> String {
+    format!("{technology}:{facility}:{card}")
 }
 
 /// A rule granting access to a target (`RuleType` says what kind of target).

@@ -4,7 +4,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AlarmState, Event, ObjectKind};
+use super::alarms::AlarmState;
+use super::events::Event;
+use super::objects::ObjectKind;
 
 /// The SSE `event:` names of the push channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -53,7 +53,7 @@ pub fn directory_path(data_dir: &Path) -> PathBuf {
 
 /// The plugin role: its Directory, its status, and the synchronization engine's controls.
 pub struct Role {
-    pub directory: Arc<Directory>,
+    pub directory: Arc<dyn Directory>,
     pub status: Arc<StatusBoard>,
     config: RoleConfig,
     manual_sync: Arc<Notify>,
@@ -65,7 +65,7 @@ impl Role {
         if !config.data_dir.is_dir() {
             return Err(RoleError::NoDataFolder(config.data_dir.clone()));
         }
-        let directory = Arc::new(Directory::open(&directory_path(&config.data_dir))?);
+        let directory = store::open(&directory_path(&config.data_dir))?;
         Ok(Role {
             directory,
             status: Arc::new(StatusBoard::new()),

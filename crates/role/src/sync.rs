@@ -30,7 +30,7 @@ const REPAIR_PAUSE: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub(crate) struct Engine {
-    pub directory: Arc<Directory>,
+    pub directory: Arc<dyn Directory>,
     pub status: Arc<StatusBoard>,
     pub config: RoleConfig,
     pub manual_sync: Arc<Notify>,
@@ -715,10 +715,10 @@ impl Engine {
     /// Runs a Directory call off the async threads.
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Directory) -> Result<T, store::StoreError> + Send + 'static,
+        f: impl FnOnce(&dyn Directory) -> Result<T, store::StoreError> + Send + 'static,
     ) -> Result<T, Stop> {
         let directory = self.directory.clone();
-        tokio::task::spawn_blocking(move || f(&directory))
+        tokio::task::spawn_blocking(move || f(directory.as_ref()))
             .await
             .map_err(|e| Stop::Database(format!("a database task failed: {e}")))?
             .map_err(Stop::from)

@@ -8,9 +8,12 @@ use model::{Digest, RunOutcome};
 
 use crate::{Directory, SourceChange, SourceEntity, SyncPosition, WatchPosition};
 
+/// One named check of the suite.
+type Check = (&'static str, fn(&dyn Directory));
+
 /// Runs every check, each on a new empty Directory from `fresh`.
 pub fn test_suite(fresh: &dyn Fn() -> Arc<dyn Directory>) {
-    let checks: &[(&str, fn(&dyn Directory))] = &[
+    let checks: &[Check] = &[
         (
             "full listing",
             a_full_listing_replaces_the_copy_and_removes_what_is_gone,

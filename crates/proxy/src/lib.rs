@@ -21,6 +21,8 @@ use std::time::Duration;
 pub use cache::{Cache, CacheError, CachedEntity, Change, KindSummary, Retention};
 pub use journal::{CommittedJournal, Journal, JournalError};
 pub use loader::{LoadError, LoadProgress, LoadStats};
+/// The proxy's databases as the migration runner knows them (`db status|update`).
+pub use {cache::SCHEMA as CACHE_SCHEMA, journal::SCHEMA as JOURNAL_SCHEMA};
 
 use model::SiPassVersion;
 use model::version::{PRODUCT_VERSION, PROTOCOL_VERSION, PeerVersions};

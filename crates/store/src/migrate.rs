@@ -51,7 +51,8 @@ pub struct Schema {
     /// The version a file written before versions were recorded is at, if it is one of
     /// ours: releases up to 0.1.0 kept the cache's in its header and none for the journal.
     pub legacy: fn(&Layout) -> Option<i64>,
-    /// Its main tables, counted by `db status`: a label and a query giving one integer.
+    /// What `db status` counts in it: a label (its main tables) and a query giving one
+    /// integer.
     pub counts: &'static [(&'static str, &'static str)],
 }
 
@@ -175,6 +176,7 @@ pub struct DatabaseStatus {
 /// Rows in one of a database's main tables.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableCount {
+    /// The table, or what is counted in it (the journal's entries).
     pub table: String,
     pub rows: u64,
 }

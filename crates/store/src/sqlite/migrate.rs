@@ -205,7 +205,13 @@ pub fn open_read_only(path: &Path, schema: &Schema) -> Result<Connection, StoreE
 /// `db status` of one file: its schema version, size and the rows of its main tables.
 pub fn describe(path: &Path, schema: &Schema) -> Result<DatabaseStatus, StoreError> {
     let conn = open_read_only(path, schema)?;
-    let status = inspect(&conn, schema, path)?;
+    // A newer file is reported as it is, not refused: status is how one finds out.
+    let status = match inspect(&conn, schema, path) {
+        Err(StoreError::NewerSchema {
+            found, expected, ..
+        }) => SchemaStatus { found, expected },
+        other => other?,
+    };
     // A count whose table an older version lacks is left out.
     let counts = schema
         .counts

@@ -13,7 +13,7 @@ pub enum StoreError {
         reason: String,
     },
     #[error(
-        "the {database} {path} is at schema version {found} but this release needs {expected}; stop the process that uses it and run `sipass-bridge db update --data {folder}` to update it (back it up first)",
+        "the {database} {path} is at schema version {found} but this release needs {expected}; back it up, then update it with `sipass-bridge db update --data {folder}` while the role or proxy of that folder is stopped",
         folder = folder_of(path)
     )]
     NeedsUpdate {

@@ -415,8 +415,8 @@ fn print_table(report: &Value) {
 fn limit_rows_per_sec(dir: &Path, synced: &Path) -> Result<f64> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)?;
-    let source = store::Directory::open(synced)?;
-    let target = store::Directory::open(&dir.join("directory.db"))?;
+    let source = store::open(synced)?;
+    let target = store::open(&dir.join("directory.db"))?;
     let page = 2000;
     let mut writing = Duration::ZERO;
     let mut rows = 0u64;

@@ -12,6 +12,7 @@ macro_rules! out {
 
 mod admin;
 mod bench;
+mod db;
 mod progress;
 mod services;
 
@@ -76,6 +77,12 @@ enum Command {
         #[command(subcommand)]
         command: admin::EntitiesCommand,
     },
+    /// The databases of a data folder: schema version, size and rows, and updating them to
+    /// this release's schema (with the role or proxy stopped).
+    Db {
+        #[command(subcommand)]
+        command: db::DbCommand,
+    },
 }
 
 /// How an administration command finds the running role.
@@ -116,6 +123,7 @@ fn main() -> ExitCode {
             Command::Config { command } => admin::config(command).await,
             Command::Entities { command } => admin::entities(command).await,
             Command::Bench(args) => bench::bench(args).await,
+            Command::Db { command } => db::db(command),
         }
     });
     // Everything that must be saved has been by now; a background task still busy must not

@@ -19,33 +19,37 @@ use std::time::Duration;
 use model::{Digest, EntityKind, Revision};
 use runtime::now_millis;
 use rusqlite::{Connection, OptionalExtension, params};
+use store::StoreError;
+use store::migrate::{Layout, Migration, Schema};
 use tokio::sync::watch;
 
-/// The schema this release writes (SQLite `user_version`).
-const SCHEMA_VERSION: i64 = 1;
+/// The cache's migrations, oldest first. Append only; never edit a released one.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "cache",
+    sql: include_str!("migrations/0001_cache.sql"),
+}];
 
-const SCHEMA: &str = "
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE entities (
-    kind     TEXT    NOT NULL,
-    id       TEXT    NOT NULL,
-    revision INTEGER NOT NULL,
-    name     TEXT    NOT NULL,
-    payload  BLOB    NOT NULL,
-    owner    TEXT    NOT NULL,
-    PRIMARY KEY (kind, id)
-) WITHOUT ROWID;
-CREATE INDEX entities_by_owner ON entities (kind, owner) WHERE owner <> '';
-CREATE TABLE changes (
-    revision INTEGER PRIMARY KEY,
-    kind     TEXT    NOT NULL,
-    id       TEXT    NOT NULL,
-    deleted  INTEGER NOT NULL,
-    at       INTEGER NOT NULL
-);
-CREATE INDEX changes_by_entity ON changes (kind, id);
-CREATE TABLE kind_stats (kind TEXT PRIMARY KEY, count INTEGER NOT NULL, digest INTEGER NOT NULL);
-";
+/// The proxy cache as the migration runner knows it.
+pub const SCHEMA: Schema = Schema {
+    database: "proxy cache",
+    file: "cache.db",
+    migrations: MIGRATIONS,
+    legacy: legacy_version,
+    counts: &[
+        ("entities", "SELECT COUNT(*) FROM entities"),
+        ("changes", "SELECT COUNT(*) FROM changes"),
+    ],
+};
+
+/// Releases up to 0.1.0 kept the cache's version in the file's header only.
+fn legacy_version(layout: &Layout) -> Option<i64> {
+    match layout.user_version {
+        1 if layout.has(&["meta", "entities", "changes", "kind_stats"]) => Some(1),
+        newer if newer > 1 => Some(newer),
+        _ => None,
+    }
+}
 
 /// When a reconciliation pass read what it applies (see [`Cache::apply_unless_newer`]).
 #[derive(Debug, Clone, Copy)]
@@ -157,10 +161,9 @@ impl Default for Retention {
 pub enum CacheError {
     #[error("the proxy cache {path} cannot be used: {reason}")]
     Unusable { path: PathBuf, reason: String },
-    #[error(
-        "the proxy cache {path} has schema {found}, newer than this release ({SCHEMA_VERSION}); run the release that wrote it"
-    )]
-    NewerSchema { path: PathBuf, found: i64 },
+    /// On another schema than this release's (the message says what to do).
+    #[error(transparent)]
+    Schema(StoreError),
     #[error("proxy cache error: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("a proxy background task failed: {0}")]
@@ -255,25 +258,22 @@ impl Cache {
                 }
             }
         };
-        let conn = connect(path).map_err(classify)?;
+        let mut conn = connect(path).map_err(classify)?;
         let check: String = conn
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
             .map_err(classify)?;
         if check != "ok" {
             return Err(unusable(check));
         }
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        match version {
-            0 => Self::create(&conn).map_err(|e| unusable(e.to_string()))?,
-            SCHEMA_VERSION => {}
-            found if found > SCHEMA_VERSION => {
-                return Err(CacheError::NewerSchema {
-                    path: path.to_owned(),
-                    found,
-                });
+        match store::sqlite::migrate::prepare(&mut conn, &SCHEMA, path) {
+            Ok(_) => {}
+            Err(StoreError::Unrecognised { .. }) => {
+                return Err(unusable("it holds tables of something else".into()));
             }
-            other => return Err(unusable(format!("unknown schema version {other}"))),
+            Err(StoreError::Sql(e)) => return Err(classify(e)),
+            Err(e) => return Err(CacheError::Schema(e)),
         }
+        Self::seed_identity(&mut conn).map_err(|e| unusable(e.to_string()))?;
         let meta = |key: &str| -> Result<String, CacheError> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
                 .optional()?
@@ -302,21 +302,31 @@ impl Cache {
         })
     }
 
-    /// Creates the schema. Revisions start at the creation time in microseconds: a cache
-    /// rebuilt after the old one was lost still never reuses a revision.
-    fn create(conn: &Connection) -> Result<(), rusqlite::Error> {
+    /// Gives a new cache its identity (its schema comes from the migrations). Revisions
+    /// start at the creation time in microseconds: a cache rebuilt after the old one was
+    /// lost still never reuses a revision.
+    fn seed_identity(conn: &mut Connection) -> Result<(), rusqlite::Error> {
+        let tx = conn.transaction()?;
+        let empty: bool =
+            tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM meta)", [], |r| r.get(0))?;
+        if !empty {
+            return Ok(());
+        }
         let start = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_micros() as u64);
         let id = format!("{:016x}{:08x}", start, std::process::id());
-        conn.execute_batch(&format!(
-            "BEGIN; {SCHEMA}
-             INSERT INTO meta VALUES ('cache_id', '{id}');
-             INSERT INTO meta VALUES ('revision', '{start}');
-             INSERT INTO meta VALUES ('watch_floor', '{start}');
-             PRAGMA user_version = {SCHEMA_VERSION};
-             COMMIT;"
-        ))
+        for (key, value) in [
+            ("cache_id", id),
+            ("revision", start.to_string()),
+            ("watch_floor", start.to_string()),
+        ] {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )?;
+        }
+        tx.commit()
     }
 
     /// Identifies this cache's history of revisions.

@@ -25,19 +25,43 @@ use std::time::Duration;
 
 use runtime::{BlockingWorker, StatusReporter, WorkerContext, now_millis};
 use rusqlite::{Connection, OptionalExtension, params};
+use store::StoreError;
+use store::migrate::{Layout, Migration, Schema};
 use tokio::sync::watch;
 
 mod batch;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS batches (
-    first_seq   INTEGER PRIMARY KEY,
-    last_seq    INTEGER NOT NULL,
-    at          INTEGER NOT NULL,
-    entries     BLOB    NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-";
+/// The journal's migrations, oldest first. Append only; never edit a released one.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "journal",
+    sql: include_str!("migrations/0001_journal.sql"),
+}];
+
+/// The event journal as the migration runner knows it.
+pub const SCHEMA: Schema = Schema {
+    database: "event journal",
+    file: "journal.db",
+    migrations: MIGRATIONS,
+    legacy: legacy_version,
+    counts: &[
+        ("batches", "SELECT COUNT(*) FROM batches"),
+        (
+            "entries",
+            "SELECT COALESCE(SUM(last_seq - first_seq + 1), 0) FROM batches",
+        ),
+    ],
+};
+
+/// Releases up to 0.1.0 recorded no version: theirs is 1, whether it keeps batches or
+/// (before batches) a row per entry, which [`carry_over_entries`] converts on open.
+fn legacy_version(layout: &Layout) -> Option<i64> {
+    match layout.user_version {
+        0 if layout.has(&["meta", "batches"]) || layout.has(&["meta", "entries"]) => Some(1),
+        newer if newer > 1 => Some(newer),
+        _ => None,
+    }
+}
 
 /// Batches deleted per housekeeping transaction: a few milliseconds of the writer at most.
 const PRUNE_CHUNK: usize = 16;
@@ -87,6 +111,9 @@ pub enum JournalError {
     Open { path: PathBuf, reason: String },
     #[error("event journal error: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// On another schema than this release's (the message says what to do).
+    #[error(transparent)]
+    Schema(StoreError),
     #[error(
         "the event journal's batch of entries {first} to {last} cannot be read: {reason}; move the journal file aside to start a new one (its unacknowledged events are then lost)"
     )]
@@ -137,16 +164,21 @@ impl Drop for Journal {
 impl Journal {
     /// Opens (or creates) the journal. `max_entries` bounds what is kept unacknowledged.
     pub fn open(path: &Path, max_entries: u64) -> Result<Self, JournalError> {
-        let opened = (|| -> Result<_, rusqlite::Error> {
-            let mut writer = connect(path)?;
-            writer.execute_batch(SCHEMA)?;
-            carry_over_entries(&mut writer)?;
-            Ok((writer, connect(path)?, connect(path)?))
-        })();
-        let (writer, reader, checkpointer) = opened.map_err(|e| JournalError::Open {
+        let open_error = |e: rusqlite::Error| JournalError::Open {
             path: path.to_owned(),
             reason: e.to_string(),
-        })?;
+        };
+        let mut writer = connect(path).map_err(open_error)?;
+        match store::sqlite::migrate::prepare(&mut writer, &SCHEMA, path) {
+            Ok(_) => {}
+            Err(StoreError::Sql(e)) => return Err(open_error(e)),
+            Err(e) => return Err(JournalError::Schema(e)),
+        }
+        let opened = (|| -> Result<_, rusqlite::Error> {
+            carry_over_entries(&mut writer)?;
+            Ok((connect(path)?, connect(path)?))
+        })();
+        let (reader, checkpointer) = opened.map_err(open_error)?;
         // Journals written before the forgotten mark existed recorded "acked" instead.
         let forgotten = meta(&writer, "forgotten")?
             .unwrap_or(0)
@@ -555,6 +587,10 @@ fn carry_over_entries(conn: &mut Connection) -> Result<(), rusqlite::Error> {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS batches (first_seq INTEGER PRIMARY KEY,
+            last_seq INTEGER NOT NULL, at INTEGER NOT NULL, entries BLOB NOT NULL)",
+    )?;
     {
         let mut read =
             tx.prepare("SELECT seq, source_seq, type, payload, at FROM entries ORDER BY seq")?;
@@ -825,6 +861,60 @@ mod tests {
         assert_eq!(journal.append(&[entry(52), entry(53)], 53).unwrap(), 1);
         assert_eq!(journal.read_after(7, 10).unwrap()[0].seq, 8);
         assert_eq!(journal.depth(), 4);
+    }
+
+    #[test]
+    fn the_release_0_1_0_journal_opens_unchanged_with_every_entry() {
+        let path = temp("release");
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/0.1.0/journal.db");
+        std::fs::copy(fixture, &path).unwrap();
+        let status = store::sqlite::migrate::describe(&path, &SCHEMA).unwrap();
+        assert_eq!((status.schema.found, status.schema.expected), (1, 1));
+        assert!(
+            status
+                .counts
+                .iter()
+                .any(|c| c.table == "entries" && c.rows == 10)
+        );
+        let journal = Journal::open(&path, 100).unwrap();
+        assert_eq!(journal.push_sequence().unwrap(), 10);
+        assert_eq!(journal.last(), 10);
+        assert_eq!(journal.depth(), 10);
+        let seqs: Vec<_> = journal
+            .read_after(0, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+        drop(journal);
+        let journal = Journal::open(&path, 100).unwrap();
+        assert_eq!(journal.read_after(0, 100).unwrap().len(), 10);
+    }
+
+    #[test]
+    fn a_journal_from_a_newer_release_is_refused_naming_both_versions() {
+        let path = temp("newer");
+        drop(Journal::open(&path, 100).unwrap());
+        static NEXT: &[Migration] = &[
+            MIGRATIONS[0],
+            Migration {
+                version: 2,
+                name: "next",
+                sql: "CREATE TABLE next (x);",
+            },
+        ];
+        let next = Schema {
+            migrations: NEXT,
+            ..SCHEMA
+        };
+        store::sqlite::migrate::update(&path, &next, &mut |_| {}).unwrap();
+        let err = Journal::open(&path, 100).err().unwrap().to_string();
+        assert!(
+            err.contains("version 2") && err.contains("version 1"),
+            "{err}"
+        );
     }
 
     #[test]

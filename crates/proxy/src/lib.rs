@@ -36,3 +36,5 @@ pub use journal::{CommittedJournal, Housekeeper, Journal, JournalError};
 pub use loader::{LoadError, LoadProgress, LoadStats};
 pub use shared::Shared;
 pub use start::{ProxyError, RunningProxy, start};
+/// The proxy's databases as the migration runner knows them (`db status|update`).
+pub use {cache::SCHEMA as CACHE_SCHEMA, journal::SCHEMA as JOURNAL_SCHEMA};

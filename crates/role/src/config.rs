@@ -94,7 +94,7 @@ fn validate_switch(value: &serde_json::Value) -> Result<bool, InvalidSetting> {
 }
 
 /// The settings in the Directory.
-pub fn read(directory: &Directory) -> Result<RoleSettings, StoreError> {
+pub fn read(directory: &dyn Directory) -> Result<RoleSettings, StoreError> {
     Ok(RoleSettings {
         host: directory.config(keys::PROXY_HOST)?.unwrap_or_default(),
         port: directory
@@ -110,7 +110,7 @@ pub fn read(directory: &Directory) -> Result<RoleSettings, StoreError> {
 /// Validates every field of `change` first, then applies all of them at once; a bad value
 /// changes nothing. Returns the settings now in force.
 pub fn apply(
-    directory: &Directory,
+    directory: &dyn Directory,
     change: &SettingsChange,
 ) -> Result<RoleSettings, SettingsError> {
     let mut values = Vec::new();
@@ -162,21 +162,21 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("role-config-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let directory = Directory::open(&dir.join("directory.db")).unwrap();
+        let directory = store::open(&dir.join("directory.db")).unwrap();
         let good = SettingsChange {
             host: Some("proxy.local".into()),
             port: Some(json!(6000)),
             sync_credentials: None,
         };
-        apply(&directory, &good).unwrap();
+        apply(&*directory, &good).unwrap();
         let bad = SettingsChange {
             host: Some("other.local".into()),
             port: Some(json!(70000)),
             sync_credentials: None,
         };
-        let err = apply(&directory, &bad).unwrap_err();
+        let err = apply(&*directory, &bad).unwrap_err();
         assert!(err.to_string().starts_with("port:"), "{err}");
-        let now = read(&directory).unwrap();
+        let now = read(&*directory).unwrap();
         assert_eq!((now.host.as_str(), now.port), ("proxy.local", 6000));
     }
 }

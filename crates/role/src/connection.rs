@@ -45,7 +45,7 @@ impl Default for Waits {
 /// The worker that owns the session with the proxy.
 pub(crate) struct Connection<D> {
     pub dialer: D,
-    pub directory: Arc<Directory>,
+    pub directory: Arc<dyn Directory>,
     pub status: Arc<StatusBoard>,
     /// How the role names itself to the proxy.
     pub client_name: String,
@@ -91,7 +91,7 @@ impl<D: Dialer> runtime::Worker for Connection<D> {
 impl<D: Dialer> Connection<D> {
     /// Dials, says Hello, and waits while the proxy is still loading.
     async fn establish(&self, ctx: &WorkerContext) -> Result<Session<D::Proxy>, SessionEnd> {
-        let endpoint = configured_endpoint(&self.directory)?;
+        let endpoint = configured_endpoint(self.directory.as_ref())?;
         // The dialer's and Hello's messages already name the proxy and what to check.
         let proxy = self.dialer.dial(&endpoint).await?;
         // Logged once: the counts in the reason move at every Hello.
@@ -159,7 +159,7 @@ impl<D: Dialer> Connection<D> {
             .iter()
             .filter_map(|k| kind_from_wire(*k).ok())
             .collect();
-        let kinds = wanted_kinds(&self.directory, &served)?;
+        let kinds = wanted_kinds(self.directory.as_ref(), &served)?;
         Ok(Session {
             proxy,
             endpoint,

@@ -68,7 +68,7 @@ pub fn directory_path(data_dir: &Path) -> PathBuf {
 
 /// The plugin role: its Directory, its status, its workers and their controls.
 pub struct Role {
-    pub directory: Arc<Directory>,
+    pub directory: Arc<dyn Directory>,
     pub status: Arc<StatusBoard>,
     /// The role's workers, for the status API.
     pub workers: runtime::Workers,
@@ -82,7 +82,7 @@ impl Role {
         if !config.data_dir.is_dir() {
             return Err(RoleError::NoDataFolder(config.data_dir.clone()));
         }
-        let directory = Arc::new(Directory::open(&directory_path(&config.data_dir))?);
+        let directory = store::open(&directory_path(&config.data_dir))?;
         Ok(Role {
             directory,
             status: Arc::new(StatusBoard::new()),

@@ -73,7 +73,7 @@ impl Role {
             }
         }
         let latest_run = self.directory.latest_run()?.map(|run| {
-            let end = run.ended_at.unwrap_or_else(store::now_millis);
+            let end = run.ended_at.unwrap_or_else(runtime::now_millis);
             RunReport {
                 id: run.id,
                 trigger: run.trigger,

@@ -60,7 +60,7 @@ impl SessionEnd {
 }
 
 /// The proxy's address as configured in the Directory.
-pub(crate) fn configured_endpoint(directory: &Directory) -> Result<Endpoint, SessionEnd> {
+pub(crate) fn configured_endpoint(directory: &dyn Directory) -> Result<Endpoint, SessionEnd> {
     let host = directory.config(keys::PROXY_HOST)?.unwrap_or_default();
     if host.is_empty() {
         return Err(SessionEnd::NotConfigured(
@@ -82,7 +82,7 @@ pub(crate) fn configured_endpoint(directory: &Directory) -> Result<Endpoint, Ses
 /// The served SiPass kinds this role synchronizes, per its configuration (credentials are
 /// synchronized unless switched off).
 pub(crate) fn wanted_kinds(
-    directory: &Directory,
+    directory: &dyn Directory,
     served: &[EntityKind],
 ) -> Result<Vec<EntityKind>, SessionEnd> {
     let credentials = directory
@@ -97,7 +97,7 @@ pub(crate) fn wanted_kinds(
 
 impl<P> Session<P> {
     /// True when the configuration no longer matches what this session works with.
-    pub fn reconfigured(&self, directory: &Directory) -> Result<bool, SessionEnd> {
+    pub fn reconfigured(&self, directory: &dyn Directory) -> Result<bool, SessionEnd> {
         Ok(wanted_kinds(directory, &self.served)? != self.kinds
             || configured_endpoint(directory)? != self.endpoint)
     }

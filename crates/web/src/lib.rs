@@ -134,7 +134,7 @@ async fn blocking<T: Send + 'static>(
 
 async fn config_show(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
-    let settings = blocking(move || Ok(role::config::read(&role.directory)?)).await?;
+    let settings = blocking(move || Ok(role::config::read(&*role.directory)?)).await?;
     Ok(Json(settings).into_response())
 }
 
@@ -152,7 +152,7 @@ async fn config_set(
     })?;
     let role = state.role.clone();
     let settings = blocking(move || {
-        role::config::apply(&role.directory, &change).map_err(|e| match e {
+        role::config::apply(&*role.directory, &change).map_err(|e| match e {
             role::config::SettingsError::Invalid(invalid) => ApiError {
                 field: Some(invalid.field),
                 ..ApiError::new(

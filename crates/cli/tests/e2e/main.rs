@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod bench;
+mod db;
 mod proxy;
 mod skeleton;
 mod support;

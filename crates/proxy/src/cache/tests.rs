@@ -189,3 +189,86 @@ fn a_pass_keeps_newer_changes_but_not_against_its_own_earlier_page() {
     assert_eq!(name_of(&cache, "1"), "A from page 2");
     assert_eq!(name_of(&cache, "2"), "B from a push");
 }
+
+/// A copy of the cache the 0.1.0 release wrote, in a folder of its own.
+fn fixture(name: &str) -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/0.1.0/cache.db");
+    let to = temp(name);
+    std::fs::copy(from, &to).unwrap();
+    to
+}
+
+fn table_rows(path: &Path, table: &str) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn the_release_0_1_0_cache_opens_unchanged_keeping_identity_revisions_and_rows() {
+    let path = fixture("release");
+    let status = store::sqlite::migrate::describe(&path, &SCHEMA).unwrap();
+    assert_eq!((status.schema.found, status.schema.expected), (1, 1));
+    let cache = Cache::open(&path).unwrap();
+    assert_eq!(cache.id(), "000661881de4295f00001a78");
+    assert_eq!(cache.revision(), 1_796_087_105_202_636);
+    assert!(cache.is_complete().unwrap());
+    assert_eq!(cache.ids(EntityKind::Cardholder).unwrap().len(), 40);
+    let summary = cache.summary(EntityKind::Cardholder);
+    assert_eq!(summary.eligible, 40);
+    drop(cache);
+    assert_eq!(table_rows(&path, "entities"), 109);
+    assert_eq!(table_rows(&path, "changes"), 109);
+    assert_eq!(
+        table_rows(&path, "schema_migrations"),
+        1,
+        "version recorded"
+    );
+    let reopened = Cache::open(&path).unwrap();
+    assert_eq!(reopened.id(), "000661881de4295f00001a78");
+}
+
+#[test]
+fn a_cache_from_a_newer_release_is_refused_and_kept() {
+    let path = temp("newer");
+    let id = Cache::open(&path).unwrap().id().to_owned();
+    static NEXT: &[store::migrate::Migration] = &[
+        MIGRATIONS[0],
+        store::migrate::Migration {
+            version: 2,
+            name: "next",
+            sql: "CREATE TABLE next (x);",
+        },
+    ];
+    let next = store::migrate::Schema {
+        migrations: NEXT,
+        ..SCHEMA
+    };
+    store::sqlite::migrate::update(&path, &next, &mut |_| {}).unwrap();
+    let err = Cache::open(&path).err().unwrap();
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            CacheError::Schema(StoreError::NewerSchema {
+                found: 2,
+                expected: 1,
+                ..
+            })
+        ),
+        "{text}"
+    );
+    // Not moved aside: rebuilding would cost every role a full synchronization.
+    drop(Connection::open(&path).unwrap());
+    store::sqlite::migrate::update(&path, &next, &mut |_| {}).unwrap();
+    let status = store::sqlite::migrate::describe(&path, &next).unwrap();
+    assert_eq!(status.schema.found, 2);
+    let meta: String = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT value FROM meta WHERE key = 'cache_id'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(meta, id);
+}

@@ -43,7 +43,7 @@ impl Default for Pace {
 
 /// Keeps the Directory equal to the proxy's cache, within a session.
 pub(crate) struct Synchronizer {
-    pub directory: Arc<Directory>,
+    pub directory: Arc<dyn Directory>,
     pub status: Arc<StatusBoard>,
     pub manual_sync: Arc<Notify>,
     /// The synchronizer's worker status (the connection reports its own).
@@ -216,7 +216,7 @@ impl Synchronizer {
                 () = self.manual_sync.notified() => return Ok(FollowEnd::Manual),
                 () = shutdown.wait() => return Err(SessionEnd::Shutdown),
                 _ = check.tick() => {
-                    if session.reconfigured(&self.directory)? {
+                    if session.reconfigured(self.directory.as_ref())? {
                         tracing::info!("the configuration changed; reconnecting");
                         return Err(SessionEnd::Reconfigured);
                     }
@@ -322,9 +322,9 @@ impl Synchronizer {
     /// Runs a Directory call off the async threads.
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Directory) -> Result<T, store::StoreError> + Send + 'static,
+        f: impl FnOnce(&dyn Directory) -> Result<T, store::StoreError> + Send + 'static,
     ) -> Result<T, SessionEnd> {
         let directory = self.directory.clone();
-        Ok(runtime::blocking(move || f(&directory)).await?)
+        Ok(runtime::blocking(move || f(directory.as_ref())).await?)
     }
 }

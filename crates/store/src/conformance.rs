@@ -1,10 +1,42 @@
-use super::*;
+//! The behaviour every Directory engine must have, checked through the traits only. Each
+//! engine's tests call [`test_suite`] once with a way to make an empty Directory (the
+//! pattern of garage's `db/test.rs`).
 
-fn temp_db(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("store-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("directory.db")
+use std::sync::Arc;
+
+use model::{Digest, RunOutcome};
+
+use crate::{Directory, SourceChange, SourceEntity, SyncPosition, WatchPosition};
+
+/// One named check of the suite.
+type Check = (&'static str, fn(&dyn Directory));
+
+/// Runs every check, each on a new empty Directory from `fresh`.
+pub fn test_suite(fresh: &dyn Fn() -> Arc<dyn Directory>) {
+    let checks: &[Check] = &[
+        (
+            "full listing",
+            a_full_listing_replaces_the_copy_and_removes_what_is_gone,
+        ),
+        (
+            "real time",
+            real_time_changes_apply_in_order_and_replays_are_harmless,
+        ),
+        (
+            "two entities",
+            an_object_that_becomes_two_entities_counts_once_in_its_digest,
+        ),
+        (
+            "configuration",
+            configuration_is_set_all_at_once_and_read_back,
+        ),
+        ("runs", an_interrupted_run_is_recorded_as_such),
+        ("reads", every_entity_of_a_kind_and_one_by_id_are_read_back),
+    ];
+    for (name, check) in checks {
+        eprintln!("conformance: {name}");
+        check(fresh().as_ref());
+    }
 }
 
 fn row(id: &str, revision: u64) -> SourceEntity {
@@ -38,9 +70,15 @@ fn position(generation: i64, token: &str) -> SyncPosition {
     }
 }
 
-#[test]
-fn a_full_listing_replaces_the_copy_and_removes_what_is_gone() {
-    let dir = Directory::open(&temp_db("full")).unwrap();
+fn ids_and_revisions(dir: &dyn Directory, kind: &str) -> Vec<(String, u64)> {
+    dir.entities(kind, "", 10)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id, r.revision))
+        .collect()
+}
+
+fn a_full_listing_replaces_the_copy_and_removes_what_is_gone(dir: &dyn Directory) {
     dir.write_page(&[row("1", 1), row("2", 2), row("3", 3)], &position(1, ""))
         .unwrap();
     dir.finish_listing(&position(1, "")).unwrap();
@@ -58,13 +96,10 @@ fn a_full_listing_replaces_the_copy_and_removes_what_is_gone() {
         "p1"
     );
     assert_eq!(dir.finish_listing(&position(2, "p1")).unwrap(), 1);
-    let ids: Vec<_> = dir
-        .entities("cardholder", "", 10)
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.id, r.revision))
-        .collect();
-    assert_eq!(ids, [("1".to_string(), 1), ("3".to_string(), 5)]);
+    assert_eq!(
+        ids_and_revisions(dir, "cardholder"),
+        [("1".to_string(), 1), ("3".to_string(), 5)]
+    );
     let p = dir.position("cardholder").unwrap().unwrap();
     assert!(p.complete && p.page_token.is_empty());
 
@@ -74,9 +109,7 @@ fn a_full_listing_replaces_the_copy_and_removes_what_is_gone() {
     assert_eq!(dir.digest("cardholder").unwrap(), expected);
 }
 
-#[test]
-fn real_time_changes_apply_in_order_and_replays_are_harmless() {
-    let dir = Directory::open(&temp_db("realtime")).unwrap();
+fn real_time_changes_apply_in_order_and_replays_are_harmless(dir: &dyn Directory) {
     dir.write_page(&[row("1", 1), row("2", 2)], &position(1, ""))
         .unwrap();
     dir.finish_listing(&position(1, "")).unwrap();
@@ -101,23 +134,20 @@ fn real_time_changes_apply_in_order_and_replays_are_harmless() {
         0,
         "older is skipped"
     );
-    let held: Vec<_> = dir
-        .entities("cardholder", "", 10)
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.id, r.revision))
-        .collect();
-    assert_eq!(held, [("1".to_string(), 5), ("3".to_string(), 7)]);
+    assert_eq!(
+        ids_and_revisions(dir, "cardholder"),
+        [("1".to_string(), 5), ("3".to_string(), 7)]
+    );
     assert_eq!(dir.watch_position().unwrap(), Some(watch(7)));
     let mut expected = Digest::default();
     expected.add("1", 5);
     expected.add("3", 7);
     assert_eq!(dir.digest("cardholder").unwrap(), expected);
+    dir.set_watch_position(&watch(9)).unwrap();
+    assert_eq!(dir.watch_position().unwrap(), Some(watch(9)));
 }
 
-#[test]
-fn an_object_that_becomes_two_entities_counts_once_in_its_digest() {
-    let dir = Directory::open(&temp_db("two")).unwrap();
+fn an_object_that_becomes_two_entities_counts_once_in_its_digest(dir: &dyn Directory) {
     let unit = SourceEntity {
         source_kind: "unit".into(),
         id: "5".into(),
@@ -141,47 +171,50 @@ fn an_object_that_becomes_two_entities_counts_once_in_its_digest() {
     assert_eq!(dir.entity("5").unwrap().len(), 2);
     assert_eq!(dir.remove_source_kind("unit").unwrap(), 1);
     assert_eq!(dir.digest("unit").unwrap().count(), 0);
+    assert_eq!(dir.position("unit").unwrap(), None);
 }
 
-#[test]
-fn the_schema_is_versioned_and_survives_reopening() {
-    let path = temp_db("schema");
-    {
-        let dir = Directory::open(&path).unwrap();
-        dir.set_config(&[("host", "sipass.local".into())]).unwrap();
-    }
-    let dir = Directory::open(&path).unwrap();
+fn configuration_is_set_all_at_once_and_read_back(dir: &dyn Directory) {
+    assert_eq!(dir.config("host").unwrap(), None);
+    dir.set_config(&[("host", "sipass.local".into()), ("port", "5645".into())])
+        .unwrap();
+    dir.set_config(&[("port", "5646".into())]).unwrap();
     assert_eq!(dir.config("host").unwrap().as_deref(), Some("sipass.local"));
-    let status = Directory::update(&path).unwrap();
-    assert_eq!(status.current, status.latest);
+    assert_eq!(dir.config("port").unwrap().as_deref(), Some("5646"));
 }
 
-#[test]
-fn a_database_from_a_newer_release_is_refused() {
-    let path = temp_db("newer");
-    drop(Directory::open(&path).unwrap());
-    let conn = Connection::open(&path).unwrap();
-    conn.execute(
-        "INSERT INTO schema_migrations VALUES (999, 'future', 'x', 0)",
-        [],
-    )
-    .unwrap();
-    drop(conn);
-    let err = Directory::open(&path).err().unwrap();
-    assert!(
-        matches!(err, StoreError::NewerSchema { found: 999, .. }),
-        "{err}"
-    );
-}
-
-#[test]
-fn an_interrupted_run_is_recorded_as_such() {
-    let dir = Directory::open(&temp_db("runs")).unwrap();
+fn an_interrupted_run_is_recorded_as_such(dir: &dyn Directory) {
+    assert_eq!(dir.latest_run().unwrap(), None);
     let first = dir.start_run("first connection").unwrap();
     let second = dir.start_run("manual").unwrap();
     assert_ne!(first, second);
-    dir.finish_run(second, model::RunOutcome::Succeeded, None)
-        .unwrap();
+    dir.finish_run(second, RunOutcome::Succeeded, None).unwrap();
     let latest = dir.latest_run().unwrap().unwrap();
     assert_eq!((latest.id, latest.outcome.as_str()), (second, "succeeded"));
+    assert!(latest.ended_at.is_some());
+}
+
+fn every_entity_of_a_kind_and_one_by_id_are_read_back(dir: &dyn Directory) {
+    let page: Vec<_> = (1..=5).map(|i| row(&format!("{i:02}"), i)).collect();
+    dir.write_page(&page, &position(1, "")).unwrap();
+    let all: Vec<_> = dir
+        .all_entities("cardholder")
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect();
+    assert_eq!(all.len(), 5);
+    assert_eq!(all[0], ("01".to_string(), "Person 01".to_string()));
+    let after: Vec<_> = dir
+        .entities("cardholder", "03", 1)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(after, ["04"]);
+    let one = dir.entity("02").unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!((one[0].kind.as_str(), one[0].revision), ("cardholder", 2));
+    assert!(dir.entity("99").unwrap().is_empty());
+    assert!(dir.all_entities("door").unwrap().is_empty());
 }

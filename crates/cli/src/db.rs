@@ -1,0 +1,175 @@
+//! `db status` and `db update`: the databases found in a data folder (a role's holds the
+//! Directory, a proxy's its cache and event journal), read or brought to this release's
+//! schema through the store's migration runner, with the process that uses them stopped.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use store::migrate::{DatabaseStatus, Migration, Schema, UpdateReport};
+use store::sqlite::migrate;
+
+use crate::DEFAULT_DATA;
+
+#[derive(clap::Subcommand)]
+pub enum DbCommand {
+    /// Per database in the data folder: its file, the schema version found and the one this
+    /// release needs, its size and the rows of its main tables.
+    Status(DbArgs),
+    /// Apply pending schema migrations to every database in the data folder, one
+    /// transaction per step. Stop the role or proxy that uses the folder first, and back it
+    /// up.
+    Update(DbArgs),
+}
+
+#[derive(clap::Args)]
+pub struct DbArgs {
+    /// The data folder: a role's holds directory.db, a proxy's cache.db and journal.db.
+    #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
+    data: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Every database the system keeps, as the migration runner knows it (the plugin
+/// database joins when it exists).
+const SCHEMAS: [&Schema; 3] = [
+    &store::sqlite::DIRECTORY,
+    &proxy::CACHE_SCHEMA,
+    &proxy::JOURNAL_SCHEMA,
+];
+
+pub fn db(command: DbCommand) -> Result<()> {
+    match command {
+        DbCommand::Status(args) => status(&args),
+        DbCommand::Update(args) => update(&args),
+    }
+}
+
+/// The databases present in `data`, with their files.
+fn databases(data: &Path) -> Result<Vec<(&'static Schema, PathBuf)>> {
+    if !data.is_dir() {
+        bail!(
+            "data folder '{}' does not exist; point --data at a role's or a proxy's data folder",
+            data.display()
+        );
+    }
+    let found: Vec<_> = SCHEMAS
+        .iter()
+        .map(|schema| (*schema, data.join(schema.file)))
+        .filter(|(_, path)| path.is_file())
+        .collect();
+    if found.is_empty() {
+        bail!(
+            "no database in '{}': a role's data folder holds directory.db, a proxy's holds cache.db and journal.db",
+            data.display()
+        );
+    }
+    Ok(found)
+}
+
+fn status(args: &DbArgs) -> Result<()> {
+    let statuses = databases(&args.data)?
+        .into_iter()
+        .map(|(schema, path)| {
+            migrate::describe(&path, schema).with_context(|| format!("reading {}", path.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if args.json {
+        out!("{}", serde_json::json!({ "databases": statuses }));
+        return Ok(());
+    }
+    for s in &statuses {
+        print_status(s);
+    }
+    Ok(())
+}
+
+fn print_status(s: &DatabaseStatus) {
+    let state = match s.schema.found.cmp(&s.schema.expected) {
+        std::cmp::Ordering::Equal => "up to date".to_owned(),
+        std::cmp::Ordering::Less => format!(
+            "needs `sipass-bridge db update --data {}`",
+            s.file.parent().unwrap_or(Path::new(".")).display()
+        ),
+        std::cmp::Ordering::Greater => "newer than this release".to_owned(),
+    };
+    let counts: Vec<String> = s
+        .counts
+        .iter()
+        .map(|c| format!("{} {}", c.table, c.rows))
+        .collect();
+    out!("{} ({})", s.database, s.file.display());
+    out!(
+        "  schema version {} (this release: {}): {state}",
+        s.schema.found,
+        s.schema.expected
+    );
+    out!(
+        "  {} on disk; rows: {}",
+        human_size(s.size_bytes),
+        counts.join(", ")
+    );
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    }
+}
+
+fn update(args: &DbArgs) -> Result<()> {
+    let terminal = std::io::stderr().is_terminal();
+    let mut reports = Vec::new();
+    for (schema, path) in databases(&args.data)? {
+        let mut progress = |m: &Migration| {
+            if terminal {
+                eprintln!(
+                    "{}: applying migration {} ({})...",
+                    schema.file, m.version, m.name
+                );
+            }
+        };
+        let report = migrate::update(&path, schema, &mut progress)
+            .with_context(|| format!("updating {}", path.display()))?;
+        reports.push(report);
+    }
+    if args.json {
+        out!("{}", serde_json::json!({ "databases": reports }));
+        return Ok(());
+    }
+    for r in &reports {
+        print_update(r);
+    }
+    Ok(())
+}
+
+fn print_update(r: &UpdateReport) {
+    if r.applied.is_empty() {
+        out!(
+            "{} ({}): already at schema version {}",
+            r.database,
+            r.file.display(),
+            r.to
+        );
+    } else {
+        out!(
+            "{} ({}): schema version {} -> {} (applied {})",
+            r.database,
+            r.file.display(),
+            r.from,
+            r.to,
+            r.applied.join(", ")
+        );
+    }
+}

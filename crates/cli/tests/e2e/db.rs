@@ -1,0 +1,100 @@
+//! `db status` and `db update` on copies of the databases the 0.1.0 release wrote, as an
+//! administrator runs them on a stopped role's or proxy's data folder.
+
+use std::path::Path;
+
+use crate::support::{TempDir, run, s};
+
+/// A data folder holding copies of the named 0.1.0 fixtures.
+fn folder_with(name: &str, files: &[&str]) -> TempDir {
+    let dir = TempDir::new(name);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/0.1.0");
+    for file in files {
+        std::fs::copy(fixtures.join(file), dir.0.join(file)).unwrap();
+    }
+    dir
+}
+
+fn status(data: &Path) -> serde_json::Value {
+    let (ok, out, err) = run(&["db", "status", "--json", "--data", s(data)], &[]);
+    assert!(ok, "db status failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// (database, found, expected, rows of `table`) of each database in a status.
+fn summary(status: &serde_json::Value, table: &str) -> Vec<(String, i64, i64, i64)> {
+    status["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let rows = d["counts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["table"] == table)
+                .map_or(-1, |c| c["rows"].as_i64().unwrap());
+            (
+                d["database"].as_str().unwrap().to_owned(),
+                d["found"].as_i64().unwrap(),
+                d["expected"].as_i64().unwrap(),
+                rows,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn db_status_reads_version_1_on_the_release_0_1_0_databases() {
+    let role = folder_with("db-status-role", &["directory.db"]);
+    assert_eq!(
+        summary(&status(&role.0), "entities"),
+        [("Directory database".to_owned(), 1, 1, 110)]
+    );
+    let proxy = folder_with("db-status-proxy", &["cache.db", "journal.db"]);
+    let found = status(&proxy.0);
+    assert_eq!(
+        summary(&found, "entities")[0],
+        ("proxy cache".to_owned(), 1, 1, 109)
+    );
+    assert_eq!(
+        summary(&found, "entries")[1],
+        ("event journal".to_owned(), 1, 1, 10)
+    );
+    assert!(found["databases"][0]["size_bytes"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn db_update_leaves_current_databases_as_they_are_and_keeps_every_row() {
+    let data = folder_with("db-update", &["directory.db", "cache.db", "journal.db"]);
+    let before = status(&data.0);
+    let (ok, out, err) = run(&["db", "update", "--data", s(&data.0)], &[]);
+    assert!(ok, "db update failed: {err}");
+    assert_eq!(
+        out.matches("already at schema version 1").count(),
+        3,
+        "{out}"
+    );
+    let after = status(&data.0);
+    for table in ["entities", "changes", "batches", "config", "sync_runs"] {
+        assert_eq!(summary(&after, table), summary(&before, table), "{table}");
+    }
+    let (ok, out, err) = run(&["db", "update", "--json", "--data", s(&data.0)], &[]);
+    assert!(ok, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["databases"].as_array().unwrap().len(), 3);
+    assert_eq!(report["databases"][0]["to"], 1);
+}
+
+#[test]
+fn db_commands_on_a_folder_without_databases_say_what_belongs_there() {
+    let empty = TempDir::new("db-empty");
+    for command in ["status", "update"] {
+        let (ok, _, err) = run(&["db", command, "--data", s(&empty.0)], &[]);
+        assert!(!ok);
+        assert!(
+            err.contains("directory.db") && err.contains("cache.db"),
+            "{err}"
+        );
+    }
+}

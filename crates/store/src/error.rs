@@ -1,0 +1,67 @@
+//! What can go wrong with a database the system keeps.
+
+use std::path::{Path, PathBuf};
+
+/// What can go wrong with the Directory, or (through the migration runner) with any other
+/// database the system keeps. Each message names the file and what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the {database} {path}: {reason}")]
+    Open {
+        database: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error(
+        "the {database} {path} is at schema version {found} but this release needs {expected}; back it up, then update it with `sipass-bridge db update --data {folder}` while the role or proxy of that folder is stopped",
+        folder = folder_of(path)
+    )]
+    NeedsUpdate {
+        database: &'static str,
+        path: PathBuf,
+        found: i64,
+        expected: i64,
+    },
+    #[error(
+        "the {database} {path} has schema version {found}, newer than this release's version {expected}; run the release that wrote it, or restore a backup"
+    )]
+    NewerSchema {
+        database: &'static str,
+        path: PathBuf,
+        found: i64,
+        expected: i64,
+    },
+    #[error(
+        "migration {version} ({name}) recorded in the {database} {path} differs from this release's; the database was changed by hand or by an unreleased build: restore a backup"
+    )]
+    ChecksumMismatch {
+        database: &'static str,
+        path: PathBuf,
+        version: i64,
+        name: String,
+    },
+    #[error(
+        "the {database} {path} holds tables this release does not recognise; check that --data points at the right folder"
+    )]
+    Unrecognised {
+        database: &'static str,
+        path: PathBuf,
+    },
+    #[error(
+        "the {database} {path} is in use by a running process (the role or proxy of this data folder); stop it, then run this again"
+    )]
+    InUse {
+        database: &'static str,
+        path: PathBuf,
+    },
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// The data folder a database file is in, as the user would type it.
+fn folder_of(path: &Path) -> String {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
+        _ => ".".to_owned(),
+    }
+}

@@ -1,0 +1,228 @@
+//! The SQLite engine: the embedded default, one file in the data folder.
+//!
+//! One writer connection and one reader connection, so that the Config Tool can read while
+//! a synchronization writes (WAL). Nothing outside this module knows the tables.
+
+pub mod migrate;
+mod read;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use model::{Digest, RunOutcome};
+use rusqlite::Connection;
+
+use crate::migrate::{Migration, Schema, no_legacy};
+use crate::{
+    Directory, DirectoryRead, EntityRow, SourceChange, SourceEntity, StoreError, SyncPosition,
+    SyncRun, WatchPosition,
+};
+
+/// The Directory's migrations, oldest first. Append only; never edit a released one.
+pub const DIRECTORY_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "directory",
+    sql: include_str!("migrations/0001_directory.sql"),
+}];
+
+/// The Directory database as the migration runner knows it.
+pub const DIRECTORY: Schema = Schema {
+    database: "Directory database",
+    file: "directory.db",
+    migrations: DIRECTORY_MIGRATIONS,
+    legacy: no_legacy,
+    counts: &[
+        ("entities", "SELECT COUNT(*) FROM entities"),
+        ("config", "SELECT COUNT(*) FROM config"),
+        ("sync_runs", "SELECT COUNT(*) FROM sync_runs"),
+    ],
+};
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let open_error = |e: rusqlite::Error| StoreError::Open {
+        database: DIRECTORY.database,
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let conn = Connection::open(path).map_err(open_error)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;",
+    )
+    .map_err(open_error)?;
+    Ok(conn)
+}
+
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic mid-transaction rolls the transaction back when it is dropped, so the
+    // connection behind a poisoned lock is still consistent.
+    conn.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A Directory file opened for reading only.
+pub struct SqliteReader {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl SqliteReader {
+    /// Opens the Directory at `path` for reading, beside the role that may be writing it:
+    /// nothing is migrated, written or locked. A schema other than this release's is
+    /// refused, since it would be misread.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = migrate::open_read_only(path, &DIRECTORY)?;
+        let status = migrate::inspect(&conn, &DIRECTORY, path)?;
+        crate::migrate::require_current(&DIRECTORY, path, status)?;
+        Ok(SqliteReader {
+            path: path.to_owned(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.conn)
+    }
+}
+
+/// The Directory in an SQLite file, read and written.
+pub struct SqliteDirectory {
+    writer: Mutex<Connection>,
+    reader: SqliteReader,
+}
+
+impl SqliteDirectory {
+    /// Opens the Directory at `path`, creating it with the latest schema when new. An
+    /// existing database on another schema is refused ([`StoreError::NeedsUpdate`],
+    /// [`StoreError::NewerSchema`]).
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut writer = connect(path)?;
+        migrate::prepare(&mut writer, &DIRECTORY, path)?;
+        let reader = SqliteReader {
+            path: path.to_owned(),
+            conn: Mutex::new(connect(path)?),
+        };
+        Ok(SqliteDirectory {
+            writer: Mutex::new(writer),
+            reader,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        self.reader.path()
+    }
+
+    fn write(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.writer)
+    }
+}
+
+impl DirectoryRead for SqliteReader {
+    fn config(&self, key: &str) -> Result<Option<String>, StoreError> {
+        read::config(&self.conn(), key)
+    }
+    fn watch_position(&self) -> Result<Option<WatchPosition>, StoreError> {
+        read::watch_position(&self.conn())
+    }
+    fn position(&self, source_kind: &str) -> Result<Option<SyncPosition>, StoreError> {
+        read::position(&self.conn(), source_kind)
+    }
+    fn count(&self, kind: &str) -> Result<u64, StoreError> {
+        read::count(&self.conn(), kind)
+    }
+    fn digest(&self, source_kind: &str) -> Result<Digest, StoreError> {
+        read::digest(&self.conn(), source_kind)
+    }
+    fn entities(&self, kind: &str, after: &str, limit: u32) -> Result<Vec<EntityRow>, StoreError> {
+        read::entities(&self.conn(), kind, after, limit)
+    }
+    fn all_entities(&self, kind: &str) -> Result<Vec<EntityRow>, StoreError> {
+        read::all_entities(&self.conn(), kind)
+    }
+    fn entity(&self, id: &str) -> Result<Vec<EntityRow>, StoreError> {
+        read::entity(&self.conn(), id)
+    }
+    fn latest_run(&self) -> Result<Option<SyncRun>, StoreError> {
+        read::latest_run(&self.conn())
+    }
+}
+
+/// Reads go through the reader connection, never waiting for a write to commit.
+impl DirectoryRead for SqliteDirectory {
+    fn config(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.reader.config(key)
+    }
+    fn watch_position(&self) -> Result<Option<WatchPosition>, StoreError> {
+        self.reader.watch_position()
+    }
+    fn position(&self, source_kind: &str) -> Result<Option<SyncPosition>, StoreError> {
+        self.reader.position(source_kind)
+    }
+    fn count(&self, kind: &str) -> Result<u64, StoreError> {
+        self.reader.count(kind)
+    }
+    fn digest(&self, source_kind: &str) -> Result<Digest, StoreError> {
+        self.reader.digest(source_kind)
+    }
+    fn entities(&self, kind: &str, after: &str, limit: u32) -> Result<Vec<EntityRow>, StoreError> {
+        self.reader.entities(kind, after, limit)
+    }
+    fn all_entities(&self, kind: &str) -> Result<Vec<EntityRow>, StoreError> {
+        self.reader.all_entities(kind)
+    }
+    fn entity(&self, id: &str) -> Result<Vec<EntityRow>, StoreError> {
+        self.reader.entity(id)
+    }
+    fn latest_run(&self) -> Result<Option<SyncRun>, StoreError> {
+        self.reader.latest_run()
+    }
+}
+
+impl Directory for SqliteDirectory {
+    fn set_config(&self, values: &[(&str, String)]) -> Result<(), StoreError> {
+        write::set_config(&mut self.write(), values)
+    }
+    fn write_page(&self, page: &[SourceEntity], position: &SyncPosition) -> Result<(), StoreError> {
+        write::write_page(&mut self.write(), page, position)
+    }
+    fn finish_listing(&self, position: &SyncPosition) -> Result<u64, StoreError> {
+        write::finish_listing(&mut self.write(), position)
+    }
+    fn apply_changes(
+        &self,
+        changes: &[SourceChange],
+        position: &WatchPosition,
+    ) -> Result<u64, StoreError> {
+        write::apply_changes(&mut self.write(), changes, position)
+    }
+    fn set_watch_position(&self, position: &WatchPosition) -> Result<(), StoreError> {
+        write::save_watch_position(&self.write(), position)
+    }
+    fn remove_source_kind(&self, source_kind: &str) -> Result<u64, StoreError> {
+        write::remove_source_kind(&mut self.write(), source_kind)
+    }
+    fn start_run(&self, trigger: &str) -> Result<i64, StoreError> {
+        write::start_run(&self.write(), trigger)
+    }
+    fn finish_run(
+        &self,
+        id: i64,
+        outcome: RunOutcome,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        write::finish_run(&self.write(), id, outcome, error)
+    }
+}
+
+#[cfg(test)]
+mod tests;

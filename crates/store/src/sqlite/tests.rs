@@ -1,0 +1,243 @@
+use std::path::PathBuf;
+
+use rusqlite::Connection;
+
+use super::*;
+use crate::migrate::Schema;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn temp_db(name: &str) -> PathBuf {
+    temp_dir(name).join("directory.db")
+}
+
+/// A copy of the Directory the 0.1.0 release wrote.
+fn fixture(name: &str) -> PathBuf {
+    let from =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/0.1.0/directory.db");
+    let to = temp_db(name);
+    std::fs::copy(from, &to).unwrap();
+    to
+}
+
+fn rows(path: &Path, table: &str) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// This release's migrations and one more step.
+static ONE_MORE: &[Migration] = &[
+    DIRECTORY_MIGRATIONS[0],
+    Migration {
+        version: 2,
+        name: "config_note",
+        sql: "ALTER TABLE config ADD COLUMN note TEXT;",
+    },
+];
+
+const NEXT_RELEASE: Schema = Schema {
+    migrations: ONE_MORE,
+    ..DIRECTORY
+};
+
+#[test]
+fn sqlite_passes_the_conformance_suite() {
+    let dir = temp_dir("conformance");
+    let next = std::sync::atomic::AtomicU32::new(0);
+    crate::conformance::test_suite(&|| {
+        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        crate::open(&dir.join(format!("directory-{n}.db"))).unwrap()
+    });
+}
+
+#[test]
+fn the_schema_is_versioned_and_survives_reopening() {
+    let path = temp_db("schema");
+    {
+        let dir = SqliteDirectory::open(&path).unwrap();
+        dir.set_config(&[("host", "sipass.local".into())]).unwrap();
+    }
+    let dir = SqliteDirectory::open(&path).unwrap();
+    assert_eq!(dir.config("host").unwrap().as_deref(), Some("sipass.local"));
+    drop(dir);
+    let report = migrate::update(&path, &DIRECTORY, &mut |_| {}).unwrap();
+    assert_eq!((report.from, report.to), (1, 1));
+    assert!(report.applied.is_empty());
+}
+
+#[test]
+fn the_release_0_1_0_directory_opens_unchanged_with_every_row() {
+    let path = fixture("fixture");
+    let entities = rows(&path, "entities");
+    assert_eq!(entities, 110);
+    let status = migrate::describe(&path, &DIRECTORY).unwrap();
+    assert_eq!((status.schema.found, status.schema.expected), (1, 1));
+    assert!(
+        status
+            .counts
+            .iter()
+            .any(|c| c.table == "entities" && c.rows == 110)
+    );
+    let dir = crate::open(&path).unwrap();
+    assert_eq!(dir.count("cardholder").unwrap(), 40);
+    assert!(dir.config("proxy.host").unwrap().is_some());
+    assert!(dir.latest_run().unwrap().is_some());
+    assert!(dir.watch_position().unwrap().is_some());
+    drop(dir);
+    for table in [
+        "entities",
+        "config",
+        "sync_runs",
+        "sync_position",
+        "source_digest",
+    ] {
+        assert_eq!(
+            rows(&path, table),
+            rows(&fixture("fixture-again"), table),
+            "{table}"
+        );
+    }
+}
+
+#[test]
+fn a_database_from_a_newer_release_is_refused_naming_both_versions() {
+    let path = temp_db("newer");
+    drop(SqliteDirectory::open(&path).unwrap());
+    migrate::update(&path, &NEXT_RELEASE, &mut |_| {}).unwrap();
+    let err = SqliteDirectory::open(&path).err().unwrap();
+    assert!(
+        matches!(
+            err,
+            StoreError::NewerSchema {
+                found: 2,
+                expected: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("version 2") && text.contains("version 1"),
+        "{text}"
+    );
+    assert!(crate::open_read_only(&path).is_err());
+    assert!(migrate::update(&path, &DIRECTORY, &mut |_| {}).is_err());
+}
+
+#[test]
+fn an_older_database_is_refused_naming_db_update_which_brings_it_up_keeping_its_rows() {
+    let path = fixture("older");
+    let mut conn = super::connect(&path).unwrap();
+    let err = migrate::prepare(&mut conn, &NEXT_RELEASE, &path).unwrap_err();
+    drop(conn);
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            StoreError::NeedsUpdate {
+                found: 1,
+                expected: 2,
+                ..
+            }
+        ),
+        "{text}"
+    );
+    let folder = path.parent().unwrap().display().to_string();
+    assert!(
+        text.contains(&format!("sipass-bridge db update --data {folder}")),
+        "{text}"
+    );
+
+    let before = migrate::describe(&path, &NEXT_RELEASE).unwrap();
+    let mut steps = Vec::new();
+    let report = migrate::update(&path, &NEXT_RELEASE, &mut |m| steps.push(m.version)).unwrap();
+    assert_eq!((report.from, report.to, steps), (1, 2, vec![2]));
+    assert_eq!(report.applied, ["2 config_note"]);
+    let after = migrate::describe(&path, &NEXT_RELEASE).unwrap();
+    assert_eq!(after.schema.found, 2);
+    assert_eq!(after.counts, before.counts, "every row kept");
+    let mut conn = super::connect(&path).unwrap();
+    assert_eq!(
+        migrate::prepare(&mut conn, &NEXT_RELEASE, &path)
+            .unwrap()
+            .found,
+        2
+    );
+}
+
+#[test]
+fn an_edited_migration_is_refused_by_name() {
+    let path = temp_db("edited");
+    drop(SqliteDirectory::open(&path).unwrap());
+    static EDITED: &[Migration] = &[Migration {
+        version: 1,
+        name: "directory",
+        sql: "CREATE TABLE config (key TEXT PRIMARY KEY);",
+    }];
+    let edited = Schema {
+        migrations: EDITED,
+        ..DIRECTORY
+    };
+    let conn = Connection::open(&path).unwrap();
+    let err = migrate::inspect(&conn, &edited, &path).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::ChecksumMismatch { version: 1, name, .. } if name == "directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_directory_is_refused() {
+    let path = temp_db("foreign");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE something (x);")
+        .unwrap();
+    let err = SqliteDirectory::open(&path).err().unwrap();
+    assert!(matches!(err, StoreError::Unrecognised { .. }), "{err}");
+}
+
+#[test]
+fn a_read_only_handle_reads_beside_the_writer_and_update_waits_for_it_to_stop() {
+    let path = temp_db("beside");
+    let dir = crate::open(&path).unwrap();
+    dir.write_page(
+        &[SourceEntity {
+            source_kind: "cardholder".into(),
+            id: "1".into(),
+            revision: 1,
+            name: "Ada".into(),
+            fields: "{}".into(),
+            kinds: vec!["cardholder".into()],
+        }],
+        &SyncPosition {
+            source_kind: "cardholder".into(),
+            cache_id: "c".into(),
+            generation: 1,
+            snapshot_revision: 1,
+            page_token: String::new(),
+            done: 1,
+            total: 1,
+            complete: false,
+        },
+    )
+    .unwrap();
+    let reader = crate::open_read_only(&path).unwrap();
+    assert_eq!(reader.entity("1").unwrap()[0].name, "Ada");
+    dir.set_config(&[("k", "v".into())]).unwrap();
+    assert_eq!(reader.config("k").unwrap().as_deref(), Some("v"));
+
+    let err = migrate::update(&path, &DIRECTORY, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, StoreError::InUse { .. }), "{err}");
+    assert!(err.to_string().contains("stop it"), "{err}");
+    drop((dir, reader));
+    migrate::update(&path, &DIRECTORY, &mut |_| {}).unwrap();
+}

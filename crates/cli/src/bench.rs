@@ -336,7 +336,7 @@ fn limit_rows_per_sec(dir: &Path, synced_role: &Path) -> Result<f64> {
 }
 
 /// (3): renames cardholders at a steady rate and times each rename until its commit in the
-/// Directory (polled read-only every 2 ms).
+/// Directory (read through `store` every 2 ms).
 async fn realtime(site: &Site, role_dir: &Path, rate: u64, secs: u64) -> Result<(f64, f64, usize)> {
     let sim = Arc::new(site.sim_client().await?);
     let tokens: Vec<u64> = (1..=1000).collect();

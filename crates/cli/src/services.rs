@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use model::SiPassVersion;
+use runtime::Shutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -147,16 +148,16 @@ pub struct DemoArgs {
     site: SiteArgs,
 }
 
-/// A shutdown flag that turns true on Ctrl-C or SIGTERM.
-fn shutdown_on_signal() -> (watch::Sender<bool>, watch::Receiver<bool>) {
-    let (tx, rx) = watch::channel(false);
-    let signal_tx = tx.clone();
+/// The one shutdown of the process, triggered on Ctrl-C or SIGTERM.
+fn shutdown_on_signal() -> Shutdown {
+    let shutdown = Shutdown::new();
+    let trigger = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutting down");
-        let _ = signal_tx.send(true);
+        trigger.trigger();
     });
-    (tx, rx)
+    shutdown
 }
 
 async fn wait_for_signal() {
@@ -174,8 +175,24 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn until(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
+/// Resolves at the shutdown, for the parts that stop on a future (the simulator, the web
+/// server).
+async fn until(shutdown: Shutdown) {
+    shutdown.wait().await;
+}
+
+/// The shutdown as the flag the role's engine still takes.
+fn as_flag(shutdown: &Shutdown) -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    let shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = shutdown.wait() => { let _ = tx.send(true); }
+            // Every receiver gone: nobody is left to stop.
+            () = tx.closed() => {}
+        }
+    });
+    rx
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
@@ -203,9 +220,14 @@ fn sim_config(site: &SiteArgs, data: &Path) -> sim::SimConfig {
 }
 
 pub async fn sim(args: SimArgs) -> Result<()> {
-    let (_tx, rx) = shutdown_on_signal();
+    let shutdown = shutdown_on_signal();
     let listener = bind(args.listen, "SiPass simulator").await?;
-    let running = sim::start(sim_config(&args.site, &args.data), listener, until(rx)).await?;
+    let running = sim::start(
+        sim_config(&args.site, &args.data),
+        listener,
+        until(shutdown),
+    )
+    .await?;
     out!(
         "SiPass simulator {} listening on {} (CA: {}, operator '{}')",
         args.site.sipass_version,
@@ -249,7 +271,7 @@ fn read_pem(path: &Path, what: &str) -> Result<String> {
 }
 
 pub async fn proxy(args: ProxyArgs) -> Result<()> {
-    let (_tx, rx) = shutdown_on_signal();
+    let shutdown = shutdown_on_signal();
     let password = secret(
         args.sipass_password_file.as_deref(),
         "SIPASS_PASSWORD",
@@ -297,7 +319,7 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
         journal_max: args.journal_max,
     };
     let listener = bind(args.listen, "bridge protocol").await?;
-    let running = proxy::start(config, listener, rx).await?;
+    let running = proxy::start(config, listener, shutdown).await?;
     out!(
         "proxy listening on {} (CA: {}, token: {})",
         running.addr,
@@ -334,7 +356,7 @@ async fn start_role(
     proxy: Option<(String, u16)>,
     proxy_ca_pem: String,
     proxy_token: String,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) -> Result<RunningRole> {
     let role = role::Role::open(role::RoleConfig {
         data_dir: data.to_owned(),
@@ -349,7 +371,7 @@ async fn start_role(
     let api_token = tls::load_or_create_secret(&web::token_path(data))?;
     let addr = listener.local_addr()?;
     write_role_address(data, addr)?;
-    let engine = role.spawn(shutdown.clone());
+    let engine = role.spawn(as_flag(&shutdown));
     let router = web::router(role, api_token.clone());
     let web = tokio::spawn(tls::serve(listener, router, until(shutdown)));
     Ok(RunningRole {
@@ -372,7 +394,7 @@ fn write_role_address(data: &Path, addr: SocketAddr) -> Result<()> {
 }
 
 pub async fn role(args: RoleArgs) -> Result<()> {
-    let (_tx, rx) = shutdown_on_signal();
+    let shutdown = shutdown_on_signal();
     let token = secret(args.proxy_token_file.as_deref(), "SIPASS_BRIDGE_TOKEN", "the bridge token", "--proxy-token-file")?
         .context("the bridge token is needed: pass --proxy-token-file FILE (the proxy's proxy-token) or set SIPASS_BRIDGE_TOKEN")?;
     let ca = read_pem(&args.proxy_ca, "the proxy's CA certificate")?;
@@ -388,7 +410,7 @@ pub async fn role(args: RoleArgs) -> Result<()> {
         bail!(role::RoleError::NoDataFolder(args.data.clone()));
     }
     let listener = bind(args.listen, "Config Tool").await?;
-    let running = start_role(&args.data, listener, proxy, ca, token, rx).await?;
+    let running = start_role(&args.data, listener, proxy, ca, token, shutdown).await?;
     out!(
         "Config Tool listening on http://{}/ (API token in {})",
         running.addr,
@@ -405,14 +427,14 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
     let (sim_dir, proxy_dir) = (args.data.join("sim"), args.data.join("proxy"));
     std::fs::create_dir_all(&proxy_dir)
         .with_context(|| format!("cannot create {}", proxy_dir.display()))?;
-    let (_tx, rx) = shutdown_on_signal();
+    let shutdown = shutdown_on_signal();
     let loopback: SocketAddr = "127.0.0.1:0".parse()?;
 
     let sim_listener = bind(loopback, "SiPass simulator").await?;
     let sim = sim::start(
         sim_config(&args.site, &sim_dir),
         sim_listener,
-        until(rx.clone()),
+        until(shutdown.clone()),
     )
     .await?;
 
@@ -437,7 +459,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
             journal_max: 10_000_000,
         },
         proxy_listener,
-        rx.clone(),
+        shutdown.clone(),
     )
     .await?;
 
@@ -459,7 +481,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         Some(("127.0.0.1".into(), proxy.addr.port())),
         proxy.ca_pem.clone(),
         proxy.token.clone(),
-        rx,
+        shutdown,
     )
     .await?;
 

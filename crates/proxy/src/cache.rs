@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use model::{Digest, EntityKind, Revision};
+use runtime::now_millis;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::watch;
 
@@ -199,13 +200,6 @@ struct Writer {
     conn: Connection,
     revision: Revision,
     stats: HashMap<EntityKind, (u64, Digest)>,
-}
-
-/// Milliseconds since the Unix epoch (the change log's and the journal's timestamps).
-pub(crate) fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tonic::Status;
 
-use crate::Shared;
+use crate::shared::Shared;
 
 /// Entries read per batch.
 const BATCH: usize = 4096;
@@ -34,9 +34,8 @@ async fn feed(
     let mut latest = shared.journal.subscribe();
     loop {
         let journal = shared.journal.clone();
-        let entries = tokio::task::spawn_blocking(move || journal.read_after(after, BATCH))
+        let entries = runtime::blocking(move || journal.read_after(after, BATCH))
             .await
-            .map_err(|e| Status::internal(e.to_string()))?
             .map_err(|e| Status::unavailable(format!("the proxy cannot read its journal: {e}")))?;
         if let Some(last) = entries.last() {
             after = last.seq;

@@ -4,45 +4,121 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use model::management::{Event, Push, PushType};
+use runtime::{Backoff, Shutdown, Worker, WorkerContext};
 use sipass_client::SiPassError;
 use sipass_client::push::PushMessage;
-use tokio::sync::watch;
 
-use crate::Shared;
 use crate::journal::{EntryType, NewEntry};
 use crate::loader;
+use crate::shared::Shared;
 
 /// How long a batch already under way waits for more messages before it is journaled.
-const GROUP_COMMIT: std::time::Duration = std::time::Duration::from_millis(2);
+const GROUP_COMMIT: Duration = Duration::from_millis(2);
 
 /// Messages handled per journal transaction at most.
 const BATCH: usize = 4096;
 
-/// Runs until shutdown, reconnecting with backoff.
-pub async fn follow(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        match session(&shared, &mut shutdown).await {
-            Ok(()) => return,
-            Err(FollowError::NoPushChannel) => {
-                tracing::warn!(
-                    "SiPass has no push channel; changes are found by reconciliation only, and no events or alarms are journaled"
-                );
-                return;
+/// The first wait before connecting again.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// The longest wait before connecting again.
+const LONGEST_RETRY: Duration = Duration::from_secs(30);
+/// A connection that lasted this long counts as good even if SiPass had nothing to send:
+/// it is no reconnection loop, so the next failure is a new incident, not the same one.
+const STAYED_UP: Duration = LONGEST_RETRY;
+
+/// What the follower says while connected.
+const FOLLOWING: &str = "following the SiPass push channel";
+
+/// Follows the push channel until shutdown, reconnecting with backoff.
+pub(crate) struct Follower {
+    shared: Arc<Shared>,
+}
+
+impl Follower {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Follower { shared }
+    }
+}
+
+impl Worker for Follower {
+    fn name(&self) -> String {
+        "push-follower".into()
+    }
+
+    async fn run(self, ctx: WorkerContext) -> Result<(), String> {
+        let mut reconnect = Reconnect::new();
+        loop {
+            let mut attempt = Attempt::default();
+            match session(&self.shared, &ctx, &mut attempt).await {
+                Ok(()) => return Ok(()),
+                Err(FollowError::NoPushChannel) => {
+                    tracing::warn!(
+                        "SiPass has no push channel; changes are found by reconciliation only, and no events or alarms are journaled"
+                    );
+                    ctx.status
+                        .idle("SiPass has no push channel; reconciliation alone finds changes");
+                    ctx.shutdown.wait().await;
+                    return Ok(());
+                }
+                Err(e) => {
+                    let wait = reconnect.wait_after(&attempt, Instant::now());
+                    tracing::warn!(
+                        "the SiPass push channel failed: {e}; reconnecting in {:.1}s",
+                        wait.as_secs_f32()
+                    );
+                    ctx.status
+                        .retrying(format!("the SiPass push channel failed: {e}"));
+                    if ctx.shutdown.sleep_async(wait).await {
+                        return Ok(());
+                    }
+                }
             }
-            Err(e) => tracing::warn!(
-                "the SiPass push channel failed: {e}; reconnecting in {}s",
-                backoff.as_secs()
-            ),
         }
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            _ = shutdown.changed() => return,
+    }
+}
+
+/// What one connection to the push channel achieved.
+#[derive(Debug, Default)]
+struct Attempt {
+    /// When the channel was opened; `None` when it could not be.
+    connected_at: Option<Instant>,
+    /// Whether a batch of messages was handled through it.
+    delivered: bool,
+}
+
+impl Attempt {
+    /// A connection that delivered or stayed up: SiPass and the journal work.
+    fn worked(&self, ended_at: Instant) -> bool {
+        self.delivered
+            || self
+                .connected_at
+                .is_some_and(|at| ended_at.saturating_duration_since(at) >= STAYED_UP)
+    }
+}
+
+/// The waits between connections: growing while they fail, back to the first step after
+/// one that worked, so that a proxy whose channel dropped a few times over days does not
+/// wait the longest every time.
+struct Reconnect {
+    backoff: Backoff,
+}
+
+impl Reconnect {
+    fn new() -> Self {
+        Reconnect {
+            backoff: Backoff::new(FIRST_RETRY, LONGEST_RETRY),
         }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+
+    /// The wait before connecting again after `attempt` ended at `ended_at`.
+    fn wait_after(&mut self, attempt: &Attempt, ended_at: Instant) -> Duration {
+        if attempt.worked(ended_at) {
+            self.backoff.reset();
+        }
+        self.backoff.next_delay()
     }
 }
 
@@ -56,54 +132,71 @@ enum FollowError {
     Load(#[from] loader::LoadError),
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
-    #[error("a background task failed: {0}")]
-    Task(String),
 }
 
-/// One connection to the push channel, resuming after what the journal has reached.
+/// One connection to the push channel, resuming after what the journal has reached; notes
+/// in `attempt` how far it got.
 async fn session(
     shared: &Arc<Shared>,
-    shutdown: &mut watch::Receiver<bool>,
+    ctx: &WorkerContext,
+    attempt: &mut Attempt,
 ) -> Result<(), FollowError> {
+    ctx.status.busy("connecting to the SiPass push channel");
     let journal = shared.journal.clone();
-    let mut reached = blocking(move || journal.push_sequence()).await??;
+    let mut reached = runtime::blocking(move || journal.push_sequence()).await?;
     let mut messages = match shared.client.subscribe(reached).await {
         Ok(rx) => rx,
         Err(SiPassError::Refused { status: 404, .. }) => return Err(FollowError::NoPushChannel),
         Err(e) => return Err(e.into()),
     };
+    attempt.connected_at = Some(Instant::now());
     tracing::info!(after = reached, "following the SiPass push channel");
+    ctx.status.idle(FOLLOWING);
     loop {
-        let first = tokio::select! {
-            m = messages.recv() => m,
-            _ = shutdown.changed() => return Ok(()),
+        let Some(batch) = next_batch(&mut messages, &ctx.shutdown).await? else {
+            return Ok(());
         };
-        let Some(first) = first else {
-            return Err(SiPassError::Unreachable {
-                url: "the push channel".into(),
-                reason: "SiPass closed it".into(),
-            }
-            .into());
-        };
-        let mut batch = Vec::new();
-        keep_wellformed(first, &mut batch)?;
-        // Group commit: under load, messages arriving within a couple of milliseconds share
-        // one journal transaction (one disk flush) instead of each paying for their own.
-        let window = tokio::time::Instant::now() + GROUP_COMMIT;
-        while batch.len() < BATCH {
-            match messages.try_recv() {
-                Ok(m) => keep_wellformed(m, &mut batch)?,
-                Err(tokio::sync::mpsc::error::TryRecvError::Empty) if batch.len() > 1 => {
-                    match tokio::time::timeout_at(window, messages.recv()).await {
-                        Ok(Some(m)) => keep_wellformed(m, &mut batch)?,
-                        _ => break,
-                    }
-                }
-                Err(_) => break,
-            }
-        }
         reached = handle(shared, batch, reached).await?;
+        attempt.delivered = true;
     }
+}
+
+type Messages = tokio::sync::mpsc::Receiver<Result<PushMessage, SiPassError>>;
+
+/// Waits for the next message and takes those that follow it closely; `None` at shutdown.
+async fn next_batch(
+    messages: &mut Messages,
+    shutdown: &Shutdown,
+) -> Result<Option<Vec<PushMessage>>, FollowError> {
+    let first = tokio::select! {
+        m = messages.recv() => m,
+        () = shutdown.wait() => return Ok(None),
+    };
+    let Some(first) = first else {
+        return Err(SiPassError::Unreachable {
+            url: "the push channel".into(),
+            reason: "SiPass closed it".into(),
+        }
+        .into());
+    };
+    let mut batch = Vec::new();
+    keep_wellformed(first, &mut batch)?;
+    // Group commit: under load, messages arriving within a couple of milliseconds share
+    // one journal transaction (one disk flush) instead of each paying for their own.
+    let window = tokio::time::Instant::now() + GROUP_COMMIT;
+    while batch.len() < BATCH {
+        match messages.try_recv() {
+            Ok(m) => keep_wellformed(m, &mut batch)?,
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) if batch.len() > 1 => {
+                match tokio::time::timeout_at(window, messages.recv()).await {
+                    Ok(Some(m)) => keep_wellformed(m, &mut batch)?,
+                    _ => break,
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    Ok(Some(batch))
 }
 
 /// Adds a decoded message to the batch. A message that cannot be decoded is skipped with a
@@ -238,14 +331,62 @@ async fn commit(
     reached: u64,
 ) -> Result<(), FollowError> {
     let journal = shared.journal.clone();
-    blocking(move || journal.append(&entries, reached)).await??;
+    runtime::blocking(move || journal.append(&entries, reached)).await?;
     Ok(())
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, FollowError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| FollowError::Task(e.to_string()))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed() -> Attempt {
+        Attempt::default()
+    }
+
+    #[test]
+    fn after_failures_a_connection_that_delivered_brings_the_wait_back_to_the_first_step() {
+        let mut reconnect = Reconnect::new();
+        let now = Instant::now();
+        let waits: Vec<Duration> = (0..6)
+            .map(|_| reconnect.wait_after(&failed(), now))
+            .collect();
+        assert!(
+            waits[5] >= LONGEST_RETRY / 2,
+            "six failures in a row wait near the longest: {waits:?}"
+        );
+        let delivered = Attempt {
+            connected_at: Some(now),
+            delivered: true,
+        };
+        let wait = reconnect.wait_after(&delivered, now);
+        assert!(wait <= FIRST_RETRY, "{wait:?} after a good connection");
+        let wait = reconnect.wait_after(&failed(), now);
+        assert!(
+            wait <= FIRST_RETRY * 2,
+            "{wait:?}: the next failure starts the growth again"
+        );
+    }
+
+    #[test]
+    fn a_connection_that_stayed_up_resets_the_wait_and_a_short_silent_one_does_not() {
+        let mut reconnect = Reconnect::new();
+        let opened = Instant::now();
+        for _ in 0..6 {
+            reconnect.wait_after(&failed(), opened);
+        }
+        let silent = Attempt {
+            connected_at: Some(opened),
+            delivered: false,
+        };
+        let wait = reconnect.wait_after(&silent, opened + Duration::from_secs(1));
+        assert!(
+            wait >= LONGEST_RETRY / 2,
+            "{wait:?}: a connection that dropped at once is no success"
+        );
+        let wait = reconnect.wait_after(&silent, opened + STAYED_UP);
+        assert!(
+            wait <= FIRST_RETRY,
+            "{wait:?} after a connection that stayed up"
+        );
+    }
 }

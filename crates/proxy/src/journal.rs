@@ -10,7 +10,8 @@
 //! the journal sequence of its first and last entry.
 //!
 //! Nothing slow happens on the path of an append. Acknowledging only moves a mark (entries
-//! up to it are never served again); a housekeeping thread deletes the batches wholly
+//! up to it are never served again); a housekeeping thread (the [`Housekeeper`] worker,
+//! which the proxy starts with its other workers) deletes the batches wholly
 //! behind the mark, a few at a time between appends, and copies the write-ahead log into the
 //! database file with its own connection. Deleting a whole acknowledgement's worth at once
 //! held the writer for some 50 ms at 90,000 entries a second, and every event arriving
@@ -18,14 +19,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use runtime::{BlockingWorker, StatusReporter, WorkerContext, now_millis};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::watch;
-
-use crate::cache::now_millis;
 
 mod batch;
 
@@ -51,7 +51,8 @@ const PRUNE_PAUSE: Duration = Duration::from_millis(1);
 /// The least time between two warnings that the bound dropped entries.
 const DROP_WARNING_EVERY_MS: i64 = 60_000;
 
-/// The least time between two background checkpoints.
+/// The least time between two background checkpoints, and how soon the housekeeping
+/// thread notices a wake-up or the shutdown.
 const CHECKPOINT_PAUSE: Duration = Duration::from_millis(100);
 
 /// What an entry is.
@@ -98,7 +99,7 @@ pub enum JournalError {
 
 /// The journal: a writer connection for appends and acknowledgements, a reader connection
 /// for the Events stream (committed data only, never waiting for a flush), and the
-/// housekeeping thread.
+/// housekeeping thread's wake-up.
 pub struct Journal {
     writer: Arc<Mutex<Connection>>,
     reader: Mutex<Connection>,
@@ -113,8 +114,11 @@ pub struct Journal {
     last_drop_warning_ms: std::sync::atomic::AtomicI64,
     /// Wakes the housekeeping thread; it stops when this is dropped.
     housekeeping: SyncSender<()>,
-    /// Joined on drop, so that a journal opened again never meets the old one's thread.
-    housekeeper: Option<std::thread::JoinHandle<()>>,
+    /// The housekeeping worker until [`Journal::housekeeper`] hands it out.
+    housekeeper: Mutex<Option<Housekeeper>>,
+    /// Disconnects once the housekeeper has ended (or was dropped unstarted): waited for on
+    /// drop, so that a journal opened again never meets the old one's thread.
+    housekeeper_ended: Mutex<Receiver<()>>,
     /// Set on drop: the housekeeping thread leaves what is left to delete for next time.
     stopping: Arc<AtomicBool>,
 }
@@ -124,9 +128,9 @@ impl Drop for Journal {
         self.stopping.store(true, Ordering::Release);
         let (stopped, _) = std::sync::mpsc::sync_channel(1);
         drop(std::mem::replace(&mut self.housekeeping, stopped));
-        if let Some(thread) = self.housekeeper.take() {
-            let _ = thread.join();
-        }
+        drop(lock(&self.housekeeper).take());
+        // Only a disconnection comes: the housekeeper never sends.
+        let _ = lock(&self.housekeeper_ended).recv();
     }
 }
 
@@ -158,16 +162,15 @@ impl Journal {
             .max(meta(&writer, "last_seq")?.unwrap_or(0));
         let writer = Arc::new(Mutex::new(writer));
         let (housekeeping, wake) = std::sync::mpsc::sync_channel(1);
-        let background = writer.clone();
+        let (ended, housekeeper_ended) = std::sync::mpsc::sync_channel(0);
         let stopping = Arc::new(AtomicBool::new(false));
-        let stop = stopping.clone();
-        let housekeeper = std::thread::Builder::new()
-            .name("journal-housekeeping".into())
-            .spawn(move || housekeep(&background, &checkpointer, &wake, &stop))
-            .map_err(|e| JournalError::Open {
-                path: path.to_owned(),
-                reason: format!("cannot start its housekeeping thread: {e}"),
-            })?;
+        let housekeeper = Housekeeper {
+            writer: writer.clone(),
+            checkpointer,
+            wake,
+            stopping: stopping.clone(),
+            _ended: ended,
+        };
         let journal = Journal {
             writer,
             reader: Mutex::new(reader),
@@ -177,7 +180,8 @@ impl Journal {
             dropped_unreported: AtomicU64::new(0),
             last_drop_warning_ms: std::sync::atomic::AtomicI64::new(0),
             housekeeping,
-            housekeeper: Some(housekeeper),
+            housekeeper: Mutex::new(Some(housekeeper)),
+            housekeeper_ended: Mutex::new(housekeeper_ended),
             stopping,
         };
         journal.wake_housekeeping();
@@ -186,6 +190,13 @@ impl Journal {
 
     fn writer(&self) -> MutexGuard<'_, Connection> {
         lock(&self.writer)
+    }
+
+    /// The worker that deletes acknowledged entries and checkpoints the file, to run on a
+    /// thread of its own (`Workers::spawn_thread`); `None` once handed out. Until it runs,
+    /// nothing is deleted and the write-ahead log only grows.
+    pub fn housekeeper(&self) -> Option<Housekeeper> {
+        lock(&self.housekeeper).take()
     }
 
     fn wake_housekeeping(&self) {
@@ -409,34 +420,75 @@ fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
     Ok(conn)
 }
 
-fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A statement either completed or rolled back before a panic; the connection is usable.
-    conn.lock().unwrap_or_else(|e| e.into_inner())
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Runs until the journal is dropped: at each wake-up, deletes forgotten batches a chunk at
-/// a time, then copies the write-ahead log into the database file (passive: it never blocks
-/// the writer; what a reader still uses is copied next time). Wake-ups within
-/// `CHECKPOINT_PAUSE` of a checkpoint are gathered into the next one.
-fn housekeep(
-    writer: &Mutex<Connection>,
-    checkpointer: &Connection,
-    wake: &Receiver<()>,
-    stopping: &AtomicBool,
-) {
-    let mut woken = wake.recv().is_ok();
-    while woken {
-        prune(writer, stopping);
-        checkpoint(writer, checkpointer);
-        woken = match pause(wake) {
-            Some(true) => true,
-            Some(false) => wake.recv().is_ok(),
-            None => false,
-        };
+/// The journal's housekeeping: at each wake-up, deletes forgotten batches a chunk at a time,
+/// then copies the write-ahead log into the database file (passive: it never blocks the
+/// writer; what a reader still uses is copied next time). Wake-ups within
+/// `CHECKPOINT_PAUSE` of a checkpoint are gathered into the next one. Runs until the
+/// shutdown or until the journal is dropped.
+pub struct Housekeeper {
+    writer: Arc<Mutex<Connection>>,
+    checkpointer: Connection,
+    wake: Receiver<()>,
+    stopping: Arc<AtomicBool>,
+    /// Dropped when the housekeeper ends, which is what a dropped journal waits for.
+    _ended: SyncSender<()>,
+}
+
+impl BlockingWorker for Housekeeper {
+    fn name(&self) -> String {
+        "journal-housekeeping".into()
     }
-    // What the last appends wrote, copied before the proxy exits (passive: never waiting
-    // for a reader; what is left is copied at the next start).
-    let _ = checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+
+    fn run(self, ctx: WorkerContext) -> Result<(), String> {
+        let stopping = || self.stopping.load(Ordering::Acquire) || ctx.shutdown.is_triggered();
+        ctx.status.idle(WAITING);
+        loop {
+            match self.wake.try_recv() {
+                Ok(()) => self.tidy(&ctx.status, &stopping),
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => break,
+            }
+            if ctx.shutdown.sleep(CHECKPOINT_PAUSE) {
+                break;
+            }
+        }
+        // What the last appends wrote, copied before the proxy exits (passive: never waiting
+        // for a reader; what is left is copied at the next start).
+        let _ = self
+            .checkpointer
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        Ok(())
+    }
+}
+
+/// What the housekeeper says while it waits.
+const WAITING: &str = "waiting for acknowledgements and appends";
+
+impl Housekeeper {
+    /// One round: deletes what is forgotten, then checkpoints. A failure is retried at the
+    /// next wake-up.
+    fn tidy(&self, status: &StatusReporter, stopping: &dyn Fn() -> bool) {
+        status.busy("deleting acknowledged entries");
+        let pruned = prune(&self.writer, stopping).inspect_err(|e| {
+            tracing::warn!(
+                "the event journal could not delete acknowledged entries: {e}; retrying later"
+            );
+            status.retrying(format!("cannot delete acknowledged entries: {e}"));
+        });
+        status.busy("checkpointing");
+        let checkpointed = checkpoint(&self.writer, &self.checkpointer).inspect_err(|e| {
+            tracing::warn!("the event journal could not be checkpointed: {e}; retrying later");
+            status.retrying(format!("cannot checkpoint: {e}"));
+        });
+        if pruned.is_ok() && checkpointed.is_ok() {
+            status.idle(WAITING);
+        }
+    }
 }
 
 /// Copies the write-ahead log into the database file. Most of it without the writer; then
@@ -444,50 +496,26 @@ fn housekeep(
 /// log is complete and the next append starts it over from the beginning. Without that
 /// second step, appends every few milliseconds keep every checkpoint a little behind and
 /// the log grows without bound (800 MB in 20 s at 90,000 entries a second).
-fn checkpoint(writer: &Mutex<Connection>, checkpointer: &Connection) {
+fn checkpoint(writer: &Mutex<Connection>, checkpointer: &Connection) -> rusqlite::Result<()> {
     let passive = || checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-    let done = passive().and_then(|()| {
-        let _appends_wait = lock(writer);
-        passive()
-    });
-    if let Err(e) = done {
-        tracing::warn!("the event journal could not be checkpointed: {e}; retrying later");
-    }
-}
-
-/// Waits `CHECKPOINT_PAUSE`: whether a wake-up came meanwhile, `None` when the journal
-/// was dropped.
-fn pause(wake: &Receiver<()>) -> Option<bool> {
-    let until = std::time::Instant::now() + CHECKPOINT_PAUSE;
-    let mut woken = false;
-    loop {
-        let left = until.saturating_duration_since(std::time::Instant::now());
-        match wake.recv_timeout(left) {
-            Ok(()) => woken = true,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return Some(woken),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
-        }
-    }
+    passive()?;
+    let _appends_wait = lock(writer);
+    passive()
 }
 
 /// Deletes every wholly forgotten batch, a chunk per transaction, pausing between chunks so that
-/// appends get the writer.
-fn prune(writer: &Mutex<Connection>, stopping: &AtomicBool) {
-    while !stopping.load(Ordering::Acquire) {
-        // The writer is released before the pause (a guard inside the `match` would be
-        // held through it).
-        let pruned = prune_chunk(&mut lock(writer));
-        match pruned {
-            Ok(true) => std::thread::sleep(PRUNE_PAUSE),
-            Ok(false) => return,
-            Err(e) => {
-                tracing::warn!(
-                    "the event journal could not delete acknowledged entries: {e}; retrying later"
-                );
-                return;
-            }
+/// appends get the writer; stops early when `stopping` says so.
+fn prune(writer: &Mutex<Connection>, stopping: &dyn Fn() -> bool) -> rusqlite::Result<()> {
+    while !stopping() {
+        // The writer is released before the pause (a guard inside the `if` would be held
+        // through it).
+        let pruned = prune_chunk(&mut lock(writer))?;
+        if !pruned {
+            break;
         }
+        std::thread::sleep(PRUNE_PAUSE);
     }
+    Ok(())
 }
 
 /// Deletes up to `PRUNE_CHUNK` batches whose entries are all forgotten; false when there
@@ -599,6 +627,7 @@ fn set_meta(conn: &Connection, key: &str, value: u64) -> Result<(), rusqlite::Er
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runtime::{Shutdown, WorkerState, Workers};
 
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("journal-{name}-{}", std::process::id()));
@@ -684,6 +713,9 @@ mod tests {
     fn acknowledged_entries_are_deleted_in_the_background() {
         let path = temp("prune");
         let journal = Journal::open(&path, 100_000).unwrap();
+        let shutdown = Shutdown::new();
+        let housekeeper = journal.housekeeper().unwrap();
+        Workers::new().spawn_thread(housekeeper, &shutdown).unwrap();
         for first in (1..=10_000).step_by(1_000) {
             let entries: Vec<_> = (first..first + 1_000).map(entry).collect();
             journal.append(&entries, first + 999).unwrap();
@@ -709,6 +741,31 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    #[test]
+    fn the_housekeeper_is_handed_out_once_and_stops_at_the_shutdown() {
+        let journal = Journal::open(&temp("housekeeper"), 100).unwrap();
+        let (workers, shutdown) = (Workers::new(), Shutdown::new());
+        let thread = workers
+            .spawn_thread(journal.housekeeper().unwrap(), &shutdown)
+            .unwrap();
+        assert!(journal.housekeeper().is_none());
+        journal.append(&[entry(1)], 1).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while workers.statuses()[0].state != WorkerState::Idle {
+            assert!(std::time::Instant::now() < deadline, "never idle");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        shutdown.trigger();
+        thread.join().unwrap();
+        let status = &workers.statuses()[0];
+        assert_eq!(
+            (status.name.as_str(), status.state, status.errors),
+            ("journal-housekeeping", WorkerState::Stopped, 0)
+        );
+        // The journal still works without its housekeeper; its drop does not wait for it.
+        assert_eq!(journal.acknowledge(1).unwrap(), 0);
     }
 
     #[test]

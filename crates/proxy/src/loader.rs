@@ -433,9 +433,7 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&Cache) -> Result<T, CacheError> + Send + 'static,
 ) -> Result<T, CacheError> {
     let cache = cache.clone();
-    tokio::task::spawn_blocking(move || f(&cache))
-        .await
-        .unwrap_or_else(|e| Err(CacheError::Task(e.to_string())))
+    runtime::blocking(move || f(&cache)).await
 }
 
 /// SiPass sends tokens as strings, but some objects (workgroups) as numbers.

@@ -1,4 +1,5 @@
-//! The bridge protocol's server side on port 5645.
+//! The bridge protocol's calls on port 5645: how the proxy answers each request of a role
+//! (`serve.rs` sets the server up; `watcher.rs` and `events.rs` feed the two streams).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -9,8 +10,8 @@ use protocol::pb::{self, bridge_server::Bridge};
 use protocol::{kind_from_wire, kind_to_wire};
 use tonic::{Request, Response, Status};
 
-use crate::Shared;
-use crate::cache::CacheError;
+use crate::errors::cache_status;
+use crate::shared::Shared;
 use crate::watcher::watch_stream;
 
 /// An enum sent by name, e.g. "Doorset" or "Unlock".
@@ -28,12 +29,6 @@ fn sipass_status(e: sipass_client::SiPassError) -> Status {
         }
         _ => Status::unavailable(e.to_string()),
     }
-}
-
-/// A cache failure as the role sees it.
-pub(crate) fn cache_status(e: CacheError) -> Status {
-    tracing::error!("{e}");
-    Status::unavailable(format!("the proxy cannot read its cache: {e}"))
 }
 
 /// Entities per List page when the role does not say.

@@ -10,8 +10,9 @@ use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tonic::Status;
 
-use crate::Shared;
 use crate::cache::{LoggedChange, TooOld};
+use crate::errors::cache_status;
+use crate::shared::Shared;
 
 /// Changes read from the log per batch.
 const BATCH: usize = 2000;
@@ -55,10 +56,9 @@ async fn feed(
     let mut announced = None;
     loop {
         let cache = shared.cache.clone();
-        let read = tokio::task::spawn_blocking(move || cache.changes_after(after, BATCH))
+        let read = runtime::blocking(move || cache.changes_after(after, BATCH))
             .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(crate::server::cache_status)?;
+            .map_err(cache_status)?;
         let changes = match read {
             Ok(changes) => changes,
             Err(TooOld { oldest }) => {

@@ -88,3 +88,44 @@ pub fn cardholder_progress(status: &SyncStatus) -> Option<Progress> {
         .get(model::DirectoryKind::Cardholder.as_str())
         .copied()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A status as the role serves it: online, the latest run succeeded, two kinds.
+    fn status(cardholders: u64, synchronized: u64, digest_match: bool) -> SyncStatus {
+        serde_json::from_value(json!({
+            "health": {"state": "online", "reason": null},
+            "proxy": {"address": "127.0.0.1:5645", "product_version": "0.1.0",
+                      "sipass_version": "2.80", "connected": true},
+            "kinds": {
+                "cardholder": {"synchronized": synchronized, "eligible": cardholders,
+                               "digest_match": digest_match},
+                "intrusion-detection-unit": {"synchronized": 2, "eligible": 2,
+                                             "digest_match": true}
+            },
+            "latest_run": {"id": 1, "trigger": "startup", "started_at": "", "ended_at": null,
+                           "duration_ms": 5, "outcome": "succeeded", "error": null,
+                           "progress": {"cardholder": {"done": 3, "total": cardholders}}},
+            "transfer": {"listed": 10, "watched": 0}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn verified_needs_matching_digests_and_counts() {
+        assert!(verified(&status(10, 10, true)));
+        assert!(!verified(&status(10, 10, false)));
+        assert!(!verified(&status(10, 9, true)));
+    }
+
+    #[test]
+    fn a_unit_travels_once() {
+        assert_eq!(total_eligible(&status(10, 10, true)), 10);
+        let progress = cardholder_progress(&status(10, 10, true)).unwrap();
+        assert_eq!((progress.done, progress.total), (3, 10));
+    }
+}

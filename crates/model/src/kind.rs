@@ -84,7 +84,8 @@ impl FromStr for EntityKind {
 /// A kind of entity in the Directory, named as the security platform names it.
 ///
 /// The mapping from SiPass is not one to one: a controller becomes both an access control
-/// unit and an intrusion detection unit, and APB clusters and APB areas both become areas.
+/// unit and an intrusion detection unit, and APB clusters and APB areas both become areas
+/// (see [`crate::mapping`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DirectoryKind {
     Cardholder,
@@ -115,24 +116,6 @@ impl DirectoryKind {
             DirectoryKind::Alarm => "alarm",
         }
     }
-
-    /// The Directory kinds a SiPass kind becomes (reference/plugin.md, entity mapping).
-    pub fn from_sipass(kind: EntityKind) -> &'static [DirectoryKind] {
-        match kind {
-            EntityKind::Cardholder => &[DirectoryKind::Cardholder],
-            EntityKind::Credential => &[DirectoryKind::Credential],
-            EntityKind::Workgroup => &[DirectoryKind::CardholderGroup],
-            EntityKind::Unit => &[
-                DirectoryKind::AccessControlUnit,
-                DirectoryKind::IntrusionDetectionUnit,
-            ],
-            EntityKind::Doorset => &[DirectoryKind::Door],
-            EntityKind::Bank => &[DirectoryKind::Elevator],
-            EntityKind::ApbCluster | EntityKind::ApbArea => &[DirectoryKind::Area],
-            EntityKind::IntrusionArea => &[DirectoryKind::IntrusionDetectionArea],
-            EntityKind::AlarmClass => &[DirectoryKind::Alarm],
-        }
-    }
 }
 
 impl fmt::Display for DirectoryKind {
@@ -156,10 +139,5 @@ mod tests {
         );
         let err = "door".parse::<EntityKind>().unwrap_err();
         assert!(err.to_string().contains("unknown entity kind 'door'"));
-    }
-
-    #[test]
-    fn a_controller_becomes_two_units() {
-        assert_eq!(DirectoryKind::from_sipass(EntityKind::Unit).len(), 2);
     }
 }

@@ -6,6 +6,7 @@
 pub mod digest;
 pub mod kind;
 pub mod management;
+pub mod mapping;
 pub mod run;
 pub mod sipass;
 pub mod time;

@@ -148,11 +148,21 @@ pub struct Credential {
 impl Credential {
     /// A credential's identity: SiPass treats (technology, facility, card number) as unique.
     pub fn key(&self) -> String {
-        format!(
-            "{}:{}:{}",
-            self.card_technology_code, self.facility_code, self.card_number
+        credential_id(
+            self.card_technology_code,
+            self.facility_code,
+            &self.card_number,
         )
     }
+}
+
+/// A credential's identity from its parts, whether typed or read from JSON.
+pub fn credential_id(
+    technology: impl std::fmt::Display,
+    facility: impl std::fmt::Display,
+    card: impl std::fmt::Display,
+) -> String {
+    format!("{technology}:{facility}:{card}")
 }
 
 /// A rule granting access to a target (`RuleType` says what kind of target).
@@ -265,9 +275,9 @@ pub mod workgroup_type {
 }
 
 /// The token of SiPass's built-in "<None>" workgroup.
-pub const NONE_WORKGROUP: i64 = 1;
+pub const NONE_WORKGROUP_TOKEN: i64 = 1;
 /// The token of SiPass's built-in "<Visitor>" workgroup (Type 3).
-pub const VISITOR_WORKGROUP: i64 = 2_000_000_000;
+pub const VISITOR_WORKGROUP_TOKEN: i64 = 2_000_000_000;
 
 /// A SiPass workgroup. Unlike every other object, its `Token` is a JSON **number**.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -321,7 +331,8 @@ pub struct AccessGroup {
 }
 
 /// `{Token, Name}`: access points (readers), access point groups, floor points, floor point
-/// groups and time schedules are listed in this shape.
+/// groups and time schedules are listed in this shape, and one object names another in it
+/// (a doorset its lock output).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct NamedToken {

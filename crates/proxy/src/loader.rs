@@ -1,12 +1,8 @@
 //! Reads SiPass into the cache: every kind at start and at each reconciliation pass, and
 //! single objects when the push channel says they changed.
 //!
-//! SiPass nests credentials inside cardholders; the loader splits them out into their own
-//! kind so that a changed card does not resend its cardholder, and so that a role can leave
-//! credentials out. Only visitor workgroups are served: they are the ones that become
-//! cardholder groups. Runtime state (lock, communication, tamper, power) is left out of
-//! device objects: it belongs to events, and would otherwise make every door movement a
-//! Directory change.
+//! What is served, and in which shape (credentials split out of cardholders, only visitor
+//! workgroups, no runtime state), is `model::mapping`; the loader reads, pages and stores.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -14,43 +10,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use model::EntityKind;
 use model::management::ObjectKind;
-use model::sipass::{Cardholder, display_name};
-use serde_json::{Map, Value};
+use model::mapping::{self, SERVED_OBJECTS, ServedObject, entity_kind, token_of};
+use model::sipass::Cardholder;
+use serde_json::Value;
 use sipass_client::{HrClient, SiPassError};
 
 use crate::cache::{Applied, Cache, CacheError, Change, ReadAt};
 
 /// Cardholders asked for per HR API call.
 const PAGE: usize = 1000;
-
-/// The workgroup `Type` of visitor workgroups (reference §1.5).
-const VISITOR_WORKGROUP: i64 = 3;
-
-/// Fields of device objects that are runtime state, not configuration.
-const RUNTIME_FIELDS: [&str; 5] = ["State", "CommState", "TamperState", "PowerState", "_links"];
-
-/// The SiPass object kinds the proxy serves, besides cardholders and credentials.
-pub const OBJECT_KINDS: [(ObjectKind, EntityKind); 8] = [
-    (ObjectKind::WorkGroup, EntityKind::Workgroup),
-    (ObjectKind::Unit, EntityKind::Unit),
-    (ObjectKind::Doorset, EntityKind::Doorset),
-    (ObjectKind::Bank, EntityKind::Bank),
-    (ObjectKind::ApbCluster, EntityKind::ApbCluster),
-    (ObjectKind::ApbArea, EntityKind::ApbArea),
-    (ObjectKind::IntrusionArea, EntityKind::IntrusionArea),
-    (ObjectKind::AlarmClass, EntityKind::AlarmClass),
-];
-
-/// The cache kind a SiPass object kind is served as, if it is served.
-pub fn entity_kind(kind: ObjectKind) -> Option<EntityKind> {
-    if kind == ObjectKind::Cardholder {
-        return Some(EntityKind::Cardholder);
-    }
-    OBJECT_KINDS
-        .iter()
-        .find(|(o, _)| *o == kind)
-        .map(|(_, e)| *e)
-}
 
 /// How far a load has got, readable while it runs.
 #[derive(Default)]
@@ -95,7 +63,7 @@ pub async fn load_all(
     progress: &LoadProgress,
 ) -> Result<LoadStats, LoadError> {
     let mut stats = LoadStats::default();
-    for (object_kind, kind) in OBJECT_KINDS {
+    for (object_kind, kind) in SERVED_OBJECTS {
         match load_objects(client, cache, object_kind, kind).await {
             Ok(s) => stats += s,
             Err(LoadError::SiPass(SiPassError::Refused { status: 404, .. })) => {
@@ -436,107 +404,30 @@ async fn blocking<T: Send + 'static>(
     runtime::blocking(move || f(&cache)).await
 }
 
-/// SiPass sends tokens as strings, but some objects (workgroups) as numbers.
-fn token_of(record: &Value) -> Option<String> {
-    match record.get("Token")? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
+/// A served object as a cache change.
+fn upsert(object: ServedObject) -> Change {
+    Change::Upsert {
+        kind: object.kind,
+        id: object.id,
+        name: object.name,
+        payload: object.payload,
+        owner: object.owner,
     }
 }
 
-fn text<'a>(object: &'a Map<String, Value>, key: &str) -> &'a str {
-    object.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
-/// A device or configuration object as a cache change; `None` when it is not eligible or
+/// A device or configuration object as a cache change; `None` when it is not served or
 /// has no token.
 fn object_change(kind: EntityKind, record: Value) -> Option<Change> {
-    let id = token_of(&record)?;
-    let Value::Object(mut object) = record else {
-        return None;
-    };
-    if kind == EntityKind::Workgroup
-        && object.get("Type").and_then(Value::as_i64) != Some(VISITOR_WORKGROUP)
-    {
-        return None;
-    }
-    for field in RUNTIME_FIELDS {
-        object.remove(field);
-    }
-    let name = text(&object, "Name").to_owned();
-    let payload = serde_json::to_vec(&object).ok()?;
-    Some(Change::Upsert {
-        kind,
-        id,
-        name,
-        payload,
-        owner: String::new(),
-    })
+    mapping::object(kind, record).map(upsert)
 }
 
-/// A SiPass cardholder as cache changes: the cardholder (without `Credentials`), then each
-/// credential, which carries `CardholderToken` and belongs to the cardholder.
+/// A SiPass cardholder as cache changes: the cardholder, then its credentials.
 fn cardholder_changes(record: Value, url: &str) -> Result<Vec<Change>, SiPassError> {
-    let malformed = |reason: &str| SiPassError::Malformed {
+    let served = mapping::cardholder(record).map_err(|e| SiPassError::Malformed {
         what: format!("a cardholder from {url}"),
-        reason: reason.to_owned(),
-    };
-    let token = token_of(&record).ok_or_else(|| malformed("no Token"))?;
-    let Value::Object(mut object) = record else {
-        return Err(malformed("not a JSON object"));
-    };
-    object.remove("_links");
-    let credentials = match object.remove("Credentials") {
-        Some(Value::Array(items)) => items,
-        Some(Value::Null) | None => Vec::new(),
-        Some(_) => return Err(malformed("Credentials is not an array")),
-    };
-    let name = display_name(text(&object, "FirstName"), text(&object, "LastName"));
-    let payload = serde_json::to_vec(&object).map_err(|e| malformed(&e.to_string()))?;
-    let mut changes = vec![Change::Upsert {
-        kind: EntityKind::Cardholder,
-        id: token.clone(),
-        name,
-        payload,
-        owner: String::new(),
-    }];
-    changes.extend(
-        credentials
-            .into_iter()
-            .filter_map(|c| credential_change(c, &token)),
-    );
-    Ok(changes)
-}
-
-/// A credential's id is what SiPass keeps unique: technology, facility code and card number.
-fn credential_change(credential: Value, cardholder: &str) -> Option<Change> {
-    let Value::Object(mut object) = credential else {
-        return None;
-    };
-    let part = |key: &str| match object.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => String::new(),
-    };
-    let card = part("CardNumber");
-    if card.is_empty() {
-        return None;
-    }
-    let id = format!(
-        "{}:{}:{card}",
-        part("CardTechnologyCode"),
-        part("FacilityCode")
-    );
-    object.insert("CardholderToken".into(), Value::String(cardholder.into()));
-    let payload = serde_json::to_vec(&object).ok()?;
-    Some(Change::Upsert {
-        kind: EntityKind::Credential,
-        id,
-        name: card,
-        payload,
-        owner: cardholder.to_owned(),
-    })
+        reason: e.to_string(),
+    })?;
+    Ok(served.into_iter().map(upsert).collect())
 }
 
 #[cfg(test)]

@@ -1,28 +1,21 @@
-//! SiPass objects to Directory entities (`reference/plugin.md`, entity mapping).
+//! Listed and watched SiPass objects as Directory entities. Which Directory kinds a SiPass
+//! kind becomes, and which fields travel, is `model::mapping`; this adapts the protocol's
+//! messages to the store's.
 
-use model::{DirectoryKind, EntityKind};
+use model::EntityKind;
+use model::mapping::{directory_fields, directory_kind_names};
 use protocol::pb;
 use store::{SourceChange, SourceEntity};
 
-/// The Directory kinds a SiPass kind becomes: one, or two for a controller (an access
-/// control unit and an intrusion detection unit). The first stands for it in counts.
-fn directory_kinds(kind: EntityKind) -> Vec<String> {
-    DirectoryKind::from_sipass(kind)
-        .iter()
-        .map(|k| k.as_str().to_owned())
-        .collect()
-}
-
-/// A listed SiPass object, ready for the Directory. Synced fields are SiPass's attributes.
+/// A listed SiPass object, ready for the Directory.
 pub fn from_listing(kind: EntityKind, entity: pb::Entity) -> SourceEntity {
-    SourceEntity {
-        source_kind: kind.as_str().to_owned(),
-        id: entity.id,
-        revision: entity.revision,
-        name: entity.name,
-        fields: String::from_utf8_lossy(&entity.payload).into_owned(),
-        kinds: directory_kinds(kind),
-    }
+    source_entity(
+        kind,
+        entity.id,
+        entity.revision,
+        entity.name,
+        &entity.payload,
+    )
 }
 
 /// A watched change, ready for the Directory.
@@ -34,14 +27,30 @@ pub fn from_change(kind: EntityKind, change: pb::Change) -> SourceChange {
             revision: change.revision,
         };
     }
-    SourceChange::Upsert(SourceEntity {
+    SourceChange::Upsert(source_entity(
+        kind,
+        change.id,
+        change.revision,
+        change.name,
+        &change.payload,
+    ))
+}
+
+fn source_entity(
+    kind: EntityKind,
+    id: String,
+    revision: u64,
+    name: String,
+    payload: &[u8],
+) -> SourceEntity {
+    SourceEntity {
         source_kind: kind.as_str().to_owned(),
-        id: change.id,
-        revision: change.revision,
-        name: change.name,
-        fields: String::from_utf8_lossy(&change.payload).into_owned(),
-        kinds: directory_kinds(kind),
-    })
+        id,
+        revision,
+        name,
+        fields: directory_fields(payload),
+        kinds: directory_kind_names(kind),
+    }
 }
 
 #[cfg(test)]

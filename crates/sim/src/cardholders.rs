@@ -8,7 +8,7 @@
 
 use model::sipass::Cardholder;
 
-use crate::generate::Generator;
+use crate::people::Generator;
 
 /// The token of the first cardholder; SiPass hands out small numeric tokens.
 pub const FIRST_TOKEN: u64 = 1;

@@ -1,25 +1,20 @@
-//! Misbehaving on demand: the fault switches of `PUT /api/sim/V1/Faults` and the
-//! middleware that applies them to the HR and management APIs.
+//! Misbehaving on demand: the live state of the fault switches of `PUT /api/sim/V1/Faults`.
+//! The middleware that applies them to the HR and management APIs is `http::apply_faults`.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::Response;
-use model::management::{Faults as FaultSettings, FaultsUpdate};
-use model::sipass::error_code;
-
-use crate::http::{AppState, sipass_error};
+use crate::control::{Faults, FaultsUpdate};
+use crate::hub::Hub;
 use crate::serve::Connections;
+use crate::session::Sessions;
 
 /// How long the connection that asked for `DropConnections` keeps going, so that its
 /// answer reaches the client before it is closed too.
 const OWN_CONNECTION_GRACE: Duration = Duration::from_millis(250);
 
 /// The live fault settings.
-pub struct Faults {
+pub struct LiveFaults {
     inner: Mutex<Inner>,
     pub connections: Arc<Connections>,
 }
@@ -41,18 +36,18 @@ struct Inner {
 #[error("ErrorRate must be between 0.0 and 1.0, not {0}")]
 pub struct BadFaults(f64);
 
-impl Faults {
+impl LiveFaults {
     pub fn new(connections: Arc<Connections>) -> Self {
-        Faults {
+        LiveFaults {
             inner: Mutex::new(Inner::default()),
             connections,
         }
     }
 
     /// The settings as `GET Faults` reports them.
-    pub fn settings(&self) -> FaultSettings {
+    pub fn settings(&self) -> Faults {
         let inner = self.lock();
-        FaultSettings {
+        Faults {
             drop_connections: false,
             stall_seconds: inner
                 .stall_until
@@ -75,7 +70,8 @@ impl Faults {
     pub fn apply(
         &self,
         update: &FaultsUpdate,
-        state: &AppState,
+        hub: &Hub,
+        sessions: &Sessions,
         own: Option<u64>,
     ) -> Result<(), BadFaults> {
         if let Some(rate) = update.error_rate
@@ -101,12 +97,12 @@ impl Faults {
             if let Some(seq) = update.drop_push_sequence {
                 inner.drop_push_sequence = seq;
                 if seq > 0 {
-                    state.site.hub().drop_sequence(seq);
+                    hub.drop_sequence(seq);
                 }
             }
         }
         if update.expire_sessions == Some(true) {
-            state.sessions.expire_all();
+            sessions.expire_all();
         }
         if update.drop_connections == Some(true) {
             self.connections.drop_all_except(own);
@@ -127,7 +123,7 @@ impl Faults {
     }
 
     /// What to do to the next answer: wait this long, and fail or not.
-    fn next_answer(&self) -> (Option<Instant>, Duration, bool) {
+    pub fn next_answer(&self) -> (Option<Instant>, Duration, bool) {
         let mut inner = self.lock();
         let stall = inner.stall_until.filter(|t| *t > Instant::now());
         inner.error_budget += inner.error_rate;
@@ -141,23 +137,4 @@ impl Faults {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// Applies stall, latency and error rate to one HR or management API call.
-pub async fn apply_faults(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let (stall, latency, fail) = state.faults.next_answer();
-    if let Some(until) = stall {
-        tokio::time::sleep_until(until.into()).await;
-    }
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    if fail {
-        return sipass_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            error_code::INTERNAL_SERVER_ERROR,
-            "simulated internal server error (fault ErrorRate)",
-        );
-    }
-    next.run(req).await
 }

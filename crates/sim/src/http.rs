@@ -1,5 +1,5 @@
 //! What every API of the simulator shares: state, SiPass-style errors, headers, sessions,
-//! path normalisation and JSON bodies.
+//! faults, path normalisation and JSON bodies.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,9 +16,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::faults::Faults;
-use crate::session::Sessions;
-use crate::{Operator, Site};
+use crate::faults::LiveFaults;
+use crate::session::{Operator, Sessions};
+use crate::site::Site;
 
 /// Shared by every handler of every API.
 #[derive(Clone)]
@@ -26,7 +26,7 @@ pub struct AppState {
     pub site: Arc<Site>,
     pub sessions: Arc<Sessions>,
     pub operator: Arc<Operator>,
-    pub faults: Arc<Faults>,
+    pub faults: Arc<LiveFaults>,
     /// How often an idle push stream gets a `: keep-alive` comment.
     pub keep_alive: Duration,
     /// Becomes true when the server shuts down: push streams end then, so that shutdown
@@ -183,4 +183,23 @@ pub fn unauthorized() -> Response {
 /// The raw token of `Authorization` (SiPass sends no "Bearer").
 pub fn authorization(headers: &HeaderMap) -> Option<&str> {
     headers.get("Authorization")?.to_str().ok()
+}
+
+/// Applies stall, latency and error rate to one HR or management API call.
+pub async fn apply_faults(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let (stall, latency, fail) = state.faults.next_answer();
+    if let Some(until) = stall {
+        tokio::time::sleep_until(until.into()).await;
+    }
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if fail {
+        return sipass_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error_code::INTERNAL_SERVER_ERROR,
+            "simulated internal server error (fault ErrorRate)",
+        );
+    }
+    next.run(req).await
 }

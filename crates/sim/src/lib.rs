@@ -6,7 +6,8 @@
 //! for what SiPass does not publish, generates deterministic sites of any size (a million
 //! cardholders in about 200 MiB: generated cardholders are rebuilt from the seed on demand),
 //! changes them at a chosen rate, and misbehaves on demand. `docs/simulator.md` is the full
-//! manual; the wire types are in `model::sipass` and `model::management`.
+//! manual; the wire types are in `model::sipass`, `model::management` and, for the test
+//! endpoints, [`control`].
 //!
 //! Every call needs the `clientUniqueId` and `language` headers; every call but login needs
 //! `Authorization: <token>` (the raw token, no "Bearer"). Paths are case-insensitive, a
@@ -45,6 +46,7 @@
 //! | `GET Faults`, `PUT Faults` | `DropConnections`, `StallSeconds`, `LatencyMs`, `ExpireSessions`, `RefuseLoginsLicence` (login gets 912), `ErrorRate`, `DropPushSequence` |
 
 mod cardholders;
+pub mod control;
 mod faults;
 mod generate;
 mod hr;
@@ -52,6 +54,8 @@ mod http;
 mod hub;
 mod load;
 mod mgmt;
+mod people;
+mod rng;
 mod serve;
 mod session;
 mod simapi;
@@ -69,7 +73,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 
-pub use generate::{Proportions, SiteSpec, StatusCodes, status_codes, status_valid};
+pub use generate::{Proportions, SiteSpec};
+pub use people::{StatusCodes, status_codes, status_valid};
+pub use session::Operator;
 pub use site::Site;
 
 use model::SiPassVersion;
@@ -130,18 +136,6 @@ pub const DEFAULT_PUSH_RETAIN: usize = 1_000_000;
 /// The largest request body accepted by default (1 MiB).
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 
-/// A SiPass operator's credentials.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operator {
-    pub user: String,
-    pub password: String,
-}
-
-impl Operator {
-    /// The documented local default, for demos and tests only.
-    pub const DEFAULT: &'static str = "operator:sipass";
-}
-
 impl std::str::FromStr for Operator {
     type Err = SimError;
 
@@ -193,7 +187,7 @@ impl RunningSim {
 
     /// The test endpoints' base URL.
     pub fn sim_url(&self) -> String {
-        format!("https://{}{}", self.addr, model::management::SIM_BASE)
+        format!("https://{}{}", self.addr, control::SIM_BASE)
     }
 
     /// Waits until the server has stopped (after the shutdown future completed).
@@ -229,7 +223,7 @@ pub async fn start(
         site: site.clone(),
         sessions: Arc::new(session::Sessions::new(config.session_timeout)),
         operator: Arc::new(config.operator.clone()),
-        faults: Arc::new(faults::Faults::new(connections.clone())),
+        faults: Arc::new(faults::LiveFaults::new(connections.clone())),
         keep_alive: config.keep_alive,
         stopping,
     };
@@ -260,7 +254,7 @@ pub async fn start(
 /// management APIs only.
 fn router(state: http::AppState, max_body: usize) -> Router {
     let session = || middleware::from_fn_with_state(state.clone(), http::require_session);
-    let faults = middleware::from_fn_with_state(state.clone(), faults::apply_faults);
+    let faults = middleware::from_fn_with_state(state.clone(), http::apply_faults);
     let hr = hr::open_routes().merge(hr::session_routes().route_layer(session()));
     let faulty = Router::new()
         .nest(hr::BASE, hr)
@@ -281,4 +275,21 @@ fn router(state: http::AppState, max_body: usize) -> Router {
         });
     // Rewriting must happen before routing, so it wraps the router as a whole.
     Router::new().fallback_service(tower::ServiceExt::map_request(api, http::normalise_path))
+}
+
+#[cfg(test)]
+mod tests {
+    /// Routing sees lower-cased paths, so the routers keep lower-cased copies of the bases
+    /// clients are told; the copies must not drift.
+    #[test]
+    fn routed_bases_are_the_published_ones_lower_cased() {
+        assert_eq!(
+            super::mgmt::BASE,
+            model::management::BASE.to_ascii_lowercase()
+        );
+        assert_eq!(
+            super::simapi::BASE,
+            super::control::SIM_BASE.to_ascii_lowercase()
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::Site;
+use crate::site::Site;
 
 /// How often the generators wake; each wake does the work due since the last one, so high
 /// rates need no timer finer than this.

@@ -190,7 +190,7 @@ async fn notifications(
 /// Writes the messages after `cursor` to one subscriber, then waits for more; a comment
 /// line every `keep_alive` when idle. Ends when the subscriber goes away.
 async fn stream(
-    site: Arc<crate::Site>,
+    site: Arc<crate::site::Site>,
     mut cursor: u64,
     tx: mpsc::Sender<Result<Bytes, Infallible>>,
     keep_alive: std::time::Duration,

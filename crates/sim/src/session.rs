@@ -1,8 +1,21 @@
-//! HR API sessions: raw tokens of the form `<64 hex>:<user>` with a sliding expiry.
+//! HR API sessions: the operator allowed to log in, and raw tokens of the form
+//! `<64 hex>:<user>` with a sliding expiry.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// A SiPass operator's credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub user: String,
+    pub password: String,
+}
+
+impl Operator {
+    /// The documented local default, for demos and tests only.
+    pub const DEFAULT: &'static str = "operator:sipass";
+}
 
 /// The live sessions of one simulator.
 pub struct Sessions {

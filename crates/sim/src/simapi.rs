@@ -10,7 +10,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use model::management::{Created, FaultsUpdate, InjectEvent, ObjectKind, RaiseAlarm};
+use model::management::ObjectKind;
+
+use crate::control::{Created, FaultsUpdate, InjectEvent, RaiseAlarm};
 
 use crate::hr::{cardholder_body, change_error};
 use crate::http::{ApiError, AppState, bad_input, json, json_body, not_found, typed};
@@ -173,7 +175,10 @@ async fn put_faults(
         Err(r) => return r.into_response(),
     };
     let own = conn.map(|Extension(ConnId(id))| id);
-    match state.faults.apply(&update, &state, own) {
+    match state
+        .faults
+        .apply(&update, state.site.hub(), &state.sessions, own)
+    {
         Ok(()) => json(state.faults.settings()),
         Err(e) => bad_input(&e.to_string()),
     }

@@ -7,14 +7,16 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use model::SiPassVersion;
 use model::management::{
     Alarm, AlarmChange, AlarmState, Change, CommandOutcome, CommandRequest, CommandResult,
-    CommandTarget, ControlMode, EVENT_TYPES, EntityChange, Event, EventType, InjectEvent,
-    LockState, ManualOverride, ObjectKind, OutputState, PushType, RaiseAlarm,
+    CommandTarget, ControlMode, EVENT_TYPES, EntityChange, Event, EventType, LockState,
+    ManualOverride, ObjectKind, OutputState, PushType,
 };
 use model::sipass::Cardholder;
 use serde_json::Value;
 
-use crate::generate::{self, Rng, SiteSpec};
+use crate::control::{InjectEvent, RaiseAlarm};
+use crate::generate::{self, SiteSpec};
 use crate::hub::Hub;
+use crate::rng::Rng;
 use crate::table::RowError;
 use crate::world::World;
 

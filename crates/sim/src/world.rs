@@ -12,7 +12,7 @@ use model::sipass::{
 };
 
 use crate::cardholders::Cardholders;
-use crate::generate::Generator;
+use crate::people::Generator;
 use crate::table::{AnyTable, Table};
 
 /// How many alarms that are no longer active are remembered (so that acknowledging one

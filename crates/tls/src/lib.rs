@@ -1,6 +1,7 @@
 //! TLS for SiPass Bridge's servers: a certificate authority generated on first start (kept in
 //! the data folder so that clients can trust it once), server certificates issued from it,
-//! and an HTTPS accept loop for axum routers.
+//! and a graceful HTTP server for axum routers. The simulator and the proxy run their own TLS
+//! accept loops (they need to know, and cap, every open connection).
 //!
 //! The simulator uses it to pose as a SiPass server with its "SiPass Root CA"; the proxy
 //! uses it for port 5645.
@@ -9,7 +10,7 @@ mod authority;
 mod https;
 
 pub use authority::{Authority, ServerIdentity, default_server_names};
-pub use https::{serve, serve_https};
+pub use https::serve;
 
 use std::path::PathBuf;
 

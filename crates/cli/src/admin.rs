@@ -1,11 +1,14 @@
 //! Administration commands: they talk to a running role through its REST API.
 
-use std::path::Path;
-
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+use model::RunOutcome;
+use role::config::RoleSettings;
+use role::report::SyncStatus;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::RoleTarget;
+use crate::api::Api;
 
 #[derive(clap::Subcommand)]
 pub enum SyncCommand {
@@ -68,7 +71,7 @@ pub enum EntitiesCommand {
 pub async fn sync(command: SyncCommand) -> Result<()> {
     match command {
         SyncCommand::Status(target) => {
-            let status = Api::new(&target)?.get("/sync/status").await?;
+            let status: SyncStatus = Api::new(&target)?.get("/sync/status").await?;
             if target.json {
                 out!("{}", serde_json::to_string_pretty(&status)?);
             } else {
@@ -80,15 +83,20 @@ pub async fn sync(command: SyncCommand) -> Result<()> {
     Ok(())
 }
 
+/// The answer to `POST /sync/start`.
+#[derive(Serialize, Deserialize)]
+struct Accepted {
+    message: String,
+}
+
 async fn start(target: &RoleTarget, wait: bool) -> Result<()> {
     let api = Api::new(target)?;
-    let before = api.get("/sync/status").await?["latest_run"]["id"]
-        .as_i64()
-        .unwrap_or(0);
-    let answer = api.post("/sync/start", None).await?;
+    let status: SyncStatus = api.get("/sync/status").await?;
+    let before = status.latest_run.map_or(0, |run| run.id);
+    let answer: Accepted = api.post("/sync/start").await?;
     if !wait {
         if target.json {
-            out!("{answer}");
+            out!("{}", serde_json::to_string(&answer)?);
         } else {
             out!("Full synchronization requested; follow it with `sipass-bridge sync status`.");
         }
@@ -98,18 +106,18 @@ async fn start(target: &RoleTarget, wait: bool) -> Result<()> {
     if target.json {
         out!("{}", serde_json::to_string_pretty(&run)?);
     }
-    if run["outcome"] != "succeeded" {
+    if run.outcome != RunOutcome::Succeeded {
         bail!(
             "the synchronization ended {}: {}",
-            run["outcome"].as_str().unwrap_or("?"),
-            run["error"].as_str().unwrap_or("no details")
+            run.outcome,
+            run.error.as_deref().unwrap_or("no details")
         );
     }
     Ok(())
 }
 
 pub async fn config(command: ConfigCommand) -> Result<()> {
-    let (target, settings) = match command {
+    let (target, settings): (_, RoleSettings) = match command {
         ConfigCommand::Show(target) => {
             let settings = Api::new(&target)?.get("/config").await?;
             (target, settings)
@@ -136,20 +144,22 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
             if change.is_empty() {
                 bail!("nothing to set: give --host, --port and/or --sync-credentials");
             }
-            let settings = Api::new(&target)?
-                .put("/config", Value::Object(change))
-                .await?;
+            let settings = Api::new(&target)?.put("/config", &change).await?;
             (target, settings)
         }
     };
     if target.json {
         out!("{}", serde_json::to_string_pretty(&settings)?);
     } else {
-        let host = settings["host"].as_str().filter(|h| !h.is_empty());
+        let host = Some(settings.host.as_str()).filter(|h| !h.is_empty());
         out!("host:             {}", host.unwrap_or("(not set)"));
-        out!("port:             {}", settings["port"]);
-        let on = settings["sync_credentials"] == true;
-        out!("sync credentials: {}", if on { "on" } else { "off" });
+        out!("port:             {}", settings.port);
+        let on = if settings.sync_credentials {
+            "on"
+        } else {
+            "off"
+        };
+        out!("sync credentials: {on}");
     }
     Ok(())
 }
@@ -167,42 +177,39 @@ pub async fn entities(command: EntitiesCommand) -> Result<()> {
                 encode(&kind),
                 encode(&after)
             );
-            let answer = Api::new(&target)?.get(&path).await?;
+            let page: web::EntityPage = Api::new(&target)?.get(&path).await?;
             if target.json {
-                out!("{}", serde_json::to_string_pretty(&answer)?);
+                out!("{}", serde_json::to_string_pretty(&page)?);
                 return Ok(());
             }
-            let entities = answer["entities"].as_array().cloned().unwrap_or_default();
-            if entities.is_empty() {
+            if page.entities.is_empty() {
                 out!("No {kind} entities.");
             }
-            for e in &entities {
-                let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
-                out!("{:<24} {:<18} {}", text("id"), e["revision"], text("name"));
+            for e in &page.entities {
+                out!("{:<24} {:<18} {}", e.id, e.revision, e.name);
             }
-            if let Some(next) = answer["next_after"].as_str() {
+            if let Some(next) = page.next_after {
                 out!("(more: --after {next})");
             }
         }
         EntitiesCommand::Show { target, id } => {
-            let answer = Api::new(&target)?
+            let found: web::EntityMatches = Api::new(&target)?
                 .get(&format!("/entities/{}", encode(&id)))
                 .await?;
             if target.json {
-                out!("{}", serde_json::to_string_pretty(&answer)?);
+                out!("{}", serde_json::to_string_pretty(&found)?);
                 return Ok(());
             }
-            for e in answer["entities"].as_array().cloned().unwrap_or_default() {
-                let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            for e in &found.entities {
                 out!(
                     "{} {} \"{}\" (SiPass {}, revision {})",
-                    text("kind"),
-                    text("id"),
-                    text("name"),
-                    text("source_kind"),
-                    e["revision"]
+                    e.kind,
+                    e.id,
+                    e.name,
+                    e.source_kind,
+                    e.revision
                 );
-                out!("{}", serde_json::to_string_pretty(&e["fields"])?);
+                out!("{}", serde_json::to_string_pretty(&e.fields)?);
             }
         }
     }
@@ -222,110 +229,38 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-/// A client of the role's REST API.
-pub struct Api {
-    base: String,
-    token: String,
-    http: reqwest::Client,
+/// A value or "-" when the role does not know it yet.
+fn or_dash<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
 
-impl Api {
-    fn new(target: &RoleTarget) -> Result<Self> {
-        let base = match &target.role {
-            Some(url) => url.trim_end_matches('/').to_owned(),
-            None => read_trimmed(&crate::services::role_address_path(&target.data)).with_context(|| {
-                format!(
-                    "no running role found in data folder '{}'; start one (`sipass-bridge demo` or `sipass-bridge role`) or pass --data or --role",
-                    target.data.display()
-                )
-            })?,
-        };
-        let token = match std::env::var("SIPASS_BRIDGE_API_TOKEN") {
-            Ok(t) if !t.trim().is_empty() => t.trim().to_owned(),
-            _ => read_trimmed(&web::token_path(&target.data)).with_context(|| {
-                format!(
-                    "no API token: set SIPASS_BRIDGE_API_TOKEN or pass --data with the role's data folder (api-token in '{}')",
-                    target.data.display()
-                )
-            })?,
-        };
-        Ok(Api {
-            base,
-            token,
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(30))
-                .build()?,
-        })
-    }
-
-    pub async fn get(&self, path: &str) -> Result<Value> {
-        self.send(self.http.get(self.url(path))).await
-    }
-
-    pub async fn post(&self, path: &str, body: Option<Value>) -> Result<Value> {
-        let mut request = self.http.post(self.url(path));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        self.send(request).await
-    }
-
-    pub async fn put(&self, path: &str, body: Value) -> Result<Value> {
-        self.send(self.http.put(self.url(path)).json(&body)).await
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}/api/v1{path}", self.base)
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value> {
-        let response = request.bearer_auth(&self.token).send().await.map_err(|e| {
-            anyhow::anyhow!(
-                "cannot reach the role at {}: {}; is the role running?",
-                self.base,
-                protocol::error_chain(&e)
-            )
-        })?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let message = body
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("no details");
-            bail!("the role answered {status}: {message}");
-        }
-        Ok(body)
+/// A value's name as the JSON shows it (e.g. a health state, lower case).
+fn json_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => "?".to_owned(),
     }
 }
 
-fn read_trimmed(path: &Path) -> Result<String> {
-    Ok(std::fs::read_to_string(path)?.trim().to_owned())
-}
-
-fn print_status(status: &Value) {
-    let text = |v: &Value| match v {
-        Value::Null => "-".to_owned(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let health = &status["health"];
+fn print_status(status: &SyncStatus) {
+    let health = &status.health;
     out!(
         "Health:  {} ({})",
-        text(&health["state"]),
-        text(&health["reason"])
+        json_name(&health.state),
+        or_dash(health.reason.as_deref())
     );
-    let proxy = &status["proxy"];
+    let proxy = &status.proxy;
     out!(
         "Proxy:   {} ({}, proxy {}, SiPass {})",
-        text(&proxy["address"]),
-        if proxy["connected"] == Value::Bool(true) {
+        proxy.address,
+        if proxy.connected {
             "connected"
         } else {
             "not connected"
         },
-        text(&proxy["product_version"]),
-        text(&proxy["sipass_version"])
+        proxy.product_version,
+        proxy.sipass_version
     );
     out!();
     out!(
@@ -334,38 +269,34 @@ fn print_status(status: &Value) {
         "SYNCHRONIZED",
         "ELIGIBLE"
     );
-    if let Some(kinds) = status["kinds"].as_object() {
-        for (kind, k) in kinds {
-            let verified = match k["digest_match"] {
-                Value::Bool(true) => "equal",
-                Value::Bool(false) => "DIFFERS",
-                _ => "-",
-            };
-            out!(
-                "{kind:<26} {:>13} {:>13}  {verified}",
-                text(&k["synchronized"]),
-                text(&k["eligible"])
-            );
-        }
+    for (kind, k) in &status.kinds {
+        let verified = match k.digest_match {
+            Some(true) => "equal",
+            Some(false) => "DIFFERS",
+            None => "-",
+        };
+        out!(
+            "{kind:<26} {:>13} {:>13}  {verified}",
+            k.synchronized,
+            or_dash(k.eligible)
+        );
     }
     out!();
-    match status.get("latest_run").filter(|r| !r.is_null()) {
+    match &status.latest_run {
         Some(run) => {
             out!(
                 "Latest synchronization: {} ({}), started {}, {:.1} s{}",
-                text(&run["outcome"]),
-                text(&run["trigger"]),
-                text(&run["started_at"]),
-                run["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0,
-                run["error"]
-                    .as_str()
+                run.outcome,
+                run.trigger,
+                run.started_at,
+                run.duration_ms as f64 / 1000.0,
+                run.error
+                    .as_deref()
                     .map(|e| format!(", error: {e}"))
                     .unwrap_or_default()
             );
-            if let Some(progress) = run["progress"].as_object() {
-                for (kind, p) in progress {
-                    out!("  {kind:<24} {} / {}", text(&p["done"]), text(&p["total"]));
-                }
+            for (kind, p) in &run.progress {
+                out!("  {kind:<24} {} / {}", p.done, p.total);
             }
         }
         None => out!("No synchronization yet."),

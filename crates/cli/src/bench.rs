@@ -3,13 +3,13 @@
 //! own), and prints a JSON report and a short table. Never a pass/fail test.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use harness::{Binary, Process, RoleApi, SimClient};
+use role::report::SyncStatus;
 use serde_json::{Value, json};
 
 #[derive(clap::Args)]
@@ -40,55 +40,8 @@ pub struct BenchArgs {
     events_only: bool,
 }
 
-/// A child `sipass-bridge` process, killed when dropped.
-struct Child2 {
-    child: Child,
-}
-
-impl Drop for Child2 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `sipass-bridge args...` and waits for its "listening on <address>" line.
-fn spawn(args: &[&str], env: &[(&str, &str)]) -> Result<(Child2, String)> {
-    let exe = std::env::current_exe()?;
-    let mut command = Command::new(exe);
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    command.env("RUST_LOG", "warn");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command.spawn()?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(120))
-        .with_context(|| format!("`sipass-bridge {}` did not start", args.join(" ")))?;
-    Ok((Child2 { child }, addr))
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap_or_default()
-}
+/// How long a phase may wait for a part to get where it measures from.
+const PHASE_DEADLINE: Duration = Duration::from_secs(3600);
 
 /// Peak resident memory of a process in MiB (Linux), from VmHWM.
 fn peak_rss_mib(pid: u32) -> Option<f64> {
@@ -106,178 +59,123 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// A simulated site with its proxy on a fixed port (so that it can come back on it), the
+/// parts' data side by side in one folder.
 struct Site {
-    _sim: Child2,
-    sim_dir: PathBuf,
-    url: String,
+    bin: Binary,
+    dir: PathBuf,
+    sim: Process,
+    proxy: Process,
+    port: u16,
 }
 
-fn start_sim(dir: &Path, cardholders: usize, extra: &[&str]) -> Result<Site> {
-    let sim_dir = dir.join("sim");
-    std::fs::create_dir_all(&sim_dir)?;
-    let n = cardholders.to_string();
-    let mut args = vec![
-        "sim",
-        "--listen",
-        "127.0.0.1:0",
-        "--data",
-        s(&sim_dir),
-        "--cardholders",
-        &n,
-    ];
-    args.extend_from_slice(extra);
-    let (sim, url) = spawn(&args, &[])?;
-    Ok(Site {
-        _sim: sim,
-        sim_dir,
-        url,
-    })
+impl Site {
+    /// Starts the simulator and the proxy in `dir`, and waits until the proxy has loaded.
+    async fn start(bin: &Binary, dir: &Path, cardholders: usize, extra: &[&str]) -> Result<Self> {
+        let sim_dir = dir.join("sim");
+        std::fs::create_dir_all(&sim_dir)?;
+        let sim = bin.start_sim(&sim_dir, cardholders, extra)?;
+        let port = harness::free_port()?;
+        let proxy = start_proxy(bin, dir, sim.addr(), port)?;
+        let site = Site {
+            bin: bin.clone(),
+            dir: dir.to_owned(),
+            sim,
+            proxy,
+            port,
+        };
+        harness::wait_proxy_loaded(&site.proxy_address()?, PHASE_DEADLINE).await?;
+        Ok(site)
+    }
+
+    fn proxy_dir(&self) -> PathBuf {
+        self.dir.join("proxy")
+    }
+
+    /// Kills the proxy with SIGKILL and starts it again on the same port.
+    fn restart_proxy(&mut self) -> Result<()> {
+        self.proxy.kill()?;
+        self.proxy = start_proxy(&self.bin, &self.dir, self.sim.addr(), self.port)?;
+        Ok(())
+    }
+
+    fn proxy_address(&self) -> Result<protocol::ProxyAddress> {
+        Ok(harness::proxy_address(&self.proxy_dir(), self.port)?)
+    }
+
+    /// A role with its data in `role_dir`, and a client of its REST API.
+    fn start_role(&self, role_dir: &Path) -> Result<(Process, RoleApi)> {
+        std::fs::create_dir_all(role_dir)?;
+        let role = self
+            .bin
+            .start_role(role_dir, &self.proxy_dir(), self.port)?;
+        let api = RoleApi::new(role.addr(), role_dir)?;
+        Ok((role, api))
+    }
+
+    async fn sim_client(&self) -> Result<SimClient> {
+        Ok(SimClient::login(self.sim.addr(), &self.dir.join("sim"), "bench").await?)
+    }
 }
 
-fn start_proxy(dir: &Path, site: &Site, port: u16) -> Result<Child2> {
+/// The proxy of the site in `dir` (data in `dir/proxy`), on loopback `port`.
+fn start_proxy(bin: &Binary, dir: &Path, sim_url: &str, port: u16) -> Result<Process> {
     let proxy_dir = dir.join("proxy");
     std::fs::create_dir_all(&proxy_dir)?;
-    let listen = format!("127.0.0.1:{port}");
-    let ca = site.sim_dir.join("ca.pem");
-    let (proxy, _) = spawn(
-        &[
-            "proxy",
-            "--data",
-            s(&proxy_dir),
-            "--listen",
-            &listen,
-            "--sipass-url",
-            &site.url,
-            "--sipass-ca",
-            s(&ca),
-        ],
-        &[("SIPASS_PASSWORD", "sipass")],
-    )?;
-    Ok(proxy)
+    Ok(bin.start_proxy(&proxy_dir, &dir.join("sim"), sim_url, Some(port), &[])?)
 }
-
-fn start_role(dir: &Path, role_dir: &Path, port: u16) -> Result<(Child2, String)> {
-    std::fs::create_dir_all(role_dir)?;
-    let proxy_dir = dir.join("proxy");
-    let port = port.to_string();
-    spawn(
-        &[
-            "role",
-            "--data",
-            s(role_dir),
-            "--listen",
-            "127.0.0.1:0",
-            "--proxy-host",
-            "127.0.0.1",
-            "--proxy-port",
-            &port,
-            "--proxy-ca",
-            s(&proxy_dir.join("tls/ca.pem")),
-            "--proxy-token-file",
-            s(&proxy_dir.join("proxy-token")),
-        ],
-        &[],
-    )
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-/// The role's status over its REST API.
-async fn role_status(http: &reqwest::Client, url: &str, role_dir: &Path) -> Option<Value> {
-    let token = std::fs::read_to_string(role_dir.join("api-token")).ok()?;
-    let response = http
-        .get(format!("{}/api/v1/sync/status", url.trim_end_matches('/')))
-        .bearer_auth(token.trim())
-        .send()
-        .await
-        .ok()?;
-    response.json().await.ok()
-}
-
-fn verified(status: &Value) -> bool {
-    status["health"]["state"] == "online"
-        && status["latest_run"]["outcome"] == "succeeded"
-        && status["kinds"]
-            .as_object()
-            .is_some_and(|k| !k.is_empty() && k.values().all(|k| k["digest_match"] == true))
-}
-
-/// Entities that travel in one clean synchronization (a unit travels once, as two kinds).
-fn total_eligible(status: &Value) -> u64 {
-    status["kinds"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(k, _)| k.as_str() != "intrusion-detection-unit")
-        .filter_map(|(_, k)| k["eligible"].as_u64())
-        .sum()
-}
-
-/// When to kill the proxy (a fraction of cardholders listed), the proxy, and how to start it
-/// again.
-type ProxyKill<'a> = (f64, &'a mut Child2, &'a dyn Fn() -> Result<Child2>);
 
 /// Polls the role until verified; with `kill_proxy_at` (a fraction of cardholders listed),
-/// kills the proxy once and brings it back on the same port.
+/// kills the site's proxy once on the way and brings it back on the same port.
 async fn until_verified(
-    http: &reqwest::Client,
-    url: &str,
-    role_dir: &Path,
-    mut restart_proxy: Option<ProxyKill<'_>>,
-) -> Result<Value> {
-    let deadline = Instant::now() + Duration::from_secs(3600);
-    while Instant::now() < deadline {
-        if let Some(status) = role_status(http, url, role_dir).await {
-            if let Some((at, proxy, start)) = restart_proxy.as_mut() {
-                let p = &status["latest_run"]["progress"]["cardholder"];
-                let (done, total) = (
-                    p["done"].as_f64().unwrap_or(0.0),
-                    p["total"].as_f64().unwrap_or(0.0),
-                );
-                if total > 0.0 && done >= total * *at {
-                    let _ = proxy.child.kill();
-                    let _ = proxy.child.wait();
-                    **proxy = start()?;
-                    restart_proxy = None;
-                    continue;
-                }
+    role: &RoleApi,
+    mut kill_proxy_at: Option<(f64, &mut Site)>,
+) -> Result<SyncStatus> {
+    let every = Duration::from_millis(50);
+    let mut failed = None;
+    let status = harness::eventually_async(PHASE_DEADLINE, every, "a verified role", async || {
+        let status = role.status().await.ok()?;
+        if let Some((at, site)) = kill_proxy_at.as_mut()
+            && harness::cardholder_progress(&status)
+                .is_some_and(|p| p.total > 0 && p.done as f64 >= p.total as f64 * *at)
+        {
+            if let Err(e) = site.restart_proxy() {
+                failed = Some(e);
+                return Some(status);
             }
-            if verified(&status) {
-                return Ok(status);
-            }
+            kill_proxy_at = None;
+            return None;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        harness::verified(&status).then_some(status)
+    })
+    .await?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(status),
     }
-    bail!("the role did not reach a verified state within an hour")
 }
 
 pub async fn bench(args: BenchArgs) -> Result<()> {
-    let temp = args.data.is_none();
-    let root = args.data.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("sipass-bridge-bench-{}", std::process::id()))
-    });
-    std::fs::create_dir_all(&root)?;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let root = match &args.data {
+        Some(path) => harness::TempDir::keep(path.clone())?,
+        None => harness::TempDir::new("bench")?,
+    };
+    let bin = Binary::current("warn")?;
     let mut report = json!({
         "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "memory_gib": memory_gib(),
     });
 
     if !args.events_only {
-        sync_phases(&args, &root, &http, &mut report).await?;
+        sync_phases(&args, &bin, root.path(), &mut report).await?;
     }
 
     eprintln!(
         "(4/5) events: {} per second for {} s",
         args.events_per_sec, args.events_secs
     );
-    let figures = events(&root.join("events"), args.events_per_sec, args.events_secs).await?;
+    let events_dir = root.path().join("events");
+    let figures = events(&bin, &events_dir, args.events_per_sec, args.events_secs).await?;
     report["events_per_sec"] = json!(figures.events_per_sec.round());
     report["journal_entries_per_sec"] = json!(figures.entries_per_sec.round());
     report["event_p50_ms"] = json!(figures.p50_ms);
@@ -291,17 +189,14 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
     if let Some(path) = args.out {
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    if temp {
-        let _ = std::fs::remove_dir_all(&root);
-    }
     Ok(())
 }
 
 /// Phases (2), (1), (3) and (5): they share one simulated site and its proxy.
 async fn sync_phases(
     args: &BenchArgs,
+    bin: &Binary,
     root: &Path,
-    http: &reqwest::Client,
     report: &mut Value,
 ) -> Result<()> {
     report["n"] = json!(args.cardholders);
@@ -309,70 +204,50 @@ async fn sync_phases(
         "(2/5) full synchronization of {} cardholders",
         args.cardholders
     );
-    let site = start_sim(&root.join("site"), args.cardholders, &[])?;
-    let port = free_port()?;
     let site_dir = root.join("site");
-    let mut proxy = start_proxy(&site_dir, &site, port)?;
-    wait_proxy_loaded(&site_dir, port).await?;
+    let mut site = Site::start(bin, &site_dir, args.cardholders, &[]).await?;
     let role_dir = site_dir.join("role");
     let started = Instant::now();
-    let (role, role_url) = start_role(&site_dir, &role_dir, port)?;
-    let status = until_verified(http, &role_url, &role_dir, None).await?;
+    let (role, api) = site.start_role(&role_dir)?;
+    let status = until_verified(&api, None).await?;
     let wall = started.elapsed().as_secs_f64();
-    let entities = total_eligible(&status);
+    let entities = harness::total_eligible(&status);
     report["sync_entities"] = json!(entities);
     report["sync_wall_s"] = json!((wall * 100.0).round() / 100.0);
     report["sync_entities_per_sec"] = json!((entities as f64 / wall).round());
-    report["role_peak_rss_mib_sync"] = json!(peak_rss_mib(role.child.id()).map(|m| m.round()));
+    report["role_peak_rss_mib_sync"] = json!(peak_rss_mib(role.id()).map(|m| m.round()));
 
     eprintln!(
         "(1/5) limit: the same rows upserted into an empty SQLite Directory, nothing else running"
     );
     drop(role);
-    let limit = limit_rows_per_sec(&root.join("limit"), &role_dir.join("directory.db"))?;
+    let limit = limit_rows_per_sec(&root.join("limit"), &role_dir)?;
     report["limit_rows_per_sec"] = json!(limit.round());
     report["sync_ratio"] = json!(((entities as f64 / wall) / limit * 1000.0).round() / 1000.0);
-    let (role, role_url) = start_role(&site_dir, &role_dir, port)?;
-    until_verified(http, &role_url, &role_dir, None).await?;
+    let (role, api) = site.start_role(&role_dir)?;
+    until_verified(&api, None).await?;
 
     eprintln!(
         "(3/5) real-time: {} changes per second for {} s",
         args.changes_per_sec, args.realtime_secs
     );
-    let (p50, p99, applied) = realtime(
-        http,
-        &site,
-        &role_dir,
-        args.changes_per_sec,
-        args.realtime_secs,
-    )
-    .await?;
+    let (p50, p99, applied) =
+        realtime(&site, &role_dir, args.changes_per_sec, args.realtime_secs).await?;
     report["realtime_p50_ms"] = json!(p50);
     report["realtime_p99_ms"] = json!(p99);
     report["realtime_changes_seen"] = json!(applied);
-    let realtime_rss = peak_rss_mib(role.child.id()).map(|m| m.round());
+    let realtime_rss = peak_rss_mib(role.id()).map(|m| m.round());
     let sync_rss = report["role_peak_rss_mib_sync"].as_f64();
     report["role_peak_rss_mib"] = json!(sync_rss.into_iter().chain(realtime_rss).reduce(f64::max));
     drop(role);
 
     eprintln!("(5/5) resume: the proxy killed halfway through a full synchronization");
-    let resume_dir = site_dir.join("role-resume");
-    let (_role2, role2_url) = start_role(&site_dir, &resume_dir, port)?;
-    let restart = || start_proxy(&site_dir, &site, port);
-    let status = until_verified(
-        http,
-        &role2_url,
-        &resume_dir,
-        Some((0.5, &mut proxy, &restart)),
-    )
-    .await?;
-    let transferred = status["transfer"]["listed"].as_u64().unwrap_or(0)
-        + status["transfer"]["watched"].as_u64().unwrap_or(0);
-    let clean = total_eligible(&status).max(1);
+    let (_role2, api) = site.start_role(&site_dir.join("role-resume"))?;
+    let status = until_verified(&api, Some((0.5, &mut site))).await?;
+    let transferred = status.transfer.listed + status.transfer.watched;
+    let clean = harness::total_eligible(&status).max(1);
     report["resume_extra_pct"] =
         json!(((transferred as f64 / clean as f64 - 1.0) * 10000.0).round() / 100.0);
-    drop(proxy);
-    drop(site);
     Ok(())
 }
 
@@ -412,10 +287,10 @@ fn print_table(report: &Value) {
 /// (1): the rows the full synchronization wrote (read back from its Directory), written
 /// again into an empty Directory through the same store call, with the same schema, batch
 /// size and PRAGMAs, and nothing else running. Only the writes are timed.
-fn limit_rows_per_sec(dir: &Path, synced: &Path) -> Result<f64> {
+fn limit_rows_per_sec(dir: &Path, synced_role: &Path) -> Result<f64> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)?;
-    let source = store::open(synced)?;
+    let source = harness::directory::open(synced_role)?;
     let target = store::open(&dir.join("directory.db"))?;
     let page = 2000;
     let mut writing = Duration::ZERO;
@@ -460,86 +335,10 @@ fn limit_rows_per_sec(dir: &Path, synced: &Path) -> Result<f64> {
     Ok(rows as f64 / writing.as_secs_f64().max(1e-9))
 }
 
-/// How to reach the proxy whose data folder is `<dir>/proxy`, listening on loopback.
-fn local_proxy(dir: &Path, port: u16) -> Result<protocol::ProxyAddress> {
-    let proxy_dir = dir.join("proxy");
-    Ok(protocol::ProxyAddress {
-        host: "127.0.0.1".into(),
-        port,
-        ca_pem: std::fs::read_to_string(proxy::tls_dir(&proxy_dir).join("ca.pem"))?,
-        token: std::fs::read_to_string(proxy::token_path(&proxy_dir))?
-            .trim()
-            .to_owned(),
-    })
-}
-
-async fn wait_proxy_loaded(site_dir: &Path, port: u16) -> Result<()> {
-    let address = local_proxy(site_dir, port)?;
-    let deadline = Instant::now() + Duration::from_secs(3600);
-    while Instant::now() < deadline {
-        if let Ok(mut client) = protocol::connect(&address).await
-            && client
-                .summary(protocol::pb::SummaryRequest { kinds: vec![] })
-                .await
-                .is_ok()
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    bail!("the proxy did not load SiPass within an hour")
-}
-
-/// A logged-in HTTPS client of the simulator.
-struct SimClient {
-    http: reqwest::Client,
-    root: String,
-    token: String,
-}
-
-impl SimClient {
-    async fn login(site: &Site) -> Result<Self> {
-        let ca = std::fs::read(site.sim_dir.join("ca.pem"))?;
-        let http = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca)?)
-            .pool_max_idle_per_host(64)
-            .build()?;
-        let login: Value = http
-            .post(format!("{}/Authentication", site.url))
-            .header("clientUniqueId", "bench")
-            .header("language", "English")
-            .json(&json!({"Username": "operator", "Password": "sipass"}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        Ok(SimClient {
-            http,
-            root: site.url.trim_end_matches("/api/V1/hr").to_owned(),
-            token: login["Token"].as_str().unwrap_or_default().to_owned(),
-        })
-    }
-
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.root))
-            .header("clientUniqueId", "bench")
-            .header("language", "English")
-            .header("Authorization", &self.token)
-    }
-}
-
 /// (3): renames cardholders at a steady rate and times each rename until its commit in the
-/// Directory (polled read-only every 2 ms).
-async fn realtime(
-    http: &reqwest::Client,
-    site: &Site,
-    role_dir: &Path,
-    rate: u64,
-    secs: u64,
-) -> Result<(f64, f64, usize)> {
-    let _ = http;
-    let sim = Arc::new(SimClient::login(site).await?);
+/// Directory (read through `store` every 2 ms).
+async fn realtime(site: &Site, role_dir: &Path, rate: u64, secs: u64) -> Result<(f64, f64, usize)> {
+    let sim = Arc::new(site.sim_client().await?);
     let tokens: Vec<u64> = (1..=1000).collect();
     let mut bodies = HashMap::new();
     for t in &tokens {
@@ -556,15 +355,9 @@ async fn realtime(
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let poller = {
         let (sent, latencies, stop) = (sent.clone(), latencies.clone(), stop.clone());
-        let db = role_dir.join("directory.db");
+        let role_dir = role_dir.to_owned();
         std::thread::spawn(move || -> Result<()> {
-            let conn = rusqlite::Connection::open_with_flags(
-                &db,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-            )?;
-            let mut stmt = conn.prepare(
-                "SELECT name FROM entities WHERE source_kind = 'cardholder' AND kind = 'cardholder' AND id = ?1",
-            )?;
+            let directory = harness::directory::open(&role_dir)?;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let pending: Vec<(String, Instant)> = sent
                     .lock()
@@ -572,7 +365,9 @@ async fn realtime(
                     .unwrap_or_default();
                 for (marker, at) in pending {
                     let id = marker.split('-').nth(1).unwrap_or_default().to_owned();
-                    let name: Option<String> = stmt.query_row([&id], |r| r.get(0)).ok();
+                    let name = harness::directory::cardholder_name(&*directory, &id)
+                        .ok()
+                        .flatten();
                     if name.is_some_and(|n| n.ends_with(&marker)) {
                         if let Ok(mut l) = latencies.lock() {
                             l.push(at.elapsed().as_secs_f64() * 1000.0);
@@ -658,19 +453,16 @@ struct EventFigures {
 /// counted). Marker events are injected every 20 ms; those sent during the window are timed
 /// from the request to SiPass until the journal's committed push sequence reaches theirs
 /// (polled every millisecond), or, if it never does, by their age when timing stops.
-async fn events(dir: &Path, rate: u64, secs: u64) -> Result<EventFigures> {
+async fn events(bin: &Binary, dir: &Path, rate: u64, secs: u64) -> Result<EventFigures> {
     let rate_arg = rate.to_string();
-    let site = start_sim(dir, 1000, &["--events-per-sec", &rate_arg])?;
-    let port = free_port()?;
-    let _proxy = start_proxy(dir, &site, port)?;
-    wait_proxy_loaded(dir, port).await?;
-    let journal_path = proxy::journal_path(&dir.join("proxy"));
+    let site = Site::start(bin, dir, 1000, &["--events-per-sec", &rate_arg]).await?;
+    let journal_path = proxy::journal_path(&site.proxy_dir());
     let journal = proxy::CommittedJournal::open(&journal_path)?;
-    let reader = tokio::spawn(read_events_as_a_role(local_proxy(dir, port)?));
+    let reader = tokio::spawn(read_events_as_a_role(site.proxy_address()?));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (marker_tx, marker_rx) = std::sync::mpsc::channel::<(u64, Instant)>();
     let injector = tokio::spawn(inject_markers(
-        Arc::new(SimClient::login(&site).await?),
+        Arc::new(site.sim_client().await?),
         marker_tx,
     ));
     let timer = {

@@ -11,6 +11,7 @@ macro_rules! out {
 }
 
 mod admin;
+mod api;
 mod bench;
 mod db;
 mod progress;

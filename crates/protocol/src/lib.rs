@@ -131,7 +131,10 @@ impl Interceptor for AddToken {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares two secrets in time that depends only on their lengths, so that a caller
+/// guessing a token learns nothing from how long a refusal takes. Shared by the bridge
+/// protocol's token check and the Config Tool's API token check.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

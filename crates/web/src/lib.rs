@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path as UrlPath, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -13,50 +14,15 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use role::Role;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+mod error;
+
+pub use error::{ApiError, Code, ErrorBody};
 
 /// Where the API token is kept in the role's data folder.
 pub fn token_path(data_dir: &Path) -> PathBuf {
     data_dir.join("api-token")
-}
-
-/// An API error: a stable code, a message a person can act on, and the HTTP status.
-#[derive(Debug, Serialize)]
-pub struct ApiError {
-    #[serde(skip)]
-    status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    /// The field a refused value was given for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<&'static str>,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(&self)).into_response()
-    }
-}
-
-impl From<store::StoreError> for ApiError {
-    fn from(e: store::StoreError) -> Self {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database_unavailable",
-            e.to_string(),
-        )
-    }
 }
 
 #[derive(Clone)]
@@ -78,8 +44,12 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
         .route("/entities", get(entities_list))
         .route("/entities/{id}", get(entity_show))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
+        .fallback(|| async { ApiError::new(Code::NotFound, "no such API endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                Code::MethodNotAllowed,
+                "this endpoint does not take that method",
+            )
         });
     Router::new()
         .route("/", get(index))
@@ -93,20 +63,15 @@ async fn require_token(State(state): State<AppState>, req: Request, next: Next) 
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    if constant_time_eq(given, state.token.as_bytes()) {
+    if protocol::constant_time_eq(given, state.token.as_bytes()) {
         next.run(req).await
     } else {
         ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            Code::Unauthorized,
             "missing or wrong API token; send 'Authorization: Bearer <token>' with the token from the role's data folder (api-token)",
         )
         .into_response()
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn index() -> Html<&'static str> {
@@ -115,92 +80,134 @@ async fn index() -> Html<&'static str> {
 
 async fn sync_status(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
-    let status = tokio::task::spawn_blocking(move || role.sync_status())
-        .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
+    let status = runtime::blocking(move || role.sync_status()).await?;
     Ok(Json(status).into_response())
-}
-
-/// Runs a Directory read or write off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
 }
 
 async fn config_show(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
-    let settings = blocking(move || Ok(role::config::read(&*role.directory)?)).await?;
+    let settings = runtime::blocking(move || role::config::read(&*role.directory)).await?;
     Ok(Json(settings).into_response())
 }
 
 /// Changes settings; a bad value is refused with the field named, and nothing changes.
 async fn config_set(
     State(state): State<AppState>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = body.map_err(body_refused)?;
     let change: role::config::SettingsChange = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
+            Code::InvalidBody,
             format!("the body must be a JSON object with host, port and/or sync_credentials: {e}"),
         )
     })?;
     let role = state.role.clone();
-    let settings = blocking(move || {
-        role::config::apply(&*role.directory, &change).map_err(|e| match e {
-            role::config::SettingsError::Invalid(invalid) => ApiError {
-                field: Some(invalid.field),
-                ..ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_setting",
-                    invalid.to_string(),
-                )
-            },
-            role::config::SettingsError::Store(e) => e.into(),
-        })
-    })
-    .await?;
+    let settings =
+        runtime::blocking(move || role::config::apply(&*role.directory, &change)).await?;
     Ok(Json(settings).into_response())
 }
 
-#[derive(serde::Deserialize)]
+/// A body the server would not read: too large (413) or not readable (400).
+fn body_refused(rejection: BytesRejection) -> ApiError {
+    let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Code::PayloadTooLarge
+    } else {
+        Code::InvalidBody
+    };
+    ApiError::new(code, rejection.body_text())
+}
+
+#[derive(Deserialize)]
 struct EntityQuery {
-    kind: String,
+    kind: Option<String>,
     #[serde(default)]
     after: String,
     limit: Option<u32>,
 }
 
 /// An entity as the API shows it, its SiPass fields as JSON.
-fn entity_json(row: store::EntityRow) -> serde_json::Value {
-    serde_json::json!({
-        "kind": row.kind,
-        "id": row.id,
-        "source_kind": row.source_kind,
-        "revision": row.revision,
-        "name": row.name,
-        "fields": serde_json::from_str::<serde_json::Value>(&row.fields).unwrap_or(serde_json::Value::String(row.fields)),
-    })
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntityView {
+    pub kind: String,
+    pub id: String,
+    pub source_kind: String,
+    pub revision: u64,
+    pub name: String,
+    pub fields: serde_json::Value,
+}
+
+impl From<store::EntityRow> for EntityView {
+    fn from(row: store::EntityRow) -> Self {
+        let fields =
+            serde_json::from_str(&row.fields).unwrap_or(serde_json::Value::String(row.fields));
+        EntityView {
+            kind: row.kind,
+            id: row.id,
+            source_kind: row.source_kind,
+            revision: row.revision,
+            name: row.name,
+            fields,
+        }
+    }
+}
+
+/// A page of `GET /entities`: `next_after` is where the next page starts, if any.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntityPage {
+    pub entities: Vec<EntityView>,
+    pub next_after: Option<String>,
+}
+
+/// `GET /entities/{id}`: every Directory entity with that id (a controller is two).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntityMatches {
+    pub entities: Vec<EntityView>,
+}
+
+/// The `kind` parameter, which must name a Directory kind.
+fn directory_kind(kind: Option<String>) -> Result<String, ApiError> {
+    let kind = kind.ok_or_else(|| {
+        ApiError::field(
+            Code::InvalidQuery,
+            "kind",
+            "give the Directory kind to list, e.g. kind=cardholder",
+        )
+    })?;
+    let known = model::EntityKind::ALL
+        .iter()
+        .flat_map(|k| model::DirectoryKind::from_sipass(*k))
+        .any(|d| d.as_str() == kind);
+    if known {
+        Ok(kind)
+    } else {
+        Err(ApiError::field(
+            Code::InvalidQuery,
+            "kind",
+            format!("'{kind}' is not a Directory kind (e.g. cardholder, credential, door)"),
+        ))
+    }
 }
 
 async fn entities_list(
     State(state): State<AppState>,
-    Query(query): Query<EntityQuery>,
+    query: Result<Query<EntityQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let kind = directory_kind(query.kind)?;
     let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
     let role = state.role.clone();
     let rows =
-        blocking(move || Ok(role.directory.entities(&query.kind, &query.after, limit)?)).await?;
+        runtime::blocking(move || role.directory.entities(&kind, &query.after, limit)).await?;
     let next_after = (rows.len() as u32 == limit)
         .then(|| rows.last().map(|r| r.id.clone()))
         .flatten();
-    let entities: Vec<_> = rows.into_iter().map(entity_json).collect();
-    Ok(Json(serde_json::json!({"entities": entities, "next_after": next_after})).into_response())
+    let entities = rows.into_iter().map(EntityView::from).collect();
+    Ok(Json(EntityPage {
+        entities,
+        next_after,
+    })
+    .into_response())
 }
 
 async fn entity_show(
@@ -209,16 +216,15 @@ async fn entity_show(
 ) -> Result<Response, ApiError> {
     let role = state.role.clone();
     let lookup = id.clone();
-    let rows = blocking(move || Ok(role.directory.entity(&lookup)?)).await?;
+    let rows = runtime::blocking(move || role.directory.entity(&lookup)).await?;
     if rows.is_empty() {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
+            Code::EntityNotFound,
             format!("no entity with id '{id}' in the Directory"),
         ));
     }
-    let entities: Vec<_> = rows.into_iter().map(entity_json).collect();
-    Ok(Json(serde_json::json!({"entities": entities})).into_response())
+    let entities = rows.into_iter().map(EntityView::from).collect();
+    Ok(Json(EntityMatches { entities }).into_response())
 }
 
 async fn sync_start(State(state): State<AppState>) -> Response {
@@ -229,3 +235,6 @@ async fn sync_start(State(state): State<AppState>) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::support::{Process, TempDir, eventually, run, s, start_sim, sync_status};
+use role::HealthState;
+
+use crate::support::{TempDir, eventually, run, s, start, start_sim, sync_status};
 
 fn assert_one_clear_line(stderr: &str, expected: &str) {
     let errors: Vec<_> = stderr
@@ -76,7 +78,7 @@ fn a_wrong_proxy_address_is_a_warning_with_the_reason() {
         "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n",
     )
     .unwrap();
-    let (_role, _) = Process::start(
+    let (_role, _) = start(
         "role",
         &[
             "role",
@@ -95,9 +97,9 @@ fn a_wrong_proxy_address_is_a_warning_with_the_reason() {
     );
     let health = eventually(Duration::from_secs(30), "a warning", || {
         let status = sync_status(&role_dir)?;
-        (status["health"]["state"] == "warning").then(|| status["health"].clone())
+        (status.health.state == HealthState::Warning).then_some(status.health)
     });
-    let reason = health["reason"].as_str().unwrap();
+    let reason = health.reason.unwrap();
     assert!(
         reason.contains("cannot reach the proxy at 127.0.0.1:1"),
         "{reason}"

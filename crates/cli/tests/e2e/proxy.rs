@@ -12,16 +12,8 @@ use crate::support::{SipassApi, TempDir, eventually, s, start_proxy, start_sim};
 
 /// A bridge-protocol client of the proxy whose data is in `proxy_dir`.
 fn bridge(api: &SipassApi, proxy_dir: &Path, addr: &str) -> protocol::BridgeClient {
-    let (host, port) = addr.rsplit_once(':').unwrap();
-    let address = protocol::ProxyAddress {
-        host: host.to_owned(),
-        port: port.parse().unwrap(),
-        ca_pem: std::fs::read_to_string(proxy_dir.join("tls/ca.pem")).unwrap(),
-        token: std::fs::read_to_string(proxy_dir.join("proxy-token"))
-            .unwrap()
-            .trim()
-            .to_owned(),
-    };
+    let port = addr.rsplit_once(':').unwrap().1.parse().unwrap();
+    let address = harness::proxy_address(proxy_dir, port).unwrap();
     api.runtime.block_on(protocol::connect(&address)).unwrap()
 }
 
@@ -81,7 +73,7 @@ fn list_and_watch_deliver_every_change_made_through_both_apis_in_order() {
     let dir = TempDir::new("watch");
     let (sim_dir, proxy_dir) = (dir.sub("sim"), dir.sub("proxy"));
     let (_sim, url) = start_sim(&sim_dir, 200);
-    let (_proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, &[]);
+    let (_proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, None, &[]);
     let api = SipassApi::login(&url, &sim_dir);
     let mut client = bridge(&api, &proxy_dir, &addr);
     let summary = wait_loaded(&api, &mut client);
@@ -179,7 +171,13 @@ fn a_change_whose_push_message_was_dropped_is_found_by_reconciliation() {
     let (sim_dir, proxy_dir) = (dir.sub("sim"), dir.sub("proxy"));
     let (_sim, url) = start_sim(&sim_dir, 50);
     // A long reconciliation period: only the gap can explain finding the change quickly.
-    let (_proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, &["--reload-every", "3600"]);
+    let (_proxy, addr) = start_proxy(
+        &proxy_dir,
+        &sim_dir,
+        &url,
+        None,
+        &["--reload-every", "3600"],
+    );
     let api = SipassApi::login(&url, &sim_dir);
     let mut client = bridge(&api, &proxy_dir, &addr);
     wait_loaded(&api, &mut client);
@@ -280,7 +278,7 @@ fn a_proxy_killed_with_sigkill_loses_no_event_and_reuses_no_revision() {
             .collect()
     };
 
-    let (mut proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, &[]);
+    let (mut proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, None, &[]);
     let mut client = bridge(&api, &proxy_dir, &addr);
     wait_loaded(&api, &mut client);
     let mut injected = inject(30);
@@ -295,14 +293,13 @@ fn a_proxy_killed_with_sigkill_loses_no_event_and_reuses_no_revision() {
         .unwrap()
         .into_inner();
 
-    proxy.child.kill().unwrap(); // SIGKILL: no chance to clean up
-    proxy.child.wait().unwrap();
+    proxy.kill().unwrap(); // SIGKILL: no chance to clean up
     injected.extend(inject(30)); // while the proxy is down
     let mut changed = cardholder_body(&api, "5");
     changed["LastName"] = json!("WhileDown");
     api.ok("PUT", "/api/V1/hr/Cardholders/5", Some(changed));
 
-    let (_proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, &[]);
+    let (_proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, None, &[]);
     let mut client = bridge(&api, &proxy_dir, &addr);
     injected.extend(inject(10));
     assert_eq!(
@@ -347,7 +344,7 @@ fn a_python_client_generated_from_the_proto_files_calls_hello_and_list_over_tls(
     let dir = TempDir::new("python");
     let (sim_dir, proxy_dir) = (dir.sub("sim"), dir.sub("proxy"));
     let (_sim, url) = start_sim(&sim_dir, 120);
-    let (_proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, &[]);
+    let (_proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, None, &[]);
     let api = SipassApi::login(&url, &sim_dir);
     wait_loaded(&api, &mut bridge(&api, &proxy_dir, &addr));
 
@@ -381,7 +378,7 @@ fn bad_clients_are_refused_clearly_and_others_are_still_served() {
     let dir = TempDir::new("badclients");
     let (sim_dir, proxy_dir) = (dir.sub("sim"), dir.sub("proxy"));
     let (_sim, url) = start_sim(&sim_dir, 20);
-    let (_proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, &[]);
+    let (_proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, None, &[]);
     let api = SipassApi::login(&url, &sim_dir);
     let mut good = bridge(&api, &proxy_dir, &addr);
     wait_loaded(&api, &mut good);
@@ -471,6 +468,7 @@ fn the_proxy_serves_a_certificate_given_as_files_and_names_a_bad_one() {
         &proxy_dir,
         &sim_dir,
         &url,
+        None,
         &[
             "--tls-cert",
             s(&cert),

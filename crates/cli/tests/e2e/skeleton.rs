@@ -2,8 +2,12 @@
 
 use std::time::Duration;
 
+use model::RunOutcome;
+use role::HealthState;
+
 use crate::support::{
     SipassApi, System, cardholders_in_directory, cardholders_in_sipass, eventually, sync_status,
+    terminate,
 };
 
 #[test]
@@ -12,16 +16,17 @@ fn a_thousand_cardholders_reach_the_directory_exactly() {
     let role_dir = system.role_dir();
     let status = eventually(Duration::from_secs(90), "1000 verified cardholders", || {
         let status = sync_status(&role_dir)?;
-        let kind = &status["kinds"]["cardholder"];
-        (kind["synchronized"] == 1000 && kind["digest_match"] == true).then_some(status)
+        let kind = status.kinds.get("cardholder")?;
+        (kind.synchronized == 1000 && kind.digest_match == Some(true)).then_some(status)
     });
-    assert_eq!(status["kinds"]["cardholder"]["eligible"], 1000);
+    assert_eq!(status.kinds["cardholder"].eligible, Some(1000));
+    let credentials = &status.kinds["credential"];
+    assert_eq!(Some(credentials.synchronized), credentials.eligible);
+    assert_eq!(status.health.state, HealthState::Online);
     assert_eq!(
-        status["kinds"]["credential"]["synchronized"],
-        status["kinds"]["credential"]["eligible"]
+        status.latest_run.map(|run| run.outcome),
+        Some(RunOutcome::Succeeded)
     );
-    assert_eq!(status["health"]["state"], "online");
-    assert_eq!(status["latest_run"]["outcome"], "succeeded");
 
     // Read straight from the simulator's HR API by a plain HTTPS client, not our own.
     let api = SipassApi::login(&system.sim_url, &system.dir.0.join("sim"));
@@ -31,17 +36,17 @@ fn a_thousand_cardholders_reach_the_directory_exactly() {
 
     // A clean stop: each process exits successfully on SIGTERM.
     assert!(
-        system.role.terminate().success(),
+        terminate(&mut system.role).success(),
         "role: {}",
         system.role.stderr()
     );
     assert!(
-        system.proxy.terminate().success(),
+        terminate(&mut system.proxy).success(),
         "proxy: {}",
         system.proxy.stderr()
     );
     assert!(
-        system.sim.terminate().success(),
+        terminate(&mut system.sim).success(),
         "sim: {}",
         system.sim.stderr()
     );

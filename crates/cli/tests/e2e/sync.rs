@@ -11,23 +11,12 @@ use serde_json::{Value, json};
 
 use crate::support::{
     SipassApi, TempDir, cardholders_in_directory, cardholders_in_sipass, eventually, free_port,
-    role_status, start_proxy, start_role, start_sim, verified,
+    role_status, start_proxy, start_role, start_sim, total_eligible, verified,
 };
 
 const LARGE: usize = 100_000;
 /// How long a large synchronization may take on a slow two-core machine.
 const LARGE_DEADLINE: Duration = Duration::from_secs(600);
-
-fn total_eligible(status: &Value) -> u64 {
-    // Units become two Directory kinds but travel once.
-    status["kinds"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, _)| k.as_str() != "intrusion-detection-unit")
-        .map(|(_, k)| k["eligible"].as_u64().unwrap())
-        .sum()
-}
 
 /// Waits until the listing of cardholders is under way (some done, not all).
 fn wait_halfway(role_url: &str, role_dir: &Path) {
@@ -36,9 +25,8 @@ fn wait_halfway(role_url: &str, role_dir: &Path) {
         "the cardholder listing to be under way",
         || {
             let status = role_status(role_url, role_dir)?;
-            let p = &status["latest_run"]["progress"]["cardholder"];
-            let (done, total) = (p["done"].as_u64()?, p["total"].as_u64()?);
-            (done >= total / 5 && done < total).then_some(())
+            let p = harness::cardholder_progress(&status)?;
+            (p.done >= p.total / 5 && p.done < p.total).then_some(())
         },
     );
 }
@@ -66,8 +54,7 @@ fn a_hundred_thousand_cardholders_are_synchronized_verified_and_kept_current() {
     let (sim_dir, proxy_dir, role_dir) = (dir.sub("sim"), dir.sub("proxy"), dir.sub("role"));
     let (_sim, url) = start_sim(&sim_dir, LARGE);
     let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let (_proxy, _) = start_proxy(&proxy_dir, &sim_dir, &url, &["--listen", &listen]);
+    let (_proxy, _) = start_proxy(&proxy_dir, &sim_dir, &url, Some(port), &[]);
     let (_role, role_url) = start_role(&role_dir, &proxy_dir, port);
     let api = SipassApi::login(&url, &sim_dir);
 
@@ -83,18 +70,8 @@ fn a_hundred_thousand_cardholders_are_synchronized_verified_and_kept_current() {
         "the first synchronization to be verified",
         || role_status(&role_url, &role_dir).filter(verified),
     );
-    assert!(
-        status["kinds"]["cardholder"]["synchronized"]
-            .as_u64()
-            .unwrap()
-            >= LARGE as u64 - 1
-    );
-    assert!(
-        status["kinds"]["credential"]["synchronized"]
-            .as_u64()
-            .unwrap()
-            >= LARGE as u64
-    );
+    assert!(status.kinds["cardholder"].synchronized >= LARGE as u64 - 1);
+    assert!(status.kinds["credential"].synchronized >= LARGE as u64);
 
     // ...and after it.
     rename(&api, "30", "AfterSync");
@@ -124,14 +101,12 @@ fn a_proxy_killed_halfway_through_a_full_synchronization_costs_under_ten_percent
     let (sim_dir, proxy_dir, role_dir) = (dir.sub("sim"), dir.sub("proxy"), dir.sub("role"));
     let (_sim, url) = start_sim(&sim_dir, LARGE);
     let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let (mut proxy, _) = start_proxy(&proxy_dir, &sim_dir, &url, &["--listen", &listen]);
+    let (mut proxy, _) = start_proxy(&proxy_dir, &sim_dir, &url, Some(port), &[]);
     let (_role, role_url) = start_role(&role_dir, &proxy_dir, port);
 
     wait_halfway(&role_url, &role_dir);
-    proxy.child.kill().unwrap(); // SIGKILL
-    proxy.child.wait().unwrap();
-    let (_proxy, _) = start_proxy(&proxy_dir, &sim_dir, &url, &["--listen", &listen]);
+    proxy.kill().unwrap(); // SIGKILL
+    let (_proxy, _) = start_proxy(&proxy_dir, &sim_dir, &url, Some(port), &[]);
 
     let status = eventually(
         LARGE_DEADLINE,
@@ -139,8 +114,7 @@ fn a_proxy_killed_halfway_through_a_full_synchronization_costs_under_ten_percent
         || role_status(&role_url, &role_dir).filter(verified),
     );
     let clean = total_eligible(&status);
-    let transferred = status["transfer"]["listed"].as_u64().unwrap()
-        + status["transfer"]["watched"].as_u64().unwrap();
+    let transferred = status.transfer.listed + status.transfer.watched;
     assert!(
         transferred * 100 < clean * 110,
         "transferred {transferred} entities for a clean synchronization of {clean}"
@@ -153,13 +127,11 @@ fn a_role_killed_halfway_resumes_where_it_stopped_and_ends_verified() {
     let (sim_dir, proxy_dir, role_dir) = (dir.sub("sim"), dir.sub("proxy"), dir.sub("role"));
     let (_sim, url) = start_sim(&sim_dir, LARGE);
     let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let (_proxy, _) = start_proxy(&proxy_dir, &sim_dir, &url, &["--listen", &listen]);
+    let (_proxy, _) = start_proxy(&proxy_dir, &sim_dir, &url, Some(port), &[]);
     let (mut role, role_url) = start_role(&role_dir, &proxy_dir, port);
 
     wait_halfway(&role_url, &role_dir);
-    role.child.kill().unwrap(); // SIGKILL
-    role.child.wait().unwrap();
+    role.kill().unwrap(); // SIGKILL
     let (_role, role_url) = start_role(&role_dir, &proxy_dir, port);
 
     let status = eventually(
@@ -167,8 +139,8 @@ fn a_role_killed_halfway_resumes_where_it_stopped_and_ends_verified() {
         "the resumed synchronization to be verified",
         || role_status(&role_url, &role_dir).filter(verified),
     );
-    assert_eq!(status["latest_run"]["trigger"], "resumed");
-    let listed = status["transfer"]["listed"].as_u64().unwrap();
+    assert_eq!(status.latest_run.as_ref().unwrap().trigger, "resumed");
+    let listed = status.transfer.listed;
     assert!(
         listed < total_eligible(&status),
         "the restarted role listed {listed}: it started over"
@@ -186,14 +158,13 @@ fn deletions_and_the_credential_switch_reach_the_directory() {
     let (sim_dir, proxy_dir, role_dir) = (dir.sub("sim"), dir.sub("proxy"), dir.sub("role"));
     let (_sim, url) = start_sim(&sim_dir, 500);
     let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let (_proxy, _) = start_proxy(&proxy_dir, &sim_dir, &url, &["--listen", &listen]);
+    let (_proxy, _) = start_proxy(&proxy_dir, &sim_dir, &url, Some(port), &[]);
     let (_role, role_url) = start_role(&role_dir, &proxy_dir, port);
     let api = SipassApi::login(&url, &sim_dir);
     let status = eventually(Duration::from_secs(120), "verified", || {
         role_status(&role_url, &role_dir).filter(verified)
     });
-    let credentials = status["kinds"]["credential"]["eligible"].as_u64().unwrap();
+    let credentials = status.kinds["credential"].eligible.unwrap();
     assert!(
         credentials >= 500,
         "every credential, not only the first: {credentials}"
@@ -255,7 +226,7 @@ fn deletions_and_the_credential_switch_reach_the_directory() {
     assert!(ok, "{err}");
     eventually(Duration::from_secs(30), "no credentials", || {
         let status = role_status(&role_url, &role_dir)?;
-        (status["kinds"].get("credential").is_none() && verified(&status)).then_some(())
+        (!status.kinds.contains_key("credential") && verified(&status)).then_some(())
     });
     let (_, out, _) = crate::support::run(
         &[
@@ -280,13 +251,11 @@ fn deletions_and_the_credential_switch_reach_the_directory() {
     assert!(ok, "{err}");
     let status = eventually(Duration::from_secs(60), "credentials back", || {
         let status = role_status(&role_url, &role_dir)?;
-        (status["kinds"]["credential"]["synchronized"].as_u64()? > 0 && verified(&status))
-            .then_some(status)
+        let credentials = status.kinds.get("credential")?;
+        (credentials.synchronized > 0 && verified(&status)).then_some(status)
     });
-    assert_eq!(
-        status["kinds"]["credential"]["synchronized"],
-        status["kinds"]["credential"]["eligible"]
-    );
+    let credentials = &status.kinds["credential"];
+    assert_eq!(Some(credentials.synchronized), credentials.eligible);
 
     // A bad setting names the field and changes nothing.
     let (ok, _, err) = crate::support::run(

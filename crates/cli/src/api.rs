@@ -1,0 +1,123 @@
+//! A client of a running role's REST API: where the role is, its token, and typed answers.
+//! The administration commands and the progress display both use it.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::RoleTarget;
+
+/// A client of the role's REST API.
+pub struct Api {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    /// Finds the role (`--role`, or the address it wrote in its data folder) and its token.
+    pub fn new(target: &RoleTarget) -> Result<Self> {
+        let base = match &target.role {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => read_trimmed(&crate::services::role_address_path(&target.data)).with_context(|| {
+                format!(
+                    "no running role found in data folder '{}'; start one (`sipass-bridge demo` or `sipass-bridge role`) or pass --data or --role",
+                    target.data.display()
+                )
+            })?,
+        };
+        let token = match std::env::var("SIPASS_BRIDGE_API_TOKEN") {
+            Ok(t) if !t.trim().is_empty() => t.trim().to_owned(),
+            _ => read_trimmed(&web::token_path(&target.data)).with_context(|| {
+                format!(
+                    "no API token: set SIPASS_BRIDGE_API_TOKEN or pass --data with the role's data folder (api-token in '{}')",
+                    target.data.display()
+                )
+            })?,
+        };
+        Ok(Api {
+            base,
+            token,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()?,
+        })
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    pub async fn post<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.send(self.http.post(self.url(path))).await
+    }
+
+    pub async fn put<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
+        self.send(self.http.put(self.url(path)).json(body)).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    /// Sends with the token; an error answer becomes its `message` (and `field`).
+    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T> {
+        let response = request.bearer_auth(&self.token).send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot reach the role at {}: {}; is the role running?",
+                self.base,
+                protocol::error_chain(&e)
+            )
+        })?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| {
+            anyhow::anyhow!(
+                "the role's answer was cut off: {}",
+                protocol::error_chain(&e)
+            )
+        })?;
+        if !status.is_success() {
+            bail!("the role answered {status}: {}", error_text(&bytes));
+        }
+        serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "the role at {} answered what this release cannot read; are the CLI and the role the same version?",
+                self.base
+            )
+        })
+    }
+}
+
+/// What an error body says: its message, and the field at fault when it names one.
+fn error_text(body: &[u8]) -> String {
+    match serde_json::from_slice::<web::ErrorBody>(body) {
+        Ok(web::ErrorBody {
+            message,
+            field: Some(field),
+            ..
+        }) if !message.starts_with(&format!("{field}:")) => format!("{field}: {message}"),
+        Ok(error) => error.message,
+        Err(_) => "no details".to_owned(),
+    }
+}
+
+fn read_trimmed(path: &Path) -> Result<String> {
+    Ok(std::fs::read_to_string(path)?.trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    #[test]
+    fn an_error_body_shows_its_field_once() {
+        let named =
+            br#"{"code":"invalid_setting","message":"port: 0 is not a port","field":"port"}"#;
+        assert_eq!(error_text(named), "port: 0 is not a port");
+        let bare = br#"{"code":"invalid_query","message":"give the kind","field":"kind"}"#;
+        assert_eq!(error_text(bare), "kind: give the kind");
+        assert_eq!(error_text(b"<html>"), "no details");
+    }
+}

@@ -1,0 +1,53 @@
+//! Synchronous forms of the async clients, for tests that drive the system step by step.
+
+use std::path::Path;
+
+use role::report::SyncStatus;
+use serde_json::Value;
+
+use crate::{HarnessError, Result, RoleApi, SimClient};
+
+/// A runtime of its own for one synchronous caller.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| HarnessError::Io {
+            what: "cannot start an async runtime".into(),
+            source,
+        })
+}
+
+/// [`SimClient`] called synchronously; its runtime also serves the caller's other async
+/// clients (e.g. a gRPC client of the proxy).
+pub struct SimApi {
+    pub runtime: tokio::runtime::Runtime,
+    client: SimClient,
+}
+
+impl SimApi {
+    pub fn login(hr_url: &str, sim_dir: &Path, client_id: &str) -> Result<Self> {
+        let runtime = runtime()?;
+        let client = runtime.block_on(SimClient::login(hr_url, sim_dir, client_id))?;
+        Ok(SimApi { runtime, client })
+    }
+
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value)> {
+        self.runtime.block_on(self.client.call(method, path, body))
+    }
+
+    pub fn ok(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
+        self.runtime.block_on(self.client.ok(method, path, body))
+    }
+
+    pub fn cardholders(&self) -> Result<std::collections::BTreeSet<(String, String)>> {
+        self.runtime.block_on(self.client.cardholders())
+    }
+}
+
+/// The role's status over its REST API, with a runtime of its own (for tight polling from
+/// synchronous code).
+pub fn role_status(role_url: &str, role_dir: &Path) -> Result<SyncStatus> {
+    let api = RoleApi::new(role_url, role_dir)?;
+    runtime()?.block_on(api.status())
+}

@@ -1,0 +1,227 @@
+//! Every way a REST API call can fail, from one table: each [`Code`] has a stable name that
+//! scripts can match on and the HTTP status it is answered with. The body is always
+//! [`ErrorBody`] (`{code, message, field?}`), so a client needs one decoder for every error.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use store::StoreError;
+
+/// The error codes, with their HTTP status (see [`Code::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// 401: no API token, or the wrong one.
+    Unauthorized,
+    /// 404: no such endpoint.
+    NotFound,
+    /// 404: no entity with that id in the Directory.
+    EntityNotFound,
+    /// 405: the endpoint exists, the method does not.
+    MethodNotAllowed,
+    /// 400: the request body is not the JSON the endpoint takes.
+    InvalidBody,
+    /// 400: a query parameter is missing or malformed.
+    InvalidQuery,
+    /// 400: a setting's value was refused; nothing changed.
+    InvalidSetting,
+    /// 413: the request body is larger than the API accepts.
+    PayloadTooLarge,
+    /// 503: the Directory database cannot be reached or used right now.
+    DatabaseUnavailable,
+    /// 503: the Directory database is on an older schema; `db update` fixes it.
+    DatabaseNeedsUpdate,
+    /// 503: the Directory database was written by a newer release.
+    DatabaseTooNew,
+    /// 500: the Directory's recorded migrations differ from this release's.
+    DatabaseModified,
+    /// 500: a bug; the message says where.
+    Internal,
+}
+
+impl Code {
+    /// Every code, for the table's own tests and documentation.
+    pub const ALL: [Code; 13] = [
+        Code::Unauthorized,
+        Code::NotFound,
+        Code::EntityNotFound,
+        Code::MethodNotAllowed,
+        Code::InvalidBody,
+        Code::InvalidQuery,
+        Code::InvalidSetting,
+        Code::PayloadTooLarge,
+        Code::DatabaseUnavailable,
+        Code::DatabaseNeedsUpdate,
+        Code::DatabaseTooNew,
+        Code::DatabaseModified,
+        Code::Internal,
+    ];
+
+    /// The stable name clients match on; never changed once released.
+    pub fn name(self) -> &'static str {
+        self.row().0
+    }
+
+    /// The HTTP status the code is answered with.
+    pub fn status(self) -> StatusCode {
+        self.row().1
+    }
+
+    /// The table: one row per code.
+    fn row(self) -> (&'static str, StatusCode) {
+        match self {
+            Code::Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED),
+            Code::NotFound => ("not_found", StatusCode::NOT_FOUND),
+            Code::EntityNotFound => ("entity_not_found", StatusCode::NOT_FOUND),
+            Code::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
+            Code::InvalidBody => ("invalid_body", StatusCode::BAD_REQUEST),
+            Code::InvalidQuery => ("invalid_query", StatusCode::BAD_REQUEST),
+            Code::InvalidSetting => ("invalid_setting", StatusCode::BAD_REQUEST),
+            Code::PayloadTooLarge => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
+            Code::DatabaseUnavailable => ("database_unavailable", StatusCode::SERVICE_UNAVAILABLE),
+            Code::DatabaseNeedsUpdate => ("database_needs_update", StatusCode::SERVICE_UNAVAILABLE),
+            Code::DatabaseTooNew => ("database_too_new", StatusCode::SERVICE_UNAVAILABLE),
+            Code::DatabaseModified => ("database_modified", StatusCode::INTERNAL_SERVER_ERROR),
+            Code::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+/// A failed API call: its code, a message a person can act on, and the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: Code,
+    pub message: String,
+    /// The request field (body key or query parameter) a refused value was given for.
+    pub field: Option<String>,
+}
+
+/// The JSON body of every error answer; the CLI decodes it to show `message` and `field`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// A refused value of `field`.
+    pub fn field(code: Code, field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError {
+            field: Some(field.into()),
+            ..ApiError::new(code, message)
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code.name().to_owned(),
+            message: self.message.clone(),
+            field: self.field.clone(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.code.status(), Json(self.body())).into_response()
+    }
+}
+
+/// A store error says whether the database is unusable for now (503) or was changed
+/// behind this release's back (500); input errors never reach the store.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let code = match &e {
+            StoreError::Open { .. } | StoreError::InUse { .. } | StoreError::Sql(_) => {
+                Code::DatabaseUnavailable
+            }
+            StoreError::NeedsUpdate { .. } => Code::DatabaseNeedsUpdate,
+            StoreError::NewerSchema { .. } => Code::DatabaseTooNew,
+            StoreError::ChecksumMismatch { .. } | StoreError::Unrecognised { .. } => {
+                Code::DatabaseModified
+            }
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<role::config::SettingsError> for ApiError {
+    fn from(e: role::config::SettingsError) -> Self {
+        match e {
+            role::config::SettingsError::Invalid(invalid) => {
+                ApiError::field(Code::InvalidSetting, invalid.field, invalid.to_string())
+            }
+            role::config::SettingsError::Store(e) => e.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_distinct_name_and_an_error_status() {
+        let names: std::collections::BTreeSet<_> = Code::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names.len(), Code::ALL.len());
+        for code in Code::ALL {
+            let status = code.status();
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{code:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_setting_is_a_400_naming_its_field() {
+        let invalid = role::config::InvalidSetting {
+            field: "port",
+            message: "0 is not a port number from 1 to 65535".into(),
+        };
+        let error = ApiError::from(role::config::SettingsError::Invalid(invalid));
+        assert_eq!(error.code.status(), StatusCode::BAD_REQUEST);
+        let body = serde_json::to_value(error.body()).unwrap();
+        assert_eq!(body["code"], "invalid_setting");
+        assert_eq!(body["field"], "port");
+        assert!(body["message"].as_str().unwrap().starts_with("port: "));
+    }
+
+    #[test]
+    fn store_errors_are_unavailable_or_internal_by_cause() {
+        let path = std::path::PathBuf::from("role/directory.db");
+        let needs = StoreError::NeedsUpdate {
+            database: "Directory",
+            path: path.clone(),
+            found: 1,
+            expected: 2,
+        };
+        assert_eq!(ApiError::from(needs).code, Code::DatabaseNeedsUpdate);
+        let modified = StoreError::ChecksumMismatch {
+            database: "Directory",
+            path,
+            version: 1,
+            name: "init".into(),
+        };
+        assert_eq!(
+            ApiError::from(modified).code.status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+
+    #[test]
+    fn a_body_without_field_omits_it() {
+        let body = serde_json::to_value(ApiError::new(Code::NotFound, "no").body()).unwrap();
+        assert!(body.get("field").is_none(), "{body}");
+    }
+}

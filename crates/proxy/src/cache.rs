@@ -273,7 +273,8 @@ impl Cache {
             Err(StoreError::Sql(e)) => return Err(classify(e)),
             Err(e) => return Err(CacheError::Schema(e)),
         }
-        Self::seed_identity(&mut conn).map_err(|e| unusable(e.to_string()))?;
+        // A busy or failing disk here is not a damaged cache: only corruption moves it aside.
+        Self::seed_identity(&mut conn).map_err(classify)?;
         let meta = |key: &str| -> Result<String, CacheError> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
                 .optional()?

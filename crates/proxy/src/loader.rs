@@ -401,7 +401,9 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&Cache) -> Result<T, CacheError> + Send + 'static,
 ) -> Result<T, CacheError> {
     let cache = cache.clone();
-    runtime::blocking(move || f(&cache)).await
+    runtime::try_blocking(move || f(&cache))
+        .await
+        .map_err(|p| CacheError::Task(p.to_string()))?
 }
 
 /// A served object as a cache change.

@@ -11,7 +11,7 @@ use protocol::kind_from_wire;
 use runtime::{Backoff, WorkerContext};
 use store::Directory;
 
-use crate::proxy::{Dialer, Endpoint, Proxy};
+use crate::proxy::{Dialer, Endpoint, Proxy, ProxyError};
 use crate::session::{Session, SessionEnd, configured_endpoint, wanted_kinds};
 use crate::status::{HealthState, ProxyInfo, StatusBoard};
 use crate::synchronizer::Synchronizer;
@@ -84,6 +84,7 @@ impl<D: Dialer> runtime::Worker for Connection<D> {
             }
         }
         tracing::info!("disconnected from the proxy: the role stops");
+        self.synchronizer.reporter.stopped();
         Ok(())
     }
 }
@@ -98,13 +99,22 @@ impl<D: Dialer> Connection<D> {
         let mut said_loading = false;
         loop {
             let hello = self.hello(&proxy, &endpoint).await?;
-            let Some(loading) = hello.loading else {
-                return self.open(proxy, endpoint, hello);
+            let reason = match hello.loading {
+                Some(loading) => format!(
+                    "the proxy at {endpoint} is still loading SiPass ({} of {} cardholders)",
+                    loading.cardholders_loaded, loading.cardholders_total
+                ),
+                None => match proxy.summary(&[]).await {
+                    // A proxy from before Hello reported loading (0.1.0) shows it only by
+                    // refusing to serve: probed here, so that it is waited for like any
+                    // other instead of recording a failed run at every attempt.
+                    Err(ProxyError::NotReady(detail)) => {
+                        format!("the proxy at {endpoint} is not ready to serve yet ({detail})")
+                    }
+                    Err(e) => return Err(e.into()),
+                    Ok(_) => return self.open(proxy, endpoint, hello),
+                },
             };
-            let reason = format!(
-                "the proxy at {endpoint} is still loading SiPass ({} of {} cardholders)",
-                loading.cardholders_loaded, loading.cardholders_total
-            );
             let wait = self.waits.loading;
             ctx.status.idle("waiting for the proxy to load SiPass");
             self.status

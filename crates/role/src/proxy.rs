@@ -32,6 +32,10 @@ pub enum ProxyError {
     /// The proxy refused a page token (from before a proxy upgrade): list from the start.
     #[error("{0}")]
     BadPageToken(String),
+    /// The proxy answered Hello but refuses to serve yet: how a proxy from before Hello
+    /// reported its loading progress (0.1.0) says that it is still reading SiPass.
+    #[error("{0}")]
+    NotReady(String),
     /// Anything else: the role reconnects after a wait. The message says where and what to do.
     #[error("{0}")]
     Unavailable(String),

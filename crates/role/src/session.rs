@@ -52,7 +52,9 @@ impl SessionEnd {
     pub fn from_proxy(context: &str, e: ProxyError) -> Self {
         match e {
             ProxyError::Incompatible(reason) => SessionEnd::Incompatible(reason),
-            ProxyError::BadPageToken(reason) | ProxyError::Unavailable(reason) => {
+            ProxyError::BadPageToken(reason)
+            | ProxyError::NotReady(reason)
+            | ProxyError::Unavailable(reason) => {
                 SessionEnd::Disconnected(format!("{context}: {reason}"))
             }
         }

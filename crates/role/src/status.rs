@@ -136,9 +136,11 @@ impl StatusBoard {
     pub fn health(&self) -> Health {
         let inner = self.lock();
         let mut health = inner.health.clone();
-        health.retry_in_ms = inner
-            .retry_at
-            .map(|at| at.saturating_duration_since(Instant::now()).as_millis() as u64);
+        // Once the wait is over the role is trying again: no countdown stuck at zero.
+        health.retry_in_ms = inner.retry_at.and_then(|at| {
+            let left = at.saturating_duration_since(Instant::now());
+            (!left.is_zero()).then(|| left.as_millis().max(1) as u64)
+        });
         health
     }
 

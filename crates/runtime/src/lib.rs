@@ -24,6 +24,44 @@ pub fn now_millis() -> i64 {
         .unwrap_or(0)
 }
 
+/// A blocking call that panicked: a bug, reported as an error so that the caller can fail
+/// the one request or retry the one step instead of losing the whole worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Panicked(pub String);
+
+impl std::fmt::Display for Panicked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "an internal task failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for Panicked {}
+
+/// The text of a panic's payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// Runs blocking work (a database call) off the async executor; a panic in it comes back
+/// as [`Panicked`].
+pub async fn try_blocking<T, F>(f: F) -> Result<T, Panicked>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(value) => Ok(value),
+        Err(e) if e.is_panic() => Err(Panicked(panic_message(&*e.into_panic()))),
+        Err(e) => Err(Panicked(format!(
+            "cancelled while the runtime shuts down: {e}"
+        ))),
+    }
+}
+
 /// Runs blocking work (a database call) off the async executor and returns its result.
 ///
 /// A panic in `f` is a bug, not an input error: it is carried on to the caller unchanged

@@ -127,6 +127,12 @@ impl StatusReporter {
         self.update(|s| s.progress = progress);
     }
 
+    /// Marks a part that a worker runs inside itself (not spawned on its own) as ended with
+    /// that worker.
+    pub fn stopped(&self) {
+        self.update(|s| s.state = WorkerState::Stopped);
+    }
+
     /// The status as it is now.
     pub fn snapshot(&self) -> WorkerStatus {
         self.status
@@ -200,7 +206,16 @@ impl Workers {
             status: status.clone(),
         };
         tokio::spawn(async move {
-            let result = worker.run(ctx).await;
+            // Run on a task of its own, so that a panic ends the worker with a status that
+            // says so instead of leaving it "busy" forever.
+            let result = match tokio::spawn(worker.run(ctx)).await {
+                Ok(result) => result,
+                Err(e) if e.is_panic() => Err(format!(
+                    "stopped by an internal error: {}",
+                    crate::panic_message(&*e.into_panic())
+                )),
+                Err(e) => Err(format!("cancelled: {e}")),
+            };
             status.finish(result);
         })
     }
@@ -218,7 +233,13 @@ impl Workers {
             status: status.clone(),
         };
         std::thread::Builder::new().name(name).spawn(move || {
-            let result = worker.run(ctx);
+            let run = std::panic::AssertUnwindSafe(move || worker.run(ctx));
+            let result = std::panic::catch_unwind(run).unwrap_or_else(|payload| {
+                Err(format!(
+                    "stopped by an internal error: {}",
+                    crate::panic_message(&*payload)
+                ))
+            });
             status.finish(result);
         })
     }
@@ -270,6 +291,62 @@ mod tests {
         fn run(self, _ctx: WorkerContext) -> Result<(), String> {
             Err("the disk is gone".into())
         }
+    }
+
+    struct Panics;
+
+    impl Worker for Panics {
+        fn name(&self) -> String {
+            "panics".into()
+        }
+        async fn run(self, _ctx: WorkerContext) -> Result<(), String> {
+            let stored: Vec<u32> = Vec::new();
+            let first = stored.first().copied();
+            Err(format!("never reached: {}", first.expect("a value that was never stored")))
+        }
+    }
+
+    struct PanicsOnAThread;
+
+    impl BlockingWorker for PanicsOnAThread {
+        fn name(&self) -> String {
+            "panics-on-a-thread".into()
+        }
+        fn run(self, _ctx: WorkerContext) -> Result<(), String> {
+            panic!("the housekeeping went wrong");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_panics_is_reported_failed_with_the_panic() {
+        let workers = Workers::new();
+        let shutdown = Shutdown::new();
+        workers.spawn(Panics, &shutdown).await.unwrap();
+        workers
+            .spawn_thread(PanicsOnAThread, &shutdown)
+            .unwrap()
+            .join()
+            .unwrap();
+        let statuses = workers.statuses();
+        for status in &statuses {
+            assert_eq!(status.state, WorkerState::Failed, "{status:?}");
+        }
+        assert!(
+            statuses[0]
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("a value that was never stored")),
+            "{statuses:?}"
+        );
+        assert!(
+            statuses[1]
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("the housekeeping went wrong")),
+            "{statuses:?}"
+        );
+        let panicked = crate::try_blocking(|| -> u32 { panic!("a bad row") }).await;
+        assert_eq!(panicked, Err(crate::Panicked("a bad row".into())));
     }
 
     #[tokio::test]

@@ -58,6 +58,22 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
 }
 
+impl StoreError {
+    /// Whether trying again later may work: the database busy, locked, out of disk or
+    /// unreadable for now, as opposed to a schema or a file that is wrong for this release.
+    pub fn is_transient(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        match self {
+            StoreError::Open { .. } | StoreError::InUse { .. } => true,
+            StoreError::Sql(e) => matches!(
+                e.sqlite_error_code(),
+                Some(DatabaseBusy | DatabaseLocked | DiskFull | SystemIoFailure | CannotOpen)
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// The data folder a database file is in, as the user would type it.
 fn folder_of(path: &Path) -> String {
     match path.parent() {

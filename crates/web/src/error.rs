@@ -13,10 +13,8 @@ use store::StoreError;
 pub enum Code {
     /// 401: no API token, or the wrong one.
     Unauthorized,
-    /// 404: no such endpoint.
+    /// 404: no such endpoint, or no entity with that id in the Directory.
     NotFound,
-    /// 404: no entity with that id in the Directory.
-    EntityNotFound,
     /// 405: the endpoint exists, the method does not.
     MethodNotAllowed,
     /// 400: the request body is not the JSON the endpoint takes.
@@ -41,10 +39,9 @@ pub enum Code {
 
 impl Code {
     /// Every code, for the table's own tests and documentation.
-    pub const ALL: [Code; 13] = [
+    pub const ALL: [Code; 12] = [
         Code::Unauthorized,
         Code::NotFound,
-        Code::EntityNotFound,
         Code::MethodNotAllowed,
         Code::InvalidBody,
         Code::InvalidQuery,
@@ -72,7 +69,6 @@ impl Code {
         match self {
             Code::Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED),
             Code::NotFound => ("not_found", StatusCode::NOT_FOUND),
-            Code::EntityNotFound => ("entity_not_found", StatusCode::NOT_FOUND),
             Code::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             Code::InvalidBody => ("invalid_body", StatusCode::BAD_REQUEST),
             Code::InvalidQuery => ("invalid_query", StatusCode::BAD_REQUEST),
@@ -137,13 +133,23 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A handler's blocking call that panicked: a bug, answered 500 rather than a dropped
+/// connection.
+impl From<runtime::Panicked> for ApiError {
+    fn from(e: runtime::Panicked) -> Self {
+        ApiError::new(Code::Internal, e.to_string())
+    }
+}
+
 /// A store error says whether the database is unusable for now (503) or was changed
 /// behind this release's back (500); input errors never reach the store.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let code = match &e {
+            _ if e.is_transient() => Code::DatabaseUnavailable,
+            // A constraint, a malformed row or a bug: retrying will not help.
             StoreError::Open { .. } | StoreError::InUse { .. } | StoreError::Sql(_) => {
-                Code::DatabaseUnavailable
+                Code::Internal
             }
             StoreError::NeedsUpdate { .. } => Code::DatabaseNeedsUpdate,
             StoreError::NewerSchema { .. } => Code::DatabaseTooNew,

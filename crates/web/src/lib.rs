@@ -80,13 +80,13 @@ async fn index() -> Html<&'static str> {
 
 async fn sync_status(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
-    let status = runtime::blocking(move || role.sync_status()).await?;
+    let status = runtime::try_blocking(move || role.sync_status()).await??;
     Ok(Json(status).into_response())
 }
 
 async fn config_show(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
-    let settings = runtime::blocking(move || role::config::read(&*role.directory)).await?;
+    let settings = runtime::try_blocking(move || role::config::read(&*role.directory)).await??;
     Ok(Json(settings).into_response())
 }
 
@@ -104,7 +104,7 @@ async fn config_set(
     })?;
     let role = state.role.clone();
     let settings =
-        runtime::blocking(move || role::config::apply(&*role.directory, &change)).await?;
+        runtime::try_blocking(move || role::config::apply(&*role.directory, &change)).await??;
     Ok(Json(settings).into_response())
 }
 
@@ -197,8 +197,8 @@ async fn entities_list(
     let kind = directory_kind(query.kind)?;
     let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
     let role = state.role.clone();
-    let rows =
-        runtime::blocking(move || role.directory.entities(&kind, &query.after, limit)).await?;
+    let rows = runtime::try_blocking(move || role.directory.entities(&kind, &query.after, limit))
+        .await??;
     let next_after = (rows.len() as u32 == limit)
         .then(|| rows.last().map(|r| r.id.clone()))
         .flatten();
@@ -216,10 +216,10 @@ async fn entity_show(
 ) -> Result<Response, ApiError> {
     let role = state.role.clone();
     let lookup = id.clone();
-    let rows = runtime::blocking(move || role.directory.entity(&lookup)).await?;
+    let rows = runtime::try_blocking(move || role.directory.entity(&lookup)).await??;
     if rows.is_empty() {
         return Err(ApiError::new(
-            Code::EntityNotFound,
+            Code::NotFound,
             format!("no entity with id '{id}' in the Directory"),
         ));
     }

@@ -149,7 +149,7 @@ async fn listing_needs_a_known_kind() {
 async fn an_unknown_entity_or_endpoint_is_404_and_a_wrong_method_405() {
     let role = TestRole::new("notfound");
     let entity = role.call("GET", "/api/v1/entities/42", "").await;
-    assert_error(&entity, StatusCode::NOT_FOUND, "entity_not_found", None);
+    assert_error(&entity, StatusCode::NOT_FOUND, "not_found", None);
     let endpoint = role.call("GET", "/api/v1/nothing-here", "").await;
     assert_error(&endpoint, StatusCode::NOT_FOUND, "not_found", None);
     let method = role.call("DELETE", "/api/v1/config", "").await;

@@ -107,11 +107,13 @@ impl Proxy for GrpcProxy {
         let request = pb::SummaryRequest {
             kinds: wire_kinds(kinds),
         };
-        Ok(client
-            .summary(request)
-            .await
-            .map_err(unavailable)?
-            .into_inner())
+        match client.summary(request).await {
+            Ok(reply) => Ok(reply.into_inner()),
+            Err(s) if s.code() == tonic::Code::Unavailable => {
+                Err(ProxyError::NotReady(s.message().to_owned()))
+            }
+            Err(s) => Err(unavailable(s)),
+        }
     }
 }
 

@@ -325,6 +325,10 @@ impl Synchronizer {
         f: impl FnOnce(&dyn Directory) -> Result<T, store::StoreError> + Send + 'static,
     ) -> Result<T, SessionEnd> {
         let directory = self.directory.clone();
-        Ok(runtime::blocking(move || f(directory.as_ref())).await?)
+        // A panicking call fails this step, which is retried, as a database error would be.
+        runtime::try_blocking(move || f(directory.as_ref()))
+            .await
+            .map_err(|p| SessionEnd::Database(p.to_string()))?
+            .map_err(SessionEnd::from)
     }
 }

@@ -26,6 +26,8 @@ struct State {
     revision: u64,
     /// `(loaded, total)` cardholders while still loading.
     loading: Option<(u64, u64)>,
+    /// Like a 0.1.0 proxy: Hello does not say that it is loading.
+    hides_loading: bool,
     entities: BTreeMap<EntityKind, BTreeMap<String, u64>>,
     /// Every change after `oldest`, in revision order.
     log: Vec<pb::Change>,
@@ -55,6 +57,7 @@ impl FakeProxy {
                 served: served.to_vec(),
                 revision: 0,
                 loading: None,
+                hides_loading: false,
                 entities: BTreeMap::new(),
                 log: Vec::new(),
                 oldest: 0,
@@ -140,6 +143,12 @@ impl FakeProxy {
         self.state().loading = progress;
     }
 
+    /// Behaves as a 0.1.0 proxy did: while loading, Hello says nothing of it and every
+    /// other call is refused as not ready.
+    pub fn hide_loading(&self) {
+        self.state().hides_loading = true;
+    }
+
     /// The page tokens of the List calls made for `kind`, in order.
     pub fn pages_fetched(&self, kind: EntityKind) -> Vec<String> {
         let s = self.state();
@@ -171,7 +180,7 @@ impl FakeProxy {
 
     fn unavailable_while_loading(s: &State) -> Result<(), ProxyError> {
         match s.loading {
-            Some(_) => Err(ProxyError::Unavailable("the proxy is still loading".into())),
+            Some(_) => Err(ProxyError::NotReady("the proxy is still loading".into())),
             None => Ok(()),
         }
     }
@@ -212,10 +221,13 @@ impl Proxy for FakeProxy {
             revision: s.revision,
             cache_id: s.cache_id.clone(),
             kinds: s.served.iter().map(|k| kind_to_wire(*k) as i32).collect(),
-            loading: s.loading.map(|(loaded, total)| pb::Loading {
-                cardholders_loaded: loaded,
-                cardholders_total: total,
-            }),
+            loading: s
+                .loading
+                .filter(|_| !s.hides_loading)
+                .map(|(loaded, total)| pb::Loading {
+                    cardholders_loaded: loaded,
+                    cardholders_total: total,
+                }),
         })
     }
 

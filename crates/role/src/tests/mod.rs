@@ -230,7 +230,7 @@ async fn an_incompatible_proxy_is_refused_naming_both_versions_and_nothing_is_wr
     let health = running
         .eventually("a warning", |role| {
             let health = role.status.health();
-            (health.state == HealthState::Warning).then_some(health)
+            (health.state == HealthState::Warning && health.retry_in_ms.is_some()).then_some(health)
         })
         .await;
     let reason = health.reason.clone().unwrap_or_default();
@@ -245,6 +245,35 @@ async fn an_incompatible_proxy_is_refused_naming_both_versions_and_nothing_is_wr
 }
 
 #[tokio::test]
+async fn an_older_proxy_that_only_refuses_while_loading_is_waited_for_without_failed_runs() {
+    let proxy = proxy_with(4);
+    proxy.hide_loading();
+    proxy.set_loading(Some((2, 4)));
+    let running = Running::start(&proxy);
+
+    let health = running
+        .eventually("a not-ready warning", |role| {
+            let health = role.status.health();
+            (health.state == HealthState::Warning && health.retry_in_ms.is_some()).then_some(health)
+        })
+        .await;
+    let reason = health.reason.clone().unwrap_or_default();
+    assert!(reason.contains("not ready to serve yet"), "{reason}");
+    assert_eq!(proxy.list_calls(), 0);
+    assert!(running.role.directory.latest_run().unwrap().is_none());
+
+    proxy.set_loading(None);
+    running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
+    assert_eq!(running.count(CARDHOLDER), 4);
+    let run = running.latest_run();
+    assert_eq!(
+        (run.trigger.as_str(), run.outcome),
+        ("first connection", RunOutcome::Succeeded)
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
 async fn the_role_waits_for_a_proxy_still_loading_and_synchronizes_once_loaded() {
     let proxy = proxy_with(4);
     proxy.set_loading(Some((2, 4)));
@@ -253,7 +282,7 @@ async fn the_role_waits_for_a_proxy_still_loading_and_synchronizes_once_loaded()
     let health = running
         .eventually("a loading warning", |role| {
             let health = role.status.health();
-            (health.state == HealthState::Warning).then_some(health)
+            (health.state == HealthState::Warning && health.retry_in_ms.is_some()).then_some(health)
         })
         .await;
     let reason = health.reason.clone().unwrap_or_default();

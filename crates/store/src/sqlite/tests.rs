@@ -100,7 +100,11 @@ fn the_release_0_1_0_directory_opens_unchanged_with_every_row() {
         "source_digest",
         "watch_position",
     ] {
-        assert_eq!(contents(&path, table), contents(&original, table), "{table}");
+        assert_eq!(
+            contents(&path, table),
+            contents(&original, table),
+            "{table}"
+        );
     }
 }
 
@@ -113,7 +117,10 @@ fn contents(path: &Path, table: &str) -> Vec<String> {
     let mut rows: Vec<String> = stmt
         .query_map([], |r| {
             (0..columns)
-                .map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+                .map(|i| {
+                    r.get::<_, rusqlite::types::Value>(i)
+                        .map(|v| format!("{v:?}"))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(|values| values.join("|"))
         })
@@ -136,15 +143,22 @@ fn looking_an_entity_up_by_id_seeks_the_primary_key_instead_of_reading_the_table
         .collect::<Result<_, _>>()
         .unwrap();
     assert!(
-        plan.iter().any(|step| step.contains("USING PRIMARY KEY")
-            || step.contains("USING INDEX")),
+        plan.iter()
+            .any(|step| step.contains("USING PRIMARY KEY") || step.contains("USING INDEX")),
         "{plan:?}"
     );
-    assert!(!plan.iter().any(|step| step.starts_with("SCAN entities")), "{plan:?}");
+    assert!(
+        !plan.iter().any(|step| step.starts_with("SCAN entities")),
+        "{plan:?}"
+    );
     let dir = crate::open(&path).unwrap();
     let some = dir.all_entities("cardholder").unwrap().remove(0);
     let found = dir.entity(&some.id).unwrap();
-    assert!(found.iter().any(|e| e.kind == "cardholder" && e.name == some.name));
+    assert!(
+        found
+            .iter()
+            .any(|e| e.kind == "cardholder" && e.name == some.name)
+    );
 }
 
 #[test]

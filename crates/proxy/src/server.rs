@@ -94,7 +94,7 @@ impl Bridge for BridgeService {
     ) -> Result<Response<pb::AckEventsReply>, Status> {
         let up_to = request.into_inner().up_to_sequence;
         let journal = self.shared.journal.clone();
-        let kept = tokio::task::spawn_blocking(move || journal.acknowledge(up_to))
+        let kept = runtime::try_blocking(move || journal.acknowledge(up_to))
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(|e| {
@@ -255,7 +255,7 @@ impl Bridge for BridgeService {
         };
         let cache = self.shared.cache.clone();
         let (page, total) =
-            tokio::task::spawn_blocking(move || cache.page(kind, after.as_deref(), limit))
+            runtime::try_blocking(move || cache.page(kind, after.as_deref(), limit))
                 .await
                 .map_err(|e| Status::internal(e.to_string()))?
                 .map_err(cache_status)?;
@@ -313,7 +313,7 @@ impl Bridge for BridgeService {
         };
         let cache = self.shared.cache.clone();
         let wanted = kinds.clone();
-        let (revision, summaries) = tokio::task::spawn_blocking(move || cache.summaries(&wanted))
+        let (revision, summaries) = runtime::try_blocking(move || cache.summaries(&wanted))
             .await
             .map_err(|e| Status::internal(e.to_string()))?;
         let kinds = kinds

@@ -302,7 +302,10 @@ mod tests {
         async fn run(self, _ctx: WorkerContext) -> Result<(), String> {
             let stored: Vec<u32> = Vec::new();
             let first = stored.first().copied();
-            Err(format!("never reached: {}", first.expect("a value that was never stored")))
+            Err(format!(
+                "never reached: {}",
+                first.expect("a value that was never stored")
+            ))
         }
     }
 

@@ -707,11 +707,7 @@ pub fn json_line<T: serde::Serialize>(value: &T) -> String {
 
 /// Now, as SiPass writes times: ISO-8601 without fractions, with the UTC offset.
 pub fn now() -> String {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    let text = model::time::rfc3339_millis(millis);
+    let text = model::time::rfc3339_millis(runtime::now_millis());
     // "2026-11-22T09:33:20.123Z" -> "2026-11-22T09:33:20+00:00"
     format!("{}+00:00", &text[..19])
 }

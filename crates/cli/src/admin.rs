@@ -245,8 +245,12 @@ fn json_name<T: Serialize>(value: &T) -> String {
 
 fn print_status(status: &SyncStatus) {
     let health = &status.health;
+    let retry = health
+        .retry_in_ms
+        .map(|ms| format!("; retrying in {} s", ms.div_ceil(1000)))
+        .unwrap_or_default();
     out!(
-        "Health:  {} ({})",
+        "Health:  {} ({}{retry})",
         json_name(&health.state),
         or_dash(health.reason.as_deref())
     );

@@ -169,3 +169,45 @@ async fn the_status_reads_back_as_the_report_type() {
     let report: role::report::SyncStatus = serde_json::from_value(body).unwrap();
     assert!(report.latest_run.is_none());
 }
+
+#[tokio::test]
+async fn the_page_runs_only_its_own_script_and_never_parses_text_as_html() {
+    let role = TestRole::new("page");
+    for (path, content_type) in [
+        ("/", "text/html"),
+        ("/app.js", "text/javascript"),
+        ("/app.css", "text/css"),
+        ("/api/v1/sync/status", "application/json"),
+    ] {
+        let request = Request::builder()
+            .uri(path)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = role.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+        };
+        assert!(header("content-type").starts_with(content_type), "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        let policy = header("content-security-policy");
+        assert!(policy.contains("script-src 'self'"), "{path}: {policy}");
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+        assert!(!policy.contains("unsafe-inline"), "{path}: {policy}");
+    }
+    let page = include_str!("assets/index.html");
+    assert!(
+        !page.contains("<script>") && !page.contains("<style>"),
+        "inline code in the page"
+    );
+    let script = include_str!("assets/app.js");
+    assert!(!script.contains("innerHTML") && !script.contains("insertAdjacentHTML"));
+}

@@ -103,10 +103,19 @@ pub struct SqliteDirectory {
 impl SqliteDirectory {
     /// Opens the Directory at `path`, creating it with the latest schema when new. An
     /// existing database on another schema is refused ([`StoreError::NeedsUpdate`],
-    /// [`StoreError::NewerSchema`]).
+    /// [`StoreError::NewerSchema`]). The writer is the role: a run still recorded as running
+    /// belongs to a role that was killed, and is marked interrupted at once rather than
+    /// showing "running" until the next synchronization starts.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut writer = connect(path)?;
         migrate::prepare(&mut writer, &DIRECTORY, path)?;
+        let interrupted = write::interrupt_unfinished_runs(&writer)?;
+        if interrupted > 0 {
+            tracing::info!(
+                runs = interrupted,
+                "a synchronization left running by a stopped role is marked interrupted"
+            );
+        }
         let reader = SqliteReader {
             path: path.to_owned(),
             conn: Mutex::new(connect(path)?),

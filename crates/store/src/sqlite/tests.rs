@@ -296,3 +296,18 @@ fn a_read_only_handle_reads_beside_the_writer_and_update_waits_for_it_to_stop() 
     drop((dir, reader));
     migrate::update(&path, &DIRECTORY, &mut |_| {}).unwrap();
 }
+
+#[test]
+fn a_run_left_running_by_a_killed_role_is_marked_interrupted_when_the_directory_opens() {
+    let path = temp_db("interrupted");
+    let run = {
+        let dir = SqliteDirectory::open(&path).unwrap();
+        dir.start_run("first connection").unwrap()
+        // dropped without finish_run: the role was killed
+    };
+    let dir = SqliteDirectory::open(&path).unwrap();
+    let latest = dir.latest_run().unwrap().unwrap();
+    assert_eq!(latest.id, run);
+    assert_eq!(latest.outcome, RunOutcome::Interrupted);
+    assert!(latest.ended_at.is_some());
+}

@@ -138,12 +138,17 @@ pub fn remove_source_kind(conn: &mut Connection, source_kind: &str) -> Result<u6
     Ok(removed as u64)
 }
 
+/// Marks every run still recorded as running interrupted, ended now; returns how many.
+pub fn interrupt_unfinished_runs(conn: &Connection) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "UPDATE sync_runs SET outcome = 'interrupted', ended_at = ?1 WHERE outcome = 'running'",
+        [runtime::now_millis()],
+    )?)
+}
+
 pub fn start_run(conn: &Connection, trigger: &str) -> Result<i64, StoreError> {
     let now = runtime::now_millis();
-    conn.execute(
-        "UPDATE sync_runs SET outcome = 'interrupted', ended_at = ?1 WHERE outcome = 'running'",
-        [now],
-    )?;
+    interrupt_unfinished_runs(conn)?;
     conn.execute(
         "INSERT INTO sync_runs (trigger, started_at, outcome) VALUES (?1, ?2, 'running')",
         params![trigger, now],

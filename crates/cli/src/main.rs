@@ -102,6 +102,7 @@ pub struct RoleTarget {
 }
 
 fn main() -> ExitCode {
+    private_files();
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -136,6 +137,17 @@ fn main() -> ExitCode {
             eprintln!("error: {}", chain(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Every file and folder this process creates is its owner's alone (0600, 0700) from the
+/// moment it exists: the data folders hold names, card numbers, tokens and keys, and a file
+/// created readable and narrowed afterwards leaves a window.
+fn private_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
     }
 }
 

@@ -51,4 +51,35 @@ fn a_thousand_cardholders_reach_the_directory_exactly() {
         system.sim.stderr()
     );
     let _ = (&system.proxy_addr, &system.role_url);
+
+    // What the processes wrote (databases, tokens, keys, certificates) is theirs alone.
+    for part in ["sim", "proxy", "role"] {
+        let loose = loose_permissions(&system.dir.0.join(part));
+        assert!(loose.is_empty(), "{part}: readable by others: {loose:?}");
+    }
+}
+
+/// Files and folders below `dir` (not `dir` itself, which the test made) that anyone but
+/// their owner may read, write or enter, with their modes.
+fn loose_permissions(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut loose = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                loose.push((path.clone(), mode));
+            }
+            if path.is_dir() {
+                pending.push(path);
+            }
+        }
+    }
+    assert!(
+        dir.read_dir().unwrap().next().is_some(),
+        "nothing was written in {dir:?}"
+    );
+    loose
 }

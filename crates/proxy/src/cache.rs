@@ -175,13 +175,6 @@ pub enum CacheError {
 }
 
 /// True for SQLite's "this file is damaged or not a database".
-fn is_corruption(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
-    )
-}
-
 /// A watch that starts before the oldest change still kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooOld {
@@ -249,7 +242,7 @@ impl Cache {
         // Only a damaged file is moved aside; a busy, unreadable or full disk is reported as
         // it is, since rebuilding would cost every role a full synchronization.
         let classify = |e: rusqlite::Error| {
-            if is_corruption(&e) {
+            if store::is_corruption(&e) {
                 unusable(e.to_string())
             } else {
                 CacheError::Open {

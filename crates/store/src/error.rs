@@ -54,6 +54,14 @@ pub enum StoreError {
         database: &'static str,
         path: PathBuf,
     },
+    #[error(
+        "the {database} {path} is damaged ({detail}); stop the process that uses it, then restore a backup or move the file aside (a role lists everything from the proxy again into a new Directory)"
+    )]
+    Damaged {
+        database: &'static str,
+        path: PathBuf,
+        detail: String,
+    },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
 }
@@ -72,6 +80,14 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// Whether SQLite says the file is damaged or not a database at all.
+pub fn is_corruption(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
 }
 
 /// The data folder a database file is in, as the user would type it.

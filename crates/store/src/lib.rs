@@ -25,7 +25,7 @@ pub use directory::{
     Directory, DirectoryRead, EntityRow, SourceChange, SourceEntity, SyncPosition, SyncRun,
     WatchPosition,
 };
-pub use error::StoreError;
+pub use error::{StoreError, is_corruption};
 pub use migrate::{DatabaseStatus, SchemaStatus, UpdateReport};
 
 /// Opens the Directory at `path` (SQLite), creating it when new; one on another schema is

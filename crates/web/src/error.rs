@@ -153,7 +153,9 @@ impl From<StoreError> for ApiError {
             }
             StoreError::NeedsUpdate { .. } => Code::DatabaseNeedsUpdate,
             StoreError::NewerSchema { .. } => Code::DatabaseTooNew,
-            StoreError::ChecksumMismatch { .. } | StoreError::Unrecognised { .. } => {
+            StoreError::ChecksumMismatch { .. }
+            | StoreError::Unrecognised { .. }
+            | StoreError::Damaged { .. } => {
                 Code::DatabaseModified
             }
         };

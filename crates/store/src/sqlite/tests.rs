@@ -311,3 +311,20 @@ fn a_run_left_running_by_a_killed_role_is_marked_interrupted_when_the_directory_
     assert_eq!(latest.outcome, RunOutcome::Interrupted);
     assert!(latest.ended_at.is_some());
 }
+
+#[test]
+fn a_damaged_directory_is_refused_at_open_naming_the_file() {
+    let path = fixture("damaged");
+    let mut bytes = std::fs::read(&path).unwrap();
+    // 12 KiB of garbage in the middle, over entity pages (as the hardening issue found it).
+    let middle = bytes.len() / 2;
+    for (i, b) in bytes[middle..middle + 12 * 1024].iter_mut().enumerate() {
+        *b = (i * 7 + 13) as u8;
+    }
+    std::fs::write(&path, bytes).unwrap();
+    let err = SqliteDirectory::open(&path).err().expect("a damaged file is refused");
+    assert!(matches!(err, StoreError::Damaged { .. }), "{err}");
+    let message = err.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains("restore a backup"), "{message}");
+}

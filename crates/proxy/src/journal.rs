@@ -341,6 +341,11 @@ impl Journal {
     /// Up to `limit` entries after `after` that are not forgotten.
     pub fn read_after(&self, after: u64, limit: usize) -> Result<Vec<Entry>, JournalError> {
         let after = after.max(self.forgotten.load(Ordering::Acquire));
+        // A client may ask from any number: beyond the end there is nothing yet, and the
+        // arithmetic below stays far from u64's and SQLite's i64's limits.
+        if after >= self.last() {
+            return Ok(Vec::new());
+        }
         let conn = lock(&self.reader);
         // From the batch holding `after + 1` on.
         let mut stmt = conn.prepare_cached(
@@ -714,6 +719,27 @@ mod tests {
             1
         );
         assert_eq!(journal.read_after(0, 10).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn reading_after_the_end_or_near_the_integer_limits_returns_nothing() {
+        let path = temp("far");
+        let journal = Journal::open(&path, 100).unwrap();
+        journal.append(&[entry(1), entry(2)], 2).unwrap();
+        for after in [
+            2,
+            3,
+            i64::MAX as u64,
+            i64::MAX as u64 + 1,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            assert!(
+                journal.read_after(after, 10).unwrap().is_empty(),
+                "after {after}"
+            );
+        }
+        assert_eq!(journal.read_after(0, 10).unwrap().len(), 2);
     }
 
     #[test]

@@ -155,9 +155,7 @@ impl From<StoreError> for ApiError {
             StoreError::NewerSchema { .. } => Code::DatabaseTooNew,
             StoreError::ChecksumMismatch { .. }
             | StoreError::Unrecognised { .. }
-            | StoreError::Damaged { .. } => {
-                Code::DatabaseModified
-            }
+            | StoreError::Damaged { .. } => Code::DatabaseModified,
         };
         ApiError::new(code, e.to_string())
     }

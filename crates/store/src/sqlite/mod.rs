@@ -134,7 +134,9 @@ impl SqliteDirectory {
             other => other,
         };
         let mut writer = connect(path).map_err(corruption)?;
-        check_integrity(&writer).map_err(corruption)?.map_or(Ok(()), |d| Err(damaged(d)))?;
+        check_integrity(&writer)
+            .map_err(corruption)?
+            .map_or(Ok(()), |d| Err(damaged(d)))?;
         migrate::prepare(&mut writer, &DIRECTORY, path).map_err(corruption)?;
         let interrupted = write::interrupt_unfinished_runs(&writer)?;
         if interrupted > 0 {

@@ -322,7 +322,9 @@ fn a_damaged_directory_is_refused_at_open_naming_the_file() {
         *b = (i * 7 + 13) as u8;
     }
     std::fs::write(&path, bytes).unwrap();
-    let err = SqliteDirectory::open(&path).err().expect("a damaged file is refused");
+    let err = SqliteDirectory::open(&path)
+        .err()
+        .expect("a damaged file is refused");
     assert!(matches!(err, StoreError::Damaged { .. }), "{err}");
     let message = err.to_string();
     assert!(message.contains(&path.display().to_string()), "{message}");

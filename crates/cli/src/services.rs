@@ -206,6 +206,7 @@ fn sim_config(site: &SiteArgs, data: &Path) -> sim::SimConfig {
 
 pub async fn sim(args: SimArgs) -> Result<()> {
     let shutdown = shutdown_on_signal();
+    warn_if_others_can_read(&args.data);
     let listener = bind(args.listen, "SiPass simulator").await?;
     let running = sim::start(
         sim_config(&args.site, &args.data),
@@ -257,6 +258,7 @@ fn read_pem(path: &Path, what: &str) -> Result<String> {
 
 pub async fn proxy(args: ProxyArgs) -> Result<()> {
     let shutdown = shutdown_on_signal();
+    warn_if_others_can_read(&args.data);
     let password = secret(
         args.sipass_password_file.as_deref(),
         "SIPASS_PASSWORD",
@@ -394,6 +396,7 @@ pub async fn role(args: RoleArgs) -> Result<()> {
     if !args.data.is_dir() {
         bail!(role::RoleError::NoDataFolder(args.data.clone()));
     }
+    warn_if_others_can_read(&args.data);
     let listener = bind(args.listen, "Config Tool").await?;
     let running = start_role(&args.data, listener, proxy, ca, token, shutdown).await?;
     out!(
@@ -495,4 +498,40 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
     sim.stopped().await;
     out!("Stopped cleanly; everything is saved in {data}.");
     Ok(())
+}
+
+/// Warns when a data folder, or a file directly in it, can be read by other users: what this
+/// process creates is private (see `private_files`), but a folder made by hand or by an older
+/// release may not be, and it holds names, card numbers, tokens and keys.
+fn warn_if_others_can_read(folder: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| {
+            std::fs::metadata(path)
+                .map(|m| m.permissions().mode() & 0o777)
+                .ok()
+        };
+        if let Some(m) = mode(folder).filter(|m| m & 0o077 != 0) {
+            tracing::warn!(
+                "the data folder {} can be read by other users (mode {m:o}); it holds personal data and secrets: chmod 700 {}",
+                folder.display(),
+                folder.display()
+            );
+        }
+        let loose: Vec<String> = std::fs::read_dir(folder)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| path.is_file() && mode(path).is_some_and(|m| m & 0o077 != 0))
+            .map(|path| path.display().to_string())
+            .collect();
+        if !loose.is_empty() {
+            tracing::warn!(
+                "files in the data folder can be read by other users: chmod 600 {}",
+                loose.join(" ")
+            );
+        }
+    }
 }

@@ -106,3 +106,45 @@ fn a_wrong_proxy_address_is_a_warning_with_the_reason() {
     );
     assert!(reason.contains("check the host and port"), "{reason}");
 }
+
+/// A role over a folder made by hand (mode 0755) holding a Directory that is not one.
+fn start_role_on_a_damaged_directory() -> (TempDir, std::path::PathBuf, bool, String) {
+    let dir = TempDir::new("damaged");
+    let role_dir = dir.sub("role");
+    std::fs::create_dir_all(&role_dir).unwrap();
+    let database = role_dir.join("directory.db");
+    std::fs::write(&database, vec![0x5a; 64 * 1024]).unwrap();
+    std::fs::write(dir.0.join("ca.pem"), "x").unwrap();
+    let (ok, _, stderr) = run(
+        &[
+            "role",
+            "--data",
+            s(&role_dir),
+            "--listen",
+            "127.0.0.1:0",
+            "--proxy-ca",
+            s(&dir.0.join("ca.pem")),
+        ],
+        &[("SIPASS_BRIDGE_TOKEN", "t")],
+    );
+    (dir, database, ok, stderr)
+}
+
+#[test]
+fn a_damaged_directory_is_refused_at_start_naming_the_file() {
+    let (_dir, database, ok, stderr) = start_role_on_a_damaged_directory();
+    assert!(!ok);
+    assert_one_clear_line(&stderr, "is damaged");
+    assert!(stderr.contains(&database.display().to_string()), "{stderr}");
+}
+
+#[test]
+fn a_data_folder_others_can_read_is_warned_about_with_the_command_that_fixes_it() {
+    let (_dir, database, _, stderr) = start_role_on_a_damaged_directory();
+    let folder = database.parent().unwrap().display().to_string();
+    assert!(stderr.contains(&format!("chmod 700 {folder}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("chmod 600 {}", database.display())),
+        "{stderr}"
+    );
+}

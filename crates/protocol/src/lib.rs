@@ -131,6 +131,28 @@ impl Interceptor for AddToken {
     }
 }
 
+/// A peer's text (a client name, a version string) made safe to log: control characters
+/// escaped, so that a newline cannot forge a log line nor an escape sequence drive a
+/// terminal, and at most `max_chars` characters kept, the rest counted.
+pub fn printable(text: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max_chars {
+            out.push_str(&format!(
+                "…(+{} bytes)",
+                text.len() - text.char_indices().nth(i).map_or(text.len(), |(at, _)| at)
+            ));
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Compares two secrets in time that depends only on their lengths, so that a caller
 /// guessing a token learns nothing from how long a refusal takes. Shared by the bridge
 /// protocol's token check and the Config Tool's API token check.
@@ -218,6 +240,22 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn peer_text_is_logged_on_one_line_and_cut_to_size() {
+        assert_eq!(printable("role-1", 64), "role-1");
+        assert_eq!(
+            printable("role\nERROR forged line\u{1b}[31m", 64),
+            "role\\nERROR forged line\\u{1b}[31m"
+        );
+        let huge = "é".repeat(1_000_000);
+        let shown = printable(&huge, 10);
+        assert_eq!(
+            shown,
+            format!("{}…(+{} bytes)", "é".repeat(10), 2 * (1_000_000 - 10))
+        );
+    }
+
     use super::*;
 
     #[test]

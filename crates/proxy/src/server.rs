@@ -208,16 +208,22 @@ impl Bridge for BridgeService {
             sipass: String::new(),
         };
         let ours = self.shared.versions();
+        let client = protocol::printable(&hello.client_name, 64);
+        let role_version = protocol::printable(&hello.product_version, 32);
         if let Err(refusal) = version::check(&role, &ours) {
-            tracing::warn!(client = %hello.client_name, "refused a role: {refusal}");
+            tracing::warn!(
+                %client,
+                "refused a role: {}",
+                protocol::printable(&refusal.to_string(), 512)
+            );
             return Err(Status::failed_precondition(refusal.to_string()));
         }
         let loading = self.loading();
         // A waiting role says Hello again every few seconds until the proxy is loaded.
         if loading.is_none() {
-            tracing::info!(client = %hello.client_name, role_version = %hello.product_version, "role connected");
+            tracing::info!(%client, %role_version, "role connected");
         } else {
-            tracing::debug!(client = %hello.client_name, role_version = %hello.product_version, "role waits for the proxy to load");
+            tracing::debug!(%client, %role_version, "role waits for the proxy to load");
         }
         Ok(Response::new(pb::HelloReply {
             product_version: ours.product,

@@ -41,10 +41,20 @@ pub const DIRECTORY: Schema = Schema {
 };
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
-    let open_error = |e: rusqlite::Error| StoreError::Open {
-        database: DIRECTORY.database,
-        path: path.to_owned(),
-        reason: e.to_string(),
+    let open_error = |e: rusqlite::Error| {
+        if crate::error::is_corruption(&e) {
+            StoreError::Damaged {
+                database: DIRECTORY.database,
+                path: path.to_owned(),
+                detail: e.to_string(),
+            }
+        } else {
+            StoreError::Open {
+                database: DIRECTORY.database,
+                path: path.to_owned(),
+                reason: e.to_string(),
+            }
+        }
     };
     let conn = Connection::open(path).map_err(open_error)?;
     conn.busy_timeout(Duration::from_secs(10))?;
@@ -126,11 +136,9 @@ impl SqliteDirectory {
             path: path.to_owned(),
             detail,
         };
+        // Decided by SQLite's error codes, never by message text.
         let corruption = |e: StoreError| match e {
             StoreError::Sql(ref sql) if crate::error::is_corruption(sql) => damaged(e.to_string()),
-            StoreError::Open { ref reason, .. } if reason.contains("not a database") => {
-                damaged(reason.clone())
-            }
             other => other,
         };
         let mut writer = connect(path).map_err(corruption)?;

@@ -1,5 +1,5 @@
 //! `db status` and `db update`: the databases found in a data folder (a role's holds the
-//! Directory, a proxy's its cache and event journal), read or brought to this release's
+//! Directory and the plugin database, a proxy's its cache and event journal), read or brought to this release's
 //! schema through the store's migration runner, with the process that uses them stopped.
 
 use std::io::IsTerminal;
@@ -24,7 +24,8 @@ pub enum DbCommand {
 
 #[derive(clap::Args)]
 pub struct DbArgs {
-    /// The data folder: a role's holds directory.db, a proxy's cache.db and journal.db.
+    /// The data folder: a role's holds directory.db and plugin.db, a proxy's cache.db and
+    /// journal.db.
     #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
     /// Print JSON instead of text.
@@ -32,10 +33,10 @@ pub struct DbArgs {
     json: bool,
 }
 
-/// Every database the system keeps, as the migration runner knows it (the plugin
-/// database joins when it exists).
-const SCHEMAS: [&Schema; 3] = [
+/// Every database the system keeps, as the migration runner knows it.
+const SCHEMAS: [&Schema; 4] = [
     &store::sqlite::DIRECTORY,
+    &store::sqlite::PLUGIN,
     &proxy::CACHE_SCHEMA,
     &proxy::JOURNAL_SCHEMA,
 ];
@@ -62,7 +63,7 @@ fn databases(data: &Path) -> Result<Vec<(&'static Schema, PathBuf)>> {
         .collect();
     if found.is_empty() {
         bail!(
-            "no database in '{}': a role's data folder holds directory.db, a proxy's holds cache.db and journal.db",
+            "no database in '{}': a role's data folder holds directory.db and plugin.db, a proxy's holds cache.db and journal.db",
             data.display()
         );
     }

@@ -21,7 +21,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use store::{Directory, StoreError};
+use store::{Directory, PluginDatabase, StoreError};
 use tokio::sync::Notify;
 
 use crate::connection::{Connection, Waits};
@@ -66,9 +66,16 @@ pub fn directory_path(data_dir: &Path) -> PathBuf {
     data_dir.join("directory.db")
 }
 
-/// The plugin role: its Directory, its status, its workers and their controls.
+/// Where the plugin database (events) is in a data folder, beside the Directory.
+pub fn plugin_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(store::sqlite::PLUGIN.file)
+}
+
+/// The plugin role: its Directory, its plugin database, its status, its workers and their
+/// controls.
 pub struct Role {
     pub directory: Arc<dyn Directory>,
+    pub plugin: Arc<dyn PluginDatabase>,
     pub status: Arc<StatusBoard>,
     /// The role's workers, for the status API.
     pub workers: runtime::Workers,
@@ -77,14 +84,17 @@ pub struct Role {
 }
 
 impl Role {
-    /// Opens the Directory in the data folder (creating it when new).
+    /// Opens the Directory and the plugin database in the data folder (creating them when
+    /// new); either one damaged or on another schema is refused, naming the file.
     pub fn open(config: RoleConfig) -> Result<Self, RoleError> {
         if !config.data_dir.is_dir() {
             return Err(RoleError::NoDataFolder(config.data_dir.clone()));
         }
         let directory = store::open(&directory_path(&config.data_dir))?;
+        let plugin = store::open_plugin(&plugin_path(&config.data_dir))?;
         Ok(Role {
             directory,
+            plugin,
             status: Arc::new(StatusBoard::new()),
             workers: runtime::Workers::new(),
             config,

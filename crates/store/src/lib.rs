@@ -5,7 +5,8 @@
 //! Callers see the Directory as traits ([`DirectoryRead`], [`Directory`]) in domain terms,
 //! never SQL, so that an engine can change its schema, and PostgreSQL can follow SQLite
 //! (the embedded default, [`sqlite`]) as a second engine passing the same conformance suite.
-//! The plugin database (events, alarms) will be a second pair of traits beside these.
+//! The plugin database (events; alarms to come) is a second pair of traits beside these
+//! ([`PluginRead`], [`PluginDatabase`]), in a file of its own.
 //!
 //! Every schema comes from versioned, checksummed migrations ([`migrate`]); a database on
 //! another schema is refused, an older one with the command that updates it.
@@ -13,6 +14,7 @@
 mod directory;
 mod error;
 pub mod migrate;
+mod plugin;
 pub mod sqlite;
 
 #[cfg(test)]
@@ -27,6 +29,10 @@ pub use directory::{
 };
 pub use error::{StoreError, is_corruption};
 pub use migrate::{DatabaseStatus, SchemaStatus, UpdateReport};
+pub use plugin::{
+    EventEntity, EventFilter, EventPosition, NewEvent, PluginDatabase, PluginRead, StoredEvent,
+    Tally,
+};
 
 /// Opens the Directory at `path` (SQLite), creating it when new; one on another schema is
 /// refused.
@@ -38,4 +44,10 @@ pub fn open(path: &Path) -> Result<Arc<dyn Directory>, StoreError> {
 /// nothing is migrated, written or locked (tests, the bench, tools).
 pub fn open_read_only(path: &Path) -> Result<Arc<dyn DirectoryRead>, StoreError> {
     Ok(Arc::new(sqlite::SqliteReader::open(path)?))
+}
+
+/// Opens the plugin database at `path` (SQLite), creating it when new; one on another schema
+/// is refused like the Directory.
+pub fn open_plugin(path: &Path) -> Result<Arc<dyn PluginDatabase>, StoreError> {
+    Ok(Arc::new(sqlite::SqlitePlugin::open(path)?))
 }

@@ -4,6 +4,7 @@
 //! a synchronization writes (WAL). Nothing outside this module knows the tables.
 
 pub mod migrate;
+mod plugin;
 mod read;
 mod write;
 
@@ -13,6 +14,8 @@ use std::time::Duration;
 
 use model::{Digest, RunOutcome};
 use rusqlite::Connection;
+
+pub use plugin::{PLUGIN, PLUGIN_MIGRATIONS, SqlitePlugin, random_id};
 
 use crate::migrate::{Migration, Schema, no_legacy};
 use crate::{

@@ -1,0 +1,364 @@
+//! The plugin database in an SQLite file (`plugin.db` beside the Directory).
+//!
+//! Events are acknowledged to the proxy once stored, and the proxy then forgets them: so
+//! this file is written with `synchronous = FULL`, each commit on disk before it returns,
+//! where the Directory (derivable again from the proxy) trades that for speed.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use crate::StoreError;
+use crate::migrate::{Migration, Schema, no_legacy};
+use crate::plugin::{
+    EventEntity, EventFilter, EventPosition, NewEvent, PluginDatabase, PluginRead, StoredEvent,
+    Tally,
+};
+
+/// The plugin database's migrations, oldest first. Append only; never edit a released one.
+pub const PLUGIN_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "plugin",
+    sql: include_str!("migrations/0001_plugin.sql"),
+}];
+
+/// The plugin database as the migration runner knows it.
+pub const PLUGIN: Schema = Schema {
+    database: "plugin database",
+    file: "plugin.db",
+    migrations: PLUGIN_MIGRATIONS,
+    legacy: no_legacy,
+    counts: &[
+        ("events", "SELECT COUNT(*) FROM events"),
+        ("event_entities", "SELECT COUNT(*) FROM event_entities"),
+    ],
+};
+
+/// The most events one listing returns.
+pub const MAX_PAGE: u32 = 10_000;
+
+/// Native event names are stored joined by this (a name never holds it).
+const NATIVE_SEPARATOR: char = '|';
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let open_error = |e: rusqlite::Error| {
+        if crate::error::is_corruption(&e) {
+            StoreError::Damaged {
+                database: PLUGIN.database,
+                path: path.to_owned(),
+                detail: e.to_string(),
+            }
+        } else {
+            StoreError::Open {
+                database: PLUGIN.database,
+                path: path.to_owned(),
+                reason: e.to_string(),
+            }
+        }
+    };
+    let conn = Connection::open(path).map_err(open_error)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA temp_store = MEMORY;",
+    )
+    .map_err(open_error)?;
+    Ok(conn)
+}
+
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic mid-transaction rolls it back when dropped: the connection is consistent.
+    conn.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A random identity: 64 bits from the standard library's randomly seeded hasher (the
+/// operating system's randomness), mixed with the time and process. An identity, not a secret.
+pub fn random_id() -> String {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_i64(runtime::now_millis());
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+/// The plugin database in an SQLite file: a writer (the event recorder) and a reader (the
+/// REST API, the CLI), so that listing never waits for a commit.
+pub struct SqlitePlugin {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+impl SqlitePlugin {
+    /// Opens the plugin database at `path`, creating it when new: integrity-checked, its
+    /// schema brought to or checked against this release's through the migration runner.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let damaged = |detail: String| StoreError::Damaged {
+            database: PLUGIN.database,
+            path: path.to_owned(),
+            detail,
+        };
+        let corruption = |e: StoreError| match e {
+            StoreError::Sql(ref sql) if crate::error::is_corruption(sql) => damaged(e.to_string()),
+            other => other,
+        };
+        let mut writer = connect(path).map_err(corruption)?;
+        super::check_integrity(&writer)
+            .map_err(corruption)?
+            .map_or(Ok(()), |d| Err(damaged(d)))?;
+        super::migrate::prepare(&mut writer, &PLUGIN, path).map_err(corruption)?;
+        writer.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('role_id', ?1)",
+            [random_id()],
+        )?;
+        let reader = connect(path)?;
+        Ok(SqlitePlugin {
+            path: path.to_owned(),
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl PluginRead for SqlitePlugin {
+    fn role_id(&self) -> Result<String, StoreError> {
+        let conn = lock(&self.reader);
+        Ok(
+            conn.query_row("SELECT value FROM meta WHERE key = 'role_id'", [], |r| {
+                r.get(0)
+            })?,
+        )
+    }
+
+    fn event_position(&self) -> Result<EventPosition, StoreError> {
+        read_position(&lock(&self.reader))
+    }
+
+    fn events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        list_events(&lock(&self.reader), filter)
+    }
+
+    fn event_count(&self) -> Result<u64, StoreError> {
+        let n: i64 =
+            lock(&self.reader).query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    fn event_counters(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let conn = lock(&self.reader);
+        let mut stmt =
+            conn.prepare("SELECT counter, count FROM event_counters ORDER BY counter")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+}
+
+impl PluginDatabase for SqlitePlugin {
+    fn store_events(
+        &self,
+        events: &[NewEvent],
+        tally: &Tally,
+        position: &EventPosition,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let stored = read_position(&tx)?;
+        if stored.journal_id == position.journal_id && position.sequence <= stored.sequence {
+            // A replay of what is stored already.
+            return Ok(Vec::new());
+        }
+        let mut added = Vec::with_capacity(events.len());
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO events (journal_id, journal_seq, sipass_id, occurred_at,
+                    occurred_ms, journaled_ms, sipass_type, native_events, category, known_type,
+                    message, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?;
+            let mut link = tx.prepare_cached(
+                "INSERT OR IGNORE INTO event_entities (event_id, kind, entity_id, name)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for e in events {
+                let native = e.native_events.join(&NATIVE_SEPARATOR.to_string());
+                let inserted = insert.execute(params![
+                    position.journal_id,
+                    e.journal_seq as i64,
+                    e.sipass_id,
+                    e.occurred_at,
+                    e.occurred_ms,
+                    e.journaled_ms,
+                    e.sipass_type,
+                    native,
+                    e.category,
+                    e.known_type,
+                    e.message,
+                    e.payload,
+                ])?;
+                if inserted == 0 {
+                    continue;
+                }
+                let id = tx.last_insert_rowid();
+                for entity in &e.entities {
+                    link.execute(params![id, entity.kind, entity.id, entity.name])?;
+                }
+                added.push(StoredEvent {
+                    id,
+                    journal_seq: e.journal_seq,
+                    sipass_id: e.sipass_id.clone(),
+                    occurred_at: e.occurred_at.clone(),
+                    occurred_ms: e.occurred_ms,
+                    sipass_type: e.sipass_type.clone(),
+                    native_events: e.native_events.clone(),
+                    category: e.category.clone(),
+                    known_type: e.known_type,
+                    message: e.message.clone(),
+                    entities: e.entities.clone(),
+                });
+            }
+            let mut count = tx.prepare_cached(
+                "INSERT INTO event_counters (counter, count) VALUES (?1, ?2)
+                 ON CONFLICT (counter) DO UPDATE SET count = count + excluded.count",
+            )?;
+            for (counter, n) in tally {
+                count.execute(params![counter, *n as i64])?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO event_position (one, journal_id, sequence) VALUES (1, ?1, ?2)
+                 ON CONFLICT (one) DO UPDATE SET journal_id = excluded.journal_id,
+                    sequence = excluded.sequence",
+            )?
+            .execute(params![position.journal_id, position.sequence as i64])?;
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+}
+
+fn read_position(conn: &Connection) -> Result<EventPosition, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT journal_id, sequence FROM event_position WHERE one = 1")?
+        .query_row([], |r| {
+            Ok(EventPosition {
+                journal_id: r.get(0)?,
+                sequence: r.get::<_, i64>(1)? as u64,
+            })
+        })
+        .optional()?
+        .unwrap_or_default())
+}
+
+fn list_events(conn: &Connection, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut sql = String::from(
+        "SELECT e.id, e.journal_seq, e.sipass_id, e.occurred_at, e.occurred_ms, e.sipass_type,
+                e.native_events, e.category, e.known_type, e.message
+         FROM events e WHERE e.id > ?",
+    );
+    let mut args: Vec<rusqlite::types::Value> = vec![filter.after_id.into()];
+    if let Some(since) = filter.since_ms {
+        sql.push_str(" AND e.occurred_ms >= ?");
+        args.push(since.into());
+    }
+    if let Some(until) = filter.until_ms {
+        sql.push_str(" AND e.occurred_ms < ?");
+        args.push(until.into());
+    }
+    if let Some(t) = &filter.event_type {
+        // Exact names, case-insensitive: the custom event, or one of the native events.
+        sql.push_str(
+            " AND (e.sipass_type = ? COLLATE NOCASE
+                   OR ('|' || e.native_events || '|') LIKE ('%|' || ? || '|%') ESCAPE '\\')",
+        );
+        args.push(t.clone().into());
+        args.push(escape_like(t).into());
+    }
+    if let Some(entity) = &filter.entity {
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM event_entities x WHERE x.entity_id = ? AND x.event_id = e.id)",
+        );
+        args.push(entity.clone().into());
+    }
+    sql.push_str(" ORDER BY e.id LIMIT ?");
+    args.push(i64::from(filter.limit.clamp(1, MAX_PAGE)).into());
+    let mut stmt = conn.prepare(&sql)?;
+    let mut events: Vec<StoredEvent> = stmt
+        .query_map(params_from_iter(args), |r| {
+            let native: String = r.get(6)?;
+            Ok(StoredEvent {
+                id: r.get(0)?,
+                journal_seq: r.get::<_, i64>(1)? as u64,
+                sipass_id: r.get(2)?,
+                occurred_at: r.get(3)?,
+                occurred_ms: r.get(4)?,
+                sipass_type: r.get(5)?,
+                native_events: native
+                    .split(NATIVE_SEPARATOR)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                category: r.get(7)?,
+                known_type: r.get(8)?,
+                message: r.get(9)?,
+                entities: Vec::new(),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    attach_entities(conn, &mut events)?;
+    Ok(events)
+}
+
+/// Fills in each event's entities, in one query for the page.
+fn attach_entities(conn: &Connection, events: &mut [StoredEvent]) -> Result<(), StoreError> {
+    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+        return Ok(());
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT event_id, kind, entity_id, name FROM event_entities
+         WHERE event_id BETWEEN ?1 AND ?2 ORDER BY event_id, kind, entity_id",
+    )?;
+    let mut by_event: HashMap<i64, Vec<EventEntity>> = HashMap::new();
+    let rows = stmt.query_map([first.id, last.id], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            EventEntity {
+                kind: r.get(1)?,
+                id: r.get(2)?,
+                name: r.get(3)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (id, entity) = row?;
+        by_event.entry(id).or_default().push(entity);
+    }
+    for e in events.iter_mut() {
+        e.entities = by_event.remove(&e.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// `text` matched literally by LIKE ... ESCAPE '\'.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

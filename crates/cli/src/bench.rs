@@ -572,6 +572,10 @@ async fn inject_markers(sim: Arc<SimClient>, markers: std::sync::mpsc::Sender<(u
     }
 }
 
+/// How the bench's events reader names itself to the proxy, which keeps its acknowledgements
+/// apart from a role's.
+const BENCH_READER: &str = "bench-events-reader";
+
 /// Reads the Events stream as a role would, acknowledging every half second, and sends
 /// each entry's journal sequence number, and whether it is a SiPass event (not an alarm
 /// change, not a bench marker), on the channel it returns.
@@ -580,7 +584,11 @@ async fn read_events_as_a_role(
 ) -> Result<tokio::sync::mpsc::UnboundedReceiver<(u64, bool)>> {
     let mut client = protocol::connect(&address).await?;
     let mut stream = client
-        .events(protocol::pb::EventsRequest { after_sequence: 0 })
+        .events(protocol::pb::EventsRequest {
+            after_sequence: 0,
+            role_id: BENCH_READER.to_owned(),
+            ..Default::default()
+        })
         .await?
         .into_inner();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -602,6 +610,8 @@ async fn read_events_as_a_role(
                 let _ = client
                     .ack_events(protocol::pb::AckEventsRequest {
                         up_to_sequence: last.sequence,
+                        role_id: BENCH_READER.to_owned(),
+                        journal_id: batch.journal_id.clone(),
                     })
                     .await;
             }

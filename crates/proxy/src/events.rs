@@ -32,6 +32,7 @@ async fn feed(
     tx: &mpsc::Sender<Result<pb::EventBatch, Status>>,
 ) -> Result<(), Status> {
     let mut latest = shared.journal.subscribe();
+    let journal_id = shared.journal.id().to_owned();
     loop {
         let journal = shared.journal.clone();
         let entries = runtime::blocking(move || journal.read_after(after, BATCH))
@@ -49,7 +50,11 @@ async fn feed(
                 })
                 .collect();
             for entries in protocol::split_by_size(entries, |e| e.payload.len()) {
-                if tx.send(Ok(pb::EventBatch { entries })).await.is_err() {
+                let batch = pb::EventBatch {
+                    entries,
+                    journal_id: journal_id.clone(),
+                };
+                if tx.send(Ok(batch)).await.is_err() {
                     return Ok(());
                 }
             }

@@ -30,6 +30,9 @@ use store::migrate::{Layout, Migration, Schema};
 use tokio::sync::watch;
 
 mod batch;
+pub mod roles;
+
+use roles::Roles;
 
 /// The journal's migrations, oldest first. Append only; never edit a released one.
 const MIGRATIONS: &[Migration] = &[Migration {
@@ -148,6 +151,11 @@ pub struct Journal {
     housekeeper_ended: Mutex<Receiver<()>>,
     /// Set on drop: the housekeeping thread leaves what is left to delete for next time.
     stopping: Arc<AtomicBool>,
+    /// This journal's identity, made when the file is created: a role whose position came
+    /// from another journal (one moved aside and recreated) reads this one from its start.
+    id: String,
+    /// Each role's acknowledged position; changed under the writer.
+    roles: Mutex<Roles>,
 }
 
 impl Drop for Journal {
@@ -192,6 +200,8 @@ impl Journal {
         let last = stored
             .max(forgotten)
             .max(meta(&writer, "last_seq")?.unwrap_or(0));
+        let id = journal_id(&writer)?;
+        let roles = Roles::from_meta(role_rows(&writer)?);
         let writer = Arc::new(Mutex::new(writer));
         let (housekeeping, wake) = std::sync::mpsc::sync_channel(1);
         let (ended, housekeeper_ended) = std::sync::mpsc::sync_channel(0);
@@ -215,6 +225,8 @@ impl Journal {
             housekeeper: Mutex::new(Some(housekeeper)),
             housekeeper_ended: Mutex::new(housekeeper_ended),
             stopping,
+            id,
+            roles: Mutex::new(roles),
         };
         journal.wake_housekeeping();
         Ok(journal)
@@ -390,17 +402,55 @@ impl Journal {
         Ok(entries)
     }
 
-    /// Forgets what the role has stored: durably marked at once, deleted in the background.
-    /// Returns how many entries are still kept.
-    pub fn acknowledge(&self, up_to: u64) -> Result<u64, JournalError> {
-        let conn = self.writer();
+    /// This journal's identity (16 hex digits).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// A role opens the Events stream after `after`: from now on the journal keeps what it
+    /// has not acknowledged (see [`roles`]). `role_id` must have passed [`roles::check_id`].
+    pub fn register_role(&self, role_id: &str, after: u64) -> Result<(), JournalError> {
+        let mut conn = self.writer();
+        let mut roles = lock(&self.roles);
+        let changes = roles.register(
+            role_id,
+            after,
+            self.forgotten.load(Ordering::Acquire),
+            self.last(),
+            now_millis(),
+        );
+        let tx = conn.transaction()?;
+        save_roles(&tx, &changes)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forgets what every known role has stored: `role_id` has stored every entry up to
+    /// `up_to` (clamped to the journal's end). Durably marked at once, deleted in the
+    /// background. Returns how many entries are still kept.
+    pub fn acknowledge_for(&self, role_id: &str, up_to: u64) -> Result<u64, JournalError> {
+        let mut conn = self.writer();
+        let mut roles = lock(&self.roles);
         let last = *self.latest.borrow();
-        let forgotten = self.forgotten.load(Ordering::Acquire).max(up_to.min(last));
-        set_meta(&conn, "forgotten", forgotten)?;
+        let now = now_millis();
+        let mut changes = roles.acknowledge(role_id, up_to, last, now);
+        changes.extend(roles.forget_silent(role_id, now));
+        let mark = roles.all_acked().unwrap_or(0);
+        let forgotten = self.forgotten.load(Ordering::Acquire).max(mark.min(last));
+        let tx = conn.transaction()?;
+        save_roles(&tx, &changes)?;
+        set_meta(&tx, "forgotten", forgotten)?;
+        tx.commit()?;
         self.forgotten.fetch_max(forgotten, Ordering::AcqRel);
+        drop(roles);
         drop(conn);
         self.wake_housekeeping();
         Ok(self.depth())
+    }
+
+    /// [`Journal::acknowledge_for`] the role without an id (releases up to 0.1.0, tools).
+    pub fn acknowledge(&self, up_to: u64) -> Result<u64, JournalError> {
+        self.acknowledge_for("", up_to)
     }
 
     /// How many entries are kept, not yet acknowledged. Entries are numbered without gaps
@@ -650,6 +700,52 @@ fn carry_over_entries(conn: &mut Connection) -> Result<(), rusqlite::Error> {
     tx.commit()
 }
 
+/// The journal's identity, made (and recorded) when there is none yet.
+fn journal_id(conn: &Connection) -> Result<String, rusqlite::Error> {
+    let id = match meta(conn, "journal_id")? {
+        Some(id) => id,
+        None => {
+            let id = u64::from_str_radix(&store::sqlite::random_id(), 16).unwrap_or(1);
+            set_meta(conn, "journal_id", id)?;
+            id
+        }
+    };
+    Ok(format!("{id:016x}"))
+}
+
+/// The `meta` rows that record roles' acknowledgements.
+fn role_rows(conn: &Connection) -> Result<Vec<(String, u64)>, rusqlite::Error> {
+    let mut stmt =
+        conn.prepare("SELECT key, value FROM meta WHERE key LIKE 'role\\_%' ESCAPE '\\'")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+fn save_roles(conn: &Connection, changes: &[roles::Change]) -> Result<(), rusqlite::Error> {
+    for change in changes {
+        match change {
+            roles::Change::Set(id, ack) => {
+                set_meta(conn, &format!("{}{id}", roles::ACKED_PREFIX), ack.acked)?;
+                set_meta(
+                    conn,
+                    &format!("{}{id}", roles::SEEN_PREFIX),
+                    ack.seen_ms as u64,
+                )?;
+            }
+            roles::Change::Forget(id) => {
+                conn.prepare_cached("DELETE FROM meta WHERE key IN (?1, ?2)")?
+                    .execute([
+                        format!("{}{id}", roles::ACKED_PREFIX),
+                        format!("{}{id}", roles::SEEN_PREFIX),
+                    ])?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn meta(conn: &Connection, key: &str) -> Result<Option<u64>, rusqlite::Error> {
     conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
         .query_row([key], |r| r.get::<_, i64>(0))
@@ -755,6 +851,37 @@ mod tests {
         let journal = Journal::open(&path, 100).unwrap();
         journal.append(&[entry(4)], 4).unwrap();
         assert_eq!(journal.read_after(0, 10).unwrap()[0].seq, 4);
+    }
+
+    #[test]
+    fn each_role_keeps_what_it_has_not_acknowledged_across_a_restart() {
+        let path = temp("roles");
+        let id;
+        {
+            let journal = Journal::open(&path, 100).unwrap();
+            id = journal.id().to_owned();
+            journal
+                .append(&(1..=5).map(entry).collect::<Vec<_>>(), 5)
+                .unwrap();
+            journal.register_role("a", 0).unwrap();
+            journal.register_role("b", 0).unwrap();
+            assert_eq!(journal.acknowledge_for("a", 4).unwrap(), 5, "b has none");
+            assert_eq!(journal.acknowledge_for("b", 2).unwrap(), 3);
+        }
+        let journal = Journal::open(&path, 100).unwrap();
+        assert_eq!(journal.id(), id, "the identity is kept with the file");
+        assert_eq!(journal.read_after(0, 10).unwrap()[0].seq, 3);
+        assert_eq!(
+            journal.acknowledge_for("b", u64::MAX).unwrap(),
+            1,
+            "a's 4 holds 5 back; a client's number is clamped to the end"
+        );
+        std::fs::remove_file(&path).unwrap();
+        drop(journal);
+        let _ = std::fs::remove_file(path.with_extension("db-wal"));
+        let _ = std::fs::remove_file(path.with_extension("db-shm"));
+        let recreated = Journal::open(&path, 100).unwrap();
+        assert_ne!(recreated.id(), id, "a recreated journal is another journal");
     }
 
     #[test]

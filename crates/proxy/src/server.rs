@@ -81,7 +81,25 @@ impl Bridge for BridgeService {
         &self,
         request: Request<pb::EventsRequest>,
     ) -> Result<Response<Self::EventsStream>, Status> {
-        let after = request.into_inner().after_sequence;
+        let request = request.into_inner();
+        crate::journal::roles::check_id(&request.role_id).map_err(Status::invalid_argument)?;
+        let journal = self.shared.journal.clone();
+        let after = if request.journal_id.is_empty() || request.journal_id == journal.id() {
+            request.after_sequence
+        } else {
+            tracing::info!(
+                role = %request.role_id,
+                "a role read another event journal (now recreated): it reads this one from its start"
+            );
+            0
+        };
+        let role_id = request.role_id.clone();
+        runtime::try_blocking(move || journal.register_role(&role_id, after))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| {
+                Status::unavailable(format!("the proxy cannot update its journal: {e}"))
+            })?;
         Ok(Response::new(crate::events::event_stream(
             self.shared.clone(),
             after,
@@ -92,14 +110,21 @@ impl Bridge for BridgeService {
         &self,
         request: Request<pb::AckEventsRequest>,
     ) -> Result<Response<pb::AckEventsReply>, Status> {
-        let up_to = request.into_inner().up_to_sequence;
+        let request = request.into_inner();
+        crate::journal::roles::check_id(&request.role_id).map_err(Status::invalid_argument)?;
         let journal = self.shared.journal.clone();
-        let kept = runtime::try_blocking(move || journal.acknowledge(up_to))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(|e| {
-                Status::unavailable(format!("the proxy cannot update its journal: {e}"))
-            })?;
+        if !request.journal_id.is_empty() && request.journal_id != journal.id() {
+            // Sequences of a journal that no longer exists say nothing about this one.
+            return Ok(Response::new(pb::AckEventsReply {
+                kept: journal.depth(),
+            }));
+        }
+        let kept = runtime::try_blocking(move || {
+            journal.acknowledge_for(&request.role_id, request.up_to_sequence)
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| Status::unavailable(format!("the proxy cannot update its journal: {e}")))?;
         Ok(Response::new(pb::AckEventsReply { kept }))
     }
 

@@ -231,7 +231,10 @@ fn a_change_whose_push_message_was_dropped_is_found_by_reconciliation() {
 fn journaled(api: &SipassApi, client: &mut protocol::BridgeClient, expected: usize) -> Vec<u64> {
     let mut stream = api
         .runtime
-        .block_on(client.events(pb::EventsRequest { after_sequence: 0 }))
+        .block_on(client.events(pb::EventsRequest {
+            after_sequence: 0,
+            ..Default::default()
+        }))
         .unwrap()
         .into_inner();
     let mut sequences = Vec::new();

@@ -42,6 +42,13 @@ pub enum ConfigCommand {
         /// Synchronize credentials: on or off.
         #[arg(long)]
         sync_credentials: Option<String>,
+        /// Event categories not stored, comma-separated (e.g. "Generic,Operator"); "" logs
+        /// every category.
+        #[arg(long)]
+        events_not_logged: Option<String>,
+        /// SiPass event types never stored, comma-separated (e.g. "Door Closed"); "" for none.
+        #[arg(long)]
+        events_ignored: Option<String>,
     },
 }
 
@@ -127,8 +134,16 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
             host,
             port,
             sync_credentials,
+            events_not_logged,
+            events_ignored,
         } => {
             let mut change = serde_json::Map::new();
+            if let Some(list) = events_not_logged {
+                change.insert("events_not_logged".into(), Value::String(list));
+            }
+            if let Some(list) = events_ignored {
+                change.insert("events_ignored".into(), Value::String(list));
+            }
             if let Some(host) = host {
                 change.insert("host".into(), Value::String(host));
             }
@@ -142,7 +157,9 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
                 );
             }
             if change.is_empty() {
-                bail!("nothing to set: give --host, --port and/or --sync-credentials");
+                bail!(
+                    "nothing to set: give --host, --port, --sync-credentials, --events-not-logged and/or --events-ignored"
+                );
             }
             let settings = Api::new(&target)?.put("/config", &change).await?;
             (target, settings)
@@ -160,6 +177,12 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
             "off"
         };
         out!("sync credentials: {on}");
+        let list = |l: &[String]| match l {
+            [] => "(none)".to_owned(),
+            l => l.join(", "),
+        };
+        out!("events not logged: {}", list(&settings.events_not_logged));
+        out!("events ignored:    {}", list(&settings.events_ignored));
     }
     Ok(())
 }

@@ -14,6 +14,12 @@ pub struct RoleSettings {
     pub port: u16,
     /// Whether credentials are synchronized (all of a cardholder's credentials when on).
     pub sync_credentials: bool,
+    /// The event categories whose events are not stored (counted instead), e.g. "Generic".
+    #[serde(default)]
+    pub events_not_logged: Vec<String>,
+    /// SiPass event types that are never stored (counted instead), e.g. "Door Closed".
+    #[serde(default)]
+    pub events_ignored: Vec<String>,
 }
 
 /// A change: only the fields given change.
@@ -23,6 +29,8 @@ pub struct SettingsChange {
     pub host: Option<String>,
     pub port: Option<serde_json::Value>,
     pub sync_credentials: Option<serde_json::Value>,
+    pub events_not_logged: Option<serde_json::Value>,
+    pub events_ignored: Option<serde_json::Value>,
 }
 
 /// A refused value, naming the field.
@@ -93,6 +101,116 @@ fn validate_switch(value: &serde_json::Value) -> Result<bool, InvalidSetting> {
     }
 }
 
+/// The event category names, as the switches name them.
+pub const EVENT_CATEGORIES: [&str; 11] = [
+    "Access",
+    "Door",
+    "Reader",
+    "Unit",
+    "Input",
+    "IntrusionArea",
+    "Apb",
+    "Flag",
+    "Alarm",
+    "Operator",
+    "Generic",
+];
+
+/// The most event types an ignore list holds, and the longest name in it.
+const MAX_IGNORED: usize = 500;
+const MAX_TYPE_NAME: usize = 100;
+
+/// A list of strings, given as a JSON array or as one comma-separated string.
+fn string_list(
+    field: &'static str,
+    value: &serde_json::Value,
+) -> Result<Vec<String>, InvalidSetting> {
+    let items: Vec<String> = match value {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_owned).ok_or_else(|| InvalidSetting {
+                    field,
+                    message: format!("{v} is not a name (a string)"),
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        serde_json::Value::String(s) => s.split(',').map(str::to_owned).collect(),
+        other => {
+            return Err(InvalidSetting {
+                field,
+                message: format!("{other} is not a list of names"),
+            });
+        }
+    };
+    Ok(items
+        .into_iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect())
+}
+
+/// Category names, each one of [`EVENT_CATEGORIES`] (any case), without repeats.
+pub fn validate_categories(value: &serde_json::Value) -> Result<Vec<String>, InvalidSetting> {
+    let mut out: Vec<String> = Vec::new();
+    for name in string_list("events_not_logged", value)? {
+        let known = EVENT_CATEGORIES
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(&name))
+            .ok_or_else(|| InvalidSetting {
+                field: "events_not_logged",
+                message: format!(
+                    "'{}' is not an event category; the categories are {}",
+                    name.escape_debug(),
+                    EVENT_CATEGORIES.join(", ")
+                ),
+            })?;
+        if !out.iter().any(|c| c == known) {
+            out.push((*known).to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Event type names to ignore: printable, at most 100 characters each and 500 in all.
+/// A name the mapping table does not know is accepted (SiPass may send types we lack).
+pub fn validate_ignored(value: &serde_json::Value) -> Result<Vec<String>, InvalidSetting> {
+    let invalid = |message: String| InvalidSetting {
+        field: "events_ignored",
+        message,
+    };
+    let mut out: Vec<String> = Vec::new();
+    for name in string_list("events_ignored", value)? {
+        if name.chars().count() > MAX_TYPE_NAME || name.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "'{}' is not an event type name (printable, at most {MAX_TYPE_NAME} characters)",
+                name.chars()
+                    .take(MAX_TYPE_NAME)
+                    .collect::<String>()
+                    .escape_debug()
+            )));
+        }
+        if !out.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+            out.push(name);
+        }
+    }
+    if out.len() > MAX_IGNORED {
+        return Err(invalid(format!(
+            "{} event types listed; at most {MAX_IGNORED} can be ignored",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// A stored list, or none when absent or unreadable.
+fn stored_list(directory: &dyn Directory, key: &str) -> Result<Vec<String>, StoreError> {
+    Ok(directory
+        .config(key)?
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or_default())
+}
+
 /// The settings in the Directory.
 pub fn read(directory: &dyn Directory) -> Result<RoleSettings, StoreError> {
     Ok(RoleSettings {
@@ -104,6 +222,8 @@ pub fn read(directory: &dyn Directory) -> Result<RoleSettings, StoreError> {
         sync_credentials: directory
             .config(keys::SYNC_CREDENTIALS)?
             .is_none_or(|v| v == "true"),
+        events_not_logged: stored_list(directory, keys::EVENTS_NOT_LOGGED)?,
+        events_ignored: stored_list(directory, keys::EVENTS_IGNORED)?,
     })
 }
 
@@ -123,8 +243,20 @@ pub fn apply(
     if let Some(switch) = &change.sync_credentials {
         values.push((keys::SYNC_CREDENTIALS, validate_switch(switch)?.to_string()));
     }
+    if let Some(list) = &change.events_not_logged {
+        let list = validate_categories(list)?;
+        values.push((keys::EVENTS_NOT_LOGGED, json_list(&list)));
+    }
+    if let Some(list) = &change.events_ignored {
+        let list = validate_ignored(list)?;
+        values.push((keys::EVENTS_IGNORED, json_list(&list)));
+    }
     directory.set_config(&values)?;
     Ok(read(directory)?)
+}
+
+fn json_list(list: &[String]) -> String {
+    serde_json::Value::from(list.to_vec()).to_string()
 }
 
 #[cfg(test)]
@@ -166,17 +298,40 @@ mod tests {
         let good = SettingsChange {
             host: Some("proxy.local".into()),
             port: Some(json!(6000)),
-            sync_credentials: None,
+            ..SettingsChange::default()
         };
         apply(&*directory, &good).unwrap();
         let bad = SettingsChange {
             host: Some("other.local".into()),
             port: Some(json!(70000)),
-            sync_credentials: None,
+            ..SettingsChange::default()
         };
         let err = apply(&*directory, &bad).unwrap_err();
         assert!(err.to_string().starts_with("port:"), "{err}");
         let now = read(&*directory).unwrap();
         assert_eq!((now.host.as_str(), now.port), ("proxy.local", 6000));
+    }
+
+    #[test]
+    fn event_switches_are_checked_and_kept() {
+        assert_eq!(
+            validate_categories(&json!(["generic", "Door", "GENERIC"])).unwrap(),
+            ["Generic", "Door"]
+        );
+        assert_eq!(
+            validate_categories(&json!("Access, Unit")).unwrap(),
+            ["Access", "Unit"]
+        );
+        let err = validate_categories(&json!(["Doors"])).unwrap_err();
+        assert!(err.message.contains("Access, Door"), "{err}");
+        assert!(validate_categories(&json!(7)).is_err());
+        assert_eq!(
+            validate_ignored(&json!(["Door Closed", "door closed", "New Type"])).unwrap(),
+            ["Door Closed", "New Type"]
+        );
+        assert!(validate_ignored(&json!(["a\nb"])).is_err());
+        assert!(validate_ignored(&json!(["x".repeat(101)])).is_err());
+        let many: Vec<String> = (0..501).map(|i| format!("t{i}")).collect();
+        assert!(validate_ignored(&json!(many)).is_err());
     }
 }

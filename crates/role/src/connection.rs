@@ -11,6 +11,7 @@ use protocol::kind_from_wire;
 use runtime::{Backoff, WorkerContext};
 use store::Directory;
 
+use crate::events::EventRecorder;
 use crate::proxy::{Dialer, Endpoint, Proxy, ProxyError};
 use crate::session::{Session, SessionEnd, configured_endpoint, wanted_kinds};
 use crate::status::{HealthState, ProxyInfo, StatusBoard};
@@ -50,10 +51,10 @@ pub(crate) struct Connection<D> {
     /// How the role names itself to the proxy.
     pub client_name: String,
     pub waits: Waits,
-    /// The workers that need a session. The event recorder and the alarm manager join the
-    /// synchronizer here: each serves the same session, and the first to end it ends it for
-    /// all.
+    /// The workers that need a session (the alarm manager joins them here): each serves the
+    /// same session, and the first to end it ends it for all.
     pub synchronizer: Synchronizer,
+    pub events: EventRecorder,
 }
 
 impl<D: Dialer> runtime::Worker for Connection<D> {
@@ -70,7 +71,10 @@ impl<D: Dialer> runtime::Worker for Connection<D> {
                     backoff.reset();
                     ctx.status
                         .idle(format!("connected to the proxy at {}", session.endpoint));
-                    self.synchronizer.serve(&session, &ctx.shutdown).await
+                    tokio::select! {
+                        end = self.synchronizer.serve(&session, &ctx.shutdown) => end,
+                        end = self.events.serve(&session, &ctx.shutdown) => end,
+                    }
                 }
                 Err(end) => end,
             };
@@ -85,6 +89,7 @@ impl<D: Dialer> runtime::Worker for Connection<D> {
         }
         tracing::info!("disconnected from the proxy: the role stops");
         self.synchronizer.reporter.stopped();
+        self.events.reporter.stopped();
         Ok(())
     }
 }

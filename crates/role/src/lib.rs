@@ -3,12 +3,13 @@
 //!
 //! It runs as workers (`runtime::Worker`): the `connection` establishes a session with the
 //! proxy (Hello, the version rule, a proxy still loading, backoff with jitter) and hands it
-//! to the workers that need one, today the `synchronizer` (list, watch, verify, run
-//! history). Both reach the proxy through the `proxy::Proxy` trait: gRPC in production,
+//! to the workers that need one: the `synchronizer` (list, watch, verify, run history) and
+//! the `events` recorder (the proxy's event journal into the plugin database). Both reach the proxy through the `proxy::Proxy` trait: gRPC in production,
 //! an in-memory fake in the unit tests.
 
 pub mod config;
 mod connection;
+pub mod events;
 mod mapping;
 mod proxy;
 pub mod report;
@@ -25,6 +26,7 @@ use store::{Directory, PluginDatabase, StoreError};
 use tokio::sync::Notify;
 
 use crate::connection::{Connection, Waits};
+use crate::events::{EventFeed, EventRecorder};
 use crate::proxy::{Dialer, GrpcDialer};
 use crate::synchronizer::{Pace, Synchronizer};
 
@@ -35,6 +37,10 @@ pub mod keys {
     pub const PROXY_HOST: &str = "proxy.host";
     pub const PROXY_PORT: &str = "proxy.port";
     pub const SYNC_CREDENTIALS: &str = "sync.credentials";
+    /// The event categories not logged (JSON array of names); every one is logged by default.
+    pub const EVENTS_NOT_LOGGED: &str = "events.not_logged";
+    /// SiPass event types never stored (JSON array of names).
+    pub const EVENTS_IGNORED: &str = "events.ignored";
 }
 
 /// What the role needs before it can open its database.
@@ -77,6 +83,8 @@ pub struct Role {
     pub directory: Arc<dyn Directory>,
     pub plugin: Arc<dyn PluginDatabase>,
     pub status: Arc<StatusBoard>,
+    /// Events as they are stored (the live feed).
+    pub feed: EventFeed,
     /// The role's workers, for the status API.
     pub workers: runtime::Workers,
     config: RoleConfig,
@@ -96,6 +104,7 @@ impl Role {
             directory,
             plugin,
             status: Arc::new(StatusBoard::new()),
+            feed: EventFeed::default(),
             workers: runtime::Workers::new(),
             config,
             manual_sync: Arc::new(Notify::new()),
@@ -141,6 +150,12 @@ impl Role {
             reporter: self.workers.reporter("synchronizer"),
             pace,
         };
+        let events = EventRecorder {
+            directory: self.directory.clone(),
+            plugin: self.plugin.clone(),
+            reporter: self.workers.reporter("events"),
+            feed: self.feed.clone(),
+        };
         let connection = Connection {
             dialer,
             directory: self.directory.clone(),
@@ -148,6 +163,7 @@ impl Role {
             client_name: self.config.client_name.clone(),
             waits,
             synchronizer,
+            events,
         };
         self.workers.spawn(connection, shutdown)
     }

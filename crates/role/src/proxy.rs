@@ -58,10 +58,17 @@ pub trait ChangeStream: Send + 'static {
     fn next(&mut self) -> impl Future<Output = Result<Option<WatchItem>, ProxyError>> + Send;
 }
 
+/// The batches of one Events stream, as they come.
+pub trait EntryStream: Send + 'static {
+    /// The next batch; `Ok(None)` when the proxy ended the stream.
+    fn next(&mut self) -> impl Future<Output = Result<Option<pb::EventBatch>, ProxyError>> + Send;
+}
+
 /// A connected proxy: the calls the role's workers make. Cheap to clone (one per call in
 /// flight).
 pub trait Proxy: Clone + Send + Sync + 'static {
     type Changes: ChangeStream;
+    type Entries: EntryStream;
 
     /// Says Hello with the role's versions; the proxy's answer.
     fn hello(
@@ -90,6 +97,24 @@ pub trait Proxy: Clone + Send + Sync + 'static {
         &self,
         kinds: &[EntityKind],
     ) -> impl Future<Output = Result<pb::SummaryReply, ProxyError>> + Send;
+
+    /// The event journal after `after` of the journal `journal_id` (from its start when the
+    /// proxy's journal is another), for the role `role_id`.
+    fn events(
+        &self,
+        after: u64,
+        journal_id: &str,
+        role_id: &str,
+    ) -> impl Future<Output = Result<Self::Entries, ProxyError>> + Send;
+
+    /// The role `role_id` has stored every entry of `journal_id` up to `up_to`. Returns how
+    /// many entries the proxy still keeps.
+    fn ack_events(
+        &self,
+        up_to: u64,
+        journal_id: &str,
+        role_id: &str,
+    ) -> impl Future<Output = Result<u64, ProxyError>> + Send;
 }
 
 /// Opens a link to the proxy at an endpoint.

@@ -4,7 +4,7 @@ use model::EntityKind;
 use protocol::pb::{self, watch_event::Event};
 use protocol::{BridgeClient, ProxyAddress, kind_to_wire};
 
-use super::{ChangeStream, Dialer, Endpoint, Proxy, ProxyError, WatchItem};
+use super::{ChangeStream, Dialer, Endpoint, EntryStream, Proxy, ProxyError, WatchItem};
 
 /// Dials the proxy over TLS, trusting only its CA, with the shared token on every call.
 #[derive(Clone)]
@@ -51,6 +51,7 @@ fn unavailable(status: tonic::Status) -> ProxyError {
 
 impl Proxy for GrpcProxy {
     type Changes = GrpcChanges;
+    type Entries = GrpcEntries;
 
     async fn hello(&self, request: pb::HelloRequest) -> Result<pb::HelloReply, ProxyError> {
         let mut client = self.client.clone();
@@ -114,6 +115,53 @@ impl Proxy for GrpcProxy {
             }
             Err(s) => Err(unavailable(s)),
         }
+    }
+
+    async fn events(
+        &self,
+        after: u64,
+        journal_id: &str,
+        role_id: &str,
+    ) -> Result<GrpcEntries, ProxyError> {
+        let mut client = self.client.clone();
+        let request = pb::EventsRequest {
+            after_sequence: after,
+            journal_id: journal_id.to_owned(),
+            role_id: role_id.to_owned(),
+        };
+        let stream = client.events(request).await.map_err(unavailable)?;
+        Ok(GrpcEntries {
+            stream: stream.into_inner(),
+        })
+    }
+
+    async fn ack_events(
+        &self,
+        up_to: u64,
+        journal_id: &str,
+        role_id: &str,
+    ) -> Result<u64, ProxyError> {
+        let mut client = self.client.clone();
+        let request = pb::AckEventsRequest {
+            up_to_sequence: up_to,
+            journal_id: journal_id.to_owned(),
+            role_id: role_id.to_owned(),
+        };
+        match client.ack_events(request).await {
+            Ok(reply) => Ok(reply.into_inner().kept),
+            Err(s) => Err(unavailable(s)),
+        }
+    }
+}
+
+/// An Events stream.
+pub struct GrpcEntries {
+    stream: tonic::Streaming<pb::EventBatch>,
+}
+
+impl EntryStream for GrpcEntries {
+    async fn next(&mut self) -> Result<Option<pb::EventBatch>, ProxyError> {
+        self.stream.message().await.map_err(unavailable)
     }
 }
 

@@ -8,7 +8,7 @@ use model::{Digest, EntityKind};
 use protocol::{kind_from_wire, kind_to_wire, pb};
 use tokio::sync::watch;
 
-use crate::proxy::{ChangeStream, Dialer, Endpoint, Proxy, ProxyError, WatchItem};
+use crate::proxy::{ChangeStream, Dialer, Endpoint, EntryStream, Proxy, ProxyError, WatchItem};
 
 /// A fake proxy; clones share one state.
 #[derive(Clone)]
@@ -43,6 +43,17 @@ struct State {
     frozen: bool,
     /// Watches opened before this generation fail: the proxy dropped them.
     watch_generation: u64,
+    /// The event journal: its identity and every entry, sequence numbers from 1.
+    journal_id: String,
+    journal: Vec<pb::JournalEntry>,
+    /// Entries per Events batch.
+    events_batch: usize,
+    /// Every acknowledgement: (role, journal, up to).
+    acks: Vec<(String, String, u64)>,
+    /// Every Events call: (after, journal, role).
+    events_calls: Vec<(u64, String, String)>,
+    /// Acknowledgements fail while set.
+    failing_acks: bool,
 }
 
 impl FakeProxy {
@@ -67,6 +78,12 @@ impl FakeProxy {
                 lose_from_listing: None,
                 frozen: false,
                 watch_generation: 0,
+                journal_id: "journal-1".into(),
+                journal: Vec::new(),
+                events_batch: 1000,
+                acks: Vec::new(),
+                events_calls: Vec::new(),
+                failing_acks: false,
             })),
             moved: Arc::new(watch::channel(0).0),
         }
@@ -178,6 +195,50 @@ impl FakeProxy {
         digest
     }
 
+    /// Journals a SiPass event (its JSON) with the next sequence number; returns it.
+    pub fn journal_event(&self, payload: &str) -> u64 {
+        self.journal_entry(pb::JournalEntryType::Event, payload)
+    }
+
+    pub fn journal_entry(&self, entry_type: pb::JournalEntryType, payload: &str) -> u64 {
+        let mut s = self.state();
+        let sequence = s.journal.len() as u64 + 1;
+        s.journal.push(pb::JournalEntry {
+            sequence,
+            r#type: entry_type as i32,
+            payload: payload.as_bytes().to_vec(),
+            journaled_at_ms: 1_700_000_000_000 + sequence as i64,
+        });
+        // Wakes open Events streams (watches find nothing new).
+        self.changed(&s);
+        sequence
+    }
+
+    /// The journal moved aside and started anew: another identity, sequences from 1.
+    pub fn recreate_journal(&self, id: &str) {
+        let mut s = self.state();
+        s.journal_id = id.to_owned();
+        s.journal.clear();
+    }
+
+    pub fn set_events_batch(&self, entries: usize) {
+        self.state().events_batch = entries.max(1);
+    }
+
+    pub fn fail_acks(&self, failing: bool) {
+        self.state().failing_acks = failing;
+    }
+
+    /// Every acknowledgement received: (role, journal, up to).
+    pub fn acks(&self) -> Vec<(String, String, u64)> {
+        self.state().acks.clone()
+    }
+
+    /// Every Events call: (after, journal, role).
+    pub fn events_calls(&self) -> Vec<(u64, String, String)> {
+        self.state().events_calls.clone()
+    }
+
     fn unavailable_while_loading(s: &State) -> Result<(), ProxyError> {
         match s.loading {
             Some(_) => Err(ProxyError::NotReady("the proxy is still loading".into())),
@@ -211,6 +272,7 @@ impl Dialer for FakeProxy {
 
 impl Proxy for FakeProxy {
     type Changes = FakeChanges;
+    type Entries = FakeEntries;
 
     async fn hello(&self, _request: pb::HelloRequest) -> Result<pb::HelloReply, ProxyError> {
         let s = self.state();
@@ -333,6 +395,87 @@ impl Proxy for FakeProxy {
             })
             .collect();
         Ok(pb::SummaryReply { revision, kinds })
+    }
+
+    async fn events(
+        &self,
+        after: u64,
+        journal_id: &str,
+        role_id: &str,
+    ) -> Result<FakeEntries, ProxyError> {
+        let mut s = self.state();
+        s.events_calls
+            .push((after, journal_id.to_owned(), role_id.to_owned()));
+        let after = if journal_id.is_empty() || journal_id == s.journal_id {
+            after
+        } else {
+            0
+        };
+        Ok(FakeEntries {
+            proxy: self.clone(),
+            moved: self.moved.subscribe(),
+            generation: s.watch_generation,
+            after,
+        })
+    }
+
+    async fn ack_events(
+        &self,
+        up_to: u64,
+        journal_id: &str,
+        role_id: &str,
+    ) -> Result<u64, ProxyError> {
+        let mut s = self.state();
+        if s.failing_acks {
+            return Err(ProxyError::Unavailable(
+                "the acknowledgement was lost".into(),
+            ));
+        }
+        s.acks
+            .push((role_id.to_owned(), journal_id.to_owned(), up_to));
+        Ok((s.journal.len() as u64).saturating_sub(up_to))
+    }
+}
+
+/// One Events stream on the fake: the journal after `after`, then live entries. It fails
+/// when the proxy drops its streams (`drop_watches`).
+pub struct FakeEntries {
+    proxy: FakeProxy,
+    moved: watch::Receiver<u64>,
+    generation: u64,
+    after: u64,
+}
+
+impl EntryStream for FakeEntries {
+    async fn next(&mut self) -> Result<Option<pb::EventBatch>, ProxyError> {
+        loop {
+            self.moved.mark_unchanged();
+            {
+                let s = self.proxy.state();
+                if s.watch_generation != self.generation {
+                    return Err(ProxyError::Unavailable(
+                        "the proxy dropped the stream".into(),
+                    ));
+                }
+                let entries: Vec<pb::JournalEntry> = s
+                    .journal
+                    .iter()
+                    .filter(|e| e.sequence > self.after)
+                    .take(s.events_batch)
+                    .cloned()
+                    .collect();
+                if let Some(last) = entries.last() {
+                    self.after = last.sequence;
+                    return Ok(Some(pb::EventBatch {
+                        entries,
+                        journal_id: s.journal_id.clone(),
+                    }));
+                }
+            }
+            if self.moved.changed().await.is_err() {
+                return Ok(None);
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Unit tests of the role's workers against an in-memory proxy and a real Directory in a
 //! temporary folder.
 
+mod events;
 mod fake_proxy;
 
 use std::path::PathBuf;
@@ -27,6 +28,11 @@ struct Running {
 
 impl Running {
     fn start(proxy: &FakeProxy) -> Self {
+        Self::start_with(proxy, |_| {})
+    }
+
+    /// Like [`Running::start`], with the role changed by `adjust` before its workers start.
+    fn start_with(proxy: &FakeProxy, adjust: impl FnOnce(&mut Role)) -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let folder = std::env::temp_dir().join(format!(
             "sipass-bridge-role-test-{}-{}",
@@ -34,7 +40,7 @@ impl Running {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&folder).expect("a temporary folder");
-        let role = Role::open(RoleConfig {
+        let mut role = Role::open(RoleConfig {
             data_dir: folder.clone(),
             proxy_ca_pem: String::new(),
             proxy_token: String::new(),
@@ -43,6 +49,7 @@ impl Running {
         .expect("the Directory opens");
         role.set_proxy_address("proxy.test", 5645)
             .expect("the address is stored");
+        adjust(&mut role);
         let waits = Waits {
             first_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(50),

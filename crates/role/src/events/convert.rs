@@ -1,0 +1,468 @@
+//! Journal entries as plugin-database events: the SiPass event read (hostile text bounded),
+//! its native events from the mapping table, the entities it concerns with their names from
+//! the Directory, and what the logging switches and the ignore list decide. Nothing is
+//! dropped without a counter saying so.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use model::event_mapping::{linked_kinds, native_events};
+use model::management::{EventType, ObjectKind};
+use model::sipass::credential_id;
+use protocol::pb;
+use store::{DirectoryRead, EventEntity, NewEvent, StoreError, Tally};
+
+/// The longest SiPass type name, message, id and name kept; the largest payload kept.
+const MAX_NAME: usize = 200;
+const MAX_MESSAGE: usize = 2000;
+const MAX_PAYLOAD: usize = 64 * 1024;
+
+/// What an event whose payload cannot be read is stored as.
+pub const UNREADABLE: &str = "Unreadable SiPass event";
+
+/// The logging switches and the ignore list, as the configuration says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Switches {
+    /// Categories not logged.
+    pub not_logged: HashSet<String>,
+    /// Event types ignored, lower-cased.
+    pub ignored: HashSet<String>,
+}
+
+impl Switches {
+    pub fn new(not_logged: &[String], ignored: &[String]) -> Self {
+        Switches {
+            not_logged: not_logged.iter().cloned().collect(),
+            ignored: ignored.iter().map(|t| t.to_lowercase()).collect(),
+        }
+    }
+}
+
+/// Directory names, looked up once per entity for a short while: names "at the time" may
+/// lag a rename by that long, and a burst of events at one door reads the Directory once.
+pub struct Names {
+    cache: HashMap<(&'static str, String), Option<String>>,
+    since: Instant,
+}
+
+/// How long a looked-up name is reused, and the most names kept.
+const NAMES_FOR: Duration = Duration::from_secs(2);
+const MAX_NAMES: usize = 100_000;
+
+impl Default for Names {
+    fn default() -> Self {
+        Names {
+            cache: HashMap::new(),
+            since: Instant::now(),
+        }
+    }
+}
+
+impl Names {
+    /// The Directory's name of the entity `id` of `kind`, if the Directory has it.
+    fn get(
+        &mut self,
+        directory: &dyn DirectoryRead,
+        kind: &'static str,
+        id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        if self.since.elapsed() > NAMES_FOR || self.cache.len() >= MAX_NAMES {
+            self.cache.clear();
+            self.since = Instant::now();
+        }
+        if let Some(name) = self.cache.get(&(kind, id.to_owned())) {
+            return Ok(name.clone());
+        }
+        let name = directory
+            .entity(id)?
+            .into_iter()
+            .find(|row| row.kind == kind)
+            .map(|row| row.name);
+        self.cache.insert((kind, id.to_owned()), name.clone());
+        Ok(name)
+    }
+}
+
+/// What a batch of entries becomes.
+#[derive(Debug, Default)]
+pub struct Converted {
+    pub events: Vec<NewEvent>,
+    pub tally: Tally,
+    /// Unknown SiPass event types met, for the log.
+    pub unknown_types: Vec<String>,
+}
+
+/// Converts journal entries. Only a Directory failure fails it (the batch is retried).
+pub fn convert(
+    entries: &[pb::JournalEntry],
+    switches: &Switches,
+    names: &mut Names,
+    directory: &dyn DirectoryRead,
+) -> Result<Converted, StoreError> {
+    let mut out = Converted::default();
+    let mut tally: HashMap<String, u64> = HashMap::new();
+    for entry in entries {
+        match pb::JournalEntryType::try_from(entry.r#type) {
+            Ok(pb::JournalEntryType::Event) => {}
+            Ok(pb::JournalEntryType::Alarm) => {
+                // Alarm changes are the alarm manager's (not built yet): counted.
+                *tally.entry("alarm_changes".into()).or_default() += 1;
+                continue;
+            }
+            _ => {
+                *tally.entry("unknown_entry_types".into()).or_default() += 1;
+                continue;
+            }
+        }
+        let event = match Loose::read(&entry.payload) {
+            Ok(event) => event,
+            Err(e) => {
+                *tally.entry("unreadable".into()).or_default() += 1;
+                out.events.push(unreadable(entry, &e.to_string()));
+                continue;
+            }
+        };
+        let sipass_type = bounded(event.r#type.trim(), MAX_NAME);
+        let known = EventType::find(&sipass_type);
+        let category = match known {
+            Some(t) => format!("{:?}", t.category),
+            None if event.category.is_empty() => "Generic".to_owned(),
+            None => bounded(&event.category, MAX_NAME),
+        };
+        if switches.not_logged.contains(&category) {
+            *tally.entry(format!("not_logged:{category}")).or_default() += 1;
+            continue;
+        }
+        if switches.ignored.contains(&sipass_type.to_lowercase()) {
+            *tally.entry(format!("ignored:{sipass_type}")).or_default() += 1;
+            continue;
+        }
+        let native = native_events(&sipass_type);
+        if native.is_none() {
+            *tally
+                .entry(format!("unknown_type:{sipass_type}"))
+                .or_default() += 1;
+            out.unknown_types.push(sipass_type.clone());
+        }
+        let entities = entities(&event, names, directory)?;
+        out.events.push(NewEvent {
+            journal_seq: entry.sequence,
+            sipass_id: bounded(&event.id, MAX_NAME),
+            occurred_at: bounded(&event.occurred_at, MAX_NAME),
+            occurred_ms: model::time::parse_rfc3339_millis(&event.occurred_at)
+                .unwrap_or(entry.journaled_at_ms),
+            journaled_ms: entry.journaled_at_ms,
+            sipass_type: if sipass_type.is_empty() {
+                "(no type)".into()
+            } else {
+                sipass_type
+            },
+            native_events: native
+                .unwrap_or_default()
+                .iter()
+                .map(|n| (*n).to_owned())
+                .collect(),
+            category,
+            known_type: native.is_some(),
+            message: bounded(&event.message, MAX_MESSAGE),
+            entities,
+            payload: payload_text(&entry.payload),
+        });
+    }
+    let mut tally: Tally = tally.into_iter().collect();
+    tally.sort();
+    out.tally = tally;
+    Ok(out)
+}
+
+/// The entities an event concerns: its object (under every Directory kind it becomes),
+/// and for an access event the cardholder and the credential, each with its Directory name
+/// (SiPass's text when the Directory does not have it).
+fn entities(
+    event: &Loose,
+    names: &mut Names,
+    directory: &dyn DirectoryRead,
+) -> Result<Vec<EventEntity>, StoreError> {
+    let mut out = Vec::new();
+    let mut link = |kind: &'static str, id: &str, fallback: &str| -> Result<(), StoreError> {
+        let id = bounded(id.trim(), MAX_NAME);
+        if id.is_empty() {
+            return Ok(());
+        }
+        let name = names
+            .get(directory, kind, &id)?
+            .unwrap_or_else(|| bounded(fallback, MAX_NAME));
+        out.push(EventEntity {
+            kind: kind.to_owned(),
+            id,
+            name,
+        });
+        Ok(())
+    };
+    if let Some(kind) = event.entity_kind {
+        for k in linked_kinds(kind) {
+            link(k, &event.entity_token, &event.point_name)?;
+        }
+    }
+    let person = format!("{} {}", event.first_name, event.last_name);
+    link("cardholder", &event.cardholder_token, person.trim())?;
+    if !event.card_no.trim().is_empty() {
+        let id = credential_id(&event.card_tech, &event.card_facility, event.card_no.trim());
+        link("credential", &id, &id)?;
+    }
+    Ok(out)
+}
+
+/// The fields of a SiPass event the role uses, read leniently: a field of another type than
+/// expected, or a value this release does not know (a new category, a new object kind),
+/// must not make the whole event unreadable.
+#[derive(Debug, Default)]
+struct Loose {
+    id: String,
+    occurred_at: String,
+    r#type: String,
+    category: String,
+    message: String,
+    point_name: String,
+    entity_kind: Option<ObjectKind>,
+    entity_token: String,
+    cardholder_token: String,
+    first_name: String,
+    last_name: String,
+    card_no: String,
+    card_facility: String,
+    card_tech: String,
+}
+
+impl Loose {
+    fn read(payload: &[u8]) -> Result<Self, String> {
+        let value: serde_json::Value =
+            serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+        let serde_json::Value::Object(o) = value else {
+            return Err("it is not a JSON object".into());
+        };
+        let text = |key: &str| -> String {
+            match o.get(key) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::Number(n)) => n.to_string(),
+                _ => String::new(),
+            }
+        };
+        Ok(Loose {
+            id: text("Id"),
+            occurred_at: text("OccurredAt"),
+            r#type: text("Type"),
+            category: text("Category"),
+            message: text("Message"),
+            point_name: text("PointName"),
+            entity_kind: o
+                .get("EntityKind")
+                .and_then(|k| serde_json::from_value(k.clone()).ok()),
+            entity_token: text("EntityToken"),
+            cardholder_token: text("CardholderToken"),
+            first_name: text("FirstName"),
+            last_name: text("LastName"),
+            card_no: text("CardNo"),
+            card_facility: text("CardFacility"),
+            card_tech: text("CardTech"),
+        })
+    }
+}
+
+/// An entry whose payload is not a SiPass event: stored as a custom event saying so, with
+/// the payload as text, so that it is kept and seen instead of lost.
+fn unreadable(entry: &pb::JournalEntry, error: &str) -> NewEvent {
+    NewEvent {
+        journal_seq: entry.sequence,
+        sipass_id: String::new(),
+        occurred_at: model::time::rfc3339_millis(entry.journaled_at_ms),
+        occurred_ms: entry.journaled_at_ms,
+        journaled_ms: entry.journaled_at_ms,
+        sipass_type: UNREADABLE.into(),
+        native_events: Vec::new(),
+        category: "Generic".into(),
+        known_type: false,
+        message: bounded(
+            &format!("the proxy journaled an event that is not SiPass JSON: {error}"),
+            MAX_MESSAGE,
+        ),
+        entities: Vec::new(),
+        payload: payload_text(&entry.payload),
+    }
+}
+
+/// Text cut to `max` bytes at a character boundary.
+fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+fn payload_text(payload: &[u8]) -> String {
+    bounded(&String::from_utf8_lossy(payload), MAX_PAYLOAD)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct NoDirectory;
+
+    impl DirectoryRead for NoDirectory {
+        fn config(&self, _: &str) -> Result<Option<String>, StoreError> {
+            Ok(None)
+        }
+        fn watch_position(&self) -> Result<Option<store::WatchPosition>, StoreError> {
+            Ok(None)
+        }
+        fn position(&self, _: &str) -> Result<Option<store::SyncPosition>, StoreError> {
+            Ok(None)
+        }
+        fn count(&self, _: &str) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+        fn digest(&self, _: &str) -> Result<model::Digest, StoreError> {
+            Ok(model::Digest::default())
+        }
+        fn entities(&self, _: &str, _: &str, _: u32) -> Result<Vec<store::EntityRow>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn all_entities(&self, _: &str) -> Result<Vec<store::EntityRow>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn entity(&self, id: &str) -> Result<Vec<store::EntityRow>, StoreError> {
+            Ok(match id {
+                "3" => vec![store::EntityRow {
+                    kind: "door".into(),
+                    id: "3".into(),
+                    source_kind: "doorset".into(),
+                    revision: 1,
+                    name: "Main entrance".into(),
+                    fields: "{}".into(),
+                }],
+                _ => Vec::new(),
+            })
+        }
+        fn latest_run(&self) -> Result<Option<store::SyncRun>, StoreError> {
+            Ok(None)
+        }
+    }
+
+    fn entry(sequence: u64, payload: serde_json::Value) -> pb::JournalEntry {
+        pb::JournalEntry {
+            sequence,
+            r#type: pb::JournalEntryType::Event as i32,
+            payload: payload.to_string().into_bytes(),
+            journaled_at_ms: 5,
+        }
+    }
+
+    #[test]
+    fn an_access_event_is_linked_with_directory_names_and_mapped() {
+        let e = entry(
+            1,
+            json!({"Id": "77", "Type": "Badge Collision", "Category": "Access",
+                   "OccurredAt": "2026-11-22T10:33:20+01:00", "EntityKind": "Doorset",
+                   "EntityToken": "3", "PointName": "Door 3", "CardholderToken": "12",
+                   "FirstName": "Ann", "LastName": "Lee", "CardNo": "555", "CardFacility": 9,
+                   "CardTech": 2}),
+        );
+        let out = convert(
+            &[e],
+            &Switches::default(),
+            &mut Names::default(),
+            &NoDirectory,
+        )
+        .unwrap();
+        let stored = &out.events[0];
+        assert_eq!(stored.native_events, ["Access Denied"]);
+        assert_eq!(
+            (stored.sipass_id.as_str(), stored.occurred_ms),
+            ("77", 1_795_340_000_000)
+        );
+        let links: Vec<(&str, &str, &str)> = stored
+            .entities
+            .iter()
+            .map(|e| (e.kind.as_str(), e.id.as_str(), e.name.as_str()))
+            .collect();
+        assert_eq!(
+            links,
+            [
+                ("door", "3", "Main entrance"),
+                ("cardholder", "12", "Ann Lee"),
+                ("credential", "2:9:555", "2:9:555")
+            ]
+        );
+        assert!(out.tally.is_empty());
+    }
+
+    #[test]
+    fn switches_ignore_lists_and_unknown_types_are_counted_never_dropped_silently() {
+        let entries = [
+            entry(
+                1,
+                json!({"Type": "Operator Logon", "EntityKind": "Unit", "EntityToken": "1"}),
+            ),
+            entry(
+                2,
+                json!({"Type": "door closed", "EntityKind": "Doorset", "EntityToken": "3"}),
+            ),
+            entry(3, json!({"Type": "Brand New Thing", "Category": "Door"})),
+            pb::JournalEntry {
+                payload: b"not json".to_vec(),
+                ..entry(4, json!({}))
+            },
+            pb::JournalEntry {
+                r#type: pb::JournalEntryType::Alarm as i32,
+                ..entry(5, json!({}))
+            },
+        ];
+        let switches = Switches::new(&["Operator".into()], &["Door Closed".into()]);
+        let out = convert(&entries, &switches, &mut Names::default(), &NoDirectory).unwrap();
+        let stored: Vec<(u64, &str, bool)> = out
+            .events
+            .iter()
+            .map(|e| (e.journal_seq, e.sipass_type.as_str(), e.known_type))
+            .collect();
+        assert_eq!(
+            stored,
+            [(3, "Brand New Thing", false), (4, UNREADABLE, false)]
+        );
+        assert_eq!(out.events[0].category, "Door");
+        assert_eq!(out.events[1].payload, "not json");
+        assert_eq!(
+            out.tally,
+            [
+                ("alarm_changes".to_owned(), 1),
+                ("ignored:door closed".to_owned(), 1),
+                ("not_logged:Operator".to_owned(), 1),
+                ("unknown_type:Brand New Thing".to_owned(), 1),
+                ("unreadable".to_owned(), 1),
+            ]
+        );
+        assert_eq!(out.unknown_types, ["Brand New Thing"]);
+    }
+
+    #[test]
+    fn hostile_text_is_bounded() {
+        let long = "é".repeat(5000);
+        let e = entry(1, json!({"Type": long, "Message": long, "Id": long}));
+        let out = convert(
+            &[e],
+            &Switches::default(),
+            &mut Names::default(),
+            &NoDirectory,
+        )
+        .unwrap();
+        let stored = &out.events[0];
+        assert!(stored.sipass_type.len() <= MAX_NAME && stored.sipass_id.len() <= MAX_NAME);
+        assert!(stored.message.len() <= MAX_MESSAGE);
+        assert!(stored.sipass_type.chars().all(|c| c == 'é'));
+    }
+}

@@ -1,0 +1,226 @@
+//! The event recorder: reads the proxy's event journal from the position the plugin database
+//! holds, stores each entry exactly once (the position in the same transaction, on disk
+//! before the commit returns) and acknowledges to the proxy only what is committed. Killing
+//! the role or the proxy at any moment loses and doubles nothing: a restart reads again
+//! after the stored position, an entry delivered twice is skipped by its journal sequence,
+//! and an acknowledgement lost on the way is sent again at the next session's start.
+//!
+//! It works within a session the connection established, beside the synchronizer; the
+//! first of the two to end the session ends it for both.
+
+mod convert;
+mod feed;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use protocol::pb;
+use runtime::{Shutdown, StatusReporter};
+use store::{Directory, EventPosition, PluginDatabase, StoredEvent};
+
+pub use convert::UNREADABLE;
+pub use feed::EventFeed;
+
+use crate::config;
+use crate::proxy::{EntryStream, Proxy};
+use crate::session::{Session, SessionEnd};
+
+/// Unknown event types logged per session, at most: each once, so that a flood of them is
+/// counted in the database rather than in the log.
+const MAX_LOGGED_UNKNOWN: usize = 100;
+
+/// Records SiPass events into the plugin database, within a session.
+pub(crate) struct EventRecorder {
+    pub directory: Arc<dyn Directory>,
+    pub plugin: Arc<dyn PluginDatabase>,
+    pub reporter: StatusReporter,
+    /// Events as they are stored, for the live feed.
+    pub feed: EventFeed,
+}
+
+/// What the recorder keeps within one session.
+struct Reading {
+    role_id: String,
+    position: EventPosition,
+    names: convert::Names,
+    logged_unknown: HashSet<String>,
+}
+
+impl EventRecorder {
+    /// Records until the session ends; says why it ended.
+    pub async fn serve<P: Proxy>(&self, session: &Session<P>, shutdown: &Shutdown) -> SessionEnd {
+        let end = match self.work(session, shutdown).await {
+            Ok(()) => SessionEnd::Shutdown,
+            Err(end) => end,
+        };
+        self.reporter.idle("waiting for a session with the proxy");
+        end
+    }
+
+    async fn work<P: Proxy>(
+        &self,
+        session: &Session<P>,
+        shutdown: &Shutdown,
+    ) -> Result<(), SessionEnd> {
+        let (role_id, position) = self
+            .blocking(|p, _| Ok((p.role_id()?, p.event_position()?)))
+            .await?;
+        let mut reading = Reading {
+            role_id,
+            position,
+            names: convert::Names::default(),
+            logged_unknown: HashSet::new(),
+        };
+        // What the last session committed may not have reached the proxy.
+        if reading.position.sequence > 0 {
+            self.acknowledge(session, &reading).await?;
+        }
+        let mut stream = session
+            .proxy
+            .events(
+                reading.position.sequence,
+                &reading.position.journal_id,
+                &reading.role_id,
+            )
+            .await
+            .map_err(|e| SessionEnd::from_proxy("reading the proxy's event journal failed", e))?;
+        self.reporter.idle("recording events");
+        loop {
+            let batch = tokio::select! {
+                batch = stream.next() => batch.map_err(|e| {
+                    SessionEnd::from_proxy("the proxy's event stream broke", e)
+                })?,
+                () = shutdown.wait() => return Ok(()),
+            };
+            let Some(batch) = batch else {
+                return Err(SessionEnd::Disconnected(
+                    "the proxy ended the event stream".into(),
+                ));
+            };
+            if self.record(batch, &mut reading).await? {
+                self.acknowledge(session, &reading).await?;
+            }
+        }
+    }
+
+    /// Stores one batch; true when the position moved (something to acknowledge).
+    async fn record(
+        &self,
+        batch: pb::EventBatch,
+        reading: &mut Reading,
+    ) -> Result<bool, SessionEnd> {
+        self.follow_journal(&batch.journal_id, reading);
+        let after = reading.position.sequence;
+        let entries: Vec<pb::JournalEntry> = batch
+            .entries
+            .into_iter()
+            .filter(|e| e.sequence > after)
+            .collect();
+        let Some(last) = entries.last().map(|e| e.sequence) else {
+            return Ok(false);
+        };
+        self.reporter.busy("storing events");
+        let position = EventPosition {
+            journal_id: reading.position.journal_id.clone(),
+            sequence: last,
+        };
+        let names = std::mem::take(&mut reading.names);
+        let (stored, unknown, names) = self
+            .blocking(move |plugin, directory| {
+                let settings = config::read(directory)?;
+                let switches =
+                    convert::Switches::new(&settings.events_not_logged, &settings.events_ignored);
+                let mut names = names;
+                let converted = convert::convert(&entries, &switches, &mut names, directory)?;
+                let stored = plugin.store_events(&converted.events, &converted.tally, &position)?;
+                Ok((stored, converted.unknown_types, names))
+            })
+            .await?;
+        reading.names = names;
+        reading.position.sequence = last;
+        self.log_unknown(unknown, reading);
+        self.publish(stored);
+        self.reporter.idle("recording events");
+        Ok(true)
+    }
+
+    /// Takes the journal a batch belongs to. A journal other than the stored position's
+    /// means the proxy's was recreated: the proxy serves the new one from its start, and
+    /// the role says what that means instead of skipping entries silently.
+    fn follow_journal(&self, journal_id: &str, reading: &mut Reading) {
+        if journal_id.is_empty() || journal_id == reading.position.journal_id {
+            return;
+        }
+        if !reading.position.journal_id.is_empty() {
+            tracing::warn!(
+                was = %reading.position.journal_id,
+                now = %journal_id,
+                stored_up_to = reading.position.sequence,
+                "the proxy's event journal was recreated: reading the new one from its start; events the old one held beyond what was stored here are lost with it"
+            );
+        } else if reading.position.sequence > 0 {
+            tracing::info!(
+                journal = %journal_id,
+                "the proxy now names its event journal; continuing after the stored position"
+            );
+            reading.position.journal_id = journal_id.to_owned();
+            return;
+        }
+        reading.position = EventPosition {
+            journal_id: journal_id.to_owned(),
+            sequence: 0,
+        };
+    }
+
+    /// Tells the proxy what is committed here.
+    async fn acknowledge<P: Proxy>(
+        &self,
+        session: &Session<P>,
+        reading: &Reading,
+    ) -> Result<(), SessionEnd> {
+        session
+            .proxy
+            .ack_events(
+                reading.position.sequence,
+                &reading.position.journal_id,
+                &reading.role_id,
+            )
+            .await
+            .map_err(|e| SessionEnd::from_proxy("acknowledging stored events failed", e))?;
+        Ok(())
+    }
+
+    fn log_unknown(&self, unknown: Vec<String>, reading: &mut Reading) {
+        for t in unknown {
+            if reading.logged_unknown.len() < MAX_LOGGED_UNKNOWN
+                && reading.logged_unknown.insert(t.clone())
+            {
+                tracing::warn!(
+                    event_type = %t.escape_debug(),
+                    "a SiPass event type the mapping table does not know is stored as a custom event only (counted as unknown_type)"
+                );
+            }
+        }
+    }
+
+    fn publish(&self, stored: Vec<StoredEvent>) {
+        for event in stored {
+            self.feed.publish(event);
+        }
+    }
+
+    /// Runs plugin-database and Directory calls off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn PluginDatabase, &dyn Directory) -> Result<T, store::StoreError>
+        + Send
+        + 'static,
+    ) -> Result<T, SessionEnd> {
+        let plugin = self.plugin.clone();
+        let directory = self.directory.clone();
+        runtime::try_blocking(move || f(plugin.as_ref(), directory.as_ref()))
+            .await
+            .map_err(|p| SessionEnd::Database(p.to_string()))?
+            .map_err(SessionEnd::from)
+    }
+}

@@ -33,13 +33,15 @@ pub enum Code {
     DatabaseTooNew,
     /// 500: the Directory's recorded migrations differ from this release's.
     DatabaseModified,
+    /// 503: the server serves as many clients of this kind as it will (the live feed).
+    Busy,
     /// 500: a bug; the message says where.
     Internal,
 }
 
 impl Code {
     /// Every code, for the table's own tests and documentation.
-    pub const ALL: [Code; 12] = [
+    pub const ALL: [Code; 13] = [
         Code::Unauthorized,
         Code::NotFound,
         Code::MethodNotAllowed,
@@ -51,6 +53,7 @@ impl Code {
         Code::DatabaseNeedsUpdate,
         Code::DatabaseTooNew,
         Code::DatabaseModified,
+        Code::Busy,
         Code::Internal,
     ];
 
@@ -78,6 +81,7 @@ impl Code {
             Code::DatabaseNeedsUpdate => ("database_needs_update", StatusCode::SERVICE_UNAVAILABLE),
             Code::DatabaseTooNew => ("database_too_new", StatusCode::SERVICE_UNAVAILABLE),
             Code::DatabaseModified => ("database_modified", StatusCode::INTERNAL_SERVER_ERROR),
+            Code::Busy => ("busy", StatusCode::SERVICE_UNAVAILABLE),
             Code::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }

@@ -17,6 +17,7 @@ use role::Role;
 use serde::{Deserialize, Serialize};
 
 mod error;
+pub mod events;
 
 pub use error::{ApiError, Code, ErrorBody};
 
@@ -29,6 +30,7 @@ pub fn token_path(data_dir: &Path) -> PathBuf {
 struct AppState {
     role: Arc<Role>,
     token: Arc<String>,
+    live: Arc<events::LiveClients>,
 }
 
 /// The Config Tool's router.
@@ -36,6 +38,7 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
     let state = AppState {
         role,
         token: Arc::new(format!("Bearer {token}")),
+        live: Arc::default(),
     };
     let api = Router::new()
         .route("/sync/status", get(sync_status))
@@ -43,6 +46,8 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
         .route("/config", get(config_show).put(config_set))
         .route("/entities", get(entities_list))
         .route("/entities/{id}", get(entity_show))
+        .route("/events", get(events::list))
+        .route("/events/live", get(events::live))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such API endpoint") })
         .method_not_allowed_fallback(|| async {

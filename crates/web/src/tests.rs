@@ -15,6 +15,7 @@ const TOKEN: &str = "test-token";
 struct TestRole {
     dir: std::path::PathBuf,
     router: Router,
+    role: Arc<Role>,
 }
 
 impl TestRole {
@@ -32,8 +33,9 @@ impl TestRole {
             client_name: "test".into(),
         })
         .unwrap();
-        let router = router(Arc::new(role), TOKEN.into());
-        TestRole { dir, router }
+        let role = Arc::new(role);
+        let router = router(role.clone(), TOKEN.into());
+        TestRole { dir, router, role }
     }
 
     async fn call(&self, method: &str, uri: &str, body: &str) -> (StatusCode, serde_json::Value) {
@@ -210,4 +212,149 @@ async fn the_page_runs_only_its_own_script_and_never_parses_text_as_html() {
     );
     let script = include_str!("assets/app.js");
     assert!(!script.contains("innerHTML") && !script.contains("insertAdjacentHTML"));
+}
+
+fn new_event(seq: u64, event_type: &str, entity: &str) -> store::NewEvent {
+    store::NewEvent {
+        journal_seq: seq,
+        sipass_id: (500 + seq).to_string(),
+        occurred_at: model::time::rfc3339_millis(1_795_340_000_000 + seq as i64 * 1000),
+        occurred_ms: 1_795_340_000_000 + seq as i64 * 1000,
+        journaled_ms: 0,
+        sipass_type: event_type.into(),
+        native_events: vec![],
+        category: "Door".into(),
+        known_type: true,
+        message: "=cmd|' /C calc'!A0\nforged".into(),
+        entities: vec![store::EventEntity {
+            kind: "door".into(),
+            id: entity.into(),
+            name: "Door".into(),
+        }],
+        payload: "{}".into(),
+    }
+}
+
+#[tokio::test]
+async fn events_are_listed_filtered_and_paged_and_bad_filters_name_the_field() {
+    let test = TestRole::new("events");
+    let batch: Vec<store::NewEvent> = (1..=5)
+        .map(|s| {
+            new_event(
+                s,
+                if s == 3 { "Door Forced" } else { "Door Closed" },
+                if s == 4 { "9" } else { "1" },
+            )
+        })
+        .collect();
+    let position = store::EventPosition {
+        journal_id: "j".into(),
+        sequence: 5,
+    };
+    test.role
+        .plugin
+        .store_events(&batch, &vec![], &position)
+        .unwrap();
+    let seqs = |body: &serde_json::Value| -> Vec<u64> {
+        body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["journal_seq"].as_u64().unwrap())
+            .collect()
+    };
+    let (status, body) = test
+        .call("GET", "/api/v1/events?type=door%20forced", "")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(seqs(&body), [3]);
+    assert_eq!(body["events"][0]["sipass_id"], "503");
+    let (_, body) = test.call("GET", "/api/v1/events?entity=9", "").await;
+    assert_eq!(seqs(&body), [4]);
+    let (_, body) = test
+        .call(
+            "GET",
+            "/api/v1/events?since=2026-11-22T09:33:22Z&until=1795340004000",
+            "",
+        )
+        .await;
+    assert_eq!(seqs(&body), [2, 3]);
+    let (_, body) = test.call("GET", "/api/v1/events?limit=2", "").await;
+    assert_eq!(seqs(&body), [1, 2]);
+    let after = body["next_after"].as_i64().unwrap();
+    let (_, body) = test
+        .call("GET", &format!("/api/v1/events?limit=2&after={after}"), "")
+        .await;
+    assert_eq!(seqs(&body), [3, 4]);
+    let (status, body) = test.call("GET", "/api/v1/events?since=yesterday", "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (body["code"].as_str(), body["field"].as_str()),
+        (Some("invalid_query"), Some("since"))
+    );
+    let (status, _) = test.call("GET", "/api/v1/events?limit=-1", "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// Reads the live feed's body until `want` appears or the stream ends; the text read.
+async fn read_live(body: Body, want: &str) -> String {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut text = String::new();
+    let deadline = std::time::Duration::from_secs(5);
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout(deadline, body.frame()).await {
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+            if text.contains(want) {
+                break;
+            }
+        }
+    }
+    text
+}
+
+#[tokio::test]
+async fn the_live_feed_sends_stored_events_and_drops_a_client_that_lags() {
+    let test = TestRole::new("live");
+    let request = || {
+        Request::builder()
+            .uri("/api/v1/events/live")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let response = test.router.clone().oneshot(request()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let body = response.into_body();
+    let stored = test
+        .role
+        .plugin
+        .store_events(
+            &[new_event(1, "Door Closed", "1")],
+            &vec![],
+            &store::EventPosition {
+                journal_id: "j".into(),
+                sequence: 1,
+            },
+        )
+        .unwrap();
+    test.role.feed.publish(stored[0].clone());
+    let text = read_live(body, "\n\n").await;
+    assert!(text.starts_with("event: stored\n"), "{text}");
+    assert!(text.contains("\"sipass_type\":\"Door Closed\""), "{text}");
+    assert_eq!(
+        text.matches('\n').count(),
+        4,
+        "a newline in SiPass's text stays escaped: {text}"
+    );
+
+    // A client that does not read while more than the buffer is published is dropped.
+    let response = test.router.clone().oneshot(request()).await.unwrap();
+    let body = response.into_body();
+    for _ in 0..role::events::FEED_BUFFER + 10 {
+        test.role.feed.publish(stored[0].clone());
+    }
+    let text = read_live(body, "event: lagged").await;
+    assert!(text.contains("event: lagged"), "{text}");
 }

@@ -19,7 +19,7 @@ use runtime::{Shutdown, StatusReporter};
 use store::{Directory, EventPosition, PluginDatabase, StoredEvent};
 
 pub use convert::UNREADABLE;
-pub use feed::EventFeed;
+pub use feed::{EventFeed, FEED_BUFFER};
 
 use crate::config;
 use crate::proxy::{EntryStream, Proxy};

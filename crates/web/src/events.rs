@@ -1,0 +1,187 @@
+//! `GET /events`: the stored SiPass events, filtered and paged; `GET /events/live`: each
+//! event as it is stored, as server-sent events.
+//!
+//! The live feed holds nothing per client beyond the role's shared, bounded buffer: a client
+//! that falls more than that buffer behind is sent a `lagged` event and dropped, so a slow
+//! or stalled browser never makes the role grow its memory. At most [`MAX_LIVE`] clients are
+//! served at once.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use store::{EventFilter, StoredEvent};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use crate::AppState;
+use crate::error::{ApiError, Code};
+
+/// The most live-feed clients at once.
+pub const MAX_LIVE: usize = 64;
+
+/// The longest type or entity filter accepted.
+const MAX_FILTER: usize = 200;
+
+/// Live-feed clients now.
+#[derive(Default)]
+pub struct LiveClients(AtomicUsize);
+
+/// `GET /events` query: every parameter optional.
+#[derive(Debug, Default, Deserialize)]
+pub struct EventQuery {
+    /// Occurred at or after: RFC 3339 (`2026-11-22T09:00:00Z`) or Unix milliseconds.
+    pub since: Option<String>,
+    /// Occurred before, the same way.
+    pub until: Option<String>,
+    /// SiPass's event type or a native event name.
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    /// An entity id (SiPass token) the event concerns.
+    pub entity: Option<String>,
+    /// Our id of the last event of the previous page.
+    pub after: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+/// A page of `GET /events`: `next_after` is where the next page starts, if any.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventPage {
+    pub events: Vec<StoredEvent>,
+    pub next_after: Option<i64>,
+}
+
+/// An instant given as RFC 3339 or as Unix milliseconds.
+fn instant(field: &'static str, value: Option<String>) -> Result<Option<i64>, ApiError> {
+    let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let value = value.trim();
+    value
+        .parse::<i64>()
+        .ok()
+        .or_else(|| model::time::parse_rfc3339_millis(value))
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::field(
+                Code::InvalidQuery,
+                field,
+                format!(
+                    "'{}' is not a time: give RFC 3339 (2026-11-22T09:00:00Z) or Unix milliseconds",
+                    value.chars().take(60).collect::<String>().escape_debug()
+                ),
+            )
+        })
+}
+
+fn bounded_filter(field: &'static str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+        Some(v) if v.len() > MAX_FILTER => Err(ApiError::field(
+            Code::InvalidQuery,
+            field,
+            format!("at most {MAX_FILTER} bytes"),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The store's filter from a query, every value checked.
+pub fn filter(query: EventQuery) -> Result<EventFilter, ApiError> {
+    Ok(EventFilter {
+        since_ms: instant("since", query.since)?,
+        until_ms: instant("until", query.until)?,
+        event_type: bounded_filter("type", query.event_type)?,
+        entity: bounded_filter("entity", query.entity)?,
+        after_id: query.after.unwrap_or(0).max(0),
+        limit: query
+            .limit
+            .unwrap_or(100)
+            .clamp(1, store::sqlite::MAX_EVENT_PAGE),
+    })
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<EventQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let filter = filter(query)?;
+    let limit = filter.limit;
+    let role = state.role.clone();
+    let events = runtime::try_blocking(move || role.plugin.events(&filter)).await??;
+    let next_after = (events.len() as u32 == limit)
+        .then(|| events.last().map(|e| e.id))
+        .flatten();
+    Ok(Json(EventPage { events, next_after }).into_response())
+}
+
+/// Holds a live-feed place until the client's stream is dropped.
+struct Place(Arc<LiveClients>);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The feed for one client: stored events, then `lagged` and the end if it falls behind.
+struct LiveStream {
+    inner: BroadcastStream<Arc<StoredEvent>>,
+    done: bool,
+    _place: Place,
+}
+
+impl Stream for LiveStream {
+    type Item = Result<SseEvent, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(event))) => Poll::Ready(Some(Ok(SseEvent::default()
+                .event("stored")
+                .id(event.id.to_string())
+                .json_data(event.as_ref())
+                .unwrap_or_else(|_| SseEvent::default().event("unencodable"))))),
+            Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(n)))) => {
+                self.done = true;
+                Poll::Ready(Some(Ok(SseEvent::default().event("lagged").data(format!(
+                    "this client fell {n} events behind the live feed and is disconnected; list them with GET /api/v1/events and reconnect"
+                )))))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+pub(crate) async fn live(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let taken = state.live.0.fetch_add(1, Ordering::AcqRel);
+    let place = Place(state.live.clone());
+    if taken >= MAX_LIVE {
+        drop(place);
+        return Err(ApiError::new(
+            Code::Busy,
+            format!("{MAX_LIVE} clients already follow the live feed; try again later"),
+        ));
+    }
+    let stream = LiveStream {
+        inner: BroadcastStream::new(state.role.feed.subscribe()),
+        done: false,
+        _place: place,
+    };
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}

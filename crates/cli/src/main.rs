@@ -14,6 +14,7 @@ mod admin;
 mod api;
 mod bench;
 mod db;
+mod events;
 mod progress;
 mod services;
 
@@ -78,6 +79,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::EntitiesCommand,
     },
+    /// The SiPass events the role stored: list them, or export a time range as CSV.
+    Events {
+        #[command(subcommand)]
+        command: events::EventsCommand,
+    },
     /// The databases of a data folder: schema version, size and rows, and updating them to
     /// this release's schema (with the role or proxy stopped).
     Db {
@@ -126,6 +132,7 @@ fn main() -> ExitCode {
             Command::Entities { command } => admin::entities(command).await,
             Command::Bench(args) => bench::bench(args).await,
             Command::Db { command } => db::db(command),
+            Command::Events { command } => events::events(command).await,
         }
     });
     // Everything that must be saved has been by now; a background task still busy must not

@@ -35,9 +35,12 @@ pub struct BenchArgs {
     /// Write the JSON report here as well.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Run only the events phase (4), e.g. while working on the event path.
+    /// Run only the events phases (4 and 4b), e.g. while working on the event path.
     #[arg(long)]
     events_only: bool,
+    /// Events phase (4b): seconds of events journaled before a role starts storing them.
+    #[arg(long, default_value_t = 10)]
+    stored_fill_secs: u64,
 }
 
 /// How long a phase may wait for a part to get where it measures from.
@@ -183,6 +186,21 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
     report["event_markers"] = json!(figures.markers);
     report["event_markers_unjournaled"] = json!(figures.markers_unjournaled);
 
+    eprintln!(
+        "(4b) events stored by the role: a journal backlog of {} s at {} per second",
+        args.stored_fill_secs, args.events_per_sec
+    );
+    let stored = crate::bench_events::stored_events(
+        &bin,
+        &root.path().join("stored-events"),
+        args.events_per_sec,
+        args.stored_fill_secs,
+    )
+    .await?;
+    report["role_events_stored_per_sec"] = json!(stored.events_per_sec.round());
+    report["role_events_backlog"] = json!(stored.backlog);
+    report["role_events_stored"] = json!(stored.stored);
+
     print_table(&report);
     let text = serde_json::to_string_pretty(&report)?;
     out!("{text}");
@@ -272,6 +290,7 @@ fn print_table(report: &Value) {
         ("realtime_p50_ms", "ms", ""),
         ("realtime_p99_ms", "ms", "< 100"),
         ("events_per_sec", "events/s", ">= 50000"),
+        ("role_events_stored_per_sec", "events/s", ">= 50000"),
         ("event_p99_ms", "ms", "< 50"),
         ("resume_extra_pct", "%", "< 5"),
     ];

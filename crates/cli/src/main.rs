@@ -13,6 +13,7 @@ macro_rules! out {
 mod admin;
 mod api;
 mod bench;
+mod bench_events;
 mod db;
 mod events;
 mod progress;

@@ -51,3 +51,9 @@ pub fn open_read_only(path: &Path) -> Result<Arc<dyn DirectoryRead>, StoreError>
 pub fn open_plugin(path: &Path) -> Result<Arc<dyn PluginDatabase>, StoreError> {
     Ok(Arc::new(sqlite::SqlitePlugin::open(path)?))
 }
+
+/// Opens the plugin database at `path` for reading only, beside a role that may be running
+/// on it (tests, tools).
+pub fn open_plugin_read_only(path: &Path) -> Result<Arc<dyn PluginRead>, StoreError> {
+    Ok(Arc::new(sqlite::SqlitePluginReader::open(path)?))
+}

@@ -15,7 +15,10 @@ use std::time::Duration;
 use model::{Digest, RunOutcome};
 use rusqlite::Connection;
 
-pub use plugin::{MAX_PAGE as MAX_EVENT_PAGE, PLUGIN, PLUGIN_MIGRATIONS, SqlitePlugin, random_id};
+pub use plugin::{
+    MAX_PAGE as MAX_EVENT_PAGE, PLUGIN, PLUGIN_MIGRATIONS, SqlitePlugin, SqlitePluginReader,
+    random_id,
+};
 
 use crate::migrate::{Migration, Schema, no_legacy};
 use crate::{

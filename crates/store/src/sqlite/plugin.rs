@@ -129,6 +129,56 @@ impl SqlitePlugin {
     }
 }
 
+/// A plugin database opened for reading only, beside the role writing it (tests, tools):
+/// nothing is migrated, written or locked.
+pub struct SqlitePluginReader {
+    conn: Mutex<Connection>,
+}
+
+impl SqlitePluginReader {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = super::migrate::open_read_only(path, &PLUGIN)?;
+        let status = super::migrate::inspect(&conn, &PLUGIN, path)?;
+        crate::migrate::require_current(&PLUGIN, path, status)?;
+        Ok(SqlitePluginReader {
+            conn: Mutex::new(conn),
+        })
+    }
+}
+
+impl PluginRead for SqlitePluginReader {
+    fn role_id(&self) -> Result<String, StoreError> {
+        Ok(
+            lock(&self.conn).query_row(
+                "SELECT value FROM meta WHERE key = 'role_id'",
+                [],
+                |r| r.get(0),
+            )?,
+        )
+    }
+    fn event_position(&self) -> Result<EventPosition, StoreError> {
+        read_position(&lock(&self.conn))
+    }
+    fn events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        list_events(&lock(&self.conn), filter)
+    }
+    fn event_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = lock(&self.conn).query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+    fn event_counters(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        read_counters(&lock(&self.conn))
+    }
+}
+
+fn read_counters(conn: &Connection) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT counter, count FROM event_counters ORDER BY counter")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 impl PluginRead for SqlitePlugin {
     fn role_id(&self) -> Result<String, StoreError> {
         let conn = lock(&self.reader);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use store::StoredEvent;
-use web::events::EventPage;
+use web::events::{EventPage, EventSummary};
 
 use crate::RoleTarget;
 use crate::api::Api;
@@ -26,6 +26,9 @@ pub enum EventsCommand {
         #[arg(long)]
         after: Option<i64>,
     },
+    /// How many events are stored, where reading the proxy's journal stands, and what was
+    /// counted instead of stored (categories not logged, ignored types, unknown types).
+    Summary(RoleTarget),
     /// Every stored event of a time range into a CSV file (header, RFC 4180 quoting).
     Export {
         #[command(flatten)]
@@ -71,7 +74,32 @@ pub async fn events(command: EventsCommand) -> Result<()> {
             filter,
             out,
         } => export(&target, &filter, &out).await,
+        EventsCommand::Summary(target) => summary(&target).await,
     }
+}
+
+async fn summary(target: &RoleTarget) -> Result<()> {
+    let summary: EventSummary = Api::new(target)?.get("/events/summary").await?;
+    if target.json {
+        out!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
+    out!("stored events: {}", summary.stored);
+    let journal = match summary.position.journal_id.as_str() {
+        "" => "(none yet)".to_owned(),
+        id => printable(id),
+    };
+    out!(
+        "journal {journal}, read up to sequence {}",
+        summary.position.sequence
+    );
+    if summary.counters.is_empty() {
+        out!("nothing was left unstored");
+    }
+    for (counter, n) in &summary.counters {
+        out!("  {:<40} {n}", printable(counter));
+    }
+    Ok(())
 }
 
 /// `/events?...` for a filter, a page size and a cursor.

@@ -61,6 +61,28 @@ pub struct EventPage {
     pub next_after: Option<i64>,
 }
 
+/// `GET /events/summary`: how many events are stored, where reading the proxy's journal
+/// stands, and what was counted instead of stored (by switch, ignore list, unknown type).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventSummary {
+    pub stored: u64,
+    pub position: store::EventPosition,
+    pub counters: std::collections::BTreeMap<String, u64>,
+}
+
+pub(crate) async fn summary(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let role = state.role.clone();
+    let summary = runtime::try_blocking(move || -> Result<EventSummary, store::StoreError> {
+        Ok(EventSummary {
+            stored: role.plugin.event_count()?,
+            position: role.plugin.event_position()?,
+            counters: role.plugin.event_counters()?.into_iter().collect(),
+        })
+    })
+    .await??;
+    Ok(Json(summary).into_response())
+}
+
 /// An instant given as RFC 3339 or as Unix milliseconds.
 fn instant(field: &'static str, value: Option<String>) -> Result<Option<i64>, ApiError> {
     let Some(value) = value.filter(|v| !v.trim().is_empty()) else {

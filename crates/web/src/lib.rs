@@ -48,6 +48,7 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
         .route("/entities/{id}", get(entity_show))
         .route("/events", get(events::list))
         .route("/events/live", get(events::live))
+        .route("/events/summary", get(events::summary))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such API endpoint") })
         .method_not_allowed_fallback(|| async {

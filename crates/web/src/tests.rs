@@ -294,6 +294,17 @@ async fn events_are_listed_filtered_and_paged_and_bad_filters_name_the_field() {
     );
     let (status, _) = test.call("GET", "/api/v1/events?limit=-1", "").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    let tally = vec![("ignored:Door Closed".to_owned(), 3)];
+    let next = store::EventPosition {
+        journal_id: "j".into(),
+        sequence: 8,
+    };
+    test.role.plugin.store_events(&[], &tally, &next).unwrap();
+    let (status, body) = test.call("GET", "/api/v1/events/summary", "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["stored"], 5);
+    assert_eq!(body["position"]["sequence"], 8);
+    assert_eq!(body["counters"]["ignored:Door Closed"], 3);
 }
 
 /// Reads the live feed's body until `want` appears or the stream ends; the text read.

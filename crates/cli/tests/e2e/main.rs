@@ -4,6 +4,7 @@
 mod bad_input;
 mod bench;
 mod db;
+mod hardening;
 mod proxy;
 mod skeleton;
 mod support;

@@ -77,3 +77,24 @@ impl StreamCaps {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_beyond_the_cap_are_refused_naming_it_until_one_ends() {
+        let caps = StreamCaps::new(2);
+        let first = caps.admit("Watch", &caps.watch).unwrap();
+        let _second = caps.admit("Watch", &caps.watch).unwrap();
+        let refused = caps.admit("Watch", &caps.watch).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+        assert!(refused.message().contains("2 Watch streams"), "{refused}");
+        assert!(
+            caps.admit("Events", &caps.events).is_ok(),
+            "each call has its own cap"
+        );
+        drop(first);
+        assert!(caps.admit("Watch", &caps.watch).is_ok());
+    }
+}

@@ -186,7 +186,7 @@ pub async fn entities(command: EntitiesCommand) -> Result<()> {
                 out!("No {kind} entities.");
             }
             for e in &page.entities {
-                out!("{:<24} {:<18} {}", e.id, e.revision, e.name);
+                out!("{:<24} {:<18} {}", shown(&e.id), e.revision, shown(&e.name));
             }
             if let Some(next) = page.next_after {
                 out!("(more: --after {next})");
@@ -204,8 +204,8 @@ pub async fn entities(command: EntitiesCommand) -> Result<()> {
                 out!(
                     "{} {} \"{}\" (SiPass {}, revision {})",
                     e.kind,
-                    e.id,
-                    e.name,
+                    shown(&e.id),
+                    shown(&e.name),
                     e.source_kind,
                     e.revision
                 );
@@ -231,7 +231,13 @@ fn encode(value: &str) -> String {
 
 /// A value or "-" when the role does not know it yet.
 fn or_dash<T: std::fmt::Display>(value: Option<T>) -> String {
-    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+    value.map_or_else(|| "-".to_owned(), |v| shown(&v.to_string()))
+}
+
+/// Text that came from SiPass or the network, made safe for a terminal: control characters
+/// escaped (no forged lines, no escape sequences) and length capped.
+pub(crate) fn shown(text: &str) -> String {
+    protocol::printable(text, 256)
 }
 
 /// A value's name as the JSON shows it (e.g. a health state, lower case).
@@ -257,14 +263,14 @@ fn print_status(status: &SyncStatus) {
     let proxy = &status.proxy;
     out!(
         "Proxy:   {} ({}, proxy {}, SiPass {})",
-        proxy.address,
+        shown(&proxy.address),
         if proxy.connected {
             "connected"
         } else {
             "not connected"
         },
-        proxy.product_version,
-        proxy.sipass_version
+        shown(&proxy.product_version),
+        shown(&proxy.sipass_version)
     );
     out!();
     out!(
@@ -296,7 +302,7 @@ fn print_status(status: &SyncStatus) {
                 run.duration_ms as f64 / 1000.0,
                 run.error
                     .as_deref()
-                    .map(|e| format!(", error: {e}"))
+                    .map(|e| format!(", error: {}", shown(e)))
                     .unwrap_or_default()
             );
             for (kind, p) in &run.progress {

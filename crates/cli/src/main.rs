@@ -134,7 +134,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", chain(&e));
+            // An error may quote the role's or SiPass's text: escaped, and cut when huge.
+            eprintln!("error: {}", protocol::printable(&chain(&e), 4096));
             ExitCode::FAILURE
         }
     }

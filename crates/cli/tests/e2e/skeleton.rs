@@ -6,8 +6,8 @@ use model::RunOutcome;
 use role::HealthState;
 
 use crate::support::{
-    SipassApi, System, cardholders_in_directory, cardholders_in_sipass, eventually, sync_status,
-    terminate,
+    SipassApi, System, cardholders_in_directory, cardholders_in_sipass, eventually, run, s,
+    sync_status, terminate,
 };
 
 #[test]
@@ -33,6 +33,40 @@ fn a_thousand_cardholders_reach_the_directory_exactly() {
     let in_sipass = cardholders_in_sipass(&api);
     assert_eq!(in_sipass.len(), 1000);
     assert_eq!(cardholders_in_directory(&role_dir), in_sipass);
+
+    // A name from SiPass is text, never terminal control: the CLI escapes it.
+    let mut hostile = api.ok("GET", "/api/V1/hr/Cardholders/1", None);
+    hostile["FirstName"] = serde_json::json!("\u{1b}]0;pwned\u{7}\u{1b}[31mEvil");
+    hostile["LastName"] = serde_json::json!("Name\nforged: line");
+    api.ok("PUT", "/api/V1/hr/Cardholders/1", Some(hostile));
+    eventually(
+        Duration::from_secs(30),
+        "the hostile name in the Directory",
+        || {
+            cardholders_in_directory(&role_dir)
+                .iter()
+                .any(|(id, name)| id == "1" && name.contains("forged"))
+                .then_some(())
+        },
+    );
+    let (ok, listed, _) = run(
+        &[
+            "entities",
+            "list",
+            "--kind",
+            "cardholder",
+            "--data",
+            s(&role_dir),
+        ],
+        &[],
+    );
+    assert!(ok);
+    assert!(!listed.contains(['\u{1b}', '\u{7}']), "{listed:?}");
+    assert!(
+        !listed.lines().any(|l| l.starts_with("forged")),
+        "a name forged a line: {listed:?}"
+    );
+    assert!(listed.contains("\\u{1b}]0;pwned"), "{listed:?}");
 
     // A clean stop: each process exits successfully on SIGTERM.
     assert!(

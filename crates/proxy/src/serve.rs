@@ -56,13 +56,19 @@ impl Worker for GrpcServer {
     async fn run(self, ctx: WorkerContext) -> Result<(), String> {
         let addr = self.listener.local_addr().ok();
         let tls = self.tls_config().inspect_err(|e| tracing::error!("{e}"))?;
-        let service = BridgeServer::new(BridgeService::new(self.shared))
+        let service = BridgeServer::new(BridgeService::new(self.shared.clone()))
             .max_decoding_message_size(protocol::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(protocol::MAX_MESSAGE_BYTES);
         let intercepted = tonic::service::interceptor::InterceptedService::new(
             service,
             protocol::RequireToken::new(&self.token),
         );
+        let (health, health_service) = tonic_health::server::health_reporter();
+        tokio::spawn(report_health(
+            health,
+            self.shared.clone(),
+            ctx.shutdown.clone(),
+        ));
         let incoming = listener::incoming(self.listener, tls, self.limits, self.connections);
         ctx.status.idle(match addr {
             Some(addr) => format!("serving roles on {addr}"),
@@ -76,11 +82,49 @@ impl Worker for GrpcServer {
             .http2_max_header_list_size(Some(MAX_HEADER_BYTES))
             .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_RESETS))
             .add_service(intercepted)
+            // Without the token, as health checkers (grpc_health_probe, Kubernetes) call it.
+            .add_service(health_service)
             .serve_with_incoming_shutdown(incoming, async move { stop.wait().await })
             .await
             .map_err(|e| {
                 tracing::error!(?addr, "the bridge protocol server stopped: {e}");
                 format!("the bridge protocol server stopped: {e}")
             })
+    }
+}
+
+/// Keeps the standard gRPC health service (`grpc.health.v1.Health`, without the token) in
+/// step with the proxy: SERVING, for the whole server ("") and for the bridge service, once
+/// SiPass has been read completely and List and Summary answer; NOT_SERVING while loading
+/// and once shutdown starts.
+async fn report_health(
+    health: tonic_health::server::HealthReporter,
+    shared: Arc<Shared>,
+    shutdown: runtime::Shutdown,
+) {
+    use tonic::server::NamedService;
+    use tonic_health::ServingStatus;
+    let bridge = <BridgeServer<BridgeService> as NamedService>::NAME;
+    let mut reported = None;
+    loop {
+        let status = if shared.loaded.load(std::sync::atomic::Ordering::Acquire) {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        if reported != Some(status) {
+            health.set_service_status("", status).await;
+            health.set_service_status(bridge, status).await;
+            reported = Some(status);
+        }
+        if shutdown.sleep_async(Duration::from_millis(500)).await {
+            health
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            health
+                .set_service_status(bridge, ServingStatus::NotServing)
+                .await;
+            return;
+        }
     }
 }

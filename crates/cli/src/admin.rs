@@ -14,7 +14,14 @@ use crate::api::Api;
 pub enum SyncCommand {
     /// Per entity kind: synchronized and eligible counts and whether digests match; the
     /// latest synchronization and the role's health.
-    Status(RoleTarget),
+    Status {
+        #[command(flatten)]
+        target: RoleTarget,
+        /// For monitoring scripts: exit 0 when the role is online and no digest differs, 2
+        /// (with the reason on standard error) when it is not, 1 when the role cannot be asked.
+        #[arg(long)]
+        check: bool,
+    },
     /// Start a full (manual) synchronization.
     Start {
         #[command(flatten)]
@@ -70,17 +77,57 @@ pub enum EntitiesCommand {
 
 pub async fn sync(command: SyncCommand) -> Result<()> {
     match command {
-        SyncCommand::Status(target) => {
+        SyncCommand::Status { target, check } => {
             let status: SyncStatus = Api::new(&target)?.get("/sync/status").await?;
             if target.json {
                 out!("{}", serde_json::to_string_pretty(&status)?);
             } else {
                 print_status(&status);
             }
+            if check && let Some(problem) = unhealthy(&status) {
+                return Err(Unhealthy(problem).into());
+            }
         }
         SyncCommand::Start { target, wait } => start(&target, wait).await?,
     }
     Ok(())
+}
+
+/// What `sync status --check` found wrong; the process exits with 2.
+#[derive(Debug)]
+pub struct Unhealthy(pub String);
+
+impl std::fmt::Display for Unhealthy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unhealthy {}
+
+/// Why a role is not healthy, for monitoring: not online, or a kind whose digest differs
+/// from the proxy's.
+fn unhealthy(status: &SyncStatus) -> Option<String> {
+    let health = &status.health;
+    if health.state != role::HealthState::Online {
+        return Some(format!(
+            "the role is {} ({})",
+            json_name(&health.state),
+            or_dash(health.reason.as_deref())
+        ));
+    }
+    let differing: Vec<&str> = status
+        .kinds
+        .iter()
+        .filter(|(_, k)| k.digest_match == Some(false))
+        .map(|(kind, _)| kind.as_str())
+        .collect();
+    (!differing.is_empty()).then(|| {
+        format!(
+            "the Directory differs from SiPass for: {}",
+            differing.join(", ")
+        )
+    })
 }
 
 /// The answer to `POST /sync/start`.

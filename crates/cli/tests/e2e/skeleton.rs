@@ -6,7 +6,7 @@ use model::RunOutcome;
 use role::HealthState;
 
 use crate::support::{
-    SipassApi, System, cardholders_in_directory, cardholders_in_sipass, eventually, run, s,
+    SipassApi, System, bin, cardholders_in_directory, cardholders_in_sipass, eventually, run, s,
     sync_status, terminate,
 };
 
@@ -68,17 +68,37 @@ fn a_thousand_cardholders_reach_the_directory_exactly() {
     );
     assert!(listed.contains("\\u{1b}]0;pwned"), "{listed:?}");
 
+    // For monitoring scripts: 0 while online and equal, 2 with the reason once the proxy
+    // is gone, 1 when there is no role to ask.
+    let check = |data: &std::path::Path| {
+        let out = bin()
+            .run(&["sync", "status", "--check", "--data", s(data)], &[])
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stderr)
+    };
+    assert_eq!(check(&role_dir).0, Some(0), "{}", check(&role_dir).1);
+
     // A clean stop: each process exits successfully on SIGTERM.
-    assert!(
-        terminate(&mut system.role).success(),
-        "role: {}",
-        system.role.stderr()
-    );
     assert!(
         terminate(&mut system.proxy).success(),
         "proxy: {}",
         system.proxy.stderr()
     );
+    let stderr = eventually(Duration::from_secs(30), "--check to fail", || {
+        let (code, stderr) = check(&role_dir);
+        (code == Some(2)).then_some(stderr)
+    });
+    assert!(
+        stderr.starts_with("unhealthy: the role is warning"),
+        "{stderr}"
+    );
+    assert!(
+        terminate(&mut system.role).success(),
+        "role: {}",
+        system.role.stderr()
+    );
+    assert_eq!(check(&role_dir).0, Some(1));
     assert!(
         terminate(&mut system.sim).success(),
         "sim: {}",

@@ -41,6 +41,8 @@ fn closed_by_peer(mut socket: &TcpStream) -> bool {
     }
 }
 
+// Fields the protocol gains later take their defaults.
+#[allow(clippy::needless_update)]
 fn hello() -> pb::HelloRequest {
     pb::HelloRequest {
         client_name: "hardening test".into(),

@@ -6,8 +6,8 @@ use model::RunOutcome;
 use role::HealthState;
 
 use crate::support::{
-    SipassApi, System, bin, cardholders_in_directory, cardholders_in_sipass, eventually, run, s,
-    sync_status, terminate,
+    SipassApi, System, bin, cardholders_in_directory, cardholders_in_sipass, eventually,
+    metric_value, promtool_check, run, s, sync_status, terminate,
 };
 
 #[test]
@@ -78,6 +78,43 @@ fn a_thousand_cardholders_reach_the_directory_exactly() {
         (out.status.code(), stderr)
     };
     assert_eq!(check(&role_dir).0, Some(0), "{}", check(&role_dir).1);
+
+    // Health and metrics without the token, for monitoring; the metrics pass Prometheus's
+    // own checker and say what `sync status` says.
+    let (code, health) =
+        harness::blocking::get_text(&format!("{}/health", system.role_url.trim_end_matches('/')))
+            .unwrap();
+    assert_eq!(code, 200, "{health}");
+    assert!(health.contains("\"state\":\"online\""), "{health}");
+    let (code, metrics) = harness::blocking::get_text(&format!(
+        "{}/metrics",
+        system.role_url.trim_end_matches('/')
+    ))
+    .unwrap();
+    assert_eq!(code, 200, "{metrics}");
+    promtool_check(&metrics);
+    let status = sync_status(&role_dir).unwrap();
+    for (kind, k) in &status.kinds {
+        let labels = format!("kind=\"{kind}\"");
+        assert_eq!(
+            metric_value(
+                &metrics,
+                "sipass_bridge_role_entities_synchronized",
+                &labels
+            ),
+            Some(k.synchronized as f64),
+            "{kind}"
+        );
+        assert_eq!(
+            metric_value(&metrics, "sipass_bridge_role_entities_eligible", &labels),
+            k.eligible.map(|n| n as f64),
+            "{kind}"
+        );
+    }
+    assert_eq!(
+        metric_value(&metrics, "sipass_bridge_role_health", "state=\"online\""),
+        Some(1.0)
+    );
 
     // A clean stop: each process exits successfully on SIGTERM.
     assert!(

@@ -168,19 +168,13 @@ fn entities_text(e: &StoredEvent) -> String {
 }
 
 /// Text as a terminal should show it: control characters (which could move the cursor,
-/// forge lines or change colours) escaped.
+/// forge lines or change colours) escaped, and a huge value cut.
 fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
+    protocol::printable(text, MAX_SHOWN)
 }
+
+/// The most characters of one value shown in a listing.
+const MAX_SHOWN: usize = 500;
 
 /// A cell a spreadsheet would take as a formula (=, +, -, @, or a tab or carriage return
 /// first) is prefixed with a quote so that it stays text; the CSV writer does the quoting.

@@ -141,8 +141,13 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<admin::Unhealthy>().is_some() => {
+            eprintln!("unhealthy: {}", protocol::printable(&e.to_string(), 4096));
+            ExitCode::from(2)
+        }
         Err(e) => {
-            eprintln!("error: {}", chain(&e));
+            // An error may quote the role's or SiPass's text: escaped, and cut when huge.
+            eprintln!("error: {}", protocol::printable(&chain(&e), 4096));
             ExitCode::FAILURE
         }
     }

@@ -111,6 +111,15 @@ pub struct ProxyArgs {
     /// The most events the journal keeps while no role acknowledges them.
     #[arg(long, default_value_t = 10_000_000)]
     journal_max: u64,
+    /// The most connections port 5645 holds at once (lowered to fit the open-files limit).
+    #[arg(long, default_value_t = proxy::ListenerLimits::default().max_connections)]
+    max_connections: usize,
+    /// The most established connections from one address (a role uses one).
+    #[arg(long, default_value_t = proxy::ListenerLimits::default().max_per_address)]
+    max_connections_per_address: usize,
+    /// Seconds a new connection gets to finish its TLS handshake.
+    #[arg(long, default_value_t = proxy::ListenerLimits::default().handshake_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=600))]
+    handshake_timeout_secs: u64,
 }
 
 #[derive(clap::Args)]
@@ -304,6 +313,12 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
             max_changes: args.change_log_max,
         },
         journal_max: args.journal_max,
+        limits: proxy::ListenerLimits {
+            max_connections: args.max_connections.max(1),
+            max_per_address: args.max_connections_per_address.max(1),
+            handshake_timeout: Duration::from_secs(args.handshake_timeout_secs),
+            ..proxy::ListenerLimits::default()
+        },
     };
     let listener = bind(args.listen, "bridge protocol").await?;
     let running = proxy::start(config, listener, shutdown).await?;
@@ -445,6 +460,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
             reload_every: Duration::from_secs(10),
             retention: proxy::Retention::default(),
             journal_max: 10_000_000,
+            limits: proxy::ListenerLimits::default(),
         },
         proxy_listener,
         shutdown.clone(),

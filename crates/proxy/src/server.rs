@@ -83,6 +83,8 @@ impl Bridge for BridgeService {
     ) -> Result<Response<Self::EventsStream>, Status> {
         let request = request.into_inner();
         crate::journal::roles::check_id(&request.role_id).map_err(Status::invalid_argument)?;
+        let streams = &self.shared.streams;
+        let permit = streams.admit("Events", &streams.events)?;
         let journal = self.shared.journal.clone();
         let after = if request.journal_id.is_empty() || request.journal_id == journal.id() {
             request.after_sequence
@@ -103,6 +105,7 @@ impl Bridge for BridgeService {
         Ok(Response::new(crate::events::event_stream(
             self.shared.clone(),
             after,
+            permit,
         )))
     }
 
@@ -208,6 +211,8 @@ impl Bridge for BridgeService {
         request: Request<pb::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         self.require_loaded()?;
+        let streams = &self.shared.streams;
+        let permit = streams.admit("Watch", &streams.watch)?;
         let request = request.into_inner();
         let kinds = request
             .kinds
@@ -219,6 +224,7 @@ impl Bridge for BridgeService {
             request.after_revision,
             request.cache_id,
             kinds,
+            permit,
         )))
     }
 

@@ -5,6 +5,7 @@ mod bad_input;
 mod bench;
 mod db;
 mod events;
+mod hardening;
 mod proxy;
 mod skeleton;
 mod support;

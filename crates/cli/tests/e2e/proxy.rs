@@ -374,6 +374,10 @@ fn a_python_client_generated_from_the_proto_files_calls_hello_and_list_over_tls(
     assert_eq!(answer["sipass_version"], "2.80");
     assert_eq!(answer["cardholders"], 120);
     assert_eq!(answer["distinct_ids"], 120);
+    assert_eq!(
+        answer["health"],
+        serde_json::json!({"(server)": "SERVING", "sipassbridge.v1.Bridge": "SERVING"})
+    );
 }
 
 #[test]

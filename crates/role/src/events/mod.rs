@@ -25,6 +25,46 @@ use crate::config;
 use crate::proxy::{EntryStream, Proxy};
 use crate::session::{Session, SessionEnd};
 
+/// Messages read ahead of the one being stored (each at most a few hundred KiB).
+const READ_AHEAD: usize = 16;
+
+/// Entries gathered into one commit at most.
+const GATHER: usize = 20_000;
+
+/// What the read-ahead task passes on: a batch, the end of the stream, or why it broke.
+type Item = Result<Option<pb::EventBatch>, crate::proxy::ProxyError>;
+
+/// Reads the stream into `tx` until it ends, breaks or nobody listens.
+async fn read_ahead<S: EntryStream>(mut stream: S, tx: tokio::sync::mpsc::Sender<Item>) {
+    loop {
+        let item = stream.next().await;
+        let last = !matches!(item, Ok(Some(_)));
+        if tx.send(item).await.is_err() || last {
+            return;
+        }
+    }
+}
+
+/// A batch read ahead, or why the session ends.
+fn delivered(item: Option<Item>) -> Result<pb::EventBatch, SessionEnd> {
+    match item {
+        Some(Ok(Some(batch))) => Ok(batch),
+        Some(Err(e)) => Err(SessionEnd::from_proxy("the proxy's event stream broke", e)),
+        Some(Ok(None)) | None => Err(SessionEnd::Disconnected(
+            "the proxy ended the event stream".into(),
+        )),
+    }
+}
+
+/// Stops the read-ahead task with the session.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Unknown event types logged per session, at most: each once, so that a flood of them is
 /// counted in the database rather than in the log.
 const MAX_LOGGED_UNKNOWN: usize = 100;
@@ -75,7 +115,7 @@ impl EventRecorder {
         if reading.position.sequence > 0 {
             self.acknowledge(session, &reading).await?;
         }
-        let mut stream = session
+        let stream = session
             .proxy
             .events(
                 reading.position.sequence,
@@ -84,21 +124,42 @@ impl EventRecorder {
             )
             .await
             .map_err(|e| SessionEnd::from_proxy("reading the proxy's event journal failed", e))?;
+        // Batches are read ahead while one is committed, and those waiting are stored
+        // together: one commit (and one fsync) per backlog's worth, not per message.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+        let _reader = AbortOnDrop(tokio::spawn(read_ahead(stream, tx)));
         self.reporter.idle("recording events");
+        let mut pending: Option<pb::EventBatch> = None;
         loop {
-            let batch = tokio::select! {
-                batch = stream.next() => batch.map_err(|e| {
-                    SessionEnd::from_proxy("the proxy's event stream broke", e)
-                })?,
-                () = shutdown.wait() => return Ok(()),
+            let mut batch = match pending.take() {
+                Some(batch) => batch,
+                None => tokio::select! {
+                    item = rx.recv() => delivered(item)?,
+                    () = shutdown.wait() => return Ok(()),
+                },
             };
-            let Some(batch) = batch else {
-                return Err(SessionEnd::Disconnected(
-                    "the proxy ended the event stream".into(),
-                ));
-            };
+            let mut ended = None;
+            while batch.entries.len() < GATHER {
+                match rx.try_recv() {
+                    Ok(Ok(Some(next))) if next.journal_id == batch.journal_id => {
+                        batch.entries.extend(next.entries);
+                    }
+                    Ok(Ok(Some(next))) => {
+                        pending = Some(next);
+                        break;
+                    }
+                    Ok(other) => {
+                        ended = Some(other);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
             if self.record(batch, &mut reading).await? {
                 self.acknowledge(session, &reading).await?;
+            }
+            if let Some(item) = ended {
+                delivered(Some(item))?;
             }
         }
     }

@@ -124,8 +124,13 @@ async fn every_entry_is_stored_once_and_acknowledged_after_its_commit() {
     assert_eq!(events[0].entities[0].kind, "door");
     // Each acknowledgement names a position committed before it, for this role's id.
     let role_id = running.role.plugin.role_id().unwrap();
+    // Batches of 7 are stored as they come, or several in one commit when they wait.
     let commits = committed.lock().unwrap().clone();
-    assert_eq!(commits, [7, 14, 21, 25]);
+    assert_eq!(commits.last(), Some(&25), "{commits:?}");
+    assert!(
+        commits.iter().all(|c| [7, 14, 21, 25].contains(c)),
+        "{commits:?}"
+    );
     for (role, journal, up_to) in proxy.acks() {
         assert_eq!(
             (role.as_str(), journal.as_str()),

@@ -117,6 +117,10 @@ pub struct ProxyArgs {
     /// The most established connections from one address (a role uses one).
     #[arg(long, default_value_t = proxy::ListenerLimits::default().max_per_address)]
     max_connections_per_address: usize,
+    /// Serve the proxy's metrics in the Prometheus text format on http://ADDR/metrics (off by
+    /// default; plain HTTP, so keep it on loopback or a monitoring network).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
     /// Seconds a new connection gets to finish its TLS handshake.
     #[arg(long, default_value_t = proxy::ListenerLimits::default().handshake_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=600))]
     handshake_timeout_secs: u64,
@@ -321,7 +325,29 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
         },
     };
     let listener = bind(args.listen, "bridge protocol").await?;
-    let running = proxy::start(config, listener, shutdown).await?;
+    let metrics_listener = match args.metrics_listen {
+        Some(addr) => Some(bind(addr, "metrics").await?),
+        None => None,
+    };
+    let running = proxy::start(config, listener, shutdown.clone()).await?;
+    if let Some(listener) = metrics_listener {
+        let addr = listener.local_addr()?;
+        let shared = running.shared.clone();
+        let router = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let shared = shared.clone();
+                async move {
+                    let text = runtime::try_blocking(move || proxy::metrics::encode(&shared))
+                        .await
+                        .unwrap_or_else(|e| format!("# {e}\n"));
+                    ([("content-type", proxy::metrics::CONTENT_TYPE)], text)
+                }
+            }),
+        );
+        tokio::spawn(tls::serve(listener, router, until(shutdown)));
+        out!("proxy metrics on http://{addr}/metrics");
+    }
     out!(
         "proxy listening on {} (CA: {}, token: {})",
         running.addr,

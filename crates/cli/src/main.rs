@@ -13,6 +13,7 @@ macro_rules! out {
 mod admin;
 mod api;
 mod bench;
+mod config_file;
 mod db;
 mod progress;
 mod services;
@@ -34,7 +35,7 @@ const DEFAULT_DATA: &str = "sipass-bridge-data";
 (port 5645), mirrors its cardholders and credentials into a Directory database, and serves a \
 Config Tool. `demo` runs everything on this machine against a SiPass simulator."
 )]
-struct Cli {
+pub(crate) struct Cli {
     /// Log format on standard error.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SIPASS_BRIDGE_LOG_FORMAT")]
     log_format: LogFormat,
@@ -103,8 +104,15 @@ pub struct RoleTarget {
 
 fn main() -> ExitCode {
     private_files();
-    let cli = Cli::parse();
+    let renamed = config_file::carry_over_renamed_env();
+    let cli = match parse_command_line() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     init_logging(cli.log_format);
+    for warning in renamed {
+        tracing::warn!("{warning}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -143,6 +151,51 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The command line, with a service's configuration file (`--config`) read into it; a bad
+/// file, key or value is refused naming the file and the line.
+fn parse_command_line() -> Result<Cli, ExitCode> {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let (args, from_file) =
+        config_file::apply(std::env::args_os().collect(), &command).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        })?;
+    match Cli::try_parse_from(args) {
+        Ok(cli) => Ok(cli),
+        Err(e) => match blame(&e, &from_file) {
+            Some(source) => {
+                let rendered = e.to_string();
+                let first = rendered.lines().next().unwrap_or_default();
+                let first = first.strip_prefix("error: ").unwrap_or(first);
+                eprintln!(
+                    "error: {} line {} ('{}'): {first}",
+                    source.path.display(),
+                    source.line,
+                    source.flag
+                );
+                Err(ExitCode::from(2))
+            }
+            None => e.exit(),
+        },
+    }
+}
+
+/// The configuration file's setting a command-line error is about, if it is about one.
+fn blame<'a>(
+    error: &clap::Error,
+    from_file: &'a [config_file::FromFile],
+) -> Option<&'a config_file::FromFile> {
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    from_file.iter().find(|f| {
+        arg.strip_prefix(&format!("--{}", f.flag))
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '=']))
+    })
 }
 
 /// Every file and folder this process creates is its owner's alone (0600, 0700) from the

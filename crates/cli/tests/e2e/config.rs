@@ -1,0 +1,89 @@
+//! A service's configuration file, as an installer writes it: read at start, with flags and
+//! environment variables winning over it, and a bad key or value refused naming the line.
+
+use crate::support::{SipassApi, TempDir, bin, s};
+
+#[test]
+fn a_configuration_file_is_read_and_flags_and_environment_win_over_it() {
+    let dir = TempDir::new("config-file");
+    let sim_dir = dir.sub("sim");
+    let file = dir.0.join("sim.toml");
+    // What `config init sim` prints is a valid file once uncommented.
+    let (ok, template, _) = crate::support::run(&["config", "init", "sim"], &[]);
+    assert!(
+        ok && template.contains("# cardholders = 1000"),
+        "{template}"
+    );
+    std::fs::write(
+        &file,
+        format!(
+            "# the simulator for the test\ndata = \"{}\"\nlisten = \"127.0.0.1:0\"\ncardholders = 7\nchanges_per_sec = 0.0\noperator = \"nobody:nothing\"\n",
+            s(&sim_dir)
+        ),
+    )
+    .unwrap();
+    let mut sim = bin()
+        .start(
+            "sim",
+            &["sim", "--config", s(&file), "--cardholders", "5"],
+            &[("SIPASS_BRIDGE_SIM_OPERATOR", "operator:sipass")],
+        )
+        .unwrap();
+    // The environment's operator logs in, not the file's; the flag's count wins.
+    let api = SipassApi::login(sim.addr(), &sim_dir);
+    assert_eq!(api.cardholders().unwrap().len(), 5);
+    crate::support::terminate(&mut sim);
+}
+
+#[test]
+fn a_bad_key_or_value_in_the_configuration_file_is_refused_naming_its_line() {
+    let dir = TempDir::new("config-bad");
+    let cases = [
+        (
+            "listen = \"127.0.0.1:0\"\n\ncardholdrs = 5\n",
+            "line 3: unknown key 'cardholdrs'",
+        ),
+        (
+            "cardholders = \"many\"\n",
+            "line 1 ('cardholders'): invalid value 'many'",
+        ),
+        (
+            "sipass_password = \"x\"\n",
+            "line 1: 'sipass_password' is a secret",
+        ),
+    ];
+    for (i, (text, expected)) in cases.into_iter().enumerate() {
+        let file = dir.0.join(format!("bad{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let service = if i == 2 { "proxy" } else { "sim" };
+        let out = bin().run(&[service, "--config", s(&file)], &[]).unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(stderr.contains(s(&file)), "{stderr}");
+    }
+}
+
+#[test]
+fn an_old_environment_variable_still_works_and_is_named_deprecated() {
+    let dir = TempDir::new("config-env");
+    let out = bin()
+        .run(
+            &["proxy", "--data", s(&dir.0), "--listen", "127.0.0.1:0"],
+            &[
+                ("SIPASS_CA", "/nonexistent/ca.pem"),
+                ("SIPASS_PASSWORD", "sipass"),
+            ],
+        )
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("SIPASS_CA is deprecated; use SIPASS_BRIDGE_SIPASS_CA"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("/nonexistent/ca.pem"),
+        "the old name's value is used: {stderr}"
+    );
+}

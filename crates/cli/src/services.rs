@@ -402,7 +402,7 @@ async fn start_role(
         data_dir: data.to_owned(),
         proxy_ca_pem,
         proxy_token,
-        client_name: std::env::var("HOSTNAME").unwrap_or_else(|_| "sipass-bridge-role".into()),
+        client_name: tls::host_name().unwrap_or_else(|| "sipass-bridge-role".into()),
     })?;
     if let Some((host, port)) = proxy {
         role.set_proxy_address(&host, port)?;

@@ -39,6 +39,10 @@ pub(crate) struct Cli {
     /// Log format on standard error.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SIPASS_BRIDGE_LOG_FORMAT")]
     log_format: LogFormat,
+    /// Also write the log to files in this folder, one per day (sipass-bridge.log.YYYY-MM-DD),
+    /// keeping the last 14, for services without a journal that keeps their output.
+    #[arg(long, global = true, value_name = "DIR", env = "SIPASS_BRIDGE_LOG_DIR")]
+    log_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -109,7 +113,13 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    init_logging(cli.log_format);
+    let _log_files = match init_logging(cli.log_format, cli.log_dir.as_deref()) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     for warning in renamed {
         tracing::warn!("{warning}");
     }
@@ -221,16 +231,64 @@ fn chain(e: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
-fn init_logging(format: LogFormat) {
+/// Log files kept by `--log-dir`.
+const LOG_FILES_KEPT: usize = 14;
+
+/// Logs to standard error, and to daily files in `log_dir` when given. The returned guard
+/// flushes the files when main ends.
+fn init_logging(
+    format: LogFormat,
+    log_dir: Option<&std::path::Path>,
+) -> anyhow::Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,h2=warn,hyper=warn,tower=warn,rustls=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let (files, guard) = match log_dir {
+        Some(dir) => {
+            let appender = tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix("sipass-bridge.log")
+                .max_log_files(LOG_FILES_KEPT)
+                .build(dir)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot write log files in {}: {e}; create the folder or choose another with --log-dir",
+                        dir.display()
+                    )
+                })?;
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            (Some(writer), Some(guard))
+        }
+        None => (None, None),
+    };
+    // Standard error gets terminal colours only on a terminal; files never do.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let to_stderr = layer(format, std::io::stderr, ansi);
+    let to_files = files.map(|writer| layer(format, writer, false));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(to_stderr)
+        .with(to_files)
+        .init();
+    Ok(guard)
+}
+
+/// A log layer writing `format` to `writer`.
+fn layer<S, W>(
+    format: LogFormat,
+    writer: W,
+    ansi: bool,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::Layer;
+    let layer = tracing_subscriber::fmt::layer().with_writer(writer);
     match format {
-        LogFormat::Text => builder.with_target(false).init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => layer.with_target(false).with_ansi(ansi).boxed(),
+        LogFormat::Json => layer.json().boxed(),
     }
 }

@@ -67,9 +67,18 @@ fn a_bad_key_or_value_in_the_configuration_file_is_refused_naming_its_line() {
 #[test]
 fn an_old_environment_variable_still_works_and_is_named_deprecated() {
     let dir = TempDir::new("config-env");
+    let logs = dir.0.join("logs");
     let out = bin()
         .run(
-            &["proxy", "--data", s(&dir.0), "--listen", "127.0.0.1:0"],
+            &[
+                "--log-dir",
+                s(&logs),
+                "proxy",
+                "--data",
+                s(&dir.0),
+                "--listen",
+                "127.0.0.1:0",
+            ],
             &[
                 ("SIPASS_CA", "/nonexistent/ca.pem"),
                 ("SIPASS_PASSWORD", "sipass"),
@@ -86,4 +95,12 @@ fn an_old_environment_variable_still_works_and_is_named_deprecated() {
         stderr.contains("/nonexistent/ca.pem"),
         "the old name's value is used: {stderr}"
     );
+
+    // --log-dir keeps the log in a daily file too.
+    let files: Vec<_> = std::fs::read_dir(&logs).unwrap().flatten().collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().to_string_lossy().into_owned();
+    assert!(name.starts_with("sipass-bridge.log."), "{name}");
+    let logged = std::fs::read_to_string(files[0].path()).unwrap();
+    assert!(logged.contains("SIPASS_CA is deprecated"), "{logged}");
 }

@@ -14,6 +14,7 @@ mod admin;
 mod api;
 mod bench;
 mod config_file;
+mod data_folder;
 mod db;
 mod progress;
 mod services;
@@ -94,8 +95,9 @@ enum Command {
 /// How an administration command finds the running role.
 #[derive(clap::Args, Clone)]
 pub struct RoleTarget {
-    /// The role's data folder: its address and API token are read from there.
-    #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
+    /// The role's data folder: its address and API token are read from there (default: the
+    /// demo's folder here when it holds a running role, else the role service's folder).
+    #[arg(long, default_value_os_t = data_folder::role_for_admin(), env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
     /// The role's Config Tool address, e.g. http://127.0.0.1:8080 (default: the address the
     /// running role wrote into its data folder).

@@ -62,8 +62,9 @@ pub struct ProxyArgs {
     /// flags and environment variables win over it.
     #[arg(long, value_name = "FILE", env = "SIPASS_BRIDGE_CONFIG")]
     config: Option<PathBuf>,
-    /// The proxy's data folder (TLS authority, bridge token); must exist.
-    #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
+    /// The proxy's data folder (cache, journal, TLS authority, bridge token). An explicit
+    /// folder must exist; the default (the platform's folder for service state) is created.
+    #[arg(long, default_value_os_t = crate::data_folder::service_default("proxy"), env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
     /// Address for the bridge protocol; roles connect here.
     #[arg(long, default_value = "0.0.0.0:5645")]
@@ -140,8 +141,9 @@ pub struct RoleArgs {
     /// flags and environment variables win over it.
     #[arg(long, value_name = "FILE", env = "SIPASS_BRIDGE_CONFIG")]
     config: Option<PathBuf>,
-    /// The role's data folder (Directory database, API token); must exist.
-    #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
+    /// The role's data folder (Directory, plugin database, API token). An explicit folder
+    /// must exist; the default (the platform's folder for service state) is created.
+    #[arg(long, default_value_os_t = crate::data_folder::service_default("role"), env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
     /// Address for the Config Tool (web UI and REST API).
     #[arg(long, default_value = "127.0.0.1:8080", env = "SIPASS_BRIDGE_LISTEN")]
@@ -283,6 +285,8 @@ fn read_pem(path: &Path, what: &str) -> Result<String> {
 
 pub async fn proxy(args: ProxyArgs) -> Result<()> {
     let shutdown = shutdown_on_signal();
+    crate::data_folder::prepare_default(&args.data, "proxy")
+        .with_context(|| format!("cannot create the data folder {}", args.data.display()))?;
     warn_if_others_can_read(&args.data);
     let password = secret(
         args.sipass_password_file.as_deref(),
@@ -435,6 +439,8 @@ fn write_role_address(data: &Path, addr: SocketAddr) -> Result<()> {
 
 pub async fn role(args: RoleArgs) -> Result<()> {
     let shutdown = shutdown_on_signal();
+    crate::data_folder::prepare_default(&args.data, "role")
+        .with_context(|| format!("cannot create the data folder {}", args.data.display()))?;
     let token = secret(args.proxy_token_file.as_deref(), "SIPASS_BRIDGE_TOKEN", "the bridge token", "--proxy-token-file")?
         .context("the bridge token is needed: pass --proxy-token-file FILE (the proxy's proxy-token) or set SIPASS_BRIDGE_TOKEN")?;
     let ca = read_pem(&args.proxy_ca, "the proxy's CA certificate")?;

@@ -104,3 +104,23 @@ fn an_old_environment_variable_still_works_and_is_named_deprecated() {
     let logged = std::fs::read_to_string(files[0].path()).unwrap();
     assert!(logged.contains("SIPASS_CA is deprecated"), "{logged}");
 }
+
+#[test]
+fn a_service_without_data_folder_uses_the_service_managers_state_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("state-directory");
+    let state = dir.0.join("state/role");
+    let out = bin()
+        .run(
+            &["role", "--proxy-ca", "/nonexistent/ca.pem"],
+            &[("STATE_DIRECTORY", s(&state)), ("SIPASS_BRIDGE_TOKEN", "x")],
+        )
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/ca.pem"), "{stderr}");
+    let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode, 0o700,
+        "the folder systemd would have made, created private"
+    );
+}

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::http::{
-    ApiError, AppState, authorization, bad_input, json, json_body, not_found, param, sipass_error,
-    typed, unauthorized,
+    ApiError, AppState, authorization, bad_input, bound, json, json_body, not_found, param,
+    sipass_error, unauthorized,
 };
 use crate::world::World;
 
@@ -207,7 +207,7 @@ pub fn change_error(e: crate::site::ChangeError) -> Response {
 }
 
 async fn login(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    let login = match json_body(body).and_then(|v| typed::<Login>(v, "login")) {
+    let login = match json_body(body).and_then(|v| bound::<Login>(v, "login")) {
         Ok(login) => login,
         Err(_) => {
             return bad_input("body must be {\"Username\": ..., \"Password\": ...}");
@@ -498,14 +498,15 @@ async fn get_cardholder(State(state): State<AppState>, Path(token): Path<String>
     }
 }
 
-/// A cardholder body as SiPass takes it: every top-level field must be there (SiPass
-/// answers 500 otherwise, reference §1.6), and each must have the right type (400).
+/// A cardholder body as SiPass takes it: the fields every source sends must be there, even
+/// if `null` (SiPass answers 500 otherwise, reference §1.6); the rest take their defaults;
+/// it is bound as ASP.NET binds (`model::lenient`), and a value of the wrong kind is 400.
 pub fn cardholder_body(body: Result<Bytes, BytesRejection>) -> Result<Cardholder, ApiError> {
     let value = json_body(body)?;
     let Value::Object(map) = &value else {
         return Err(ApiError::bad_input("a cardholder must be a JSON object"));
     };
-    let missing: Vec<&str> = Cardholder::FIELDS
+    let missing: Vec<&str> = Cardholder::REQUIRED
         .iter()
         .filter(|f| !map.keys().any(|k| k.eq_ignore_ascii_case(f)))
         .copied()
@@ -520,7 +521,7 @@ pub fn cardholder_body(body: Result<Bytes, BytesRejection>) -> Result<Cardholder
             ),
         ));
     }
-    typed(value, "cardholder")
+    bound(value, "cardholder")
 }
 
 async fn create_cardholder(

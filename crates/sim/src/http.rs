@@ -131,6 +131,16 @@ pub fn typed<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, ApiErro
         .map_err(|e| ApiError::bad_input(format!("not a valid {what}: {e}")))
 }
 
+/// A JSON value bound to an HR API type as SiPass (ASP.NET Web API) binds it: keys in any
+/// case, `null` and missing properties as defaults, numbers and numeric strings swapped
+/// where the type wants the other (`model::lenient`). 400 naming the problem otherwise.
+pub fn bound<T: DeserializeOwned + model::lenient::Shape>(
+    value: Value,
+    what: &str,
+) -> Result<T, ApiError> {
+    model::lenient::bind(value).map_err(|e| ApiError::bad_input(format!("not a valid {what}: {e}")))
+}
+
 /// SiPass (ASP.NET) matches paths case-insensitively and accepts a trailing slash: the
 /// path is lower-cased and the slash dropped before routing, so routes are lower case.
 pub fn normalise_path(mut req: Request) -> Request {

@@ -50,6 +50,17 @@ pub struct SiteArgs {
     /// Push messages kept for replay with `Notifications?after=`.
     #[arg(long, default_value_t = sim::DEFAULT_PUSH_RETAIN)]
     push_retain: usize,
+    /// The site's UTC offset, which SiPass adds to the dates it answers (e.g. +08:00).
+    #[arg(long, default_value = "+00:00", value_parser = parse_offset, allow_hyphen_values = true)]
+    utc_offset: String,
+    /// Serve the HR API alone, as a real SiPass does: no management API (devices, events,
+    /// alarms) and no push channel.
+    #[arg(long)]
+    hr_only: bool,
+}
+
+fn parse_offset(text: &str) -> Result<String, String> {
+    sim::parse_utc_offset(text).map_err(|e| e.to_string())
 }
 
 #[derive(clap::Args)]
@@ -200,6 +211,8 @@ fn sim_config(site: &SiteArgs, data: &Path) -> sim::SimConfig {
         changes_per_sec: site.changes_per_sec,
         events_per_sec: site.events_per_sec,
         push_retain: site.push_retain,
+        utc_offset: site.utc_offset.clone(),
+        hr_only: site.hr_only,
         ..sim::SimConfig::local(data)
     }
 }

@@ -27,6 +27,8 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     pub operator: Arc<Operator>,
     pub faults: Arc<LiveFaults>,
+    /// How answers are shaped for the simulated release and site.
+    pub present: Arc<crate::present::Presentation>,
     /// How often an idle push stream gets a `: keep-alive` comment.
     pub keep_alive: Duration,
     /// Becomes true when the server shuts down: push streams end then, so that shutdown

@@ -63,7 +63,6 @@ impl Presentation {
         }
         zero_when_empty(&mut o, "SmartCardProfileId");
         if let Some(Value::Object(personal)) = o.get_mut("PersonalDetails") {
-            self.date_in(personal, "DateOfBirth");
             if let Some(Value::Object(contact)) = personal.get_mut("ContactDetails") {
                 zero_when_empty(contact, "MobileServiceProviderId");
                 zero_when_empty(contact, "PagerServiceProviderId");

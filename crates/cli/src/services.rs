@@ -113,6 +113,10 @@ pub struct ProxyArgs {
     /// Seconds between two complete reads of SiPass (reconciliation).
     #[arg(long, default_value_t = 600)]
     reload_every: u64,
+    /// Seconds between two complete reads when SiPass has no push channel (a real SiPass):
+    /// reading again is then the only way changes are found.
+    #[arg(long, default_value_t = 30)]
+    reload_every_without_push: u64,
     /// Hours changes stay watchable; a role away longer lists again.
     #[arg(long, default_value_t = 24)]
     change_log_hours: u64,
@@ -312,6 +316,7 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
                 ca: args.tls_ca.clone(),
             }),
         reload_every: Duration::from_secs(args.reload_every.max(1)),
+        reload_every_without_push: Duration::from_secs(args.reload_every_without_push.max(1)),
         retention: proxy::Retention {
             max_age: Duration::from_secs(args.change_log_hours * 3600),
             max_changes: args.change_log_max,
@@ -456,6 +461,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
             tls_names: tls::default_server_names(),
             tls_files: None,
             reload_every: Duration::from_secs(10),
+            reload_every_without_push: Duration::from_secs(10),
             retention: proxy::Retention::default(),
             journal_max: 10_000_000,
         },

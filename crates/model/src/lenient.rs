@@ -57,7 +57,11 @@ fn misplaced_list(value: &Value, shape: &Value, at: &str) -> Option<String> {
                 .iter()
                 .find(|(name, _)| name.eq_ignore_ascii_case(k))
                 .map(|(_, s)| s)?;
-            misplaced_list(v, field, &format!("{at}{}{k}", if at.is_empty() { "" } else { "." }))
+            misplaced_list(
+                v,
+                field,
+                &format!("{at}{}{k}", if at.is_empty() { "" } else { "." }),
+            )
         }),
         (Value::Array(items), Value::Array(example)) if !example.is_empty() => items
             .iter()
@@ -75,14 +79,12 @@ pub fn normalise(value: Value, shape: &Value) -> Option<Value> {
         (Value::Object(object), Value::Object(fields)) if !fields.is_empty() => {
             Some(Value::Object(normalise_object(object, fields)))
         }
-        (Value::Array(items), Value::Array(example)) if !example.is_empty() => Some(
-            Value::Array(
-                items
-                    .into_iter()
-                    .filter_map(|item| normalise(item, &example[0]))
-                    .collect(),
-            ),
-        ),
+        (Value::Array(items), Value::Array(example)) if !example.is_empty() => Some(Value::Array(
+            items
+                .into_iter()
+                .filter_map(|item| normalise(item, &example[0]))
+                .collect(),
+        )),
         (value, Value::String(_)) => Some(as_text(value)),
         (value, Value::Number(example)) => as_number(value, example.is_f64()),
         (value, Value::Bool(_)) => Some(as_bool(value)),
@@ -241,7 +243,8 @@ mod tests {
 
     #[test]
     fn an_empty_numeric_string_is_the_default_and_integral_floats_are_integers() {
-        let level: Level = bind(json!({"AccessRule": [{"RuleType": ""}, {"RuleType": 3.0}]})).unwrap();
+        let level: Level =
+            bind(json!({"AccessRule": [{"RuleType": ""}, {"RuleType": 3.0}]})).unwrap();
         assert_eq!(level.access_rule[0].rule_type, 0);
         assert_eq!(level.access_rule[1].rule_type, 3);
     }

@@ -375,7 +375,14 @@ impl Shape for Cardholder {
     }
 }
 
-default_shape!(Credential, Login, LoginToken, ErrorBody, NamedToken, CardTechnology);
+default_shape!(
+    Credential,
+    Login,
+    LoginToken,
+    ErrorBody,
+    NamedToken,
+    CardTechnology
+);
 
 /// The workgroup `Type` codes (`reference/sipass-api.md` §1.5).
 pub mod workgroup_type {

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use model::management::ObjectKind;
 use model::mapping::SERVED_OBJECTS;
+use model::version::{PRODUCT_VERSION, PROTOCOL_VERSION, PeerVersions};
 use model::{EntityKind, SiPassVersion};
 use protocol::pb;
-use model::version::{PRODUCT_VERSION, PROTOCOL_VERSION, PeerVersions};
 use sipass_client::HrClient;
 
 use crate::cache::Cache;
@@ -66,7 +66,9 @@ impl Shared {
             out.push(unavailable(
                 "devices",
                 &Self::management_kinds(),
-                format!("{why}: units, doors, elevators, areas and alarm classes are not synchronized"),
+                format!(
+                    "{why}: units, doors, elevators, areas and alarm classes are not synchronized"
+                ),
             ));
             out.push(unavailable(
                 "commands",

@@ -62,13 +62,13 @@ impl Presentation {
             self.date_in(&mut o, key);
         }
         zero_when_empty(&mut o, "SmartCardProfileId");
-        if let Some(Value::Object(personal)) = o.get_mut("PersonalDetails") {
-            if let Some(Value::Object(contact)) = personal.get_mut("ContactDetails") {
-                zero_when_empty(contact, "MobileServiceProviderId");
-                zero_when_empty(contact, "PagerServiceProviderId");
-                if !self.is_2020() {
-                    contact.remove("ManagerEmailAddress");
-                }
+        if let Some(Value::Object(personal)) = o.get_mut("PersonalDetails")
+            && let Some(Value::Object(contact)) = personal.get_mut("ContactDetails")
+        {
+            zero_when_empty(contact, "MobileServiceProviderId");
+            zero_when_empty(contact, "PagerServiceProviderId");
+            if !self.is_2020() {
+                contact.remove("ManagerEmailAddress");
             }
         }
         for list in [
@@ -142,7 +142,12 @@ pub fn with_offset(date: &str, offset: &str) -> Option<String> {
     let is_date = digits(0..4) && bytes.get(4) == Some(&b'-') && digits(5..7) && digits(8..10);
     match bytes.len() {
         10 if is_date => Some(format!("{date}T00:00:00{offset}")),
-        19 if is_date && bytes[10] == b'T' && digits(11..13) && digits(14..16) && digits(17..19) => {
+        19 if is_date
+            && bytes[10] == b'T'
+            && digits(11..13)
+            && digits(14..16)
+            && digits(17..19) =>
+        {
             Some(format!("{date}{offset}"))
         }
         _ => None,
@@ -272,6 +277,10 @@ mod tests {
         assert_eq!(url, portrait_url("18"));
         assert_ne!(image_key("18"), image_key("19"));
         assert_eq!(image_key("18").len(), 64);
-        assert!(image_key("18").chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()));
+        assert!(
+            image_key("18")
+                .chars()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        );
     }
 }

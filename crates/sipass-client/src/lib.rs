@@ -284,10 +284,7 @@ impl HrClient {
             .call_at(api, Method::GET, kind.collection(), &what, true, None)
             .await?;
         let (records, _) = read::list(body, &what)?;
-        Ok(records
-            .into_iter()
-            .map(|r| read::object(kind, r))
-            .collect())
+        Ok(records.into_iter().map(|r| read::object(kind, r)).collect())
     }
 
     /// One object by token; `None` when SiPass no longer has it.

@@ -9,8 +9,8 @@ use std::time::Duration;
 use model::lenient::{self, Shape};
 use model::management::ObjectKind;
 use model::sipass::{
-    AccessGroup, AccessLevel, Cardholder, CardTechnology, CredentialProfile, Envelope,
-    ErrorBody, LoginToken, NamedToken, WorkGroup, flatten_contacts,
+    AccessGroup, AccessLevel, CardTechnology, Cardholder, CredentialProfile, Envelope, ErrorBody,
+    LoginToken, NamedToken, WorkGroup, flatten_contacts,
 };
 use serde_json::Value;
 
@@ -29,7 +29,8 @@ fn json(bytes: &[u8], what: &str) -> Result<Value, SiPassError> {
 
 /// The token of a login answer (`{"Token": ...}`, any key case); empty when refused.
 pub fn login_token(bytes: &[u8]) -> Result<String, SiPassError> {
-    let token: LoginToken = lenient::bind(json(bytes, "login")?).map_err(|e| malformed("login", e))?;
+    let token: LoginToken =
+        lenient::bind(json(bytes, "login")?).map_err(|e| malformed("login", e))?;
     Ok(token.token.trim().to_owned())
 }
 
@@ -115,7 +116,10 @@ pub fn error(status: u16, bytes: &[u8], what: &str) -> SiPassError {
         .filter(|e| e.error_code != 0 || !e.message.is_empty());
     let (code, message) = match parsed {
         Some(e) => (e.error_code, e.message),
-        None => (0, String::from_utf8_lossy(bytes).chars().take(200).collect()),
+        None => (
+            0,
+            String::from_utf8_lossy(bytes).chars().take(200).collect(),
+        ),
     };
     SiPassError::Refused {
         what: what.to_owned(),

@@ -30,12 +30,18 @@ fn the_hr_api_alone_synchronizes_by_polling_and_reports_what_is_missing() {
 
     let status = eventually(DEADLINE, "the cardholders to be synchronized", || {
         role_status(&role_url, &role_dir).filter(|st| {
-            st.kinds.get("cardholder").is_some_and(|k| k.synchronized == 300)
+            st.kinds
+                .get("cardholder")
+                .is_some_and(|k| k.synchronized == 300)
                 && st.latest_run.as_ref().is_some_and(|r| r.error.is_none())
         })
     });
     assert!(status.kinds["credential"].synchronized >= 300);
-    assert!(status.kinds.contains_key("cardholder-group"), "{:?}", status.kinds.keys());
+    assert!(
+        status.kinds.contains_key("cardholder-group"),
+        "{:?}",
+        status.kinds.keys()
+    );
     for device in ["door", "elevator", "area", "access-control-unit", "alarm"] {
         assert!(
             !status.kinds.contains_key(device),
@@ -43,11 +49,23 @@ fn the_hr_api_alone_synchronizes_by_polling_and_reports_what_is_missing() {
             status.kinds.keys()
         );
     }
-    let features: Vec<&str> = status.proxy.unavailable.iter().map(|u| u.feature.as_str()).collect();
-    assert_eq!(features, ["devices", "commands", "push channel", "events", "alarms"]);
+    let features: Vec<&str> = status
+        .proxy
+        .unavailable
+        .iter()
+        .map(|u| u.feature.as_str())
+        .collect();
+    assert_eq!(
+        features,
+        ["devices", "commands", "push channel", "events", "alarms"]
+    );
     let devices = &status.proxy.unavailable[0];
     assert!(devices.kinds.iter().any(|k| k == "door"), "{devices:?}");
-    assert!(devices.reason.contains("management API"), "{}", devices.reason);
+    assert!(
+        devices.reason.contains("management API"),
+        "{}",
+        devices.reason
+    );
     assert!(status.proxy.unavailable[2].reason.contains("every 2 s"));
 
     // Without a push channel, a change is found by reading SiPass again.

@@ -17,7 +17,7 @@
 //! # HR API (`/api/V1/hr`)
 //! | Method and path | What it does |
 //! |---|---|
-//! | `POST Authentication` `{Username, Password}` | `{Token: "<64 hex>:<user>"}`; empty token when refused |
+//! | `POST Authentication` `{Username, Password}` | `{Token: "<64 upper-case hex>:<user>"}`; empty token when refused |
 //! | `GET Authentication` | keep-alive: slides the session's expiry (401 once expired) |
 //! | `GET Authentication/SessionTimeout` (or `?sessiontimeout`) | the timeout in seconds, a bare integer |
 //! | `DELETE Authentication` | logout |
@@ -26,6 +26,11 @@
 //! | `GET WorkGroups[?workGroupID=]`, `AccessLevels`, `AccessGroups` (+ POST/PUT/DELETE) | workgroup Tokens are numbers |
 //! | `GET AccessPoints`, `AccessPointGroups`, `FloorPoints`, `FloorPointGroups` | in the envelope |
 //! | `GET TimeSchedules`, `CardTechnologies`, `CredentialProfiles` | bare arrays |
+//! | `GET /api/V1/cardholders/images?imgId=&token=` | the portrait a cardholder's `Potrait` URL points at |
+//!
+//! Bodies are bound as SiPass's ASP.NET Web API binds them (`model::lenient`); answers take
+//! the shapes the public clients recorded ([`present`]). `docs/simulator.md` names the source
+//! of each behaviour. With `hr_only` the management API and push channel are not served.
 //!
 //! # Management API (`/api/management/V1`, ours)
 //! | Method and path | What it does |

@@ -34,6 +34,11 @@ fn the_hr_api_alone_synchronizes_by_polling_and_reports_what_is_missing() {
                 .get("cardholder")
                 .is_some_and(|k| k.synchronized == 300)
                 && st.latest_run.as_ref().is_some_and(|r| r.error.is_none())
+                && st
+                    .health
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("synchronized and verified"))
         })
     });
     assert!(status.kinds["credential"].synchronized >= 300);
@@ -49,6 +54,15 @@ fn the_hr_api_alone_synchronizes_by_polling_and_reports_what_is_missing() {
             status.kinds.keys()
         );
     }
+    assert!(
+        status
+            .health
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("not available against this SiPass: devices")),
+        "{:?}",
+        status.health
+    );
     let features: Vec<&str> = status
         .proxy
         .unavailable

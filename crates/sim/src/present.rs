@@ -51,11 +51,13 @@ impl Presentation {
     /// A full cardholder as `GET Cardholders/{token}` answers it.
     /// `primary_rules` are the rules of its primary workgroup.
     pub fn cardholder(&self, cardholder: &Cardholder, primary_rules: &[AccessRule]) -> Value {
-        let mut c = cardholder.clone();
-        c.primary_work_group_access_rule = primary_rules.to_vec();
-        let Ok(Value::Object(mut o)) = serde_json::to_value(&c) else {
+        let Ok(Value::Object(mut o)) = serde_json::to_value(cardholder) else {
             return Value::Null;
         };
+        if !primary_rules.is_empty() {
+            let rules = serde_json::to_value(primary_rules).unwrap_or(Value::Null);
+            o.insert("PrimaryWorkGroupAccessRule".into(), rules);
+        }
         let token = cardholder.token.clone();
         o.insert("Potrait".into(), Value::String(portrait_url(&token)));
         for key in ["StartDate", "EndDate"] {

@@ -14,7 +14,14 @@ use crate::api::Api;
 pub enum SyncCommand {
     /// Per entity kind: synchronized and eligible counts and whether digests match; the
     /// latest synchronization and the role's health.
-    Status(RoleTarget),
+    Status {
+        #[command(flatten)]
+        target: RoleTarget,
+        /// For monitoring scripts: exit 0 when the role is online and no digest differs, 2
+        /// (with the reason on standard error) when it is not, 1 when the role cannot be asked.
+        #[arg(long)]
+        check: bool,
+    },
     /// Start a full (manual) synchronization.
     Start {
         #[command(flatten)]
@@ -70,17 +77,57 @@ pub enum EntitiesCommand {
 
 pub async fn sync(command: SyncCommand) -> Result<()> {
     match command {
-        SyncCommand::Status(target) => {
+        SyncCommand::Status { target, check } => {
             let status: SyncStatus = Api::new(&target)?.get("/sync/status").await?;
             if target.json {
                 out!("{}", serde_json::to_string_pretty(&status)?);
             } else {
                 print_status(&status);
             }
+            if check && let Some(problem) = unhealthy(&status) {
+                return Err(Unhealthy(problem).into());
+            }
         }
         SyncCommand::Start { target, wait } => start(&target, wait).await?,
     }
     Ok(())
+}
+
+/// What `sync status --check` found wrong; the process exits with 2.
+#[derive(Debug)]
+pub struct Unhealthy(pub String);
+
+impl std::fmt::Display for Unhealthy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unhealthy {}
+
+/// Why a role is not healthy, for monitoring: not online, or a kind whose digest differs
+/// from the proxy's.
+fn unhealthy(status: &SyncStatus) -> Option<String> {
+    let health = &status.health;
+    if health.state != role::HealthState::Online {
+        return Some(format!(
+            "the role is {} ({})",
+            json_name(&health.state),
+            or_dash(health.reason.as_deref())
+        ));
+    }
+    let differing: Vec<&str> = status
+        .kinds
+        .iter()
+        .filter(|(_, k)| k.digest_match == Some(false))
+        .map(|(kind, _)| kind.as_str())
+        .collect();
+    (!differing.is_empty()).then(|| {
+        format!(
+            "the Directory differs from SiPass for: {}",
+            differing.join(", ")
+        )
+    })
 }
 
 /// The answer to `POST /sync/start`.
@@ -186,7 +233,7 @@ pub async fn entities(command: EntitiesCommand) -> Result<()> {
                 out!("No {kind} entities.");
             }
             for e in &page.entities {
-                out!("{:<24} {:<18} {}", e.id, e.revision, e.name);
+                out!("{:<24} {:<18} {}", shown(&e.id), e.revision, shown(&e.name));
             }
             if let Some(next) = page.next_after {
                 out!("(more: --after {next})");
@@ -204,8 +251,8 @@ pub async fn entities(command: EntitiesCommand) -> Result<()> {
                 out!(
                     "{} {} \"{}\" (SiPass {}, revision {})",
                     e.kind,
-                    e.id,
-                    e.name,
+                    shown(&e.id),
+                    shown(&e.name),
                     e.source_kind,
                     e.revision
                 );
@@ -231,7 +278,13 @@ fn encode(value: &str) -> String {
 
 /// A value or "-" when the role does not know it yet.
 fn or_dash<T: std::fmt::Display>(value: Option<T>) -> String {
-    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+    value.map_or_else(|| "-".to_owned(), |v| shown(&v.to_string()))
+}
+
+/// Text that came from SiPass or the network, made safe for a terminal: control characters
+/// escaped (no forged lines, no escape sequences) and length capped.
+pub(crate) fn shown(text: &str) -> String {
+    protocol::printable(text, 256)
 }
 
 /// A value's name as the JSON shows it (e.g. a health state, lower case).
@@ -257,14 +310,14 @@ fn print_status(status: &SyncStatus) {
     let proxy = &status.proxy;
     out!(
         "Proxy:   {} ({}, proxy {}, SiPass {})",
-        proxy.address,
+        shown(&proxy.address),
         if proxy.connected {
             "connected"
         } else {
             "not connected"
         },
-        proxy.product_version,
-        proxy.sipass_version
+        shown(&proxy.product_version),
+        shown(&proxy.sipass_version)
     );
     for u in &proxy.unavailable {
         let kinds = if u.kinds.is_empty() {
@@ -304,7 +357,7 @@ fn print_status(status: &SyncStatus) {
                 run.duration_ms as f64 / 1000.0,
                 run.error
                     .as_deref()
-                    .map(|e| format!(", error: {e}"))
+                    .map(|e| format!(", error: {}", shown(e)))
                     .unwrap_or_default()
             );
             for (kind, p) in &run.progress {

@@ -56,7 +56,7 @@ enum Command {
     /// Run a SiPass Integrated simulator (HR API over HTTPS).
     Sim(services::SimArgs),
     /// Run the proxy service beside SiPass: loads SiPass and serves the bridge protocol.
-    Proxy(services::ProxyArgs),
+    Proxy(Box<services::ProxyArgs>),
     /// Run the plugin role: synchronizes from the proxy into the Directory and serves the
     /// Config Tool.
     Role(services::RoleArgs),
@@ -119,7 +119,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Demo(args) => services::demo(args).await,
             Command::Sim(args) => services::sim(args).await,
-            Command::Proxy(args) => services::proxy(args).await,
+            Command::Proxy(args) => services::proxy(*args).await,
             Command::Role(args) => services::role(args).await,
             Command::Sync { command } => admin::sync(command).await,
             Command::Config { command } => admin::config(command).await,
@@ -133,8 +133,13 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<admin::Unhealthy>().is_some() => {
+            eprintln!("unhealthy: {}", protocol::printable(&e.to_string(), 4096));
+            ExitCode::from(2)
+        }
         Err(e) => {
-            eprintln!("error: {}", chain(&e));
+            // An error may quote the role's or SiPass's text: escaped, and cut when huge.
+            eprintln!("error: {}", protocol::printable(&chain(&e), 4096));
             ExitCode::FAILURE
         }
     }

@@ -126,6 +126,19 @@ pub struct ProxyArgs {
     /// The most events the journal keeps while no role acknowledges them.
     #[arg(long, default_value_t = 10_000_000)]
     journal_max: u64,
+    /// The most connections port 5645 holds at once (lowered to fit the open-files limit).
+    #[arg(long, default_value_t = proxy::ListenerLimits::default().max_connections)]
+    max_connections: usize,
+    /// The most established connections from one address (a role uses one).
+    #[arg(long, default_value_t = proxy::ListenerLimits::default().max_per_address)]
+    max_connections_per_address: usize,
+    /// Serve the proxy's metrics in the Prometheus text format on http://ADDR/metrics (off by
+    /// default; plain HTTP, so keep it on loopback or a monitoring network).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+    /// Seconds a new connection gets to finish its TLS handshake.
+    #[arg(long, default_value_t = proxy::ListenerLimits::default().handshake_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=600))]
+    handshake_timeout_secs: u64,
 }
 
 #[derive(clap::Args)]
@@ -322,9 +335,37 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
             max_changes: args.change_log_max,
         },
         journal_max: args.journal_max,
+        limits: proxy::ListenerLimits {
+            max_connections: args.max_connections.max(1),
+            max_per_address: args.max_connections_per_address.max(1),
+            handshake_timeout: Duration::from_secs(args.handshake_timeout_secs),
+            ..proxy::ListenerLimits::default()
+        },
     };
     let listener = bind(args.listen, "bridge protocol").await?;
-    let running = proxy::start(config, listener, shutdown).await?;
+    let metrics_listener = match args.metrics_listen {
+        Some(addr) => Some(bind(addr, "metrics").await?),
+        None => None,
+    };
+    let running = proxy::start(config, listener, shutdown.clone()).await?;
+    if let Some(listener) = metrics_listener {
+        let addr = listener.local_addr()?;
+        let shared = running.shared.clone();
+        let router = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let shared = shared.clone();
+                async move {
+                    let text = runtime::try_blocking(move || proxy::metrics::encode(&shared))
+                        .await
+                        .unwrap_or_else(|e| format!("# {e}\n"));
+                    ([("content-type", proxy::metrics::CONTENT_TYPE)], text)
+                }
+            }),
+        );
+        tokio::spawn(tls::serve(listener, router, until(shutdown)));
+        out!("proxy metrics on http://{addr}/metrics");
+    }
     out!(
         "proxy listening on {} (CA: {}, token: {})",
         running.addr,
@@ -464,6 +505,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
             reload_every_without_push: Duration::from_secs(10),
             retention: proxy::Retention::default(),
             journal_max: 10_000_000,
+            limits: proxy::ListenerLimits::default(),
         },
         proxy_listener,
         shutdown.clone(),

@@ -32,6 +32,8 @@ pub struct ProxyConfig {
     pub retention: Retention,
     /// The most unacknowledged events the journal keeps.
     pub journal_max: u64,
+    /// How many connections port 5645 holds, and for how long.
+    pub limits: crate::ListenerLimits,
 }
 
 /// The proxy's certificate chain, key and CA as files.

@@ -17,6 +17,7 @@ use role::Role;
 use serde::{Deserialize, Serialize};
 
 mod error;
+pub mod metrics;
 
 pub use error::{ApiError, Code, ErrorBody};
 
@@ -55,6 +56,10 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
         .route("/", get(index))
         .route("/app.js", get(script))
         .route("/app.css", get(stylesheet))
+        // Without the token, for load balancers, monitoring and Prometheus: they carry
+        // states and counts, no personal data.
+        .route("/health", get(health))
+        .route("/metrics", get(metrics_text))
         .nest("/api/v1", api)
         .layer(middleware::map_response(security_headers))
         .with_state(state)
@@ -121,6 +126,30 @@ async fn sync_status(State(state): State<AppState>) -> Result<Response, ApiError
     let role = state.role.clone();
     let status = runtime::try_blocking(move || role.sync_status()).await??;
     Ok(Json(status).into_response())
+}
+
+/// The role's health for monitoring: 200 when it is online or synchronizing, 503 otherwise,
+/// with the state and its reason.
+async fn health(State(state): State<AppState>) -> Response {
+    let health = state.role.status.health();
+    let working = matches!(
+        health.state,
+        role::HealthState::Online | role::HealthState::Synchronizing
+    );
+    let code = if working {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(health)).into_response()
+}
+
+/// The role's metrics in the Prometheus text format (docs/metrics.md).
+async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let role = state.role.clone();
+    let status = runtime::try_blocking(move || role.sync_status()).await??;
+    let text = metrics::encode(&status);
+    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }
 
 async fn config_show(State(state): State<AppState>) -> Result<Response, ApiError> {

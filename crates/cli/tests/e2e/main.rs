@@ -4,6 +4,7 @@
 mod bad_input;
 mod bench;
 mod db;
+mod hardening;
 mod hr_only;
 mod proxy;
 mod skeleton;

@@ -19,12 +19,18 @@ fn the_hr_api_alone_synchronizes_by_polling_and_reports_what_is_missing() {
     let (sim_dir, proxy_dir, role_dir) = (dir.sub("sim"), dir.sub("proxy"), dir.sub("role"));
     let (_sim, url) = start_sim_with(&sim_dir, 300, &["--hr-only"]);
     let api = SipassApi::login(&url, &sim_dir);
+    let metrics = format!("127.0.0.1:{}", crate::support::free_port());
     let (proxy, _) = start_proxy(
         &proxy_dir,
         &sim_dir,
         &url,
         None,
-        &["--reload-every-without-push", "2"],
+        &[
+            "--reload-every-without-push",
+            "2",
+            "--metrics-listen",
+            &metrics,
+        ],
     );
     let (_role, role_url) = start_role(&role_dir, &proxy_dir, proxy.port().unwrap());
 
@@ -92,6 +98,21 @@ fn the_hr_api_alone_synchronizes_by_polling_and_reports_what_is_missing() {
             && cardholders_in_directory(&role_dir) == sipass)
             .then_some(())
     });
+
+    // So do the proxy's metrics: named, not zero.
+    let (_, text) = harness::blocking::get_text(&format!("http://{metrics}/metrics")).unwrap();
+    assert!(
+        text.contains(r#"sipass_feature_unavailable{feature="push channel"} 1"#),
+        "{text}"
+    );
+    assert!(
+        !text.contains(r#"entities_eligible{kind="doorset"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"entities_eligible{kind="cardholder"}"#),
+        "{text}"
+    );
 
     // The CLI says it plainly too.
     let (ok, out, err) = run(&["sync", "status", "--data", s(&role_dir)], &[]);

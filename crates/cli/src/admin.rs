@@ -34,6 +34,12 @@ pub enum SyncCommand {
 
 #[derive(clap::Subcommand)]
 pub enum ConfigCommand {
+    /// Print a commented configuration file for a service (every setting at its default),
+    /// to save and pass with `--config FILE`.
+    Init {
+        #[arg(value_parser = crate::config_file::SERVICES)]
+        service: String,
+    },
     /// The connection settings: proxy host and port, credential synchronization.
     Show(RoleTarget),
     /// Change settings. Every value is checked first; a bad one changes nothing.
@@ -165,6 +171,13 @@ async fn start(target: &RoleTarget, wait: bool) -> Result<()> {
 
 pub async fn config(command: ConfigCommand) -> Result<()> {
     let (target, settings): (_, RoleSettings) = match command {
+        ConfigCommand::Init { service } => {
+            use clap::CommandFactory;
+            let template = crate::config_file::template(&crate::Cli::command(), &service)
+                .ok_or_else(|| anyhow::anyhow!("no service '{service}'"))?;
+            out!("{}", template.trim_end());
+            return Ok(());
+        }
         ConfigCommand::Show(target) => {
             let settings = Api::new(&target)?.get("/config").await?;
             (target, settings)

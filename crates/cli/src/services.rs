@@ -14,6 +14,10 @@ use crate::DEFAULT_DATA;
 
 #[derive(clap::Args)]
 pub struct SimArgs {
+    /// Read settings from this TOML file (`sipass-bridge config init SERVICE` prints one);
+    /// flags and environment variables win over it.
+    #[arg(long, value_name = "FILE", env = "SIPASS_BRIDGE_CONFIG")]
+    config: Option<PathBuf>,
     /// Address for the HR API, the management API and the test endpoints (HTTPS).
     #[arg(long, default_value = "127.0.0.1:8745")]
     listen: SocketAddr,
@@ -33,7 +37,7 @@ pub struct SiteArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// The SiPass operator allowed to log in, as USER:PASSWORD.
-    #[arg(long, default_value = sim::Operator::DEFAULT, env = "SIPASS_SIM_OPERATOR", hide_default_value = false)]
+    #[arg(long, default_value = sim::Operator::DEFAULT, env = "SIPASS_BRIDGE_SIM_OPERATOR", hide_default_value = false)]
     operator: sim::Operator,
     /// The SiPass release to pretend to be: 2.65, 2.70, 2.75, 2.76 or 2.80.
     #[arg(long, default_value = "2.80")]
@@ -65,8 +69,13 @@ fn parse_offset(text: &str) -> Result<String, String> {
 
 #[derive(clap::Args)]
 pub struct ProxyArgs {
-    /// The proxy's data folder (TLS authority, bridge token); must exist.
-    #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
+    /// Read settings from this TOML file (`sipass-bridge config init SERVICE` prints one);
+    /// flags and environment variables win over it.
+    #[arg(long, value_name = "FILE", env = "SIPASS_BRIDGE_CONFIG")]
+    config: Option<PathBuf>,
+    /// The proxy's data folder (cache, journal, TLS authority, bridge token). An explicit
+    /// folder must exist; the default (the platform's folder for service state) is created.
+    #[arg(long, default_value_os_t = crate::data_folder::service_default("proxy"), env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
     /// Address for the bridge protocol; roles connect here.
     #[arg(long, default_value = "0.0.0.0:5645")]
@@ -75,24 +84,24 @@ pub struct ProxyArgs {
     #[arg(
         long,
         default_value = "https://127.0.0.1:8745/api/V1/hr",
-        env = "SIPASS_URL"
+        env = "SIPASS_BRIDGE_SIPASS_URL"
     )]
     sipass_url: String,
     /// SiPass's management API base URL (devices, events, alarms, push channel); by default
     /// beside the HR API on the same server.
-    #[arg(long, env = "SIPASS_MANAGEMENT_URL")]
+    #[arg(long, env = "SIPASS_BRIDGE_SIPASS_MANAGEMENT_URL")]
     sipass_management_url: Option<String>,
     /// PEM file of the CA that signed SiPass's certificate ("SiPass Root CA").
-    #[arg(long, env = "SIPASS_CA")]
+    #[arg(long, env = "SIPASS_BRIDGE_SIPASS_CA")]
     sipass_ca: PathBuf,
     /// The SiPass operator the proxy logs in as.
-    #[arg(long, default_value = "operator", env = "SIPASS_USER")]
+    #[arg(long, default_value = "operator", env = "SIPASS_BRIDGE_SIPASS_USER")]
     sipass_user: String,
-    /// File holding the operator's password (or set SIPASS_PASSWORD).
+    /// File holding the operator's password (or set SIPASS_BRIDGE_SIPASS_PASSWORD).
     #[arg(long)]
     sipass_password_file: Option<PathBuf>,
     /// The SiPass release behind this proxy.
-    #[arg(long, default_value = "2.80", env = "SIPASS_VERSION")]
+    #[arg(long, default_value = "2.80", env = "SIPASS_BRIDGE_SIPASS_VERSION")]
     sipass_version: SiPassVersion,
     /// File holding the bridge token (or set SIPASS_BRIDGE_TOKEN); by default the token in
     /// the data folder, created on first start.
@@ -143,8 +152,13 @@ pub struct ProxyArgs {
 
 #[derive(clap::Args)]
 pub struct RoleArgs {
-    /// The role's data folder (Directory database, API token); must exist.
-    #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
+    /// Read settings from this TOML file (`sipass-bridge config init SERVICE` prints one);
+    /// flags and environment variables win over it.
+    #[arg(long, value_name = "FILE", env = "SIPASS_BRIDGE_CONFIG")]
+    config: Option<PathBuf>,
+    /// The role's data folder (Directory, plugin database, API token). An explicit folder
+    /// must exist; the default (the platform's folder for service state) is created.
+    #[arg(long, default_value_os_t = crate::data_folder::service_default("role"), env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
     /// Address for the Config Tool (web UI and REST API).
     #[arg(long, default_value = "127.0.0.1:8080", env = "SIPASS_BRIDGE_LISTEN")]
@@ -288,14 +302,16 @@ fn read_pem(path: &Path, what: &str) -> Result<String> {
 
 pub async fn proxy(args: ProxyArgs) -> Result<()> {
     let shutdown = shutdown_on_signal();
+    crate::data_folder::prepare_default(&args.data, "proxy")
+        .with_context(|| format!("cannot create the data folder {}", args.data.display()))?;
     warn_if_others_can_read(&args.data);
     let password = secret(
         args.sipass_password_file.as_deref(),
-        "SIPASS_PASSWORD",
+        "SIPASS_BRIDGE_SIPASS_PASSWORD",
         "the SiPass operator's password",
         "--sipass-password-file",
     )?
-    .context("the SiPass operator's password is needed: put it in a file and pass --sipass-password-file FILE, or set SIPASS_PASSWORD")?;
+    .context("the SiPass operator's password is needed: put it in a file and pass --sipass-password-file FILE, or set SIPASS_BRIDGE_SIPASS_PASSWORD")?;
     let token = secret(
         args.token_file.as_deref(),
         "SIPASS_BRIDGE_TOKEN",
@@ -408,7 +424,7 @@ async fn start_role(
         data_dir: data.to_owned(),
         proxy_ca_pem,
         proxy_token,
-        client_name: std::env::var("HOSTNAME").unwrap_or_else(|_| "sipass-bridge-role".into()),
+        client_name: tls::host_name().unwrap_or_else(|| "sipass-bridge-role".into()),
     })?;
     if let Some((host, port)) = proxy {
         role.set_proxy_address(&host, port)?;
@@ -441,6 +457,8 @@ fn write_role_address(data: &Path, addr: SocketAddr) -> Result<()> {
 
 pub async fn role(args: RoleArgs) -> Result<()> {
     let shutdown = shutdown_on_signal();
+    crate::data_folder::prepare_default(&args.data, "role")
+        .with_context(|| format!("cannot create the data folder {}", args.data.display()))?;
     let token = secret(args.proxy_token_file.as_deref(), "SIPASS_BRIDGE_TOKEN", "the bridge token", "--proxy-token-file")?
         .context("the bridge token is needed: pass --proxy-token-file FILE (the proxy's proxy-token) or set SIPASS_BRIDGE_TOKEN")?;
     let ca = read_pem(&args.proxy_ca, "the proxy's CA certificate")?;

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod bench;
+mod config;
 mod db;
 mod hardening;
 mod hr_only;

@@ -543,7 +543,7 @@ fn the_proxy_serves_a_certificate_given_as_files_and_names_a_bad_one() {
             "--tls-key",
             s(&key),
         ],
-        &[("SIPASS_PASSWORD", "sipass")],
+        &[("SIPASS_BRIDGE_SIPASS_PASSWORD", "sipass")],
     );
     assert!(!ok);
     assert!(

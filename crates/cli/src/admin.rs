@@ -401,6 +401,14 @@ fn print_status(status: &SyncStatus) {
         shown(&proxy.product_version),
         shown(&proxy.sipass_version)
     );
+    for u in &proxy.unavailable {
+        let kinds = if u.kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", u.kinds.join(", "))
+        };
+        out!("Unavailable: {}{kinds}: {}", u.feature, u.reason);
+    }
     out!();
     out!(
         "{:<26} {:>13} {:>13}  VERIFIED",

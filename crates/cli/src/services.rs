@@ -54,6 +54,17 @@ pub struct SiteArgs {
     /// Push messages kept for replay with `Notifications?after=`.
     #[arg(long, default_value_t = sim::DEFAULT_PUSH_RETAIN)]
     push_retain: usize,
+    /// The site's UTC offset, which SiPass adds to the dates it answers (e.g. +08:00).
+    #[arg(long, default_value = "+00:00", value_parser = parse_offset, allow_hyphen_values = true)]
+    utc_offset: String,
+    /// Serve the HR API alone, as a real SiPass does: no management API (devices, events,
+    /// alarms) and no push channel.
+    #[arg(long)]
+    hr_only: bool,
+}
+
+fn parse_offset(text: &str) -> Result<String, String> {
+    sim::parse_utc_offset(text).map_err(|e| e.to_string())
 }
 
 #[derive(clap::Args)]
@@ -111,6 +122,10 @@ pub struct ProxyArgs {
     /// Seconds between two complete reads of SiPass (reconciliation).
     #[arg(long, default_value_t = 600)]
     reload_every: u64,
+    /// Seconds between two complete reads when SiPass has no push channel (a real SiPass):
+    /// reading again is then the only way changes are found.
+    #[arg(long, default_value_t = 30)]
+    reload_every_without_push: u64,
     /// Hours changes stay watchable; a role away longer lists again.
     #[arg(long, default_value_t = 24)]
     change_log_hours: u64,
@@ -227,6 +242,8 @@ fn sim_config(site: &SiteArgs, data: &Path) -> sim::SimConfig {
         changes_per_sec: site.changes_per_sec,
         events_per_sec: site.events_per_sec,
         push_retain: site.push_retain,
+        utc_offset: site.utc_offset.clone(),
+        hr_only: site.hr_only,
         ..sim::SimConfig::local(data)
     }
 }
@@ -328,6 +345,7 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
                 ca: args.tls_ca.clone(),
             }),
         reload_every: Duration::from_secs(args.reload_every.max(1)),
+        reload_every_without_push: Duration::from_secs(args.reload_every_without_push.max(1)),
         retention: proxy::Retention {
             max_age: Duration::from_secs(args.change_log_hours * 3600),
             max_changes: args.change_log_max,
@@ -502,6 +520,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
             tls_names: tls::default_server_names(),
             tls_files: None,
             reload_every: Duration::from_secs(10),
+            reload_every_without_push: Duration::from_secs(10),
             retention: proxy::Retention::default(),
             journal_max: 10_000_000,
             limits: proxy::ListenerLimits::default(),

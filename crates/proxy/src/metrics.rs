@@ -59,7 +59,9 @@ pub fn encode(shared: &Shared) -> String {
     let revision = Gauge::new("cache_revision", "The cache's latest revision").expect("valid");
     register(&registry, revision).set(shared.cache.revision() as f64);
 
-    let kinds: Vec<model::EntityKind> = crate::server::served_kinds().collect();
+    // Kinds the SiPass behind the proxy cannot give (a real one: devices) are named in
+    // `sipass_feature_unavailable`, not reported as zero.
+    let kinds: Vec<model::EntityKind> = shared.available_kinds();
     let (_, summaries) = shared.cache.summaries(&kinds);
     let eligible = gauge_vec(
         &registry,
@@ -71,6 +73,16 @@ pub fn encode(shared: &Shared) -> String {
         eligible
             .with_label_values(&[&kind.to_string()])
             .set(i64::try_from(summary.eligible).unwrap_or(i64::MAX));
+    }
+
+    let unavailable = gauge_vec(
+        &registry,
+        "sipass_feature_unavailable",
+        "1 for each feature the SiPass behind the proxy does not offer (a real SiPass has no management API or push channel of the bridge's): devices, commands, push channel, events, alarms",
+        &["feature"],
+    );
+    for u in shared.unavailable() {
+        unavailable.with_label_values(&[&u.feature]).set(1);
     }
 
     gauge(

@@ -6,6 +6,7 @@ mod bench;
 mod config;
 mod db;
 mod hardening;
+mod hr_only;
 mod proxy;
 mod skeleton;
 mod support;

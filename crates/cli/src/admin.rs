@@ -22,6 +22,17 @@ pub enum SyncCommand {
         #[arg(long)]
         check: bool,
     },
+    /// Check the Directory: with --deep, every kind's count and digest recomputed from its
+    /// rows and compared with what the Directory keeps (finds a damaged Directory that
+    /// everyday verification, which trusts the kept digests, cannot). Exits 2 when a kind is
+    /// inconsistent.
+    Verify {
+        #[command(flatten)]
+        target: RoleTarget,
+        /// Recompute from the rows (reads every entity).
+        #[arg(long)]
+        deep: bool,
+    },
     /// Start a full (manual) synchronization.
     Start {
         #[command(flatten)]
@@ -34,6 +45,12 @@ pub enum SyncCommand {
 
 #[derive(clap::Subcommand)]
 pub enum ConfigCommand {
+    /// Print a commented configuration file for a service (every setting at its default),
+    /// to save and pass with `--config FILE`.
+    Init {
+        #[arg(value_parser = crate::config_file::SERVICES)]
+        service: String,
+    },
     /// The connection settings: proxy host and port, credential synchronization.
     Show(RoleTarget),
     /// Change settings. Every value is checked first; a bad one changes nothing.
@@ -96,6 +113,7 @@ pub async fn sync(command: SyncCommand) -> Result<()> {
             }
         }
         SyncCommand::Start { target, wait } => start(&target, wait).await?,
+        SyncCommand::Verify { target, deep } => verify(&target, deep).await?,
     }
     Ok(())
 }
@@ -137,6 +155,63 @@ fn unhealthy(status: &SyncStatus) -> Option<String> {
     })
 }
 
+async fn verify(target: &RoleTarget, deep: bool) -> Result<()> {
+    let api = Api::new(target)?;
+    if !deep {
+        // Everyday verification: the kept digests against the proxy's.
+        let status: SyncStatus = api.get("/sync/status").await?;
+        if target.json {
+            out!("{}", serde_json::to_string_pretty(&status.kinds)?);
+        } else {
+            print_status(&status);
+        }
+        return match unhealthy(&status) {
+            Some(problem) => Err(Unhealthy(problem).into()),
+            None => Ok(()),
+        };
+    }
+    // About ten seconds per million entities; generous, since it only reads.
+    let limit = std::time::Duration::from_secs(600);
+    let report: web::DeepVerification = api.post_slow("/sync/verify", limit).await?;
+    if target.json {
+        out!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        out!(
+            "{:<26} {:>12} {:>12}  ROWS",
+            "SIPASS KIND",
+            "KEPT",
+            "IN ROWS"
+        );
+        for k in &report.kinds {
+            out!(
+                "{:<26} {:>12} {:>12}  {}",
+                k.kind,
+                k.kept_count,
+                k.rows_count,
+                if k.consistent {
+                    "consistent"
+                } else {
+                    "INCONSISTENT"
+                }
+            );
+        }
+    }
+    let broken: Vec<&str> = report
+        .kinds
+        .iter()
+        .filter(|k| !k.consistent)
+        .map(|k| k.kind.as_str())
+        .collect();
+    if broken.is_empty() {
+        return Ok(());
+    }
+    Err(Unhealthy(format!(
+        "the Directory's rows do not add up to what it keeps for: {}; it is damaged: run `sipass-bridge sync start` to list everything again, or restore a backup",
+        broken.join(", ")
+    ))
+    .into())
+}
+
 /// The answer to `POST /sync/start`.
 #[derive(Serialize, Deserialize)]
 struct Accepted {
@@ -172,6 +247,13 @@ async fn start(target: &RoleTarget, wait: bool) -> Result<()> {
 
 pub async fn config(command: ConfigCommand) -> Result<()> {
     let (target, settings): (_, RoleSettings) = match command {
+        ConfigCommand::Init { service } => {
+            use clap::CommandFactory;
+            let template = crate::config_file::template(&crate::Cli::command(), &service)
+                .ok_or_else(|| anyhow::anyhow!("no service '{service}'"))?;
+            out!("{}", template.trim_end());
+            return Ok(());
+        }
         ConfigCommand::Show(target) => {
             let settings = Api::new(&target)?.get("/config").await?;
             (target, settings)
@@ -342,6 +424,14 @@ fn print_status(status: &SyncStatus) {
         shown(&proxy.product_version),
         shown(&proxy.sipass_version)
     );
+    for u in &proxy.unavailable {
+        let kinds = if u.kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", u.kinds.join(", "))
+        };
+        out!("Unavailable: {}{kinds}: {}", u.feature, u.reason);
+    }
     out!();
     out!(
         "{:<26} {:>13} {:>13}  VERIFIED",

@@ -6,6 +6,7 @@
 pub mod digest;
 pub mod event_mapping;
 pub mod kind;
+pub mod lenient;
 pub mod management;
 pub mod mapping;
 pub mod run;

@@ -157,6 +157,11 @@ pub fn cardholder(record: Value) -> Result<Vec<ServedObject>, MalformedCardholde
     };
     object.remove("_links");
     withhold_secrets(&mut object);
+    // Images travel as the `Potrait` URL only: a real SiPass sends the portrait itself, as
+    // base64, with every full cardholder (Val0429), tens of KiB each.
+    for image in LEFT_OUT_IMAGES {
+        remove_key(&mut object, image);
+    }
     let credentials = match object.remove("Credentials") {
         Some(Value::Array(items)) => items,
         Some(Value::Null) | None => Vec::new(),
@@ -179,6 +184,9 @@ pub fn cardholder(record: Value) -> Result<Vec<ServedObject>, MalformedCardholde
     );
     Ok(served)
 }
+
+/// Cardholder fields holding images (base64), left out of what is served.
+pub const LEFT_OUT_IMAGES: [&str; 2] = ["CardholderPortrait", "CardholderSignature"];
 
 /// One item of a cardholder's `Credentials`, served on its own; `None` without a card
 /// number.
@@ -267,6 +275,18 @@ mod tests {
             Some(EntityKind::Cardholder)
         );
         assert_eq!(entity_kind(ObjectKind::Input), None);
+    }
+
+    #[test]
+    fn portraits_are_served_as_their_url_only() {
+        let record = serde_json::json!({"Token": "7", "FirstName": "Nizar",
+            "Potrait": "api/V1/cardholders/images?imgId=7", "CardholderPortrait": "/9j/4AAQ",
+            "cardholderSignature": "iVBOR"});
+        let served = cardholder(record).unwrap();
+        let payload = json(&served[0].payload);
+        assert_eq!(payload["Potrait"], "api/V1/cardholders/images?imgId=7");
+        assert!(payload.get("CardholderPortrait").is_none());
+        assert!(payload.get("cardholderSignature").is_none());
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod journal;
 mod keep_alive;
 mod listener;
 mod loader;
+pub mod metrics;
 mod reconcile;
 mod serve;
 mod server;

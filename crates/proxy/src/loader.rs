@@ -100,6 +100,7 @@ async fn load_cardholders(
     let mut start = 0;
     let mut read_at = ReadAt::at(cache.revision());
     let mut page = client.cardholder_page(start, start + PAGE, &fields).await?;
+    let mut largest_page = 0;
     loop {
         progress
             .total
@@ -109,6 +110,7 @@ async fn load_cardholders(
         }
         let count = page.records.len();
         let total = page.total;
+        largest_page = largest_page.max(count);
         let changes = page_changes(
             client,
             page.records,
@@ -118,7 +120,13 @@ async fn load_cardholders(
         .await?;
         stats.seen += count as u64;
         start += count;
-        let more = total < 0 || (start as i64) < total;
+        // SiPass may not know the total (-1, or none at all): then pages are read until one
+        // is shorter than the longest so far (a server may cap pages below what was asked).
+        let more = if total < 0 {
+            count >= largest_page
+        } else {
+            (start as i64) < total
+        };
         // The next page is fetched while this one is stored. What this page stores takes
         // revisions after the next read began, but it was read earlier: `own` tells the
         // next page's apply that those are not newer than what it read.

@@ -262,8 +262,14 @@ impl Bridge for BridgeService {
             sipass_version: ours.sipass,
             revision: self.shared.cache.revision(),
             cache_id: self.shared.cache.id().to_owned(),
-            kinds: served_kinds().map(|k| kind_to_wire(k) as i32).collect(),
+            kinds: self
+                .shared
+                .available_kinds()
+                .into_iter()
+                .map(|k| kind_to_wire(k) as i32)
+                .collect(),
             loading,
+            unavailable: self.shared.unavailable(),
         }))
     }
 

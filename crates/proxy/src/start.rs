@@ -164,6 +164,8 @@ async fn open_shared(config: &ProxyConfig, client: Arc<HrClient>) -> Result<Shar
         progress: LoadProgress::default(),
         loaded: AtomicBool::new(complete),
         workers: Workers::new(),
+        push_missing: AtomicBool::new(false),
+        reload_without_push: config.reload_every_without_push,
         connections: Default::default(),
         streams: crate::shared::StreamCaps::new(crate::shared::StreamCaps::DEFAULT),
     })
@@ -286,6 +288,7 @@ mod tests {
             tls_names: vec!["localhost".into()],
             tls_files: None,
             reload_every: Duration::from_secs(600),
+            reload_every_without_push: Duration::from_secs(30),
             retention: Retention::default(),
             journal_max: 100,
             limits: crate::ListenerLimits::default(),

@@ -44,6 +44,7 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
     let api = Router::new()
         .route("/sync/status", get(sync_status))
         .route("/sync/start", post(sync_start))
+        .route("/sync/verify", post(sync_verify))
         .route("/config", get(config_show).put(config_set))
         .route("/entities", get(entities_list))
         .route("/entities/{id}", get(entity_show))
@@ -132,6 +133,24 @@ async fn sync_status(State(state): State<AppState>) -> Result<Response, ApiError
     let role = state.role.clone();
     let status = runtime::try_blocking(move || role.sync_status()).await??;
     Ok(Json(status).into_response())
+}
+
+/// Deep verification: every kind's count and digest recomputed from the Directory's rows and
+/// compared with what the Directory keeps (seconds per million entities).
+async fn sync_verify(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let role = state.role.clone();
+    let kinds =
+        runtime::try_blocking(move || role::verify::verify_deep(&*role.directory)).await??;
+    let consistent = kinds.iter().all(|k| k.consistent);
+    Ok(Json(DeepVerification { consistent, kinds }).into_response())
+}
+
+/// The answer to `POST /api/v1/sync/verify`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct DeepVerification {
+    /// True when every kind's rows add up to the count and digest the Directory keeps.
+    pub consistent: bool,
+    pub kinds: Vec<role::verify::DeepVerdict>,
 }
 
 /// The role's health for monitoring: 200 when it is online or synchronizing, 503 otherwise,

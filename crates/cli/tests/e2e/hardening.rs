@@ -220,3 +220,33 @@ fn unread_watch_streams_hold_little_memory_and_give_it_back() {
         after / MIB
     );
 }
+
+#[test]
+fn the_proxys_certificate_is_valid_for_the_machines_own_host_name() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let host = tls::host_name().expect("this machine has a host name");
+    let dir = TempDir::new("host-name");
+    let (sim_dir, proxy_dir) = (dir.sub("sim"), dir.sub("proxy"));
+    let (_sim, url) = start_sim(&sim_dir, 5);
+    let (_proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, None, &[]);
+    tls::install_crypto_provider();
+    let ca = std::fs::read(proxy_dir.join("tls/ca.pem")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&ca) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // Reached by address, checked for the name: no DNS needed.
+    runtime.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let name = ServerName::try_from(host.clone()).unwrap();
+        connector.connect(name, tcp).await.unwrap_or_else(|e| {
+            panic!("the proxy's certificate is not valid for this machine's name '{host}': {e}")
+        });
+    });
+}

@@ -3,9 +3,11 @@
 
 mod bad_input;
 mod bench;
+mod config;
 mod db;
 mod events;
 mod hardening;
+mod hr_only;
 mod proxy;
 mod skeleton;
 mod support;

@@ -78,6 +78,14 @@ fn a_thousand_cardholders_reach_the_directory_exactly() {
         (out.status.code(), stderr)
     };
     assert_eq!(check(&role_dir).0, Some(0), "{}", check(&role_dir).1);
+    let (ok, deep, stderr) = run(&["sync", "verify", "--deep", "--data", s(&role_dir)], &[]);
+    assert!(ok, "{stderr}");
+    assert!(
+        deep.lines().any(|l| l.starts_with("cardholder")
+            && l.contains(" 1000 ")
+            && l.ends_with("consistent")),
+        "{deep}"
+    );
 
     // Health and metrics without the token, for monitoring; the metrics pass Prometheus's
     // own checker and say what `sync status` says.

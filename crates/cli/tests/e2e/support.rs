@@ -82,6 +82,11 @@ pub fn start_sim(dir: &Path, cardholders: usize) -> (Process, String) {
     addressed(bin().start_sim(dir, cardholders, &[]))
 }
 
+/// Starts a simulator with extra flags (e.g. `--hr-only`).
+pub fn start_sim_with(dir: &Path, cardholders: usize, extra: &[&str]) -> (Process, String) {
+    addressed(bin().start_sim(dir, cardholders, extra))
+}
+
 /// Starts a proxy with its data in `dir` against the simulator whose data is in `sim_dir`,
 /// on `port` or one the OS chooses; returns it and its address.
 pub fn start_proxy(

@@ -290,6 +290,7 @@ impl Proxy for FakeProxy {
                     cardholders_loaded: loaded,
                     cardholders_total: total,
                 }),
+            unavailable: Vec::new(),
         })
     }
 

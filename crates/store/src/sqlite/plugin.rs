@@ -4,7 +4,6 @@
 //! this file is written with `synchronous = FULL`, each commit on disk before it returns,
 //! where the Directory (derivable again from the proxy) trades that for speed.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -233,12 +232,11 @@ impl PluginDatabase for SqlitePlugin {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO events (journal_id, journal_seq, sipass_id, occurred_at,
                     occurred_ms, journaled_ms, sipass_type, native_events, category, known_type,
-                    message, payload)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    message, entities, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
             let mut link = tx.prepare_cached(
-                "INSERT OR IGNORE INTO event_entities (event_id, kind, entity_id, name)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR IGNORE INTO event_entities (entity_id, event_id) VALUES (?1, ?2)",
             )?;
             for e in events {
                 let native = e.native_events.join(&NATIVE_SEPARATOR.to_string());
@@ -254,14 +252,19 @@ impl PluginDatabase for SqlitePlugin {
                     e.category,
                     e.known_type,
                     e.message,
+                    entities_json(&e.entities),
                     e.payload,
                 ])?;
                 if inserted == 0 {
                     continue;
                 }
                 let id = tx.last_insert_rowid();
-                for entity in &e.entities {
-                    link.execute(params![id, entity.kind, entity.id, entity.name])?;
+                // A controller is linked twice (two kinds), indexed once.
+                let mut ids: Vec<&str> = e.entities.iter().map(|x| x.id.as_str()).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                for entity_id in ids {
+                    link.execute(params![entity_id, id])?;
                 }
                 added.push(StoredEvent {
                     id,
@@ -312,7 +315,7 @@ fn read_position(conn: &Connection) -> Result<EventPosition, StoreError> {
 fn list_events(conn: &Connection, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
     let mut sql = String::from(
         "SELECT e.id, e.journal_seq, e.sipass_id, e.occurred_at, e.occurred_ms, e.sipass_type,
-                e.native_events, e.category, e.known_type, e.message
+                e.native_events, e.category, e.known_type, e.message, e.entities
          FROM events e WHERE e.id > ?",
     );
     let mut args: Vec<rusqlite::types::Value> = vec![filter.after_id.into()];
@@ -335,14 +338,14 @@ fn list_events(conn: &Connection, filter: &EventFilter) -> Result<Vec<StoredEven
     }
     if let Some(entity) = &filter.entity {
         sql.push_str(
-            " AND EXISTS (SELECT 1 FROM event_entities x WHERE x.entity_id = ? AND x.event_id = e.id)",
+            " AND e.id IN (SELECT x.event_id FROM event_entities x WHERE x.entity_id = ?)",
         );
         args.push(entity.clone().into());
     }
     sql.push_str(" ORDER BY e.id LIMIT ?");
     args.push(i64::from(filter.limit.clamp(1, MAX_PAGE)).into());
     let mut stmt = conn.prepare(&sql)?;
-    let mut events: Vec<StoredEvent> = stmt
+    let events: Vec<StoredEvent> = stmt
         .query_map(params_from_iter(args), |r| {
             let native: String = r.get(6)?;
             Ok(StoredEvent {
@@ -360,42 +363,15 @@ fn list_events(conn: &Connection, filter: &EventFilter) -> Result<Vec<StoredEven
                 category: r.get(7)?,
                 known_type: r.get(8)?,
                 message: r.get(9)?,
-                entities: Vec::new(),
+                entities: serde_json::from_str(&r.get::<_, String>(10)?).unwrap_or_default(),
             })
         })?
         .collect::<Result<_, _>>()?;
-    attach_entities(conn, &mut events)?;
     Ok(events)
 }
 
-/// Fills in each event's entities, in one query for the page.
-fn attach_entities(conn: &Connection, events: &mut [StoredEvent]) -> Result<(), StoreError> {
-    let (Some(first), Some(last)) = (events.first(), events.last()) else {
-        return Ok(());
-    };
-    let mut stmt = conn.prepare_cached(
-        "SELECT event_id, kind, entity_id, name FROM event_entities
-         WHERE event_id BETWEEN ?1 AND ?2 ORDER BY event_id, kind, entity_id",
-    )?;
-    let mut by_event: HashMap<i64, Vec<EventEntity>> = HashMap::new();
-    let rows = stmt.query_map([first.id, last.id], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            EventEntity {
-                kind: r.get(1)?,
-                id: r.get(2)?,
-                name: r.get(3)?,
-            },
-        ))
-    })?;
-    for row in rows {
-        let (id, entity) = row?;
-        by_event.entry(id).or_default().push(entity);
-    }
-    for e in events.iter_mut() {
-        e.entities = by_event.remove(&e.id).unwrap_or_default();
-    }
-    Ok(())
+fn entities_json(entities: &[EventEntity]) -> String {
+    serde_json::to_string(entities).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// `text` matched literally by LIKE ... ESCAPE '\'.

@@ -35,21 +35,21 @@ CREATE TABLE events (
     category      TEXT    NOT NULL,
     known_type    INTEGER NOT NULL,
     message       TEXT    NOT NULL,
+    -- The entities it concerns, with their names at the time: a JSON array of
+    -- {kind, id, name}, read with the event.
+    entities      TEXT    NOT NULL,
     payload       TEXT    NOT NULL,
     UNIQUE (journal_id, journal_seq)
 );
 CREATE INDEX events_by_time ON events (occurred_ms);
-CREATE INDEX events_by_type ON events (sipass_type, id);
 
--- The entities an event concerns, with their names at the time of the event.
+-- Which events concern an entity (by SiPass token), for filtering: one index row per link,
+-- the kinds and names being in the event's own row.
 CREATE TABLE event_entities (
-    event_id  INTEGER NOT NULL,
-    kind      TEXT    NOT NULL,
     entity_id TEXT    NOT NULL,
-    name      TEXT    NOT NULL,
-    PRIMARY KEY (event_id, kind, entity_id)
+    event_id  INTEGER NOT NULL,
+    PRIMARY KEY (entity_id, event_id)
 ) WITHOUT ROWID;
-CREATE INDEX event_entities_by_entity ON event_entities (entity_id, event_id);
 
 -- What was done with the journal's entries, by outcome and category or type (stored,
 -- ignored by a logging switch, ignored by name, unknown type stored as custom), so that

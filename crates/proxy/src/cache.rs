@@ -24,11 +24,18 @@ use store::migrate::{Layout, Migration, Schema};
 use tokio::sync::watch;
 
 /// The cache's migrations, oldest first. Append only; never edit a released one.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "cache",
-    sql: include_str!("migrations/0001_cache.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "cache",
+        sql: include_str!("migrations/0001_cache.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "cache_entities_rowid",
+        sql: include_str!("migrations/0002_cache_entities_rowid.sql"),
+    },
+];
 
 /// The proxy cache as the migration runner knows it.
 pub const SCHEMA: Schema = Schema {

@@ -58,6 +58,17 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU seconds a process has used so far, all its threads (Linux, /proc/PID/stat).
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after its closing parenthesis do not.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf only reads a constant of the system.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (per_sec > 0).then(|| ticks / per_sec as f64)
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -76,6 +87,8 @@ struct Site {
     port: u16,
     /// From the proxy's start until it reported SiPass loaded.
     first_load: Duration,
+    /// CPU seconds the proxy and the simulator used during that time.
+    first_load_cpu: (Option<f64>, Option<f64>),
 }
 
 impl Site {
@@ -86,6 +99,7 @@ impl Site {
         let sim = bin.start_sim(&sim_dir, cardholders, extra)?;
         let port = harness::free_port()?;
         let started = Instant::now();
+        let sim_cpu = cpu_secs(sim.id());
         let proxy = start_proxy(bin, dir, sim.addr(), port)?;
         let mut site = Site {
             bin: bin.clone(),
@@ -94,9 +108,14 @@ impl Site {
             proxy,
             port,
             first_load: Duration::ZERO,
+            first_load_cpu: (None, None),
         };
         harness::wait_proxy_loaded(&site.proxy_address()?, PHASE_DEADLINE).await?;
         site.first_load = started.elapsed();
+        site.first_load_cpu = (
+            cpu_secs(site.proxy.id()),
+            cpu_secs(site.sim.id()).zip(sim_cpu).map(|(end, start)| end - start),
+        );
         Ok(site)
     }
 
@@ -242,12 +261,18 @@ async fn sync_phases(
     let site_dir = root.join("site");
     let mut site = Site::start(bin, &site_dir, args.cardholders, &[]).await?;
     report["proxy_first_load_s"] = json!(round2(site.first_load.as_secs_f64()));
+    report["proxy_first_load_cpu_s"] = json!(site.first_load_cpu.0.map(round2));
+    report["sim_first_load_cpu_s"] = json!(site.first_load_cpu.1.map(round2));
     let role_dir = site_dir.join("role");
     let started = Instant::now();
     let (role, api) = site.start_role(&role_dir)?;
     let (status, samples) = until_verified(&api, None).await?;
     let wall = started.elapsed().as_secs_f64();
     curves.sync = samples;
+    eprintln!(
+        "      proxy first load {:.1} s; {entities} entities in {wall:.1} s",
+        site.first_load.as_secs_f64()
+    );
     let entities = harness::total_eligible(&status);
     report["sync_entities"] = json!(entities);
     report["sync_wall_s"] = json!((wall * 100.0).round() / 100.0);
@@ -268,6 +293,7 @@ async fn sync_phases(
     report["store_rows_per_sec"] = json!(store_rate.round());
     report["store_ratio"] = json!(ratio(store_rate));
     report["sync_ratio"] = json!(ratio(entities as f64 / wall));
+    eprintln!("      raw {raw:.0} rows/s, store {store_rate:.0} rows/s");
     eprintln!("(2b) the simulator alone: every cardholder page read as the proxy reads them");
     report["sim_list_s"] = json!(round2(sim_list_secs(&site).await?));
     let (role, api) = site.start_role(&role_dir)?;
@@ -326,6 +352,8 @@ fn print_table(report: &Value) {
         ("sync_ratio", "", ">= 0.6"),
         ("role_peak_rss_mib", "MiB", "< 200"),
         ("proxy_first_load_s", "s", "< 30"),
+        ("proxy_first_load_cpu_s", "CPU s", ""),
+        ("sim_first_load_cpu_s", "CPU s", ""),
         ("sim_list_s", "s", ""),
         ("realtime_p50_ms", "ms", ""),
         ("realtime_p99_ms", "ms", "< 100"),

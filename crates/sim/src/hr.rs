@@ -364,9 +364,16 @@ async fn list_cardholders(
             .collect();
         (cardholders, total)
     };
-    let records: Vec<Value> = cardholders
+    let every_field = q.fields.as_deref().is_some_and(asks_every_field);
+    let records: Vec<Listed> = cardholders
         .iter()
-        .map(|c| project(c, q.fields.as_deref()))
+        .map(|c| match every_field {
+            true => Listed::Whole {
+                cardholder: c,
+                links: [],
+            },
+            false => Listed::Projected(project(c, q.fields.as_deref())),
+        })
         .collect();
     json(Envelope {
         records,
@@ -473,6 +480,27 @@ fn sort_tokens(world: &World, tokens: &mut [u64], sorting: &Sorting) {
     }
 }
 
+/// A listed cardholder. Asked for every field (as a proxy's full load does), it is written
+/// straight from the record, without building a JSON tree first; the same fields either way.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Listed<'a> {
+    Whole {
+        #[serde(flatten)]
+        cardholder: &'a Cardholder,
+        #[serde(rename = "_links")]
+        links: [u8; 0],
+    },
+    Projected(Value),
+}
+
+/// Whether `fields` names every field of a cardholder (the Token is always sent).
+fn asks_every_field(fields: &[String]) -> bool {
+    Cardholder::FIELDS
+        .iter()
+        .all(|f| *f == "Token" || fields.iter().any(|asked| asked.eq_ignore_ascii_case(f)))
+}
+
 /// A cardholder as a list returns it: `Token` always, then the requested fields (matched
 /// case-insensitively, as ASP.NET does), or the summary fields when none were requested.
 fn project(cardholder: &Cardholder, fields: Option<&[String]>) -> Value {
@@ -564,5 +592,36 @@ async fn delete_cardholder(State(state): State<AppState>, Path(token): Path<Stri
         StatusCode::OK.into_response()
     } else {
         not_found(&format!("no cardholder with token '{token}'"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cardholder_listed_whole_has_the_same_fields_as_its_projection() {
+        let generator = crate::people::Generator::new(
+            7,
+            model::SiPassVersion::V2_80,
+            vec![(1, "Sales".into())],
+            vec![("9".into(), "Staff".into())],
+        );
+        let all: Vec<String> = Cardholder::FIELDS
+            .iter()
+            .filter(|f| **f != "Token")
+            .map(|f| f.to_lowercase())
+            .collect();
+        assert!(asks_every_field(&all));
+        assert!(!asks_every_field(&all[1..]));
+        for token in [1, 97, 1000] {
+            let cardholder = generator.cardholder(token);
+            let whole = serde_json::to_value(Listed::Whole {
+                cardholder: &cardholder,
+                links: [],
+            })
+            .unwrap();
+            assert_eq!(whole, project(&cardholder, Some(&all)));
+        }
     }
 }

@@ -10,7 +10,7 @@ const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 360.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 20.0;
-const TOP: f64 = 40.0;
+const TOP: f64 = 56.0;
 const BOTTOM: f64 = 50.0;
 
 /// One curve of a chart.
@@ -123,12 +123,10 @@ impl Chart<'_> {
             let _ = writeln!(
                 out,
                 r##"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>
-<rect x="{:.1}" y="{:.1}" width="12" height="3" fill="{color}"/><text x="{:.1}" y="{:.1}">{}</text>"##,
+<rect x="{:.1}" y="38" width="12" height="3" fill="{color}"/><text x="{:.1}" y="43">{}</text>"##,
                 points.join(" "),
-                LEFT + 10.0,
-                TOP + 12.0 + 16.0 * i as f64,
-                LEFT + 26.0,
-                TOP + 16.0 + 16.0 * i as f64,
+                LEFT + 260.0 * i as f64,
+                LEFT + 16.0 + 260.0 * i as f64,
                 escape(s.label)
             );
         }
@@ -170,10 +168,10 @@ pub fn rates(samples: &[(f64, u64)], window: f64) -> Vec<(f64, f64)> {
     out
 }
 
-/// A round number at or above `v` (1, 2 or 5 times a power of ten), for axis ends.
+/// A round number at or above `v`, for axis ends (five ticks of round steps).
 fn nice(v: f64) -> f64 {
     let p = 10f64.powf(v.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
+    [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
         .into_iter()
         .map(|m| m * p)
         .find(|&n| n >= v)
@@ -237,7 +235,7 @@ mod tests {
     #[test]
     fn axis_ends_are_round() {
         assert_eq!(nice(87.0), 100.0);
-        assert_eq!(nice(120.0), 200.0);
-        assert_eq!(nice(0.3), 0.5);
+        assert_eq!(nice(113.0), 150.0);
+        assert!((nice(0.31) - 0.4).abs() < 1e-9);
     }
 }

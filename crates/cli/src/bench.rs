@@ -269,11 +269,11 @@ async fn sync_phases(
     let (status, samples) = until_verified(&api, None).await?;
     let wall = started.elapsed().as_secs_f64();
     curves.sync = samples;
+    let entities = harness::total_eligible(&status);
     eprintln!(
         "      proxy first load {:.1} s; {entities} entities in {wall:.1} s",
         site.first_load.as_secs_f64()
     );
-    let entities = harness::total_eligible(&status);
     report["sync_entities"] = json!(entities);
     report["sync_wall_s"] = json!((wall * 100.0).round() / 100.0);
     report["sync_entities_per_sec"] = json!((entities as f64 / wall).round());

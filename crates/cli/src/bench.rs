@@ -114,7 +114,9 @@ impl Site {
         site.first_load = started.elapsed();
         site.first_load_cpu = (
             cpu_secs(site.proxy.id()),
-            cpu_secs(site.sim.id()).zip(sim_cpu).map(|(end, start)| end - start),
+            cpu_secs(site.sim.id())
+                .zip(sim_cpu)
+                .map(|(end, start)| end - start),
         );
         Ok(site)
     }

@@ -122,8 +122,7 @@ async fn load_cardholders(
                 false => None,
             }
         };
-        let (applied, next) =
-            tokio::join!(apply_read_at(cache, page.changes, read_at), fetch_next);
+        let (applied, next) = tokio::join!(apply_read_at(cache, page.changes, read_at), fetch_next);
         let applied = applied?;
         stats.changed += applied.changed;
         progress.loaded.store(start as u64, Ordering::Relaxed);

@@ -24,8 +24,8 @@ pub fn raw_sqlite_rows_per_sec(dir: &Path, directory_db: &Path) -> Result<f64> {
     let path = dir.join("raw.db");
     let source = Connection::open_with_flags(directory_db, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .with_context(|| format!("cannot read {}", directory_db.display()))?;
-    let mut target = Connection::open(&path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+    let mut target =
+        Connection::open(&path).with_context(|| format!("cannot create {}", path.display()))?;
     target.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;

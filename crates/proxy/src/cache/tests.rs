@@ -215,7 +215,10 @@ fn contents(path: &Path, table: &str, columns: &str) -> Vec<String> {
     let mut rows: Vec<String> = stmt
         .query_map([], |r| {
             (0..n)
-                .map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+                .map(|i| {
+                    r.get::<_, rusqlite::types::Value>(i)
+                        .map(|v| format!("{v:?}"))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(|values| values.join("|"))
         })

@@ -19,16 +19,20 @@ from grpc_tools import protoc
 
 def generate(proto_dir: pathlib.Path, out_dir: pathlib.Path) -> None:
     include = pathlib.Path(protoc.__file__).parent / "_proto"
-    status = protoc.main([
-        "protoc",
-        f"-I{proto_dir}",
-        f"-I{include}",
-        f"--python_out={out_dir}",
-        f"--grpc_python_out={out_dir}",
-        str(proto_dir / "sipass_bridge.proto"),
-    ])
-    if status != 0:
-        sys.exit(f"protoc failed with status {status}")
+    # The health proto from its own folder, so that its module does not land in the `grpc`
+    # package of grpcio.
+    for root, proto in [(proto_dir, "sipass_bridge.proto"),
+                        (proto_dir / "grpc/health/v1", "health.proto")]:
+        status = protoc.main([
+            "protoc",
+            f"-I{root}",
+            f"-I{include}",
+            f"--python_out={out_dir}",
+            f"--grpc_python_out={out_dir}",
+            str(root / proto),
+        ])
+        if status != 0:
+            sys.exit(f"protoc failed with status {status} on {proto}")
 
 
 def main() -> None:
@@ -44,6 +48,8 @@ def main() -> None:
     sys.path.insert(0, str(out_dir))
     import sipass_bridge_pb2 as pb
     import sipass_bridge_pb2_grpc as rpc
+    import health_pb2
+    import health_pb2_grpc
 
     credentials = grpc.ssl_channel_credentials(root_certificates=pathlib.Path(args.ca).read_bytes())
     token = pathlib.Path(args.token_file).read_text().strip()
@@ -72,7 +78,16 @@ def main() -> None:
             page_token = page.next_page_token
             if not page_token:
                 break
+        # The standard health service answers without the token.
+        health = health_pb2_grpc.HealthStub(channel)
+        serving = {
+            name or "(server)": health_pb2.HealthCheckResponse.ServingStatus.Name(
+                health.Check(health_pb2.HealthCheckRequest(service=name), timeout=10).status
+            )
+            for name in ["", "sipassbridge.v1.Bridge"]
+        }
     print(json.dumps({
+        "health": serving,
         "product_version": hello.product_version,
         "protocol_version": hello.protocol_version,
         "sipass_version": hello.sipass_version,

@@ -14,7 +14,25 @@ use crate::api::Api;
 pub enum SyncCommand {
     /// Per entity kind: synchronized and eligible counts and whether digests match; the
     /// latest synchronization and the role's health.
-    Status(RoleTarget),
+    Status {
+        #[command(flatten)]
+        target: RoleTarget,
+        /// For monitoring scripts: exit 0 when the role is online and no digest differs, 2
+        /// (with the reason on standard error) when it is not, 1 when the role cannot be asked.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Check the Directory: with --deep, every kind's count and digest recomputed from its
+    /// rows and compared with what the Directory keeps (finds a damaged Directory that
+    /// everyday verification, which trusts the kept digests, cannot). Exits 2 when a kind is
+    /// inconsistent.
+    Verify {
+        #[command(flatten)]
+        target: RoleTarget,
+        /// Recompute from the rows (reads every entity).
+        #[arg(long)]
+        deep: bool,
+    },
     /// Start a full (manual) synchronization.
     Start {
         #[command(flatten)]
@@ -27,6 +45,12 @@ pub enum SyncCommand {
 
 #[derive(clap::Subcommand)]
 pub enum ConfigCommand {
+    /// Print a commented configuration file for a service (every setting at its default),
+    /// to save and pass with `--config FILE`.
+    Init {
+        #[arg(value_parser = crate::config_file::SERVICES)]
+        service: String,
+    },
     /// The connection settings: proxy host and port, credential synchronization.
     Show(RoleTarget),
     /// Change settings. Every value is checked first; a bad one changes nothing.
@@ -70,17 +94,115 @@ pub enum EntitiesCommand {
 
 pub async fn sync(command: SyncCommand) -> Result<()> {
     match command {
-        SyncCommand::Status(target) => {
+        SyncCommand::Status { target, check } => {
             let status: SyncStatus = Api::new(&target)?.get("/sync/status").await?;
             if target.json {
                 out!("{}", serde_json::to_string_pretty(&status)?);
             } else {
                 print_status(&status);
             }
+            if check && let Some(problem) = unhealthy(&status) {
+                return Err(Unhealthy(problem).into());
+            }
         }
         SyncCommand::Start { target, wait } => start(&target, wait).await?,
+        SyncCommand::Verify { target, deep } => verify(&target, deep).await?,
     }
     Ok(())
+}
+
+/// What `sync status --check` found wrong; the process exits with 2.
+#[derive(Debug)]
+pub struct Unhealthy(pub String);
+
+impl std::fmt::Display for Unhealthy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unhealthy {}
+
+/// Why a role is not healthy, for monitoring: not online, or a kind whose digest differs
+/// from the proxy's.
+fn unhealthy(status: &SyncStatus) -> Option<String> {
+    let health = &status.health;
+    if health.state != role::HealthState::Online {
+        return Some(format!(
+            "the role is {} ({})",
+            json_name(&health.state),
+            or_dash(health.reason.as_deref())
+        ));
+    }
+    let differing: Vec<&str> = status
+        .kinds
+        .iter()
+        .filter(|(_, k)| k.digest_match == Some(false))
+        .map(|(kind, _)| kind.as_str())
+        .collect();
+    (!differing.is_empty()).then(|| {
+        format!(
+            "the Directory differs from SiPass for: {}",
+            differing.join(", ")
+        )
+    })
+}
+
+async fn verify(target: &RoleTarget, deep: bool) -> Result<()> {
+    let api = Api::new(target)?;
+    if !deep {
+        // Everyday verification: the kept digests against the proxy's.
+        let status: SyncStatus = api.get("/sync/status").await?;
+        if target.json {
+            out!("{}", serde_json::to_string_pretty(&status.kinds)?);
+        } else {
+            print_status(&status);
+        }
+        return match unhealthy(&status) {
+            Some(problem) => Err(Unhealthy(problem).into()),
+            None => Ok(()),
+        };
+    }
+    // About ten seconds per million entities; generous, since it only reads.
+    let limit = std::time::Duration::from_secs(600);
+    let report: web::DeepVerification = api.post_slow("/sync/verify", limit).await?;
+    if target.json {
+        out!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        out!(
+            "{:<26} {:>12} {:>12}  ROWS",
+            "SIPASS KIND",
+            "KEPT",
+            "IN ROWS"
+        );
+        for k in &report.kinds {
+            out!(
+                "{:<26} {:>12} {:>12}  {}",
+                k.kind,
+                k.kept_count,
+                k.rows_count,
+                if k.consistent {
+                    "consistent"
+                } else {
+                    "INCONSISTENT"
+                }
+            );
+        }
+    }
+    let broken: Vec<&str> = report
+        .kinds
+        .iter()
+        .filter(|k| !k.consistent)
+        .map(|k| k.kind.as_str())
+        .collect();
+    if broken.is_empty() {
+        return Ok(());
+    }
+    Err(Unhealthy(format!(
+        "the Directory's rows do not add up to what it keeps for: {}; it is damaged: run `sipass-bridge sync start` to list everything again, or restore a backup",
+        broken.join(", ")
+    ))
+    .into())
 }
 
 /// The answer to `POST /sync/start`.
@@ -118,6 +240,13 @@ async fn start(target: &RoleTarget, wait: bool) -> Result<()> {
 
 pub async fn config(command: ConfigCommand) -> Result<()> {
     let (target, settings): (_, RoleSettings) = match command {
+        ConfigCommand::Init { service } => {
+            use clap::CommandFactory;
+            let template = crate::config_file::template(&crate::Cli::command(), &service)
+                .ok_or_else(|| anyhow::anyhow!("no service '{service}'"))?;
+            out!("{}", template.trim_end());
+            return Ok(());
+        }
         ConfigCommand::Show(target) => {
             let settings = Api::new(&target)?.get("/config").await?;
             (target, settings)
@@ -186,7 +315,7 @@ pub async fn entities(command: EntitiesCommand) -> Result<()> {
                 out!("No {kind} entities.");
             }
             for e in &page.entities {
-                out!("{:<24} {:<18} {}", e.id, e.revision, e.name);
+                out!("{:<24} {:<18} {}", shown(&e.id), e.revision, shown(&e.name));
             }
             if let Some(next) = page.next_after {
                 out!("(more: --after {next})");
@@ -204,8 +333,8 @@ pub async fn entities(command: EntitiesCommand) -> Result<()> {
                 out!(
                     "{} {} \"{}\" (SiPass {}, revision {})",
                     e.kind,
-                    e.id,
-                    e.name,
+                    shown(&e.id),
+                    shown(&e.name),
                     e.source_kind,
                     e.revision
                 );
@@ -231,7 +360,13 @@ fn encode(value: &str) -> String {
 
 /// A value or "-" when the role does not know it yet.
 fn or_dash<T: std::fmt::Display>(value: Option<T>) -> String {
-    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+    value.map_or_else(|| "-".to_owned(), |v| shown(&v.to_string()))
+}
+
+/// Text that came from SiPass or the network, made safe for a terminal: control characters
+/// escaped (no forged lines, no escape sequences) and length capped.
+pub(crate) fn shown(text: &str) -> String {
+    protocol::printable(text, 256)
 }
 
 /// A value's name as the JSON shows it (e.g. a health state, lower case).
@@ -257,15 +392,23 @@ fn print_status(status: &SyncStatus) {
     let proxy = &status.proxy;
     out!(
         "Proxy:   {} ({}, proxy {}, SiPass {})",
-        proxy.address,
+        shown(&proxy.address),
         if proxy.connected {
             "connected"
         } else {
             "not connected"
         },
-        proxy.product_version,
-        proxy.sipass_version
+        shown(&proxy.product_version),
+        shown(&proxy.sipass_version)
     );
+    for u in &proxy.unavailable {
+        let kinds = if u.kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", u.kinds.join(", "))
+        };
+        out!("Unavailable: {}{kinds}: {}", u.feature, u.reason);
+    }
     out!();
     out!(
         "{:<26} {:>13} {:>13}  VERIFIED",
@@ -296,7 +439,7 @@ fn print_status(status: &SyncStatus) {
                 run.duration_ms as f64 / 1000.0,
                 run.error
                     .as_deref()
-                    .map(|e| format!(", error: {e}"))
+                    .map(|e| format!(", error: {}", shown(e)))
                     .unwrap_or_default()
             );
             for (kind, p) in &run.progress {

@@ -54,6 +54,15 @@ impl Api {
         self.send(self.http.post(self.url(path))).await
     }
 
+    /// A POST that may take long (it reads the whole Directory), with its own time limit.
+    pub async fn post_slow<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: std::time::Duration,
+    ) -> Result<T> {
+        self.send(self.http.post(self.url(path)).timeout(limit)).await
+    }
+
     pub async fn put<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
         self.send(self.http.put(self.url(path)).json(body)).await
     }

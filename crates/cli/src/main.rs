@@ -13,6 +13,8 @@ macro_rules! out {
 mod admin;
 mod api;
 mod bench;
+mod config_file;
+mod data_folder;
 mod db;
 mod progress;
 mod services;
@@ -34,10 +36,14 @@ const DEFAULT_DATA: &str = "sipass-bridge-data";
 (port 5645), mirrors its cardholders and credentials into a Directory database, and serves a \
 Config Tool. `demo` runs everything on this machine against a SiPass simulator."
 )]
-struct Cli {
+pub(crate) struct Cli {
     /// Log format on standard error.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SIPASS_BRIDGE_LOG_FORMAT")]
     log_format: LogFormat,
+    /// Also write the log to files in this folder, one per day (sipass-bridge.log.YYYY-MM-DD),
+    /// keeping the last 14, for services without a journal that keeps their output.
+    #[arg(long, global = true, value_name = "DIR", env = "SIPASS_BRIDGE_LOG_DIR")]
+    log_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,7 +62,7 @@ enum Command {
     /// Run a SiPass Integrated simulator (HR API over HTTPS).
     Sim(services::SimArgs),
     /// Run the proxy service beside SiPass: loads SiPass and serves the bridge protocol.
-    Proxy(services::ProxyArgs),
+    Proxy(Box<services::ProxyArgs>),
     /// Run the plugin role: synchronizes from the proxy into the Directory and serves the
     /// Config Tool.
     Role(services::RoleArgs),
@@ -89,8 +95,9 @@ enum Command {
 /// How an administration command finds the running role.
 #[derive(clap::Args, Clone)]
 pub struct RoleTarget {
-    /// The role's data folder: its address and API token are read from there.
-    #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
+    /// The role's data folder: its address and API token are read from there (default: the
+    /// demo's folder here when it holds a running role, else the role service's folder).
+    #[arg(long, default_value_os_t = data_folder::role_for_admin(), env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
     /// The role's Config Tool address, e.g. http://127.0.0.1:8080 (default: the address the
     /// running role wrote into its data folder).
@@ -103,8 +110,21 @@ pub struct RoleTarget {
 
 fn main() -> ExitCode {
     private_files();
-    let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let renamed = config_file::carry_over_renamed_env();
+    let cli = match parse_command_line() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let _log_files = match init_logging(cli.log_format, cli.log_dir.as_deref()) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for warning in renamed {
+        tracing::warn!("{warning}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -119,7 +139,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Demo(args) => services::demo(args).await,
             Command::Sim(args) => services::sim(args).await,
-            Command::Proxy(args) => services::proxy(args).await,
+            Command::Proxy(args) => services::proxy(*args).await,
             Command::Role(args) => services::role(args).await,
             Command::Sync { command } => admin::sync(command).await,
             Command::Config { command } => admin::config(command).await,
@@ -133,11 +153,61 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<admin::Unhealthy>().is_some() => {
+            eprintln!("unhealthy: {}", protocol::printable(&e.to_string(), 4096));
+            ExitCode::from(2)
+        }
         Err(e) => {
-            eprintln!("error: {}", chain(&e));
+            // An error may quote the role's or SiPass's text: escaped, and cut when huge.
+            eprintln!("error: {}", protocol::printable(&chain(&e), 4096));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The command line, with a service's configuration file (`--config`) read into it; a bad
+/// file, key or value is refused naming the file and the line.
+fn parse_command_line() -> Result<Cli, ExitCode> {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let (args, from_file) =
+        config_file::apply(std::env::args_os().collect(), &command).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        })?;
+    match Cli::try_parse_from(args) {
+        Ok(cli) => Ok(cli),
+        Err(e) => match blame(&e, &from_file) {
+            Some(source) => {
+                let rendered = e.to_string();
+                let first = rendered.lines().next().unwrap_or_default();
+                let first = first.strip_prefix("error: ").unwrap_or(first);
+                eprintln!(
+                    "error: {} line {} ('{}'): {first}",
+                    source.path.display(),
+                    source.line,
+                    source.flag
+                );
+                Err(ExitCode::from(2))
+            }
+            None => e.exit(),
+        },
+    }
+}
+
+/// The configuration file's setting a command-line error is about, if it is about one.
+fn blame<'a>(
+    error: &clap::Error,
+    from_file: &'a [config_file::FromFile],
+) -> Option<&'a config_file::FromFile> {
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    from_file.iter().find(|f| {
+        arg.strip_prefix(&format!("--{}", f.flag))
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '=']))
+    })
 }
 
 /// Every file and folder this process creates is its owner's alone (0600, 0700) from the
@@ -163,16 +233,64 @@ fn chain(e: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
-fn init_logging(format: LogFormat) {
+/// Log files kept by `--log-dir`.
+const LOG_FILES_KEPT: usize = 14;
+
+/// Logs to standard error, and to daily files in `log_dir` when given. The returned guard
+/// flushes the files when main ends.
+fn init_logging(
+    format: LogFormat,
+    log_dir: Option<&std::path::Path>,
+) -> anyhow::Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,h2=warn,hyper=warn,tower=warn,rustls=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let (files, guard) = match log_dir {
+        Some(dir) => {
+            let appender = tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix("sipass-bridge.log")
+                .max_log_files(LOG_FILES_KEPT)
+                .build(dir)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot write log files in {}: {e}; create the folder or choose another with --log-dir",
+                        dir.display()
+                    )
+                })?;
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            (Some(writer), Some(guard))
+        }
+        None => (None, None),
+    };
+    // Standard error gets terminal colours only on a terminal; files never do.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let to_stderr = layer(format, std::io::stderr, ansi);
+    let to_files = files.map(|writer| layer(format, writer, false));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(to_stderr)
+        .with(to_files)
+        .init();
+    Ok(guard)
+}
+
+/// A log layer writing `format` to `writer`.
+fn layer<S, W>(
+    format: LogFormat,
+    writer: W,
+    ansi: bool,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::Layer;
+    let layer = tracing_subscriber::fmt::layer().with_writer(writer);
     match format {
-        LogFormat::Text => builder.with_target(false).init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => layer.with_target(false).with_ansi(ansi).boxed(),
+        LogFormat::Json => layer.json().boxed(),
     }
 }

@@ -14,6 +14,10 @@ use crate::DEFAULT_DATA;
 
 #[derive(clap::Args)]
 pub struct SimArgs {
+    /// Read settings from this TOML file (`sipass-bridge config init SERVICE` prints one);
+    /// flags and environment variables win over it.
+    #[arg(long, value_name = "FILE", env = "SIPASS_BRIDGE_CONFIG")]
+    config: Option<PathBuf>,
     /// Address for the HR API, the management API and the test endpoints (HTTPS).
     #[arg(long, default_value = "127.0.0.1:8745")]
     listen: SocketAddr,
@@ -33,7 +37,7 @@ pub struct SiteArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// The SiPass operator allowed to log in, as USER:PASSWORD.
-    #[arg(long, default_value = sim::Operator::DEFAULT, env = "SIPASS_SIM_OPERATOR", hide_default_value = false)]
+    #[arg(long, default_value = sim::Operator::DEFAULT, env = "SIPASS_BRIDGE_SIM_OPERATOR", hide_default_value = false)]
     operator: sim::Operator,
     /// The SiPass release to pretend to be: 2.65, 2.70, 2.75, 2.76 or 2.80.
     #[arg(long, default_value = "2.80")]
@@ -50,12 +54,28 @@ pub struct SiteArgs {
     /// Push messages kept for replay with `Notifications?after=`.
     #[arg(long, default_value_t = sim::DEFAULT_PUSH_RETAIN)]
     push_retain: usize,
+    /// The site's UTC offset, which SiPass adds to the dates it answers (e.g. +08:00).
+    #[arg(long, default_value = "+00:00", value_parser = parse_offset, allow_hyphen_values = true)]
+    utc_offset: String,
+    /// Serve the HR API alone, as a real SiPass does: no management API (devices, events,
+    /// alarms) and no push channel.
+    #[arg(long)]
+    hr_only: bool,
+}
+
+fn parse_offset(text: &str) -> Result<String, String> {
+    sim::parse_utc_offset(text).map_err(|e| e.to_string())
 }
 
 #[derive(clap::Args)]
 pub struct ProxyArgs {
-    /// The proxy's data folder (TLS authority, bridge token); must exist.
-    #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
+    /// Read settings from this TOML file (`sipass-bridge config init SERVICE` prints one);
+    /// flags and environment variables win over it.
+    #[arg(long, value_name = "FILE", env = "SIPASS_BRIDGE_CONFIG")]
+    config: Option<PathBuf>,
+    /// The proxy's data folder (cache, journal, TLS authority, bridge token). An explicit
+    /// folder must exist; the default (the platform's folder for service state) is created.
+    #[arg(long, default_value_os_t = crate::data_folder::service_default("proxy"), env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
     /// Address for the bridge protocol; roles connect here.
     #[arg(long, default_value = "0.0.0.0:5645")]
@@ -64,24 +84,24 @@ pub struct ProxyArgs {
     #[arg(
         long,
         default_value = "https://127.0.0.1:8745/api/V1/hr",
-        env = "SIPASS_URL"
+        env = "SIPASS_BRIDGE_SIPASS_URL"
     )]
     sipass_url: String,
     /// SiPass's management API base URL (devices, events, alarms, push channel); by default
     /// beside the HR API on the same server.
-    #[arg(long, env = "SIPASS_MANAGEMENT_URL")]
+    #[arg(long, env = "SIPASS_BRIDGE_SIPASS_MANAGEMENT_URL")]
     sipass_management_url: Option<String>,
     /// PEM file of the CA that signed SiPass's certificate ("SiPass Root CA").
-    #[arg(long, env = "SIPASS_CA")]
+    #[arg(long, env = "SIPASS_BRIDGE_SIPASS_CA")]
     sipass_ca: PathBuf,
     /// The SiPass operator the proxy logs in as.
-    #[arg(long, default_value = "operator", env = "SIPASS_USER")]
+    #[arg(long, default_value = "operator", env = "SIPASS_BRIDGE_SIPASS_USER")]
     sipass_user: String,
-    /// File holding the operator's password (or set SIPASS_PASSWORD).
+    /// File holding the operator's password (or set SIPASS_BRIDGE_SIPASS_PASSWORD).
     #[arg(long)]
     sipass_password_file: Option<PathBuf>,
     /// The SiPass release behind this proxy.
-    #[arg(long, default_value = "2.80", env = "SIPASS_VERSION")]
+    #[arg(long, default_value = "2.80", env = "SIPASS_BRIDGE_SIPASS_VERSION")]
     sipass_version: SiPassVersion,
     /// File holding the bridge token (or set SIPASS_BRIDGE_TOKEN); by default the token in
     /// the data folder, created on first start.
@@ -102,6 +122,10 @@ pub struct ProxyArgs {
     /// Seconds between two complete reads of SiPass (reconciliation).
     #[arg(long, default_value_t = 600)]
     reload_every: u64,
+    /// Seconds between two complete reads when SiPass has no push channel (a real SiPass):
+    /// reading again is then the only way changes are found.
+    #[arg(long, default_value_t = 30)]
+    reload_every_without_push: u64,
     /// Hours changes stay watchable; a role away longer lists again.
     #[arg(long, default_value_t = 24)]
     change_log_hours: u64,
@@ -111,12 +135,30 @@ pub struct ProxyArgs {
     /// The most events the journal keeps while no role acknowledges them.
     #[arg(long, default_value_t = 10_000_000)]
     journal_max: u64,
+    /// The most connections port 5645 holds at once (lowered to fit the open-files limit).
+    #[arg(long, default_value_t = proxy::ListenerLimits::default().max_connections)]
+    max_connections: usize,
+    /// The most established connections from one address (a role uses one).
+    #[arg(long, default_value_t = proxy::ListenerLimits::default().max_per_address)]
+    max_connections_per_address: usize,
+    /// Serve the proxy's metrics in the Prometheus text format on http://ADDR/metrics (off by
+    /// default; plain HTTP, so keep it on loopback or a monitoring network).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+    /// Seconds a new connection gets to finish its TLS handshake.
+    #[arg(long, default_value_t = proxy::ListenerLimits::default().handshake_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=600))]
+    handshake_timeout_secs: u64,
 }
 
 #[derive(clap::Args)]
 pub struct RoleArgs {
-    /// The role's data folder (Directory database, API token); must exist.
-    #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
+    /// Read settings from this TOML file (`sipass-bridge config init SERVICE` prints one);
+    /// flags and environment variables win over it.
+    #[arg(long, value_name = "FILE", env = "SIPASS_BRIDGE_CONFIG")]
+    config: Option<PathBuf>,
+    /// The role's data folder (Directory, plugin database, API token). An explicit folder
+    /// must exist; the default (the platform's folder for service state) is created.
+    #[arg(long, default_value_os_t = crate::data_folder::service_default("role"), env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
     /// Address for the Config Tool (web UI and REST API).
     #[arg(long, default_value = "127.0.0.1:8080", env = "SIPASS_BRIDGE_LISTEN")]
@@ -200,6 +242,8 @@ fn sim_config(site: &SiteArgs, data: &Path) -> sim::SimConfig {
         changes_per_sec: site.changes_per_sec,
         events_per_sec: site.events_per_sec,
         push_retain: site.push_retain,
+        utc_offset: site.utc_offset.clone(),
+        hr_only: site.hr_only,
         ..sim::SimConfig::local(data)
     }
 }
@@ -258,14 +302,16 @@ fn read_pem(path: &Path, what: &str) -> Result<String> {
 
 pub async fn proxy(args: ProxyArgs) -> Result<()> {
     let shutdown = shutdown_on_signal();
+    crate::data_folder::prepare_default(&args.data, "proxy")
+        .with_context(|| format!("cannot create the data folder {}", args.data.display()))?;
     warn_if_others_can_read(&args.data);
     let password = secret(
         args.sipass_password_file.as_deref(),
-        "SIPASS_PASSWORD",
+        "SIPASS_BRIDGE_SIPASS_PASSWORD",
         "the SiPass operator's password",
         "--sipass-password-file",
     )?
-    .context("the SiPass operator's password is needed: put it in a file and pass --sipass-password-file FILE, or set SIPASS_PASSWORD")?;
+    .context("the SiPass operator's password is needed: put it in a file and pass --sipass-password-file FILE, or set SIPASS_BRIDGE_SIPASS_PASSWORD")?;
     let token = secret(
         args.token_file.as_deref(),
         "SIPASS_BRIDGE_TOKEN",
@@ -299,14 +345,43 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
                 ca: args.tls_ca.clone(),
             }),
         reload_every: Duration::from_secs(args.reload_every.max(1)),
+        reload_every_without_push: Duration::from_secs(args.reload_every_without_push.max(1)),
         retention: proxy::Retention {
             max_age: Duration::from_secs(args.change_log_hours * 3600),
             max_changes: args.change_log_max,
         },
         journal_max: args.journal_max,
+        limits: proxy::ListenerLimits {
+            max_connections: args.max_connections.max(1),
+            max_per_address: args.max_connections_per_address.max(1),
+            handshake_timeout: Duration::from_secs(args.handshake_timeout_secs),
+            ..proxy::ListenerLimits::default()
+        },
     };
     let listener = bind(args.listen, "bridge protocol").await?;
-    let running = proxy::start(config, listener, shutdown).await?;
+    let metrics_listener = match args.metrics_listen {
+        Some(addr) => Some(bind(addr, "metrics").await?),
+        None => None,
+    };
+    let running = proxy::start(config, listener, shutdown.clone()).await?;
+    if let Some(listener) = metrics_listener {
+        let addr = listener.local_addr()?;
+        let shared = running.shared.clone();
+        let router = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let shared = shared.clone();
+                async move {
+                    let text = runtime::try_blocking(move || proxy::metrics::encode(&shared))
+                        .await
+                        .unwrap_or_else(|e| format!("# {e}\n"));
+                    ([("content-type", proxy::metrics::CONTENT_TYPE)], text)
+                }
+            }),
+        );
+        tokio::spawn(tls::serve(listener, router, until(shutdown)));
+        out!("proxy metrics on http://{addr}/metrics");
+    }
     out!(
         "proxy listening on {} (CA: {}, token: {})",
         running.addr,
@@ -349,7 +424,7 @@ async fn start_role(
         data_dir: data.to_owned(),
         proxy_ca_pem,
         proxy_token,
-        client_name: std::env::var("HOSTNAME").unwrap_or_else(|_| "sipass-bridge-role".into()),
+        client_name: tls::host_name().unwrap_or_else(|| "sipass-bridge-role".into()),
     })?;
     if let Some((host, port)) = proxy {
         role.set_proxy_address(&host, port)?;
@@ -382,6 +457,8 @@ fn write_role_address(data: &Path, addr: SocketAddr) -> Result<()> {
 
 pub async fn role(args: RoleArgs) -> Result<()> {
     let shutdown = shutdown_on_signal();
+    crate::data_folder::prepare_default(&args.data, "role")
+        .with_context(|| format!("cannot create the data folder {}", args.data.display()))?;
     let token = secret(args.proxy_token_file.as_deref(), "SIPASS_BRIDGE_TOKEN", "the bridge token", "--proxy-token-file")?
         .context("the bridge token is needed: pass --proxy-token-file FILE (the proxy's proxy-token) or set SIPASS_BRIDGE_TOKEN")?;
     let ca = read_pem(&args.proxy_ca, "the proxy's CA certificate")?;
@@ -443,8 +520,10 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
             tls_names: tls::default_server_names(),
             tls_files: None,
             reload_every: Duration::from_secs(10),
+            reload_every_without_push: Duration::from_secs(10),
             retention: proxy::Retention::default(),
             journal_max: 10_000_000,
+            limits: proxy::ListenerLimits::default(),
         },
         proxy_listener,
         shutdown.clone(),

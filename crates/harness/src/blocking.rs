@@ -51,3 +51,17 @@ pub fn role_status(role_url: &str, role_dir: &Path) -> Result<SyncStatus> {
     let api = RoleApi::new(role_url, role_dir)?;
     runtime()?.block_on(api.status())
 }
+
+/// `GET url` without credentials (health, metrics): the status code and the body.
+pub fn get_text(url: &str) -> Result<(u16, String)> {
+    runtime()?.block_on(async {
+        let response = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?
+            .get(url)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.text().await?))
+    })
+}

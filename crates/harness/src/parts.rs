@@ -44,7 +44,11 @@ impl Binary {
         let mut args = vec!["proxy", "--data", s(dir), "--listen", &listen];
         args.extend(["--sipass-url", sim_url, "--sipass-ca", s(&ca)]);
         args.extend_from_slice(extra);
-        self.start("proxy", &args, &[("SIPASS_PASSWORD", SIPASS_PASSWORD)])
+        self.start(
+            "proxy",
+            &args,
+            &[("SIPASS_BRIDGE_SIPASS_PASSWORD", SIPASS_PASSWORD)],
+        )
     }
 
     /// A role with its data in `dir`, connecting to the proxy on loopback `proxy_port` whose

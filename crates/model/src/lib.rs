@@ -5,6 +5,7 @@
 
 pub mod digest;
 pub mod kind;
+pub mod lenient;
 pub mod management;
 pub mod mapping;
 pub mod run;

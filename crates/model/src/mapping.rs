@@ -156,6 +156,12 @@ pub fn cardholder(record: Value) -> Result<Vec<ServedObject>, MalformedCardholde
         return Err(MalformedCardholder::NotAnObject);
     };
     object.remove("_links");
+    withhold_secrets(&mut object);
+    // Images travel as the `Potrait` URL only: a real SiPass sends the portrait itself, as
+    // base64, with every full cardholder (Val0429), tens of KiB each.
+    for image in LEFT_OUT_IMAGES {
+        remove_key(&mut object, image);
+    }
     let credentials = match object.remove("Credentials") {
         Some(Value::Array(items)) => items,
         Some(Value::Null) | None => Vec::new(),
@@ -179,6 +185,9 @@ pub fn cardholder(record: Value) -> Result<Vec<ServedObject>, MalformedCardholde
     Ok(served)
 }
 
+/// Cardholder fields holding images (base64), left out of what is served.
+pub const LEFT_OUT_IMAGES: [&str; 2] = ["CardholderPortrait", "CardholderSignature"];
+
 /// One item of a cardholder's `Credentials`, served on its own; `None` without a card
 /// number.
 fn credential(credential: Value, cardholder: &str) -> Option<ServedObject> {
@@ -195,6 +204,7 @@ fn credential(credential: Value, cardholder: &str) -> Option<ServedObject> {
         return None;
     }
     let id = credential_id(part("CardTechnologyCode"), part("FacilityCode"), &card);
+    remove_key(&mut object, "Pin");
     object.insert("CardholderToken".into(), Value::String(cardholder.into()));
     let payload = serde_json::to_vec(&object).ok()?;
     Some(ServedObject {
@@ -204,6 +214,33 @@ fn credential(credential: Value, cardholder: &str) -> Option<ServedObject> {
         payload,
         owner: cardholder.to_owned(),
     })
+}
+
+/// Takes out what SiPass holds as a secret: the password of the cardholder's SiPass user
+/// account (`PersonalDetails.UserDetails.Password`). Credentials lose their `Pin` in
+/// [`credential`]. Neither is ever mirrored: the security platform has no use for them, and a
+/// copy in the cache, on the wire and in the Directory would only be one more place to steal
+/// them from (docs/security.md).
+fn withhold_secrets(cardholder: &mut Map<String, Value>) {
+    let user = field_mut(cardholder, "PersonalDetails")
+        .and_then(Value::as_object_mut)
+        .and_then(|details| field_mut(details, "UserDetails"))
+        .and_then(Value::as_object_mut);
+    if let Some(user) = user {
+        remove_key(user, "Password");
+    }
+}
+
+/// SiPass's keys are matched without regard to case, as its own JSON binding does.
+fn field_mut<'a>(object: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Value> {
+    object
+        .iter_mut()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
+
+fn remove_key(object: &mut Map<String, Value>, key: &str) {
+    object.retain(|k, _| !k.eq_ignore_ascii_case(key));
 }
 
 fn text<'a>(object: &'a Map<String, Value>, key: &str) -> &'a str {
@@ -238,6 +275,18 @@ mod tests {
             Some(EntityKind::Cardholder)
         );
         assert_eq!(entity_kind(ObjectKind::Input), None);
+    }
+
+    #[test]
+    fn portraits_are_served_as_their_url_only() {
+        let record = serde_json::json!({"Token": "7", "FirstName": "Nizar",
+            "Potrait": "api/V1/cardholders/images?imgId=7", "CardholderPortrait": "/9j/4AAQ",
+            "cardholderSignature": "iVBOR"});
+        let served = cardholder(record).unwrap();
+        let payload = json(&served[0].payload);
+        assert_eq!(payload["Potrait"], "api/V1/cardholders/images?imgId=7");
+        assert!(payload.get("CardholderPortrait").is_none());
+        assert!(payload.get("cardholderSignature").is_none());
     }
 
     #[test]
@@ -279,6 +328,28 @@ mod tests {
         let served = object(EntityKind::Doorset, door).unwrap();
         assert_eq!(served.name, "Main door");
         assert!(json(&served.payload).get("State").is_none());
+    }
+
+    #[test]
+    fn pins_and_user_passwords_are_never_served() {
+        let record = serde_json::json!({
+            "Token": "7", "FirstName": "Ada", "LastName": "Lovelace",
+            "PersonalDetails": {"userDetails": {"UserName": "ada", "password": "s3cret"}},
+            "Credentials": [{"CardNumber": "1001", "FacilityCode": 100, "CardTechnologyCode": 10,
+                             "Pin": "4711", "PinMode": 2}]
+        });
+        let served = cardholder(record).unwrap();
+        let (cardholder, credential) = (json(&served[0].payload), json(&served[1].payload));
+        assert_eq!(
+            cardholder["PersonalDetails"]["userDetails"],
+            serde_json::json!({"UserName": "ada"})
+        );
+        assert!(credential.get("Pin").is_none());
+        assert_eq!(credential["PinMode"], 2, "the PIN's mode is not a secret");
+        for payload in [&served[0].payload, &served[1].payload] {
+            let text = String::from_utf8_lossy(payload);
+            assert!(!text.contains("s3cret") && !text.contains("4711"), "{text}");
+        }
     }
 
     #[test]

@@ -3,20 +3,52 @@
 //! them; keeping one definition means the two cannot drift apart.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::lenient::Shape;
 
 /// The HR API list envelope: `{Records, TotalRecords, TotalDisplayRecords}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct Envelope<T> {
     pub records: Vec<T>,
-    /// SiPass may send -1 when it does not know.
+    /// SiPass may send -1 when it does not know (Val0429 saw it on `AccessPoints`), or
+    /// leave it out (Val0429's `AccessPointGroups`): both read as -1.
     pub total_records: i64,
     pub total_display_records: i64,
 }
 
+impl<T> Default for Envelope<T> {
+    fn default() -> Self {
+        Envelope {
+            records: Vec::new(),
+            total_records: -1,
+            total_display_records: -1,
+        }
+    }
+}
+
+/// An envelope of JSON values: the records are read as they are, the totals leniently.
+impl Shape for Envelope<Value> {
+    fn shape() -> Value {
+        json!({"Records": [], "TotalRecords": -1, "TotalDisplayRecords": -1})
+    }
+}
+
+/// Shapes that are the type's serialised default (no arrays of objects inside).
+macro_rules! default_shape {
+    ($($t:ty),*) => {$(
+        impl Shape for $t {
+            fn shape() -> Value {
+                serde_json::to_value(<$t>::default()).unwrap_or(Value::Null)
+            }
+        }
+    )*};
+}
+
 /// The body of every HR API error answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ErrorBody {
     pub error_code: i32,
     pub message: String,
@@ -34,23 +66,26 @@ pub mod error_code {
 }
 
 /// `POST Authentication` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct Login {
     pub username: String,
     pub password: String,
 }
 
-/// `POST Authentication` answer; an empty token means the credentials were refused.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// `POST Authentication` answer; an empty token means the credentials were refused. Real
+/// SiPass sends the hex part in upper case (Val0429); nothing may depend on the case.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct LoginToken {
     pub token: String,
 }
 
-/// A SiPass cardholder, every top-level field present as SiPass requires on create.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// A SiPass cardholder. On create and update the top-level fields in
+/// [`Cardholder::REQUIRED`] must be present (SiPass answers 500 otherwise); the rest take
+/// their defaults when left out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct Cardholder {
     pub token: String,
     pub first_name: String,
@@ -81,9 +116,45 @@ pub struct Cardholder {
     pub vehicle2: Vehicle,
     pub visitor_details: VisitorDetails,
     pub custom_fields: Vec<CustomField>,
+    /// The rules the primary workgroup gives (Val0429's answers carry them; read only).
+    pub primary_work_group_access_rule: Vec<AccessRule>,
+    /// The portrait as base64 JPEG, `null` when there is none (Val0429).
+    pub cardholder_portrait: Option<String>,
+    #[serde(rename = "_links")]
+    pub links: Vec<Value>,
 }
 
 impl Cardholder {
+    /// The top-level fields every source's create body has, even when `null`: respa's
+    /// production body and Val0429's (`custom/services/hr-service.ts`). SiPass answers 500
+    /// when one is missing (respa's comment). What one of them leaves out (`EmployeeName`,
+    /// `BaseCardNumber`, `SmartCardProfileName`, `FingerPrints`,
+    /// `NonPartitionWorkgroupAccessRules` by Val0429, `CustomFields` by respa) is optional.
+    pub const REQUIRED: [&'static str; 22] = [
+        "Token",
+        "FirstName",
+        "LastName",
+        "EmployeeNumber",
+        "GeneralInformation",
+        "StartDate",
+        "EndDate",
+        "Status",
+        "PrimaryWorkgroupId",
+        "PrimaryWorkgroupName",
+        "ApbWorkgroupId",
+        "NonPartitionWorkGroups",
+        "AccessRules",
+        "Credentials",
+        "SmartCardProfileId",
+        "Potrait",
+        "Attributes",
+        "PersonalDetails",
+        "TraceDetails",
+        "Vehicle1",
+        "Vehicle2",
+        "VisitorDetails",
+    ];
+
     /// The top-level field names, as the `fields` projection and create validation use them.
     pub const FIELDS: [&'static str; 28] = [
         "Token",
@@ -127,8 +198,8 @@ pub fn display_name(first: &str, last: &str) -> String {
 }
 
 /// An item of a cardholder's `Credentials[]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct Credential {
     pub card_number: String,
     pub facility_code: i64,
@@ -165,25 +236,37 @@ pub fn credential_id(
     format!("{technology}:{facility}:{card}")
 }
 
-/// A rule granting access to a target (`RuleType` says what kind of target).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// A rule granting access to a target (`RuleType` says what kind of target). Empty dates
+/// and ids are `null` on the wire, as Val0429 recorded them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct AccessRule {
     pub rule_type: i32,
     pub rule_token: String,
     pub object_token: String,
     pub object_name: String,
     pub time_schedule_token: String,
-    pub start_date: String,
-    pub end_date: String,
-    pub arming_rights_id: i32,
-    pub control_mode_id: i32,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub arming_rights_id: Option<i32>,
+    pub control_mode_id: Option<i32>,
     pub side: i32,
     pub is_favourite: bool,
 }
 
+impl Shape for AccessRule {
+    fn shape() -> Value {
+        let mut shape = serde_json::to_value(AccessRule::default()).unwrap_or(Value::Null);
+        shape["StartDate"] = json!("");
+        shape["EndDate"] = json!("");
+        shape["ArmingRightsId"] = json!(0);
+        shape["ControlModeId"] = json!(0);
+        shape
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct Attributes {
     pub accessibility: bool,
     pub apb_exclusion: bool,
@@ -197,7 +280,7 @@ pub struct Attributes {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct PersonalDetails {
     pub address: String,
     pub date_of_birth: String,
@@ -208,7 +291,7 @@ pub struct PersonalDetails {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ContactDetails {
     pub email: String,
     pub mobile_number: String,
@@ -221,14 +304,14 @@ pub struct ContactDetails {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct UserDetails {
     pub user_name: String,
     pub password: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct TraceDetails {
     pub card_last_used: String,
     pub card_number_last_used: String,
@@ -238,7 +321,7 @@ pub struct TraceDetails {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct Vehicle {
     pub car_color: String,
     pub car_model_number: String,
@@ -246,7 +329,7 @@ pub struct Vehicle {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct VisitorDetails {
     pub visited_employee_first_name: String,
     pub visited_employee_last_name: String,
@@ -257,14 +340,49 @@ pub struct VisitorDetails {
     pub visitor_custom_values: serde_json::Map<String, serde_json::Value>,
 }
 
-/// A site-defined field. `FiledName` is SiPass's own spelling.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A site-defined field. `FiledName` is SiPass's own spelling. SiPass lists every field the
+/// site defines, `null` when unset; Val0429 sends `null` for empty values ("sipass
+/// requires null").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CustomField {
     #[serde(rename = "FiledName")]
     pub filed_name: String,
     #[serde(rename = "FieldValue")]
-    pub field_value: String,
+    pub field_value: Option<String>,
 }
+
+impl Shape for CustomField {
+    fn shape() -> Value {
+        json!({"FiledName": "", "FieldValue": ""})
+    }
+}
+
+impl Shape for Cardholder {
+    fn shape() -> Value {
+        let mut shape = serde_json::to_value(Cardholder::default()).unwrap_or(Value::Null);
+        for rules in [
+            "AccessRules",
+            "NonPartitionWorkgroupAccessRules",
+            "PrimaryWorkGroupAccessRule",
+        ] {
+            shape[rules] = json!([AccessRule::shape()]);
+        }
+        shape["Credentials"] = json!([Credential::shape()]);
+        shape["CustomFields"] = json!([CustomField::shape()]);
+        shape["CardholderPortrait"] = json!("");
+        shape
+    }
+}
+
+default_shape!(
+    Credential,
+    Login,
+    LoginToken,
+    ErrorBody,
+    NamedToken,
+    CardTechnology
+);
 
 /// The workgroup `Type` codes (`reference/sipass-api.md` §1.5).
 pub mod workgroup_type {
@@ -279,9 +397,12 @@ pub const NONE_WORKGROUP_TOKEN: i64 = 1;
 /// The token of SiPass's built-in "<Visitor>" workgroup (Type 3).
 pub const VISITOR_WORKGROUP_TOKEN: i64 = 2_000_000_000;
 
-/// A SiPass workgroup. Unlike every other object, its `Token` is a JSON **number**.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// A SiPass workgroup. Unlike every other object, its `Token` is a JSON **number**. Its
+/// contacts are flat fields (`PrimaryContactName` ... `SecondaryContactTitle`), as Val0429
+/// recorded them; nested `PrimaryContact{Name,...}` objects are read too
+/// ([`flatten_contacts`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct WorkGroup {
     pub token: i64,
     pub name: String,
@@ -294,55 +415,127 @@ pub struct WorkGroup {
     pub disable_access_control: bool,
     /// "-" when none.
     pub card_range: String,
-    pub primary_contact: Contact,
-    pub secondary_contact: Contact,
+    pub primary_contact_name: String,
+    pub primary_contact_title: String,
+    pub primary_contact_address: String,
+    pub primary_contact_phone: String,
+    pub primary_contact_mobile: String,
+    pub primary_contact_fax: String,
+    pub secondary_contact_name: String,
+    pub secondary_contact_title: String,
+    pub secondary_contact_address: String,
+    pub secondary_contact_phone: String,
+    pub secondary_contact_mobile: String,
+    pub secondary_contact_fax: String,
 }
 
-/// A workgroup contact.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct Contact {
-    pub name: String,
-    pub title: String,
-    pub address: String,
-    pub phone: String,
-    pub mobile: String,
-    pub fax: String,
+impl Shape for WorkGroup {
+    fn shape() -> Value {
+        let mut shape = serde_json::to_value(WorkGroup::default()).unwrap_or(Value::Null);
+        shape["AccessPolicyRules"] = json!([AccessRule::shape()]);
+        shape
+    }
+}
+
+/// Moves nested contacts (`PrimaryContact: {Name, Title, ...}`, any key case) into the flat
+/// fields SiPass uses (`PrimaryContactName`, ...); flat fields already there win.
+pub fn flatten_contacts(workgroup: &mut serde_json::Map<String, Value>) {
+    for which in ["Primary", "Secondary"] {
+        let nested = format!("{which}Contact");
+        let Some(key) = workgroup
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(&nested))
+            .cloned()
+        else {
+            continue;
+        };
+        let Some(Value::Object(contact)) = workgroup.remove(&key) else {
+            continue;
+        };
+        for (part, value) in contact {
+            let flat = format!("{nested}{}", pascal(&part));
+            let present = workgroup.keys().any(|k| k.eq_ignore_ascii_case(&flat));
+            if !present {
+                workgroup.insert(flat, value);
+            }
+        }
+    }
+}
+
+fn pascal(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// An access level: a set of access rules under a time schedule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct AccessLevel {
     pub token: String,
     pub name: String,
     pub time_schedule_token: String,
     pub access_rule: Vec<AccessRule>,
     pub is_favourite: bool,
+    #[serde(rename = "_links")]
+    pub links: Vec<Value>,
+}
+
+impl Shape for AccessLevel {
+    fn shape() -> Value {
+        let mut shape = serde_json::to_value(AccessLevel::default()).unwrap_or(Value::Null);
+        shape["AccessRule"] = json!([AccessRule::shape()]);
+        shape
+    }
 }
 
 /// An access group: a set of access levels.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct AccessGroup {
     pub token: String,
     pub name: String,
-    pub access_levels: Vec<NamedToken>,
+    pub access_levels: Vec<LevelRef>,
+    #[serde(rename = "_links")]
+    pub links: Vec<Value>,
 }
+
+impl Shape for AccessGroup {
+    fn shape() -> Value {
+        let mut shape = serde_json::to_value(AccessGroup::default()).unwrap_or(Value::Null);
+        shape["AccessLevels"] = json!([LevelRef::shape()]);
+        shape
+    }
+}
+
+/// An access level as an access group names it: `{Name, Token, _links}` (Val0429). A client
+/// may send whole levels; their other fields are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LevelRef {
+    pub token: String,
+    pub name: String,
+    #[serde(rename = "_links")]
+    pub links: Vec<Value>,
+}
+
+default_shape!(LevelRef);
 
 /// `{Token, Name}`: access points (readers), access point groups, floor points, floor point
 /// groups and time schedules are listed in this shape, and one object names another in it
 /// (a doorset its lock output).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct NamedToken {
     pub token: String,
     pub name: String,
 }
 
 /// A card technology (`GET CardTechnologies`, a bare array).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct CardTechnology {
     pub technology_code: i64,
     pub name: String,
@@ -351,19 +544,31 @@ pub struct CardTechnology {
 }
 
 /// A PIN mode of a credential profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct PinMode {
     pub r#type: i32,
     pub name: String,
     pub full_name: String,
-    #[serde(default)]
     pub is_used: bool,
 }
 
-/// A credential profile (`GET CredentialProfiles`, a bare array).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// A profile's PIN mode: `{Name, FullName}` in Val0429's answer (2019), with the `Type`
+/// that respa sends back as a credential's `PinMode` (2020). Which a release sends is its
+/// version profile's choice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PinModeValue {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<i32>,
+    pub name: String,
+    pub full_name: String,
+}
+
+/// A credential profile (`GET CredentialProfiles`, a bare array). `FacilityCode` and
+/// `ValidityCode` are strings on the wire (Val0429: `"469"`, `"0"`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct CredentialProfile {
     pub token: String,
     pub name: String,
@@ -373,13 +578,24 @@ pub struct CredentialProfile {
     pub is_base: bool,
     pub card_technology: String,
     pub card_technology_code: i64,
-    pub facility_code: i64,
-    pub validity_code: i64,
+    pub facility_code: String,
+    pub validity_code: String,
     pub is_used: bool,
     pub pin_mode: Vec<PinMode>,
     #[serde(rename = "PINModeValue")]
-    pub pin_mode_value: PinMode,
+    pub pin_mode_value: PinModeValue,
 }
+
+impl Shape for CredentialProfile {
+    fn shape() -> Value {
+        let mut shape = serde_json::to_value(CredentialProfile::default()).unwrap_or(Value::Null);
+        shape["PinMode"] = json!([PinMode::shape()]);
+        shape["PINModeValue"] = json!({"Type": 0, "Name": "", "FullName": ""});
+        shape
+    }
+}
+
+default_shape!(PinMode);
 
 #[cfg(test)]
 mod tests {

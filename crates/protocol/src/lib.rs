@@ -26,15 +26,26 @@ pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 /// pages and batches are cut at this size as well as at their count.
 pub const BATCH_BYTES: usize = 4 * 1024 * 1024;
 
+/// The most payload bytes one message of a stream (Watch, Events) carries. Smaller than a
+/// page, because a stream's messages wait in memory while its reader is slow: what an unread
+/// stream holds is a few of these.
+pub const STREAM_BATCH_BYTES: usize = 256 * 1024;
+
 /// Splits items into consecutive groups of at most [`BATCH_BYTES`] (by `size`), each with
 /// at least one item.
 pub fn split_by_size<T>(items: Vec<T>, size: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
+    split_within(items, BATCH_BYTES, size)
+}
+
+/// Splits items into consecutive groups of at most `max_bytes` (by `size`), each with at
+/// least one item.
+pub fn split_within<T>(items: Vec<T>, max_bytes: usize, size: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
     let mut groups = Vec::new();
     let mut current = Vec::new();
     let mut bytes = 0;
     for item in items {
         let n = size(&item);
-        if !current.is_empty() && bytes + n > BATCH_BYTES {
+        if !current.is_empty() && bytes + n > max_bytes {
             groups.push(std::mem::take(&mut current));
             bytes = 0;
         }

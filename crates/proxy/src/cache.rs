@@ -24,6 +24,9 @@ use store::migrate::{Layout, Migration, Schema};
 use tokio::sync::watch;
 
 /// The cache's migrations, oldest first. Append only; never edit a released one.
+/// Read connections kept open between reads.
+const MAX_IDLE_READERS: usize = 4;
+
 const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -349,6 +352,7 @@ impl Cache {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Runs `f` on a pooled read connection.
     fn with_reader<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
@@ -359,10 +363,13 @@ impl Cache {
             None => connect(&self.path)?,
         };
         let result = f(&conn);
-        self.readers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(conn);
+        let mut idle = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        // Beyond a few, a reader is closed rather than kept: a burst of streams must not
+        // leave hundreds of open files and page caches behind.
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        drop(idle);
         Ok(result?)
     }
 

@@ -25,10 +25,15 @@ pub struct ProxyConfig {
     pub tls_files: Option<TlsFiles>,
     /// How often SiPass is read again to find changes.
     pub reload_every: Duration,
+    /// How often when SiPass has no push channel (a real SiPass): reading again is then the
+    /// only way changes are found, so it is done more often.
+    pub reload_every_without_push: Duration,
     /// How long changes stay watchable.
     pub retention: Retention,
     /// The most unacknowledged events the journal keeps.
     pub journal_max: u64,
+    /// How many connections port 5645 holds, and for how long.
+    pub limits: crate::ListenerLimits,
 }
 
 /// The proxy's certificate chain, key and CA as files.

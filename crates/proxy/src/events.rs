@@ -10,15 +10,23 @@ use tonic::Status;
 
 use crate::shared::Shared;
 
-/// Entries read per batch.
-const BATCH: usize = 4096;
+/// Entries read per batch (with the one-message channel, what an unread stream holds stays
+/// small).
+const BATCH: usize = 1024;
 
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<pb::EventBatch, Status>> + Send>>;
 
 /// Streams journal entries after `after` until the role hangs up.
-pub fn event_stream(shared: Arc<Shared>, after: u64) -> EventStream {
-    let (tx, rx) = mpsc::channel(4);
+/// `permit` is the stream's place under the proxy's cap, held while it runs.
+pub fn event_stream(
+    shared: Arc<Shared>,
+    after: u64,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> EventStream {
+    let (tx, rx) = mpsc::channel(1);
     tokio::spawn(async move {
+        let _permit = permit;
+        let _done = crate::watcher::GiveBackMemory;
         if let Err(status) = feed(&shared, after, &tx).await {
             let _ = tx.send(Err(status)).await;
         }
@@ -48,7 +56,9 @@ async fn feed(
                     journaled_at_ms: e.at_ms,
                 })
                 .collect();
-            for entries in protocol::split_by_size(entries, |e| e.payload.len()) {
+            for entries in
+                protocol::split_within(entries, protocol::STREAM_BATCH_BYTES, |e| e.payload.len())
+            {
                 if tx.send(Ok(pb::EventBatch { entries })).await.is_err() {
                     return Ok(());
                 }

@@ -55,11 +55,16 @@ impl Worker for Follower {
             match session(&self.shared, &ctx, &mut attempt).await {
                 Ok(()) => return Ok(()),
                 Err(FollowError::NoPushChannel) => {
+                    self.shared.push_missing.store(true, Ordering::Relaxed);
+                    let every = self.shared.reload_without_push.as_secs();
                     tracing::warn!(
-                        "SiPass has no push channel; changes are found by reconciliation only, and no events or alarms are journaled"
+                        "SiPass has no push channel (a real SiPass has none); changes are found by reading SiPass again every {every} s, and no events or alarms are journaled"
                     );
-                    ctx.status
-                        .idle("SiPass has no push channel; reconciliation alone finds changes");
+                    // The reconciler may be waiting out the longer interval: wake it.
+                    self.shared.reconcile.notify_one();
+                    ctx.status.idle(format!(
+                        "SiPass has no push channel; reading SiPass again every {every} s finds changes; no events or alarms"
+                    ));
                     ctx.shutdown.wait().await;
                     return Ok(());
                 }

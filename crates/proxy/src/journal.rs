@@ -109,6 +109,10 @@ pub struct Entry {
 pub enum JournalError {
     #[error("the event journal {path} cannot be opened: {reason}")]
     Open { path: PathBuf, reason: String },
+    #[error(
+        "the event journal {path} is damaged ({detail}); stop the proxy, move the file aside and start the proxy again: it starts a new journal, and the events the damaged one held that no role had stored are lost"
+    )]
+    Damaged { path: PathBuf, detail: String },
     #[error("event journal error: {0}")]
     Sql(#[from] rusqlite::Error),
     /// On another schema than this release's (the message says what to do).
@@ -168,10 +172,28 @@ impl Journal {
             path: path.to_owned(),
             reason: e.to_string(),
         };
-        let mut writer = connect(path).map_err(open_error)?;
+        let damaged = |detail: String| JournalError::Damaged {
+            path: path.to_owned(),
+            detail,
+        };
+        // Decided by SQLite's error codes, never by message text.
+        let failed = |e: rusqlite::Error| {
+            if store::is_corruption(&e) {
+                damaged(e.to_string())
+            } else {
+                open_error(e)
+            }
+        };
+        let mut writer = connect(path).map_err(failed)?;
+        let check: String = writer
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(failed)?;
+        if check != "ok" {
+            return Err(damaged(check));
+        }
         match store::sqlite::migrate::prepare(&mut writer, &SCHEMA, path) {
             Ok(_) => {}
-            Err(StoreError::Sql(e)) => return Err(open_error(e)),
+            Err(StoreError::Sql(e)) => return Err(failed(e)),
             Err(e) => return Err(JournalError::Schema(e)),
         }
         let opened = (|| -> Result<_, rusqlite::Error> {
@@ -959,6 +981,37 @@ mod tests {
         assert!(
             error.contains("batch of entries 1 to 2") && error.contains("ends in the middle"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_journal_file_is_refused_at_open_naming_it() {
+        let path = temp("damaged-file");
+        {
+            let journal = Journal::open(&path, 1_000_000).unwrap();
+            for n in 0..200u64 {
+                let batch: Vec<NewEntry> = (1..=20)
+                    .map(|i| NewEntry {
+                        source_seq: n * 20 + i,
+                        entry_type: EntryType::Event,
+                        payload: vec![b'x'; 1000],
+                    })
+                    .collect();
+                journal.append(&batch, n * 20 + 20).unwrap();
+            }
+        }
+        let mut bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.len() > 64 * 1024, "{} bytes", bytes.len());
+        let middle = bytes.len() / 2;
+        bytes[middle..middle + 12 * 1024].fill(0x5a);
+        std::fs::write(&path, bytes).unwrap();
+        let error = Journal::open(&path, 1_000_000).err().unwrap();
+        assert!(matches!(error, JournalError::Damaged { .. }), "{error}");
+        let message = error.to_string();
+        assert!(
+            message.contains(&path.display().to_string())
+                && message.contains("move the file aside"),
+            "{message}"
         );
     }
 }

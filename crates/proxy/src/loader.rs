@@ -100,6 +100,7 @@ async fn load_cardholders(
     let mut start = 0;
     let mut read_at = ReadAt::at(cache.revision());
     let mut page = fetch_cardholders(client, start, &fields).await?;
+    let mut largest_page = 0;
     loop {
         progress
             .total
@@ -108,9 +109,16 @@ async fn load_cardholders(
             break;
         }
         note_seen(&page.changes, &mut seen_cardholders, &mut seen_credentials);
+        largest_page = largest_page.max(page.count);
         stats.seen += page.count as u64;
         start += page.count;
-        let more = page.total < 0 || (start as i64) < page.total;
+        // SiPass may not know the total (-1, or none at all): then pages are read until one
+        // is shorter than the longest so far (a server may cap pages below what was asked).
+        let more = if page.total < 0 {
+            page.count >= largest_page
+        } else {
+            (start as i64) < page.total
+        };
         // The next page is fetched and turned into changes while this one is stored: the
         // proxy parses on one core while SQLite writes on the other. What this page stores
         // takes revisions after the next read began, but it was read earlier: `own` tells
@@ -182,14 +190,14 @@ async fn fetch_cardholders(
         client.cardholder_page(start, start + PAGE, fields),
         client.cardholder_page(start + PAGE, start + 2 * PAGE, fields),
     );
-    let (first, second) = (first?, second?);
+    let first = first?;
     let total = first.total;
     let mut records = first.records;
     // A SiPass that answers fewer than asked (the end, or a smaller page limit) did not
-    // reach the second page's start: that page is dropped and read again from the right
-    // position, so that no cardholder is skipped.
+    // reach the second page's start: that page, or its error, is dropped and read again
+    // from the right position, so that no cardholder is skipped.
     if records.len() == PAGE {
-        records.extend(second.records);
+        records.extend(second?.records);
     }
     Ok(CardholderPage {
         count: records.len(),

@@ -44,7 +44,7 @@ impl Worker for Reconciler {
                     self.after_pass(&ctx.status, &stats, started);
                     backoff.reset();
                     ctx.status.idle("waiting for the next reconciliation");
-                    self.every
+                    self.interval()
                 }
                 Err(e) => {
                     let wait = backoff.next_delay();
@@ -68,6 +68,16 @@ impl Worker for Reconciler {
 }
 
 impl Reconciler {
+    /// The wait between passes: shorter when SiPass has no push channel, since passes are
+    /// then the only way changes are found.
+    fn interval(&self) -> Duration {
+        if self.shared.push_missing.load(Ordering::Relaxed) {
+            self.every.min(self.shared.reload_without_push)
+        } else {
+            self.every
+        }
+    }
+
     /// One complete read of SiPass, its progress (cardholders read of those SiPass has)
     /// reported while it runs.
     async fn pass(&self, status: &StatusReporter) -> Result<LoadStats, LoadError> {

@@ -1,19 +1,29 @@
 //! The gRPC server set-up: the bridge protocol over TLS on the proxy's listener, behind the
-//! shared token, with the protocol's message limits. A worker, so that it stops with the
-//! others and a server that could not start shows as failed.
+//! shared token, with the protocol's message limits and HTTP/2 limits. A worker, so that it
+//! stops with the others and a server that could not start shows as failed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::pb::bridge_server::BridgeServer;
 use runtime::{Worker, WorkerContext};
-use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::transport::Server;
 
+use crate::listener::{self, Connections, ListenerLimits};
 use crate::server::BridgeService;
 use crate::shared::Shared;
 
 /// How often an idle connection is pinged, so that dead roles are noticed.
 const KEEPALIVE: Duration = Duration::from_secs(30);
+/// How long a ping may go unanswered before the connection is closed.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Requests in flight on one connection: a role uses a handful.
+const MAX_STREAMS_PER_CONNECTION: u32 = 64;
+/// Request headers are a token and a few names: 16 KiB is plenty.
+const MAX_HEADER_BYTES: u32 = 16 * 1024;
+/// Streams a client may open and reset before its connection is closed (the HTTP/2
+/// "rapid reset" attack).
+const MAX_PENDING_RESETS: usize = 32;
 
 /// Serves the bridge protocol until shutdown.
 pub(crate) struct GrpcServer {
@@ -21,6 +31,21 @@ pub(crate) struct GrpcServer {
     pub identity: tls::ServerIdentity,
     pub token: String,
     pub shared: Arc<Shared>,
+    pub limits: ListenerLimits,
+    pub connections: Connections,
+}
+
+impl GrpcServer {
+    /// The proxy's certificate, offering HTTP/2 only.
+    fn tls_config(&self) -> Result<Arc<rustls::ServerConfig>, String> {
+        let config = self
+            .identity
+            .rustls_config()
+            .map_err(|e| format!("cannot set up TLS for the bridge protocol: {e}"))?;
+        let mut config = Arc::unwrap_or_clone(config);
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Arc::new(config))
+    }
 }
 
 impl Worker for GrpcServer {
@@ -30,36 +55,76 @@ impl Worker for GrpcServer {
 
     async fn run(self, ctx: WorkerContext) -> Result<(), String> {
         let addr = self.listener.local_addr().ok();
-        let service = BridgeServer::new(BridgeService::new(self.shared))
+        let tls = self.tls_config().inspect_err(|e| tracing::error!("{e}"))?;
+        let service = BridgeServer::new(BridgeService::new(self.shared.clone()))
             .max_decoding_message_size(protocol::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(protocol::MAX_MESSAGE_BYTES);
         let intercepted = tonic::service::interceptor::InterceptedService::new(
             service,
             protocol::RequireToken::new(&self.token),
         );
-        let tls = ServerTlsConfig::new().identity(Identity::from_pem(
-            self.identity.cert_pem,
-            self.identity.key_pem,
+        let (health, health_service) = tonic_health::server::health_reporter();
+        tokio::spawn(report_health(
+            health,
+            self.shared.clone(),
+            ctx.shutdown.clone(),
         ));
-        let builder = Server::builder().tls_config(tls).map_err(|e| {
-            let error = format!("cannot set up TLS for the bridge protocol: {e}");
-            tracing::error!("{error}");
-            error
-        })?;
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.listener);
+        let incoming = listener::incoming(self.listener, tls, self.limits, self.connections);
         ctx.status.idle(match addr {
             Some(addr) => format!("serving roles on {addr}"),
             None => "serving roles".to_owned(),
         });
         let stop = ctx.shutdown.clone();
-        let mut builder = builder.http2_keepalive_interval(Some(KEEPALIVE));
-        builder
+        Server::builder()
+            .http2_keepalive_interval(Some(KEEPALIVE))
+            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+            .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
+            .http2_max_header_list_size(Some(MAX_HEADER_BYTES))
+            .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_RESETS))
             .add_service(intercepted)
+            // Without the token, as health checkers (grpc_health_probe, Kubernetes) call it.
+            .add_service(health_service)
             .serve_with_incoming_shutdown(incoming, async move { stop.wait().await })
             .await
             .map_err(|e| {
                 tracing::error!(?addr, "the bridge protocol server stopped: {e}");
                 format!("the bridge protocol server stopped: {e}")
             })
+    }
+}
+
+/// Keeps the standard gRPC health service (`grpc.health.v1.Health`, without the token) in
+/// step with the proxy: SERVING, for the whole server ("") and for the bridge service, once
+/// SiPass has been read completely and List and Summary answer; NOT_SERVING while loading
+/// and once shutdown starts.
+async fn report_health(
+    health: tonic_health::server::HealthReporter,
+    shared: Arc<Shared>,
+    shutdown: runtime::Shutdown,
+) {
+    use tonic::server::NamedService;
+    use tonic_health::ServingStatus;
+    let bridge = <BridgeServer<BridgeService> as NamedService>::NAME;
+    let mut reported = None;
+    loop {
+        let status = if shared.loaded.load(std::sync::atomic::Ordering::Acquire) {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        if reported != Some(status) {
+            health.set_service_status("", status).await;
+            health.set_service_status(bridge, status).await;
+            reported = Some(status);
+        }
+        if shutdown.sleep_async(Duration::from_millis(500)).await {
+            health
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            health
+                .set_service_status(bridge, ServingStatus::NotServing)
+                .await;
+            return;
+        }
     }
 }

@@ -82,9 +82,12 @@ impl Bridge for BridgeService {
         request: Request<pb::EventsRequest>,
     ) -> Result<Response<Self::EventsStream>, Status> {
         let after = request.into_inner().after_sequence;
+        let streams = &self.shared.streams;
+        let permit = streams.admit("Events", &streams.events)?;
         Ok(Response::new(crate::events::event_stream(
             self.shared.clone(),
             after,
+            permit,
         )))
     }
 
@@ -183,6 +186,8 @@ impl Bridge for BridgeService {
         request: Request<pb::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         self.require_loaded()?;
+        let streams = &self.shared.streams;
+        let permit = streams.admit("Watch", &streams.watch)?;
         let request = request.into_inner();
         let kinds = request
             .kinds
@@ -194,6 +199,7 @@ impl Bridge for BridgeService {
             request.after_revision,
             request.cache_id,
             kinds,
+            permit,
         )))
     }
 
@@ -231,8 +237,14 @@ impl Bridge for BridgeService {
             sipass_version: ours.sipass,
             revision: self.shared.cache.revision(),
             cache_id: self.shared.cache.id().to_owned(),
-            kinds: served_kinds().map(|k| kind_to_wire(k) as i32).collect(),
+            kinds: self
+                .shared
+                .available_kinds()
+                .into_iter()
+                .map(|k| kind_to_wire(k) as i32)
+                .collect(),
             loading,
+            unavailable: self.shared.unavailable(),
         }))
     }
 

@@ -15,6 +15,7 @@ use crate::config::{ProxyConfig, cache_path, journal_path, tls_dir, token_path};
 use crate::follower::Follower;
 use crate::journal::{Journal, JournalError};
 use crate::keep_alive::SessionKeepAlive;
+use crate::listener::ListenerLimits;
 use crate::loader::LoadProgress;
 use crate::reconcile::Reconciler;
 use crate::serve::GrpcServer;
@@ -163,6 +164,10 @@ async fn open_shared(config: &ProxyConfig, client: Arc<HrClient>) -> Result<Shar
         progress: LoadProgress::default(),
         loaded: AtomicBool::new(complete),
         workers: Workers::new(),
+        push_missing: AtomicBool::new(false),
+        reload_without_push: config.reload_every_without_push,
+        connections: Default::default(),
+        streams: crate::shared::StreamCaps::new(crate::shared::StreamCaps::DEFAULT),
     })
 }
 
@@ -194,6 +199,8 @@ fn start_workers(
         identity,
         token: token.to_owned(),
         shared: shared.clone(),
+        limits: listener_limits(config.limits),
+        connections: shared.connections.clone(),
     };
     let reconciler = Reconciler {
         shared: shared.clone(),
@@ -212,6 +219,23 @@ fn start_workers(
         ),
     ];
     Ok((tasks, threads))
+}
+
+/// The configured limits, with the connection cap fitted under the open-files limit (raised
+/// to its hard limit first).
+fn listener_limits(configured: ListenerLimits) -> ListenerLimits {
+    match crate::listener::raise_open_files_limit() {
+        Some(open_files) => {
+            let limits = configured.within_open_files(open_files);
+            tracing::info!(
+                open_files,
+                max_connections = limits.max_connections,
+                "connection limits on the bridge port"
+            );
+            limits
+        }
+        None => configured,
+    }
 }
 
 /// The SiPass release behind the proxy: what SiPass says (its management API's Version),
@@ -264,8 +288,10 @@ mod tests {
             tls_names: vec!["localhost".into()],
             tls_files: None,
             reload_every: Duration::from_secs(600),
+            reload_every_without_push: Duration::from_secs(30),
             retention: Retention::default(),
             journal_max: 100,
+            limits: crate::ListenerLimits::default(),
         }
     }
 

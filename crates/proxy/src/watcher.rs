@@ -14,20 +14,25 @@ use crate::cache::{LoggedChange, TooOld};
 use crate::errors::cache_status;
 use crate::shared::Shared;
 
-/// Changes read from the log per batch.
-const BATCH: usize = 2000;
+/// Changes read from the log per batch: with the one-message channel, what an unread stream
+/// holds (a read batch, a message waiting and one being sent) stays around a megabyte.
+const BATCH: usize = 128;
 
 pub type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchEvent, Status>> + Send>>;
 
 /// Streams every change after `after` of `kinds` (all when empty) until the role hangs up.
+/// `permit` is the stream's place under the proxy's cap, held while it runs.
 pub fn watch_stream(
     shared: Arc<Shared>,
     after: Revision,
     cache_id: String,
     kinds: Vec<EntityKind>,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) -> WatchStream {
-    let (tx, rx) = mpsc::channel(4);
+    let (tx, rx) = mpsc::channel(1);
     tokio::spawn(async move {
+        let _permit = permit;
+        let _done = GiveBackMemory;
         if let Err(status) = feed(&shared, after, &cache_id, &kinds, &tx).await {
             let _ = tx.send(Err(status)).await;
         }
@@ -79,9 +84,9 @@ async fn feed(
                 .filter(|c| kinds.is_empty() || kinds.contains(&c.kind))
                 .map(to_wire)
                 .collect();
-            for changes in
-                protocol::split_by_size(batch, |c| c.payload.len() + c.id.len() + c.name.len())
-            {
+            for changes in protocol::split_within(batch, protocol::STREAM_BATCH_BYTES, |c| {
+                c.payload.len() + c.id.len() + c.name.len()
+            }) {
                 if !send(tx, Event::Changes(pb::ChangeBatch { changes })).await {
                     return Ok(());
                 }
@@ -98,6 +103,16 @@ async fn feed(
             changed = latest.changed() => if changed.is_err() { return Ok(()) },
             () = tx.closed() => return Ok(()),
         }
+    }
+}
+
+/// Dropped when a stream's feeder ends: what the stream's buffers used goes back to the
+/// system, so memory returns to its baseline after a burst of streams.
+pub(crate) struct GiveBackMemory;
+
+impl Drop for GiveBackMemory {
+    fn drop(&mut self) {
+        runtime::memory::give_back_soon();
     }
 }
 

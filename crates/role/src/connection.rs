@@ -153,6 +153,12 @@ impl<D: Dialer> Connection<D> {
             product_version: hello.product_version.clone(),
             sipass_version: hello.sipass_version.clone(),
             connected: true,
+            unavailable: hello
+                .unavailable
+                .iter()
+                .take(16)
+                .map(crate::status::UnavailableFeature::from_wire)
+                .collect(),
         });
         Ok(hello)
     }

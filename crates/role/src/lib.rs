@@ -17,6 +17,7 @@ pub mod status;
 mod synchronizer;
 #[cfg(test)]
 mod tests;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

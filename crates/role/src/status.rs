@@ -56,6 +56,39 @@ pub struct ProxyInfo {
     pub product_version: String,
     pub sipass_version: String,
     pub connected: bool,
+    /// What the proxy cannot serve against its SiPass, and why (a real SiPass has no
+    /// management API or push channel of the bridge's). Empty when everything is served.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<UnavailableFeature>,
+}
+
+/// A feature the proxy said is unavailable, with the Directory kinds it would have filled.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnavailableFeature {
+    pub feature: String,
+    /// Directory kind names (e.g. "door"), empty for features that are not kinds.
+    pub kinds: Vec<String>,
+    pub reason: String,
+}
+
+impl UnavailableFeature {
+    /// From the proxy's Hello; text is cut to size and made printable (it is shown in the
+    /// Config Tool and the CLI), unknown kinds are left out.
+    pub fn from_wire(u: &protocol::pb::Unavailable) -> Self {
+        let mut kinds: Vec<String> = u
+            .kinds
+            .iter()
+            .filter_map(|k| protocol::kind_from_wire(*k).ok())
+            .flat_map(|k| model::DirectoryKind::from_sipass(k).iter())
+            .map(|k| k.as_str().to_owned())
+            .collect();
+        kinds.dedup();
+        UnavailableFeature {
+            feature: protocol::printable(&u.feature, 64),
+            kinds,
+            reason: protocol::printable(&u.reason, 512),
+        }
+    }
 }
 
 /// The live state the role's workers write and the Config Tool reads.

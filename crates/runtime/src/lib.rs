@@ -6,6 +6,7 @@
 //! between attempts with one [`Backoff`], and stops through one [`Shutdown`].
 
 mod backoff;
+pub mod memory;
 mod shutdown;
 mod worker;
 

@@ -10,8 +10,8 @@ use model::management::{
     IntrusionArea, Output, Peripheral, PowerState, Reader, TamperState, Unit,
 };
 use model::sipass::{
-    AccessGroup, AccessLevel, CardTechnology, Contact, CredentialProfile, NONE_WORKGROUP_TOKEN,
-    NamedToken, PinMode, VISITOR_WORKGROUP_TOKEN, WorkGroup, workgroup_type,
+    AccessGroup, AccessLevel, CardTechnology, CredentialProfile, LevelRef, NONE_WORKGROUP_TOKEN,
+    NamedToken, PinMode, PinModeValue, VISITOR_WORKGROUP_TOKEN, WorkGroup, workgroup_type,
 };
 
 use crate::cardholders::Cardholders;
@@ -167,11 +167,23 @@ fn reference_data(w: &mut World) {
             is_base: token == 1,
             card_technology: tech.to_owned(),
             card_technology_code: code,
-            facility_code: fac,
-            validity_code: 0,
+            facility_code: fac.to_string(),
+            validity_code: "0".to_owned(),
             is_used: true,
             pin_mode: vec![pin_mode(1, "Card"), pin_mode(2, "Pin")],
-            pin_mode_value: pin_mode(if token == 3 { 2 } else { 1 }, "Card"),
+            pin_mode_value: if token == 3 {
+                PinModeValue {
+                    r#type: Some(2),
+                    name: "PIN".to_owned(),
+                    full_name: "PIN".to_owned(),
+                }
+            } else {
+                PinModeValue {
+                    r#type: Some(1),
+                    name: "CARD".to_owned(),
+                    full_name: "CARD".to_owned(),
+                }
+            },
         });
     }
 }
@@ -182,13 +194,10 @@ fn workgroup(token: i64, name: &str, kind: i32) -> WorkGroup {
         name: name.to_owned(),
         r#type: kind,
         access_policy_rules: Vec::new(),
-        partition: false,
-        void: false,
-        clear_card_no: false,
-        disable_access_control: false,
+        // Val0429 saw `Partition: true` on every workgroup, "<None>" included.
+        partition: true,
         card_range: "-".to_owned(),
-        primary_contact: Contact::default(),
-        secondary_contact: Contact::default(),
+        ..WorkGroup::default()
     }
 }
 
@@ -198,7 +207,8 @@ fn workgroups(w: &mut World, p: &Proportions) {
     w.workgroups.insert(workgroup(
         NONE_WORKGROUP_TOKEN,
         "<None>",
-        workgroup_type::OTHER,
+        // Val0429: `{"Name": "<None>", "Token": 1, "Type": 0, "Partition": true}`.
+        workgroup_type::DEPARTMENT,
     ));
     w.workgroups.insert(workgroup(
         VISITOR_WORKGROUP_TOKEN,
@@ -217,7 +227,7 @@ fn workgroups(w: &mut World, p: &Proportions) {
             workgroup_type::DEPARTMENT
         };
         let mut g = workgroup(0, &name, kind);
-        g.primary_contact.name = format!("Head of {name}");
+        g.primary_contact_name = format!("Head of {name}");
         w.workgroups.create(g);
     }
     w.workgroups.create(workgroup(
@@ -421,16 +431,17 @@ fn access(w: &mut World, p: &Proportions) {
             name: format!("Level {l:03}"),
             time_schedule_token: if l % 3 == 0 { "4" } else { "1" }.to_owned(),
             access_rule: vec![rule],
-            is_favourite: false,
+            ..AccessLevel::default()
         });
     }
     for g in 1..=p.access_groups {
         let levels = (0..4)
             .map(|i| ((g - 1) * 4 + i) % p.access_levels + 1)
             .filter_map(|t| {
-                w.access_levels.get(t).map(|l| NamedToken {
+                w.access_levels.get(t).map(|l| LevelRef {
                     token: l.token.clone(),
                     name: l.name.clone(),
+                    links: Vec::new(),
                 })
             })
             .collect();
@@ -438,6 +449,7 @@ fn access(w: &mut World, p: &Proportions) {
             token: String::new(),
             name: format!("Group {g:02}"),
             access_levels: levels,
+            links: Vec::new(),
         });
     }
 }

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::http::{
-    ApiError, AppState, authorization, bad_input, json, json_body, not_found, param, sipass_error,
-    typed, unauthorized,
+    ApiError, AppState, authorization, bad_input, bound, json, json_body, not_found, param,
+    sipass_error, unauthorized,
 };
 use crate::world::World;
 
@@ -90,7 +90,7 @@ pub fn object_routes(
     let mut one: MethodRouter<AppState> = get(
         move |State(s): State<AppState>, Path(token): Path<String>| async move {
             match s.site.get(kind, &token) {
-                Some(v) => json(v),
+                Some(v) => json(s.present.object(kind, v)),
                 None => not_found(&format!("no {kind} with token '{token}'")),
             }
         },
@@ -127,13 +127,26 @@ fn list_objects(state: &AppState, kind: ObjectKind, query: &HashMap<String, Stri
         && let Some(id) = param(query, "workGroupID").filter(|v| !v.is_empty())
     {
         return match state.site.get(kind, id) {
-            Some(v) => json(v),
+            Some(v) => json(state.present.object(kind, v)),
             None => not_found(&format!("no workgroup with token '{id}'")),
         };
     }
-    let records = state.site.list(kind);
+    let records: Vec<Value> = state
+        .site
+        .list(kind)
+        .into_iter()
+        .map(|v| state.present.object(kind, v))
+        .collect();
     if BARE_ARRAYS.contains(&kind) {
         return json(records);
+    }
+    if kind == ObjectKind::AccessPoint {
+        // Val0429 recorded `"TotalRecords": -1, "TotalDisplayRecords": -1` here.
+        return json(Envelope {
+            records,
+            total_records: -1,
+            total_display_records: -1,
+        });
     }
     envelope(records)
 }
@@ -162,6 +175,7 @@ fn create_object(
             let created = state
                 .site
                 .get(kind, &token.to_string())
+                .map(|v| state.present.object(kind, v))
                 .unwrap_or(Value::Null);
             (StatusCode::CREATED, axum::Json(created)).into_response()
         }
@@ -180,7 +194,13 @@ fn update_object(
         Err(r) => return r.into_response(),
     };
     match state.site.update(kind, token, body) {
-        Ok(()) => json(state.site.get(kind, token).unwrap_or(Value::Null)),
+        Ok(()) => json(
+            state
+                .site
+                .get(kind, token)
+                .map(|v| state.present.object(kind, v))
+                .unwrap_or(Value::Null),
+        ),
         Err(e) => change_error(e),
     }
 }
@@ -207,7 +227,7 @@ pub fn change_error(e: crate::site::ChangeError) -> Response {
 }
 
 async fn login(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    let login = match json_body(body).and_then(|v| typed::<Login>(v, "login")) {
+    let login = match json_body(body).and_then(|v| bound::<Login>(v, "login")) {
         Ok(login) => login,
         Err(_) => {
             return bad_input("body must be {\"Username\": ..., \"Password\": ...}");
@@ -364,16 +384,9 @@ async fn list_cardholders(
             .collect();
         (cardholders, total)
     };
-    let every_field = q.fields.as_deref().is_some_and(asks_every_field);
-    let records: Vec<Listed> = cardholders
+    let records: Vec<Value> = cardholders
         .iter()
-        .map(|c| match every_field {
-            true => Listed::Whole {
-                cardholder: c,
-                links: [],
-            },
-            false => Listed::Projected(project(c, q.fields.as_deref())),
-        })
+        .map(|c| project(state.present.cardholder(c, &[]), q.fields.as_deref()))
         .collect();
     json(Envelope {
         records,
@@ -480,31 +493,10 @@ fn sort_tokens(world: &World, tokens: &mut [u64], sorting: &Sorting) {
     }
 }
 
-/// A listed cardholder. Asked for every field (as a proxy's full load does), it is written
-/// straight from the record, without building a JSON tree first; the same fields either way.
-#[derive(serde::Serialize)]
-#[serde(untagged)]
-enum Listed<'a> {
-    Whole {
-        #[serde(flatten)]
-        cardholder: &'a Cardholder,
-        #[serde(rename = "_links")]
-        links: [u8; 0],
-    },
-    Projected(Value),
-}
-
-/// Whether `fields` names every field of a cardholder (the Token is always sent).
-fn asks_every_field(fields: &[String]) -> bool {
-    Cardholder::FIELDS
-        .iter()
-        .all(|f| *f == "Token" || fields.iter().any(|asked| asked.eq_ignore_ascii_case(f)))
-}
-
 /// A cardholder as a list returns it: `Token` always, then the requested fields (matched
 /// case-insensitively, as ASP.NET does), or the summary fields when none were requested.
-fn project(cardholder: &Cardholder, fields: Option<&[String]>) -> Value {
-    let Ok(Value::Object(full)) = serde_json::to_value(cardholder) else {
+fn project(presented: Value, fields: Option<&[String]>) -> Value {
+    let Value::Object(full) = presented else {
         return Value::Null;
     };
     let wanted = |key: &str| match fields {
@@ -520,20 +512,65 @@ fn project(cardholder: &Cardholder, fields: Option<&[String]>) -> Value {
 }
 
 async fn get_cardholder(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match state.site.cardholder(&token) {
+    match presented_cardholder(&state, &token) {
         Some(c) => json(c),
         None => not_found(&format!("no cardholder with token '{token}'")),
     }
 }
 
-/// A cardholder body as SiPass takes it: every top-level field must be there (SiPass
-/// answers 500 otherwise, reference §1.6), and each must have the right type (400).
+/// A cardholder as SiPass answers it, with its primary workgroup's rules.
+fn presented_cardholder(state: &AppState, token: &str) -> Option<Value> {
+    let (cardholder, rules) = {
+        let world = state.site.read();
+        let cardholder = world.cardholders.get(token.trim().parse().ok()?)?;
+        let rules = u64::try_from(cardholder.primary_workgroup_id)
+            .ok()
+            .and_then(|t| world.workgroups.get(t))
+            .map(|g| g.access_policy_rules.clone())
+            .unwrap_or_default();
+        (cardholder, rules)
+    };
+    Some(state.present.cardholder(&cardholder, &rules))
+}
+
+/// Where `Potrait` URLs point (lower-cased, as routing sees paths). Outside the HR API's
+/// base, as in SiPass.
+pub const IMAGES: &str = "/api/v1/cardholders/images";
+
+/// `GET api/V1/cardholders/images?imgId=<token>&token=<key>&noCache=<n>`: the portrait as
+/// JPEG (Val0429 shows the URL; that it answers the image with the key in the URL and no
+/// session is ours). 404 for an unknown cardholder or a wrong key.
+pub async fn portrait(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let id = param(&query, "imgId").unwrap_or("").trim().to_owned();
+    let key = param(&query, "token").unwrap_or("");
+    let Some(cardholder) = state.site.cardholder(&id) else {
+        return not_found(&format!("no portrait with imgId '{id}'"));
+    };
+    if !key.eq_ignore_ascii_case(&crate::present::image_key(&id)) {
+        return not_found(&format!("no portrait with imgId '{id}' and that token"));
+    }
+    let jpeg = cardholder
+        .cardholder_portrait
+        .as_deref()
+        .and_then(crate::present::decode_base64)
+        .filter(|b| !b.is_empty())
+        .or_else(|| crate::present::decode_base64(crate::present::PLACEHOLDER_JPEG_BASE64))
+        .unwrap_or_default();
+    ([(axum::http::header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response()
+}
+
+/// A cardholder body as SiPass takes it: the fields every source sends must be there, even
+/// if `null` (SiPass answers 500 otherwise, reference §1.6); the rest take their defaults;
+/// it is bound as ASP.NET binds (`model::lenient`), and a value of the wrong kind is 400.
 pub fn cardholder_body(body: Result<Bytes, BytesRejection>) -> Result<Cardholder, ApiError> {
     let value = json_body(body)?;
     let Value::Object(map) = &value else {
         return Err(ApiError::bad_input("a cardholder must be a JSON object"));
     };
-    let missing: Vec<&str> = Cardholder::FIELDS
+    let missing: Vec<&str> = Cardholder::REQUIRED
         .iter()
         .filter(|f| !map.keys().any(|k| k.eq_ignore_ascii_case(f)))
         .copied()
@@ -548,7 +585,7 @@ pub fn cardholder_body(body: Result<Bytes, BytesRejection>) -> Result<Cardholder
             ),
         ));
     }
-    typed(value, "cardholder")
+    bound(value, "cardholder")
 }
 
 async fn create_cardholder(
@@ -560,7 +597,7 @@ async fn create_cardholder(
         Err(r) => return r.into_response(),
     };
     let token = state.site.create_cardholder(cardholder);
-    match state.site.cardholder(&token.to_string()) {
+    match presented_cardholder(&state, &token.to_string()) {
         Some(c) => (StatusCode::CREATED, axum::Json(c)).into_response(),
         None => not_found("the cardholder was deleted right after it was created"),
     }
@@ -581,7 +618,7 @@ async fn update_cardholder(
     if !state.site.update_cardholder(&token, cardholder) {
         return not_found(&format!("no cardholder with token '{token}'"));
     }
-    match state.site.cardholder(&token) {
+    match presented_cardholder(&state, &token) {
         Some(c) => json(c),
         None => not_found(&format!("no cardholder with token '{token}'")),
     }
@@ -592,36 +629,5 @@ async fn delete_cardholder(State(state): State<AppState>, Path(token): Path<Stri
         StatusCode::OK.into_response()
     } else {
         not_found(&format!("no cardholder with token '{token}'"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cardholder_listed_whole_has_the_same_fields_as_its_projection() {
-        let generator = crate::people::Generator::new(
-            7,
-            model::SiPassVersion::V2_80,
-            vec![(1, "Sales".into())],
-            vec![("9".into(), "Staff".into())],
-        );
-        let all: Vec<String> = Cardholder::FIELDS
-            .iter()
-            .filter(|f| **f != "Token")
-            .map(|f| f.to_lowercase())
-            .collect();
-        assert!(asks_every_field(&all));
-        assert!(!asks_every_field(&all[1..]));
-        for token in [1, 97, 1000] {
-            let cardholder = generator.cardholder(token);
-            let whole = serde_json::to_value(Listed::Whole {
-                cardholder: &cardholder,
-                links: [],
-            })
-            .unwrap();
-            assert_eq!(whole, project(&cardholder, Some(&all)));
-        }
     }
 }

@@ -27,6 +27,8 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     pub operator: Arc<Operator>,
     pub faults: Arc<LiveFaults>,
+    /// How answers are shaped for the simulated release and site.
+    pub present: Arc<crate::present::Presentation>,
     /// How often an idle push stream gets a `: keep-alive` comment.
     pub keep_alive: Duration,
     /// Becomes true when the server shuts down: push streams end then, so that shutdown
@@ -129,6 +131,16 @@ pub fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError>
 pub fn typed<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, ApiError> {
     serde_json::from_value(value)
         .map_err(|e| ApiError::bad_input(format!("not a valid {what}: {e}")))
+}
+
+/// A JSON value bound to an HR API type as SiPass (ASP.NET Web API) binds it: keys in any
+/// case, `null` and missing properties as defaults, numbers and numeric strings swapped
+/// where the type wants the other (`model::lenient`). 400 naming the problem otherwise.
+pub fn bound<T: DeserializeOwned + model::lenient::Shape>(
+    value: Value,
+    what: &str,
+) -> Result<T, ApiError> {
+    model::lenient::bind(value).map_err(|e| ApiError::bad_input(format!("not a valid {what}: {e}")))
 }
 
 /// SiPass (ASP.NET) matches paths case-insensitively and accepts a trailing slash: the

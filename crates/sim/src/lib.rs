@@ -17,7 +17,7 @@
 //! # HR API (`/api/V1/hr`)
 //! | Method and path | What it does |
 //! |---|---|
-//! | `POST Authentication` `{Username, Password}` | `{Token: "<64 hex>:<user>"}`; empty token when refused |
+//! | `POST Authentication` `{Username, Password}` | `{Token: "<64 upper-case hex>:<user>"}`; empty token when refused |
 //! | `GET Authentication` | keep-alive: slides the session's expiry (401 once expired) |
 //! | `GET Authentication/SessionTimeout` (or `?sessiontimeout`) | the timeout in seconds, a bare integer |
 //! | `DELETE Authentication` | logout |
@@ -26,6 +26,11 @@
 //! | `GET WorkGroups[?workGroupID=]`, `AccessLevels`, `AccessGroups` (+ POST/PUT/DELETE) | workgroup Tokens are numbers |
 //! | `GET AccessPoints`, `AccessPointGroups`, `FloorPoints`, `FloorPointGroups` | in the envelope |
 //! | `GET TimeSchedules`, `CardTechnologies`, `CredentialProfiles` | bare arrays |
+//! | `GET /api/V1/cardholders/images?imgId=&token=` | the portrait a cardholder's `Potrait` URL points at |
+//!
+//! Bodies are bound as SiPass's ASP.NET Web API binds them (`model::lenient`); answers take
+//! the shapes the public clients recorded ([`present`]). `docs/simulator.md` names the source
+//! of each behaviour. With `hr_only` the management API and push channel are not served.
 //!
 //! # Management API (`/api/management/V1`, ours)
 //! | Method and path | What it does |
@@ -55,6 +60,7 @@ mod hub;
 mod load;
 mod mgmt;
 mod people;
+pub mod present;
 mod rng;
 mod serve;
 mod session;
@@ -105,6 +111,11 @@ pub struct SimConfig {
     pub keep_alive: Duration,
     /// Bodies larger than this are refused with 413.
     pub max_body_bytes: usize,
+    /// The site's UTC offset (`+08:00`), which SiPass adds to the dates it answers.
+    pub utc_offset: String,
+    /// Serve the HR API alone, as a real SiPass does: no management API and no push
+    /// channel of ours (the test endpoints stay).
+    pub hr_only: bool,
 }
 
 impl SimConfig {
@@ -126,7 +137,25 @@ impl SimConfig {
             push_retain: DEFAULT_PUSH_RETAIN,
             keep_alive: Duration::from_secs(15),
             max_body_bytes: DEFAULT_MAX_BODY,
+            utc_offset: "+00:00".to_owned(),
+            hr_only: false,
         }
+    }
+}
+
+/// Checks a UTC offset as SiPass writes it: `+HH:MM` or `-HH:MM`, at most 14 hours.
+pub fn parse_utc_offset(text: &str) -> Result<String, SimError> {
+    let bytes = text.as_bytes();
+    let ok = bytes.len() == 6
+        && (bytes[0] == b'+' || bytes[0] == b'-')
+        && bytes[3] == b':'
+        && [1, 2, 4, 5].iter().all(|&i| bytes[i].is_ascii_digit())
+        && text[1..3].parse::<u32>().is_ok_and(|h| h <= 14)
+        && text[4..6].parse::<u32>().is_ok_and(|m| m < 60);
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(SimError::BadUtcOffset(text.to_owned()))
     }
 }
 
@@ -155,6 +184,8 @@ impl std::str::FromStr for Operator {
 pub enum SimError {
     #[error("operator must be given as USER:PASSWORD, both non-empty")]
     BadOperator,
+    #[error("UTC offset '{0}' is not of the form +HH:MM or -HH:MM (e.g. +08:00)")]
+    BadUtcOffset(String),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
     #[error("cannot listen: {0}")]
@@ -224,10 +255,14 @@ pub async fn start(
         sessions: Arc::new(session::Sessions::new(config.session_timeout)),
         operator: Arc::new(config.operator.clone()),
         faults: Arc::new(faults::LiveFaults::new(connections.clone())),
+        present: Arc::new(present::Presentation::new(
+            config.version,
+            &parse_utc_offset(&config.utc_offset)?,
+        )),
         keep_alive: config.keep_alive,
         stopping,
     };
-    let router = router(state, config.max_body_bytes);
+    let router = router(state, config.max_body_bytes, config.hr_only);
     load::start(site.clone(), config.changes_per_sec, config.events_per_sec);
     let shutdown = async move {
         shutdown.await;
@@ -252,19 +287,21 @@ pub async fn start(
 /// The three APIs on one listener. Paths are lower-cased and a trailing slash dropped
 /// before routing (SiPass matches paths case-insensitively). Faults apply to the HR and
 /// management APIs only.
-fn router(state: http::AppState, max_body: usize) -> Router {
+fn router(state: http::AppState, max_body: usize, hr_only: bool) -> Router {
     let session = || middleware::from_fn_with_state(state.clone(), http::require_session);
     let faults = middleware::from_fn_with_state(state.clone(), http::apply_faults);
     let hr = hr::open_routes().merge(hr::session_routes().route_layer(session()));
-    let faulty = Router::new()
-        .nest(hr::BASE, hr)
-        .nest(mgmt::BASE, mgmt::routes().route_layer(session()))
-        .layer(faults);
+    let mut faulty = Router::new().nest(hr::BASE, hr);
+    if !hr_only {
+        faulty = faulty.nest(mgmt::BASE, mgmt::routes().route_layer(session()));
+    }
     let api = Router::new()
-        .merge(faulty)
+        .merge(faulty.layer(faults))
         .nest(simapi::BASE, simapi::routes().route_layer(session()))
         .layer(middleware::from_fn(http::require_client_headers))
         .layer(DefaultBodyLimit::max(max_body))
+        // Portraits are fetched by URL (a browser's <img>), without SiPass's headers.
+        .route(hr::IMAGES, axum::routing::get(hr::portrait))
         .with_state(state)
         .fallback(|| async {
             http::sipass_error(

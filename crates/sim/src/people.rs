@@ -220,8 +220,9 @@ impl Generator {
             },
             custom_fields: vec![CustomField {
                 filed_name: "CustomTextBoxControl1__CF".to_owned(),
-                field_value: format!("Badge {}", rng.below(1000)),
+                field_value: Some(format!("Badge {}", rng.below(1000))),
             }],
+            ..Cardholder::default()
         }
     }
 }
@@ -248,10 +249,10 @@ pub fn access_group_rule(token: &str, name: &str) -> AccessRule {
         object_token: token.to_owned(),
         object_name: name.to_owned(),
         time_schedule_token: "1".to_owned(),
-        start_date: String::new(),
-        end_date: String::new(),
-        arming_rights_id: 0,
-        control_mode_id: 0,
+        start_date: None,
+        end_date: None,
+        arming_rights_id: None,
+        control_mode_id: None,
         side: 0,
         is_favourite: false,
     }

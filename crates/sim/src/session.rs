@@ -1,5 +1,5 @@
 //! HR API sessions: the operator allowed to log in, and raw tokens of the form
-//! `<64 hex>:<user>` with a sliding expiry.
+//! `<64 upper-case hex>:<user>` with a sliding expiry.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -38,7 +38,8 @@ impl Sessions {
 
     /// Opens a session for `user` and returns its token.
     pub fn open(&self, user: &str) -> String {
-        let token = format!("{}:{user}", tls::random_hex(32));
+        // Real SiPass sends the hex part in upper case (Val0429's recorded login).
+        let token = format!("{}:{user}", tls::random_hex(32).to_ascii_uppercase());
         self.lock().insert(token.clone(), Instant::now());
         token
     }

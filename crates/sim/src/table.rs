@@ -18,6 +18,11 @@ use serde_json::Value;
 
 /// An object with a numeric token that a table can hold.
 pub trait Record: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    /// The shape bodies are bound against (`model::lenient`); `null` binds strictly (the
+    /// management and test kinds are ours, not SiPass's).
+    fn shape() -> Value {
+        Value::Null
+    }
     fn token(&self) -> u64;
     fn set_token(&mut self, token: u64);
     fn name(&self) -> &str;
@@ -39,11 +44,29 @@ macro_rules! string_token_record {
     )*};
 }
 
+/// The HR API kinds bind as SiPass does.
+macro_rules! hr_record {
+    ($($t:ty),*) => {$(
+        impl Record for $t {
+            fn shape() -> Value {
+                <$t as model::lenient::Shape>::shape()
+            }
+            fn token(&self) -> u64 {
+                self.token.trim().parse().unwrap_or(0)
+            }
+            fn set_token(&mut self, token: u64) {
+                self.token = token.to_string();
+            }
+            fn name(&self) -> &str {
+                &self.name
+            }
+        }
+    )*};
+}
+
+hr_record!(AccessLevel, AccessGroup, NamedToken, CredentialProfile);
+
 string_token_record!(
-    AccessLevel,
-    AccessGroup,
-    NamedToken,
-    CredentialProfile,
     Unit,
     Doorset,
     Bank,
@@ -56,6 +79,9 @@ string_token_record!(
 );
 
 impl Record for WorkGroup {
+    fn shape() -> Value {
+        <WorkGroup as model::lenient::Shape>::shape()
+    }
     fn token(&self) -> u64 {
         u64::try_from(self.token).unwrap_or(0)
     }
@@ -69,6 +95,9 @@ impl Record for WorkGroup {
 
 /// Card technologies are keyed by their `TechnologyCode`.
 impl Record for CardTechnology {
+    fn shape() -> Value {
+        <CardTechnology as model::lenient::Shape>::shape()
+    }
     fn token(&self) -> u64 {
         u64::try_from(self.technology_code).unwrap_or(0)
     }
@@ -194,7 +223,22 @@ impl<T: Record> AnyTable for Table<T> {
     }
 }
 
-fn parse<T: Record>(body: Value) -> Result<T, RowError> {
+/// A body as a row: HR API kinds bound leniently (nested workgroup contacts flattened
+/// first), the others strictly.
+fn parse<T: Record>(mut body: Value) -> Result<T, RowError> {
+    if let Value::Object(fields) = &mut body {
+        model::sipass::flatten_contacts(fields);
+    }
+    let shape = T::shape();
+    let invalid = |reason: String| RowError::Invalid {
+        kind: short_type_name::<T>(),
+        reason,
+    };
+    let body = if shape.is_null() {
+        body
+    } else {
+        model::lenient::prepare(body, &shape).map_err(invalid)?
+    };
     serde_json::from_value(body).map_err(|e| RowError::Invalid {
         kind: short_type_name::<T>(),
         reason: e.to_string(),

@@ -7,13 +7,14 @@
 //! unchanged against a real SiPass server as against the simulator.
 
 pub mod push;
+pub mod read;
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use model::management::{self, ObjectKind};
 
-use model::sipass::{Envelope, ErrorBody, Login, LoginToken, error_code};
+use model::sipass::{Login, error_code};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -179,13 +180,13 @@ impl HrClient {
                 other => other,
             });
         }
-        let token: LoginToken = decode(&bytes, "login")?;
-        if token.token.is_empty() {
+        let token = read::login_token(&bytes)?;
+        if token.is_empty() {
             return Err(SiPassError::LoginRefused {
                 user: self.config.user.clone(),
             });
         }
-        *self.lock() = Some(token.token);
+        *self.lock() = Some(token);
         Ok(())
     }
 
@@ -198,7 +199,7 @@ impl HrClient {
 
     /// The session timeout SiPass applies, read from `Authentication/SessionTimeout`.
     pub async fn session_timeout(&self) -> Result<Duration, SiPassError> {
-        let secs: u64 = self
+        let body: Value = self
             .call(
                 Method::GET,
                 "Authentication/SessionTimeout",
@@ -206,7 +207,7 @@ impl HrClient {
                 true,
             )
             .await?;
-        Ok(Duration::from_secs(secs))
+        read::session_timeout(body)
     }
 
     /// Ends the session, if one is held. Failures are ignored: the session expires anyway.
@@ -233,24 +234,26 @@ impl HrClient {
             path.push_str("&fields=");
             path.push_str(&fields.join(","));
         }
-        let envelope: Envelope<Value> = self
-            .call(Method::GET, &path, "the cardholder list", true)
-            .await?;
+        let what = "the cardholder list";
+        let body: Value = self.call(Method::GET, &path, what, true).await?;
+        let (records, total) = read::list(body, what)?;
         Ok(CardholderPage {
-            records: envelope.records,
-            total: envelope.total_records,
+            records: records.into_iter().map(read::cardholder).collect(),
+            total,
         })
     }
 
     /// One full cardholder.
     pub async fn cardholder(&self, token: &str) -> Result<Value, SiPassError> {
-        self.call(
-            Method::GET,
-            &format!("Cardholders/{token}"),
-            "a cardholder",
-            true,
-        )
-        .await
+        let body: Value = self
+            .call(
+                Method::GET,
+                &format!("Cardholders/{token}"),
+                "a cardholder",
+                true,
+            )
+            .await?;
+        Ok(read::cardholder(body))
     }
 
     /// The SiPass release, from the management API's `Version`.
@@ -280,7 +283,8 @@ impl HrClient {
         let body: Value = self
             .call_at(api, Method::GET, kind.collection(), &what, true, None)
             .await?;
-        records(body, &what)
+        let (records, _) = read::list(body, &what)?;
+        Ok(records.into_iter().map(|r| read::object(kind, r)).collect())
     }
 
     /// One object by token; `None` when SiPass no longer has it.
@@ -303,10 +307,11 @@ impl HrClient {
             }
         };
         match result {
-            Ok(Value::Object(o)) if o.contains_key("Records") => {
-                Ok(records(Value::Object(o), "an object")?.into_iter().next())
+            Ok(Value::Object(o)) if model::lenient::get(&o, "Records").is_some() => {
+                let (records, _) = read::list(Value::Object(o), "an object")?;
+                Ok(records.into_iter().next().map(|r| read::object(kind, r)))
             }
-            Ok(v) => Ok(Some(v)),
+            Ok(v) => Ok(Some(read::object(kind, v))),
             Err(SiPassError::Refused { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -631,16 +636,7 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn error_from(status: StatusCode, body: &[u8], what: &str) -> SiPassError {
-    let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(e) => (e.error_code, e.message),
-        Err(_) => (0, String::from_utf8_lossy(body).chars().take(200).collect()),
-    };
-    SiPassError::Refused {
-        what: what.to_owned(),
-        status: status.as_u16(),
-        code,
-        message,
-    }
+    read::error(status.as_u16(), body, what)
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, SiPassError> {

@@ -119,12 +119,18 @@ impl ServerIdentity {
     /// A rustls server configuration offering HTTP/2 and HTTP/1.1.
     pub fn rustls_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
         crate::install_crypto_provider();
-        let certs = rustls_pemfile::certs(&mut self.cert_pem.as_bytes())
+        use rustls::pki_types::pem::{self, PemObject};
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad("certificate", e.to_string()))?;
-        let key = rustls_pemfile::private_key(&mut self.key_pem.as_bytes())
-            .map_err(|e| bad("private key", e.to_string()))?
-            .ok_or_else(|| bad("private key", "no key found".into()))?;
+        if certs.is_empty() {
+            return Err(bad("certificate", "no certificate found".into()));
+        }
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).map_err(|e| match e {
+            pem::Error::NoItemsFound => bad("private key", "no key found".into()),
+            e => bad("private key", e.to_string()),
+        })?;
         let mut config = rustls::ServerConfig::builder()
             .with_no_client_auth()
             .with_single_cert(certs, key)?;
@@ -140,13 +146,44 @@ pub fn default_server_names() -> Vec<String> {
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
     ];
-    if let Ok(host) = std::env::var("HOSTNAME").or_else(|_| std::env::var("COMPUTERNAME"))
-        && !host.is_empty()
+    if let Some(host) = host_name()
         && !names.contains(&host)
     {
         names.push(host);
     }
     names
+}
+
+/// This machine's name as the operating system knows it: not `$HOSTNAME`, which a shell does
+/// not export and an init system does not set.
+pub fn host_name() -> Option<String> {
+    let name = system_host_name()?;
+    let name = name.trim().to_ascii_lowercase();
+    // Only what can be a DNS name in a certificate.
+    let usable = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    usable.then_some(name)
+}
+
+#[cfg(unix)]
+fn system_host_name() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8(buf[..end].to_vec()).ok()
+}
+
+/// Windows sets `COMPUTERNAME` for every process, services included.
+#[cfg(not(unix))]
+fn system_host_name() -> Option<String> {
+    std::env::var("COMPUTERNAME").ok()
 }
 
 fn ca_params(name: &str) -> CertificateParams {
@@ -214,5 +251,16 @@ mod tests {
         let id = again.issue_server(&default_server_names()).unwrap();
         id.rustls_config().unwrap();
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_default_names_carry_the_machines_own_name_whatever_the_environment() {
+        let from_system = std::fs::read_to_string("/proc/sys/kernel/hostname");
+        let names = default_server_names();
+        assert!(names.contains(&"localhost".to_owned()));
+        if let Ok(expected) = from_system {
+            let expected = expected.trim().to_ascii_lowercase();
+            assert!(names.contains(&expected), "{names:?} lacks {expected}");
+        }
     }
 }

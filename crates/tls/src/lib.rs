@@ -9,7 +9,7 @@
 mod authority;
 mod https;
 
-pub use authority::{Authority, ServerIdentity, default_server_names};
+pub use authority::{Authority, ServerIdentity, default_server_names, host_name};
 pub use https::serve;
 
 use std::path::PathBuf;

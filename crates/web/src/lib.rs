@@ -17,6 +17,7 @@ use role::Role;
 use serde::{Deserialize, Serialize};
 
 mod error;
+pub mod metrics;
 
 pub use error::{ApiError, Code, ErrorBody};
 
@@ -40,6 +41,7 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
     let api = Router::new()
         .route("/sync/status", get(sync_status))
         .route("/sync/start", post(sync_start))
+        .route("/sync/verify", post(sync_verify))
         .route("/config", get(config_show).put(config_set))
         .route("/entities", get(entities_list))
         .route("/entities/{id}", get(entity_show))
@@ -55,6 +57,10 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
         .route("/", get(index))
         .route("/app.js", get(script))
         .route("/app.css", get(stylesheet))
+        // Without the token, for load balancers, monitoring and Prometheus: they carry
+        // states and counts, no personal data.
+        .route("/health", get(health))
+        .route("/metrics", get(metrics_text))
         .nest("/api/v1", api)
         .layer(middleware::map_response(security_headers))
         .with_state(state)
@@ -121,6 +127,48 @@ async fn sync_status(State(state): State<AppState>) -> Result<Response, ApiError
     let role = state.role.clone();
     let status = runtime::try_blocking(move || role.sync_status()).await??;
     Ok(Json(status).into_response())
+}
+
+/// Deep verification: every kind's count and digest recomputed from the Directory's rows and
+/// compared with what the Directory keeps (seconds per million entities).
+async fn sync_verify(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let role = state.role.clone();
+    let kinds =
+        runtime::try_blocking(move || role::verify::verify_deep(&*role.directory)).await??;
+    let consistent = kinds.iter().all(|k| k.consistent);
+    Ok(Json(DeepVerification { consistent, kinds }).into_response())
+}
+
+/// The answer to `POST /api/v1/sync/verify`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct DeepVerification {
+    /// True when every kind's rows add up to the count and digest the Directory keeps.
+    pub consistent: bool,
+    pub kinds: Vec<role::verify::DeepVerdict>,
+}
+
+/// The role's health for monitoring: 200 when it is online or synchronizing, 503 otherwise,
+/// with the state and its reason.
+async fn health(State(state): State<AppState>) -> Response {
+    let health = state.role.status.health();
+    let working = matches!(
+        health.state,
+        role::HealthState::Online | role::HealthState::Synchronizing
+    );
+    let code = if working {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(health)).into_response()
+}
+
+/// The role's metrics in the Prometheus text format (docs/metrics.md).
+async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let role = state.role.clone();
+    let status = runtime::try_blocking(move || role.sync_status()).await??;
+    let text = metrics::encode(&status);
+    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }
 
 async fn config_show(State(state): State<AppState>) -> Result<Response, ApiError> {

@@ -58,7 +58,7 @@ fn a_refused_sipass_login_stops_the_proxy_with_sipass_reason() {
             "--sipass-ca",
             s(&sim_dir.join("ca.pem")),
         ],
-        &[("SIPASS_PASSWORD", "wrong")],
+        &[("SIPASS_BRIDGE_SIPASS_PASSWORD", "wrong")],
     );
     assert!(!ok);
     assert_one_clear_line(

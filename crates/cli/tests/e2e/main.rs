@@ -3,7 +3,10 @@
 
 mod bad_input;
 mod bench;
+mod config;
 mod db;
+mod hardening;
+mod hr_only;
 mod proxy;
 mod skeleton;
 mod support;

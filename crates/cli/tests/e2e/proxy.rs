@@ -344,7 +344,14 @@ fn a_python_client_generated_from_the_proto_files_calls_hello_and_list_over_tls(
     let dir = TempDir::new("python");
     let (sim_dir, proxy_dir) = (dir.sub("sim"), dir.sub("proxy"));
     let (_sim, url) = start_sim(&sim_dir, 120);
-    let (_proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, None, &[]);
+    let metrics_addr = format!("127.0.0.1:{}", crate::support::free_port());
+    let (_proxy, addr) = start_proxy(
+        &proxy_dir,
+        &sim_dir,
+        &url,
+        None,
+        &["--metrics-listen", &metrics_addr],
+    );
     let api = SipassApi::login(&url, &sim_dir);
     wait_loaded(&api, &mut bridge(&api, &proxy_dir, &addr));
 
@@ -371,6 +378,33 @@ fn a_python_client_generated_from_the_proto_files_calls_hello_and_list_over_tls(
     assert_eq!(answer["sipass_version"], "2.80");
     assert_eq!(answer["cardholders"], 120);
     assert_eq!(answer["distinct_ids"], 120);
+    assert_eq!(
+        answer["health"],
+        serde_json::json!({"(server)": "SERVING", "sipassbridge.v1.Bridge": "SERVING"})
+    );
+
+    // The proxy's metrics pass Prometheus's own checker and say what the client saw.
+    let (code, metrics) =
+        harness::blocking::get_text(&format!("http://{metrics_addr}/metrics")).unwrap();
+    assert_eq!(code, 200, "{metrics}");
+    crate::support::promtool_check(&metrics);
+    let value = |name: &str, labels: &str| crate::support::metric_value(&metrics, name, labels);
+    assert_eq!(value("sipass_bridge_proxy_loaded", ""), Some(1.0));
+    assert_eq!(
+        value(
+            "sipass_bridge_proxy_entities_eligible",
+            "kind=\"cardholder\""
+        ),
+        Some(120.0)
+    );
+    assert_eq!(
+        value(
+            "sipass_bridge_proxy_worker_up",
+            "state=\"idle\",worker=\"bridge-server\""
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -509,7 +543,7 @@ fn the_proxy_serves_a_certificate_given_as_files_and_names_a_bad_one() {
             "--tls-key",
             s(&key),
         ],
-        &[("SIPASS_PASSWORD", "sipass")],
+        &[("SIPASS_BRIDGE_SIPASS_PASSWORD", "sipass")],
     );
     assert!(!ok);
     assert!(

@@ -6,8 +6,8 @@ use model::RunOutcome;
 use role::HealthState;
 
 use crate::support::{
-    SipassApi, System, cardholders_in_directory, cardholders_in_sipass, eventually, sync_status,
-    terminate,
+    SipassApi, System, bin, cardholders_in_directory, cardholders_in_sipass, eventually,
+    metric_value, promtool_check, run, s, sync_status, terminate,
 };
 
 #[test]
@@ -34,17 +34,116 @@ fn a_thousand_cardholders_reach_the_directory_exactly() {
     assert_eq!(in_sipass.len(), 1000);
     assert_eq!(cardholders_in_directory(&role_dir), in_sipass);
 
-    // A clean stop: each process exits successfully on SIGTERM.
-    assert!(
-        terminate(&mut system.role).success(),
-        "role: {}",
-        system.role.stderr()
+    // A name from SiPass is text, never terminal control: the CLI escapes it.
+    let mut hostile = api.ok("GET", "/api/V1/hr/Cardholders/1", None);
+    hostile["FirstName"] = serde_json::json!("\u{1b}]0;pwned\u{7}\u{1b}[31mEvil");
+    hostile["LastName"] = serde_json::json!("Name\nforged: line");
+    api.ok("PUT", "/api/V1/hr/Cardholders/1", Some(hostile));
+    eventually(
+        Duration::from_secs(30),
+        "the hostile name in the Directory",
+        || {
+            cardholders_in_directory(&role_dir)
+                .iter()
+                .any(|(id, name)| id == "1" && name.contains("forged"))
+                .then_some(())
+        },
     );
+    let (ok, listed, _) = run(
+        &[
+            "entities",
+            "list",
+            "--kind",
+            "cardholder",
+            "--data",
+            s(&role_dir),
+        ],
+        &[],
+    );
+    assert!(ok);
+    assert!(!listed.contains(['\u{1b}', '\u{7}']), "{listed:?}");
+    assert!(
+        !listed.lines().any(|l| l.starts_with("forged")),
+        "a name forged a line: {listed:?}"
+    );
+    assert!(listed.contains("\\u{1b}]0;pwned"), "{listed:?}");
+
+    // For monitoring scripts: 0 while online and equal, 2 with the reason once the proxy
+    // is gone, 1 when there is no role to ask.
+    let check = |data: &std::path::Path| {
+        let out = bin()
+            .run(&["sync", "status", "--check", "--data", s(data)], &[])
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stderr)
+    };
+    assert_eq!(check(&role_dir).0, Some(0), "{}", check(&role_dir).1);
+    let (ok, deep, stderr) = run(&["sync", "verify", "--deep", "--data", s(&role_dir)], &[]);
+    assert!(ok, "{stderr}");
+    assert!(
+        deep.lines().any(|l| l.starts_with("cardholder")
+            && l.contains(" 1000 ")
+            && l.ends_with("consistent")),
+        "{deep}"
+    );
+
+    // Health and metrics without the token, for monitoring; the metrics pass Prometheus's
+    // own checker and say what `sync status` says.
+    let (code, health) =
+        harness::blocking::get_text(&format!("{}/health", system.role_url.trim_end_matches('/')))
+            .unwrap();
+    assert_eq!(code, 200, "{health}");
+    assert!(health.contains("\"state\":\"online\""), "{health}");
+    let (code, metrics) = harness::blocking::get_text(&format!(
+        "{}/metrics",
+        system.role_url.trim_end_matches('/')
+    ))
+    .unwrap();
+    assert_eq!(code, 200, "{metrics}");
+    promtool_check(&metrics);
+    let status = sync_status(&role_dir).unwrap();
+    for (kind, k) in &status.kinds {
+        let labels = format!("kind=\"{kind}\"");
+        assert_eq!(
+            metric_value(
+                &metrics,
+                "sipass_bridge_role_entities_synchronized",
+                &labels
+            ),
+            Some(k.synchronized as f64),
+            "{kind}"
+        );
+        assert_eq!(
+            metric_value(&metrics, "sipass_bridge_role_entities_eligible", &labels),
+            k.eligible.map(|n| n as f64),
+            "{kind}"
+        );
+    }
+    assert_eq!(
+        metric_value(&metrics, "sipass_bridge_role_health", "state=\"online\""),
+        Some(1.0)
+    );
+
+    // A clean stop: each process exits successfully on SIGTERM.
     assert!(
         terminate(&mut system.proxy).success(),
         "proxy: {}",
         system.proxy.stderr()
     );
+    let stderr = eventually(Duration::from_secs(30), "--check to fail", || {
+        let (code, stderr) = check(&role_dir);
+        (code == Some(2)).then_some(stderr)
+    });
+    assert!(
+        stderr.starts_with("unhealthy: the role is warning"),
+        "{stderr}"
+    );
+    assert!(
+        terminate(&mut system.role).success(),
+        "role: {}",
+        system.role.stderr()
+    );
+    assert_eq!(check(&role_dir).0, Some(1));
     assert!(
         terminate(&mut system.sim).success(),
         "sim: {}",

@@ -82,6 +82,11 @@ pub fn start_sim(dir: &Path, cardholders: usize) -> (Process, String) {
     addressed(bin().start_sim(dir, cardholders, &[]))
 }
 
+/// Starts a simulator with extra flags (e.g. `--hr-only`).
+pub fn start_sim_with(dir: &Path, cardholders: usize, extra: &[&str]) -> (Process, String) {
+    addressed(bin().start_sim(dir, cardholders, extra))
+}
+
 /// Starts a proxy with its data in `dir` against the simulator whose data is in `sim_dir`,
 /// on `port` or one the OS chooses; returns it and its address.
 pub fn start_proxy(
@@ -183,4 +188,44 @@ pub fn cardholders_in_sipass(api: &SipassApi) -> BTreeSet<(String, String)> {
 /// Every cardholder in the role's Directory (id, name), read through `store`.
 pub fn cardholders_in_directory(role_dir: &Path) -> BTreeSet<(String, String)> {
     harness::directory::cardholders(role_dir).unwrap()
+}
+
+/// Checks Prometheus text with Prometheus's own `promtool check metrics` (Debian's
+/// `prometheus` package; scripts/test installs it), failing the test with promtool's words.
+pub fn promtool_check(metrics: &str) {
+    use std::io::Write;
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is needed: scripts/test installs Debian's prometheus package");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics refused the metrics:\n{}{}\n--- metrics ---\n{metrics}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The value of the sample `name{labels}` (labels as written, e.g. `kind="cardholder"`) in
+/// Prometheus text.
+pub fn metric_value(metrics: &str, name: &str, labels: &str) -> Option<f64> {
+    let series = if labels.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name}{{{labels}}}")
+    };
+    metrics.lines().find_map(|line| {
+        let (key, value) = line.rsplit_once(' ')?;
+        (key == series).then(|| value.parse().ok()).flatten()
+    })
 }

@@ -304,10 +304,22 @@ impl Synchronizer {
         }
         if mismatched.is_empty() {
             verified.at = Some(summary.revision);
-            if self.status.set_health(
-                HealthState::Online,
-                Some("synchronized and verified".to_owned()),
-            ) {
+            let missing: Vec<String> = self
+                .status
+                .proxy()
+                .unavailable
+                .into_iter()
+                .map(|u| u.feature)
+                .collect();
+            let reason = if missing.is_empty() {
+                "synchronized and verified".to_owned()
+            } else {
+                format!(
+                    "synchronized and verified; not available against this SiPass: {}",
+                    missing.join(", ")
+                )
+            };
+            if self.status.set_health(HealthState::Online, Some(reason)) {
                 tracing::info!("synchronized and verified");
             }
         } else {

@@ -228,6 +228,7 @@ impl Proxy for FakeProxy {
                     cardholders_loaded: loaded,
                     cardholders_total: total,
                 }),
+            unavailable: Vec::new(),
         })
     }
 

@@ -11,4 +11,5 @@ mod management;
 mod push;
 mod reference;
 mod sessions;
+mod sources;
 mod support;

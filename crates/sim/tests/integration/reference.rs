@@ -68,7 +68,10 @@ async fn workgroups_access_levels_and_groups_can_be_created_changed_and_deleted(
         let (_, got) = sim.get(&sim.hr(&format!("{kind}/{token}"))).await;
         assert_eq!(got["Name"], format!("New {kind}"));
         let (status, body) = sim
-            .put(&sim.hr(&format!("{kind}/{token}")), json!({"Name": 5}))
+            .put(
+                &sim.hr(&format!("{kind}/{token}")),
+                json!({"Name": ["a list"]}),
+            )
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{kind}: {body}");
         let (_, got) = sim.get(&sim.hr(&format!("{kind}/{token}"))).await;

@@ -34,6 +34,20 @@ async fn login_gives_a_sipass_token_and_bad_credentials_an_empty_one() {
             Some(json!({"User": 1})),
         )
         .await;
+    assert_eq!(
+        (status, &body["Token"]),
+        (StatusCode::OK, &json!("")),
+        "bound as ASP.NET binds: no user name, so refused credentials"
+    );
+
+    let (status, body) = sim
+        .call_as(
+            None,
+            Method::POST,
+            &sim.hr("Authentication"),
+            Some(json!(["operator", "sipass"])),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["ErrorCode"], 909);
 }

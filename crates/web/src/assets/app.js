@@ -29,6 +29,10 @@ function render(s) {
   const retry = s.health.retry_in_ms == null ? "" : "; retrying in " + Math.ceil(s.health.retry_in_ms / 1000) + " s";
   $("reason").textContent = (s.health.reason || "") + retry;
   $("proxy").textContent = s.proxy.address ? `${s.proxy.address} (${s.proxy.connected ? "connected" : "not connected"}, proxy ${s.proxy.product_version || "?"}, SiPass ${s.proxy.sipass_version || "?"})` : "not connected yet";
+  const missing = (s.proxy.unavailable || []).map(u =>
+    el("li", {}, el("strong", {}, u.feature), u.kinds.length ? ` (${u.kinds.join(", ")})` : "", ": ", u.reason));
+  $("unavailable").replaceChildren(...missing);
+  $("unavailable-section").hidden = missing.length === 0;
   const rows = Object.entries(s.kinds).map(([kind, k]) =>
     el("tr", {}, el("td", {}, kind), el("td", {}, k.synchronized), el("td", {}, text(k.eligible)),
       el("td", {}, k.digest_match === null ? "–" : k.digest_match ? "✔ equal" : "✘ differs")));

@@ -1,0 +1,90 @@
+//! Where a service keeps its data when no `--data` is given. A service started from `/` or by
+//! an init system must not scatter its databases into whatever folder it happens to start
+//! in: it uses the platform's folder for service state. The demo keeps `./sipass-bridge-data`.
+
+use std::path::PathBuf;
+
+use crate::DEFAULT_DATA as DEMO_DATA;
+
+/// The platform's data folder for `service` ("proxy" or "role"):
+/// - systemd's `$STATE_DIRECTORY` when the service manager gives one (its first entry);
+/// - on Unix, `/var/lib/sipass-bridge/<service>` for root, else
+///   `$XDG_STATE_HOME/sipass-bridge/<service>` (`~/.local/state/...`);
+/// - on Windows, `%ProgramData%\SiPass Bridge\<service>`.
+pub fn service_default(service: &str) -> PathBuf {
+    if let Some(dirs) = std::env::var_os("STATE_DIRECTORY")
+        && let Some(first) = std::env::split_paths(&dirs).next()
+        && !first.as_os_str().is_empty()
+    {
+        return first;
+    }
+    platform_state(service)
+}
+
+#[cfg(unix)]
+fn platform_state(service: &str) -> PathBuf {
+    // SAFETY: geteuid only reads the process's credentials.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        return PathBuf::from("/var/lib/sipass-bridge").join(service);
+    }
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")));
+    match state {
+        Some(state) => state.join("sipass-bridge").join(service),
+        None => PathBuf::from(DEMO_DATA),
+    }
+}
+
+#[cfg(not(unix))]
+fn platform_state(service: &str) -> PathBuf {
+    let base = std::env::var_os("ProgramData")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"));
+    base.join("SiPass Bridge").join(service)
+}
+
+/// The role data folder an administration command uses without `--data`: the demo's folder
+/// here when a role has written its address there, else the role service's folder.
+pub fn role_for_admin() -> PathBuf {
+    let demo = PathBuf::from(DEMO_DATA);
+    if crate::services::role_address_path(&demo).exists() {
+        return demo;
+    }
+    let service = service_default("role");
+    if crate::services::role_address_path(&service).exists() {
+        service
+    } else {
+        demo
+    }
+}
+
+/// Creates the default data folder (0700 under the process umask) when it is missing; an
+/// explicit `--data` must exist, so that a typo is not taken for a new, empty site.
+pub fn prepare_default(data: &std::path::Path, service: &str) -> std::io::Result<()> {
+    if data == service_default(service) && !data.exists() {
+        std::fs::create_dir_all(data)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_managers_state_directory_comes_first() {
+        // SAFETY: this test is the only one in this binary touching STATE_DIRECTORY.
+        unsafe { std::env::set_var("STATE_DIRECTORY", "/var/lib/sipass-bridge/proxy:/other") };
+        assert_eq!(
+            service_default("proxy"),
+            PathBuf::from("/var/lib/sipass-bridge/proxy")
+        );
+        unsafe { std::env::remove_var("STATE_DIRECTORY") };
+        let default = service_default("role");
+        assert!(default.is_absolute(), "{default:?}");
+        assert!(default.ends_with("sipass-bridge/role"), "{default:?}");
+    }
+}

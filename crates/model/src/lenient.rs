@@ -1,0 +1,251 @@
+//! JSON bound the way SiPass's HR API (an ASP.NET Web API, Json.NET) binds it.
+//!
+//! Both public clients that ran against real SiPass servers send bodies only that binding
+//! accepts (`reference/sipass-api.md` §1.3): camelCase keys, `null` for strings and numbers,
+//! numbers where SiPass has strings (`"TimeScheduleToken": 4`) and the reverse, nested
+//! objects left out. Strict serde refuses all of these, so JSON is first normalised against
+//! the *shape* of the type it is bound to, then deserialised:
+//!
+//! - keys are matched case-insensitively and renamed to the type's own spelling;
+//! - `null` is dropped, so the field takes its default (every bound type is
+//!   `#[serde(default)]`);
+//! - a number or boolean bound to a string becomes its text; a numeric string bound to a
+//!   number becomes that number, an empty one the default; `"true"`/`"false"` and 0/1 bind
+//!   to booleans;
+//! - anything else is left alone, so a genuinely wrong value (a word where a number
+//!   belongs, an array where an object belongs) is still refused by the typed
+//!   deserialisation that follows.
+//!
+//! The simulator binds request bodies with it, the SiPass client the answers it reads: one
+//! set of rules, so what one accepts the other reads.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Number, Value};
+
+/// A type's JSON shape: its serialised default, with one example element in each array of
+/// objects and a typed example in each optional scalar. An empty object or array, or
+/// `null`, means "anything": the value is passed through unchanged.
+pub trait Shape {
+    fn shape() -> Value;
+}
+
+/// Binds `value` to `T` as SiPass would: normalised against `T`'s shape, then deserialised.
+pub fn bind<T: DeserializeOwned + Shape>(value: Value) -> Result<T, serde_json::Error> {
+    let normal = prepare(value, &T::shape()).map_err(serde::de::Error::custom)?;
+    serde_json::from_value(normal)
+}
+
+/// `value` normalised against `shape`, ready for typed deserialisation; an error naming
+/// the place where a list stands for an object.
+pub fn prepare(value: Value, shape: &Value) -> Result<Value, String> {
+    if let Some(at) = misplaced_list(&value, shape, "") {
+        return Err(format!(
+            "{} must be a JSON object, not a list",
+            if at.is_empty() { "the body" } else { &at }
+        ));
+    }
+    Ok(normalise(value, shape).unwrap_or(Value::Object(Map::new())))
+}
+
+/// Where a list stands for an object. Serde would read a list as a struct's fields in
+/// order; Json.NET refuses it, and so must we. Returns the path of the first one.
+fn misplaced_list(value: &Value, shape: &Value, at: &str) -> Option<String> {
+    match (value, shape) {
+        (Value::Array(_), Value::Object(fields)) if !fields.is_empty() => Some(at.to_owned()),
+        (Value::Object(object), Value::Object(fields)) => object.iter().find_map(|(k, v)| {
+            let field = fields
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(k))
+                .map(|(_, s)| s)?;
+            misplaced_list(
+                v,
+                field,
+                &format!("{at}{}{k}", if at.is_empty() { "" } else { "." }),
+            )
+        }),
+        (Value::Array(items), Value::Array(example)) if !example.is_empty() => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| misplaced_list(v, &example[0], &format!("{at}[{i}]"))),
+        _ => None,
+    }
+}
+
+/// `value` normalised against `shape` (see the module documentation); `None` for `null`,
+/// which the caller leaves out so that the field takes its default.
+pub fn normalise(value: Value, shape: &Value) -> Option<Value> {
+    match (value, shape) {
+        (Value::Null, _) => None,
+        (Value::Object(object), Value::Object(fields)) if !fields.is_empty() => {
+            Some(Value::Object(normalise_object(object, fields)))
+        }
+        (Value::Array(items), Value::Array(example)) if !example.is_empty() => Some(Value::Array(
+            items
+                .into_iter()
+                .filter_map(|item| normalise(item, &example[0]))
+                .collect(),
+        )),
+        (value, Value::String(_)) => Some(as_text(value)),
+        (value, Value::Number(example)) => as_number(value, example.is_f64()),
+        (value, Value::Bool(_)) => Some(as_bool(value)),
+        (value, _) => Some(value),
+    }
+}
+
+/// Renames the keys of `object` to `fields`' spelling (case-insensitively) and normalises
+/// each value; unknown keys are kept as they are (serde ignores them).
+fn normalise_object(object: Map<String, Value>, fields: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (key, value) in object {
+        let (name, field_shape) = match fields.get_key_value(&key) {
+            Some((k, s)) => (k.clone(), s),
+            None => match fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(&key)) {
+                Some((k, s)) => (k.clone(), s),
+                None => (key, &Value::Null),
+            },
+        };
+        match normalise(value, field_shape) {
+            Some(v) => {
+                out.insert(name, v);
+            }
+            None => {
+                out.remove(&name);
+            }
+        }
+    }
+    out
+}
+
+fn as_text(value: Value) -> Value {
+    match value {
+        Value::Number(n) => Value::String(n.to_string()),
+        Value::Bool(b) => Value::String(b.to_string()),
+        other => other,
+    }
+}
+
+/// A number for a numeric field; an empty string gives the default (`None`), a word is
+/// left as it is to be refused.
+fn as_number(value: Value, float: bool) -> Option<Value> {
+    match value {
+        Value::String(s) => {
+            let text = s.trim();
+            if text.is_empty() {
+                return None;
+            }
+            if let Ok(i) = text.parse::<i64>() {
+                return Some(Value::Number(i.into()));
+            }
+            match text.parse::<f64>().ok().and_then(Number::from_f64) {
+                Some(n) => Some(Value::Number(n)),
+                None => Some(Value::String(s)),
+            }
+        }
+        // Json.NET binds 4.0 to an integer; serde does not.
+        Value::Number(n) if !float && n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                Some(Value::Number((f as i64).into()))
+            }
+            _ => Some(Value::Number(n)),
+        },
+        other => Some(other),
+    }
+}
+
+fn as_bool(value: Value) -> Value {
+    match value {
+        Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Value::Bool(true),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Value::Bool(false),
+        Value::Number(n) if n.as_i64() == Some(0) => Value::Bool(false),
+        Value::Number(n) if n.as_i64() == Some(1) => Value::Bool(true),
+        other => other,
+    }
+}
+
+/// The value of `key` in `object`, matched case-insensitively (exact spelling first).
+pub fn get<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    object.get(key).or_else(|| {
+        object
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, Default, Deserialize, PartialEq)]
+    #[serde(rename_all = "PascalCase", default)]
+    struct Rule {
+        rule_token: String,
+        rule_type: i32,
+        is_favourite: bool,
+    }
+
+    #[derive(Debug, Default, Deserialize, PartialEq)]
+    #[serde(rename_all = "PascalCase", default)]
+    struct Level {
+        token: String,
+        name: String,
+        access_rule: Vec<Rule>,
+    }
+
+    impl Shape for Level {
+        fn shape() -> Value {
+            json!({"Token": "", "Name": "", "AccessRule": [
+                {"RuleToken": "", "RuleType": 0, "IsFavourite": false}
+            ]})
+        }
+    }
+
+    #[test]
+    fn camel_case_nulls_and_swapped_scalars_bind() {
+        let level: Level = bind(json!({
+            "token": -1, "NAME": null,
+            "accessRule": [{"ruleToken": 12, "ruleType": "2", "isFavourite": "True"}, null]
+        }))
+        .unwrap();
+        assert_eq!(
+            level,
+            Level {
+                token: "-1".into(),
+                name: String::new(),
+                access_rule: vec![Rule {
+                    rule_token: "12".into(),
+                    rule_type: 2,
+                    is_favourite: true
+                }],
+            }
+        );
+    }
+
+    #[test]
+    fn a_missing_property_takes_its_default_and_unknown_ones_are_ignored() {
+        let level: Level = bind(json!({"Name": "Lobby", "_links": [], "Extra": {"a": 1}})).unwrap();
+        assert_eq!(level.name, "Lobby");
+        assert!(level.access_rule.is_empty());
+    }
+
+    #[test]
+    fn a_genuinely_wrong_value_is_still_refused() {
+        assert!(bind::<Level>(json!({"AccessRule": [{"RuleType": "two"}]})).is_err());
+        assert!(bind::<Level>(json!({"AccessRule": {"RuleType": 2}})).is_err());
+        assert!(bind::<Level>(json!({"Name": {"first": "x"}})).is_err());
+        let err = bind::<Level>(json!({"AccessRule": [["12", 2, false]]})).unwrap_err();
+        assert!(err.to_string().contains("AccessRule[0]"), "{err}");
+        assert!(bind::<Level>(json!(["1", "Lobby", []])).is_err());
+    }
+
+    #[test]
+    fn an_empty_numeric_string_is_the_default_and_integral_floats_are_integers() {
+        let level: Level =
+            bind(json!({"AccessRule": [{"RuleType": ""}, {"RuleType": 3.0}]})).unwrap();
+        assert_eq!(level.access_rule[0].rule_type, 0);
+        assert_eq!(level.access_rule[1].rule_type, 3);
+    }
+}

@@ -1,0 +1,191 @@
+//! `GET /metrics`: the role's state in the Prometheus text format, for the Prometheus a site
+//! already runs. Every figure is read from the same status report `sync status` shows, at
+//! scrape time, so the two can never disagree. The metric list is in docs/metrics.md.
+
+use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use role::report::SyncStatus;
+
+/// The metric families' common prefix.
+const PREFIX: &str = "sipass_bridge_role";
+
+/// The content type of the Prometheus text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Every health state, so that a dashboard sees a 0 for each state the role is not in.
+const HEALTH_STATES: [role::HealthState; 5] = [
+    role::HealthState::Starting,
+    role::HealthState::Online,
+    role::HealthState::Synchronizing,
+    role::HealthState::Warning,
+    role::HealthState::Error,
+];
+
+/// Registers a metric family, which cannot fail for the fixed, distinct names used here.
+fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric names are fixed and distinct");
+    metric
+}
+
+fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    register(registry, metric)
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    register(registry, IntGauge::new(name, help).expect("valid metric"))
+}
+
+/// A value's name as the JSON shows it (a health state, a worker state: lower case).
+fn json_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "unknown".to_owned(),
+    }
+}
+
+/// The status report as Prometheus text.
+pub fn encode(status: &SyncStatus) -> String {
+    let registry = Registry::new_custom(Some(PREFIX.to_owned()), None).expect("valid prefix");
+    let health = gauge_vec(
+        &registry,
+        "health",
+        "1 for the state the role is in (starting, online, synchronizing, warning, error), 0 for the others",
+        &["state"],
+    );
+    for state in HEALTH_STATES {
+        let value = i64::from(state == status.health.state);
+        health.with_label_values(&[&json_name(&state)]).set(value);
+    }
+    gauge(
+        &registry,
+        "proxy_connected",
+        "1 while the role holds a session with the proxy",
+    )
+    .set(i64::from(status.proxy.connected));
+
+    let synchronized = gauge_vec(
+        &registry,
+        "entities_synchronized",
+        "Entities of each Directory kind in the Directory",
+        &["kind"],
+    );
+    let eligible = gauge_vec(
+        &registry,
+        "entities_eligible",
+        "Entities of each Directory kind eligible in SiPass, as the proxy last reported",
+        &["kind"],
+    );
+    let digest = gauge_vec(
+        &registry,
+        "digest_match",
+        "1 when the Directory's count and digest of a kind equal the proxy's, 0 when they differ (absent until verified)",
+        &["kind"],
+    );
+    for (kind, k) in &status.kinds {
+        synchronized
+            .with_label_values(&[kind])
+            .set(saturating(k.synchronized));
+        if let Some(n) = k.eligible {
+            eligible.with_label_values(&[kind]).set(saturating(n));
+        }
+        if let Some(equal) = k.digest_match {
+            digest.with_label_values(&[kind]).set(i64::from(equal));
+        }
+    }
+
+    let received = register(
+        &registry,
+        IntCounterVec::new(
+            Opts::new(
+                "entities_received_total",
+                "Entities received from the proxy since the role started, by listing (full synchronization) or by watching (real time)",
+            ),
+            &["via"],
+        )
+        .expect("valid metric"),
+    );
+    received
+        .with_label_values(&["listing"])
+        .inc_by(status.transfer.listed);
+    received
+        .with_label_values(&["watch"])
+        .inc_by(status.transfer.watched);
+
+    if let Some(run) = &status.latest_run {
+        gauge(
+            &registry,
+            "latest_run_id",
+            "The id of the latest synchronization run",
+        )
+        .set(run.id);
+        let duration = prometheus::Gauge::new(
+            "latest_run_duration_seconds",
+            "How long the latest synchronization run took, or has taken so far",
+        )
+        .expect("valid metric");
+        register(&registry, duration).set(run.duration_ms as f64 / 1000.0);
+        let outcome = gauge_vec(
+            &registry,
+            "latest_run_outcome",
+            "1 for the latest synchronization run's outcome",
+            &["outcome"],
+        );
+        outcome
+            .with_label_values(&[&run.outcome.to_string()])
+            .set(1);
+        let done = gauge_vec(
+            &registry,
+            "latest_run_done",
+            "Entities of each kind the latest synchronization run has written",
+            &["kind"],
+        );
+        let total = gauge_vec(
+            &registry,
+            "latest_run_planned",
+            "Entities of each kind the latest synchronization run has to write",
+            &["kind"],
+        );
+        for (kind, p) in &run.progress {
+            done.with_label_values(&[kind]).set(saturating(p.done));
+            total.with_label_values(&[kind]).set(saturating(p.total));
+        }
+    }
+
+    let workers = gauge_vec(
+        &registry,
+        "worker_up",
+        "1 for each of the role's workers that is running (idle, busy or retrying), 0 for one that has stopped or failed",
+        &["worker", "state"],
+    );
+    let errors = register(
+        &registry,
+        IntCounterVec::new(
+            Opts::new(
+                "worker_errors_total",
+                "Errors each of the role's workers met since the role started (the connection's are the proxy being unreachable or refusing)",
+            ),
+            &["worker"],
+        )
+        .expect("valid metric"),
+    );
+    for worker in &status.workers {
+        errors
+            .with_label_values(&[&worker.name])
+            .inc_by(worker.errors);
+        let state = json_name(&worker.state);
+        let up = matches!(state.as_str(), "idle" | "busy" | "retrying");
+        workers
+            .with_label_values(&[&worker.name, &state])
+            .set(i64::from(up));
+    }
+
+    TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap_or_else(|e| format!("# the metrics could not be encoded: {e}\n"))
+}
+
+fn saturating(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

@@ -60,7 +60,8 @@ impl Api {
         path: &str,
         limit: std::time::Duration,
     ) -> Result<T> {
-        self.send(self.http.post(self.url(path)).timeout(limit)).await
+        self.send(self.http.post(self.url(path)).timeout(limit))
+            .await
     }
 
     pub async fn put<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {

@@ -59,11 +59,7 @@ fn a_small_bench_run_names_every_figure_and_draws_its_charts() {
         report["realtime_changes_seen"].as_u64() > Some(0),
         "no change reached the Directory: {report}"
     );
-    for chart in [
-        "sync-rate.svg",
-        "realtime-latency.svg",
-        "event-latency.svg",
-    ] {
+    for chart in ["sync-rate.svg", "realtime-latency.svg", "event-latency.svg"] {
         let svg = std::fs::read_to_string(plots.join(chart))
             .unwrap_or_else(|e| panic!("{chart} was not written: {e}"));
         assert!(

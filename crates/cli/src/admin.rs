@@ -324,12 +324,13 @@ pub async fn entities(command: EntitiesCommand) -> Result<()> {
             limit,
             after,
         } => {
-            let path = format!(
-                "/entities?kind={}&limit={limit}&after={}",
-                encode(&kind),
-                encode(&after)
-            );
-            let page: web::EntityPage = Api::new(&target)?.get(&path).await?;
+            let limit = limit.to_string();
+            let query = [
+                ("kind", kind.as_str()),
+                ("limit", &limit),
+                ("after", &after),
+            ];
+            let page: web::EntityPage = Api::new(&target)?.get_query("/entities", &query).await?;
             if target.json {
                 out!("{}", serde_json::to_string_pretty(&page)?);
                 return Ok(());
@@ -345,9 +346,7 @@ pub async fn entities(command: EntitiesCommand) -> Result<()> {
             }
         }
         EntitiesCommand::Show { target, id } => {
-            let found: web::EntityMatches = Api::new(&target)?
-                .get(&format!("/entities/{}", encode(&id)))
-                .await?;
+            let found: web::EntityMatches = Api::new(&target)?.get_at(&["entities", &id]).await?;
             if target.json {
                 out!("{}", serde_json::to_string_pretty(&found)?);
                 return Ok(());
@@ -366,19 +365,6 @@ pub async fn entities(command: EntitiesCommand) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Percent-encodes a query or path value.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A value or "-" when the role does not know it yet.

@@ -50,6 +50,26 @@ impl Api {
         self.send(self.http.get(self.url(path))).await
     }
 
+    /// `GET path?query`, the query encoded by the HTTP client.
+    pub async fn get_query<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T> {
+        self.send(self.http.get(self.url(path)).query(query)).await
+    }
+
+    /// `GET` of the API path made of `segments`, each encoded as one path segment (an id
+    /// with a slash or a question mark stays one id).
+    pub async fn get_at<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T> {
+        let mut url = reqwest::Url::parse(&self.url(""))
+            .with_context(|| format!("the role's address '{}' is not a URL", self.base))?;
+        url.path_segments_mut()
+            .map_err(|()| anyhow::anyhow!("the role's address '{}' cannot take a path", self.base))?
+            .extend(segments);
+        self.send(self.http.get(url)).await
+    }
+
     pub async fn post<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.send(self.http.post(self.url(path))).await
     }

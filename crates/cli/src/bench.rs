@@ -12,6 +12,9 @@ use harness::{Binary, Process, RoleApi, SimClient};
 use role::report::SyncStatus;
 use serde_json::{Value, json};
 
+mod plot;
+mod raw_limit;
+
 #[derive(clap::Args)]
 pub struct BenchArgs {
     /// Cardholders in the generated site.
@@ -41,6 +44,10 @@ pub struct BenchArgs {
     /// Events phase (4b): seconds of events journaled before a role starts storing them.
     #[arg(long, default_value_t = 10)]
     stored_fill_secs: u64,
+    /// Write SVG charts of the run into this folder: entities per second over the
+    /// synchronization, and the latency distributions of the real-time and event phases.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
 /// How long a phase may wait for a part to get where it measures from.
@@ -52,6 +59,17 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// CPU seconds a process has used so far, all its threads (Linux, /proc/PID/stat).
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after its closing parenthesis do not.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf only reads a constant of the system.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (per_sec > 0).then(|| ticks / per_sec as f64)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -70,6 +88,10 @@ struct Site {
     sim: Process,
     proxy: Process,
     port: u16,
+    /// From the proxy's start until it reported SiPass loaded.
+    first_load: Duration,
+    /// CPU seconds the proxy and the simulator used during that time.
+    first_load_cpu: (Option<f64>, Option<f64>),
 }
 
 impl Site {
@@ -79,15 +101,26 @@ impl Site {
         std::fs::create_dir_all(&sim_dir)?;
         let sim = bin.start_sim(&sim_dir, cardholders, extra)?;
         let port = harness::free_port()?;
+        let started = Instant::now();
+        let sim_cpu = cpu_secs(sim.id());
         let proxy = start_proxy(bin, dir, sim.addr(), port)?;
-        let site = Site {
+        let mut site = Site {
             bin: bin.clone(),
             dir: dir.to_owned(),
             sim,
             proxy,
             port,
+            first_load: Duration::ZERO,
+            first_load_cpu: (None, None),
         };
         harness::wait_proxy_loaded(&site.proxy_address()?, PHASE_DEADLINE).await?;
+        site.first_load = started.elapsed();
+        site.first_load_cpu = (
+            cpu_secs(site.proxy.id()),
+            cpu_secs(site.sim.id())
+                .zip(sim_cpu)
+                .map(|(end, start)| end - start),
+        );
         Ok(site)
     }
 
@@ -130,14 +163,22 @@ fn start_proxy(bin: &Binary, dir: &Path, sim_url: &str, port: u16) -> Result<Pro
 
 /// Polls the role until verified; with `kill_proxy_at` (a fraction of cardholders listed),
 /// kills the site's proxy once on the way and brings it back on the same port.
+/// Also returns the entities received so far at each poll (seconds since the call, count),
+/// for the synchronization's chart.
 async fn until_verified(
     role: &RoleApi,
     mut kill_proxy_at: Option<(f64, &mut Site)>,
-) -> Result<SyncStatus> {
+) -> Result<(SyncStatus, Vec<(f64, u64)>)> {
     let every = Duration::from_millis(50);
     let mut failed = None;
+    let started = Instant::now();
+    let mut samples = vec![(0.0, 0)];
     let status = harness::eventually_async(PHASE_DEADLINE, every, "a verified role", async || {
         let status = role.status().await.ok()?;
+        samples.push((
+            started.elapsed().as_secs_f64(),
+            status.transfer.listed + status.transfer.watched,
+        ));
         if let Some((at, site)) = kill_proxy_at.as_mut()
             && harness::cardholder_progress(&status)
                 .is_some_and(|p| p.total > 0 && p.done as f64 >= p.total as f64 * *at)
@@ -154,7 +195,7 @@ async fn until_verified(
     .await?;
     match failed {
         Some(e) => Err(e),
-        None => Ok(status),
+        None => Ok((status, samples)),
     }
 }
 
@@ -168,9 +209,10 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
         "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "memory_gib": memory_gib(),
     });
+    let mut curves = Curves::default();
 
     if !args.events_only {
-        sync_phases(&args, &bin, root.path(), &mut report).await?;
+        sync_phases(&args, &bin, root.path(), &mut report, &mut curves).await?;
     }
 
     eprintln!(
@@ -185,6 +227,7 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
     report["event_p99_ms"] = json!(figures.p99_ms);
     report["event_markers"] = json!(figures.markers);
     report["event_markers_unjournaled"] = json!(figures.markers_unjournaled);
+    curves.event_latencies = figures.latencies;
 
     eprintln!(
         "(4b) events stored by the role: a journal backlog of {} s at {} per second",
@@ -201,6 +244,9 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
     report["role_events_backlog"] = json!(stored.backlog);
     report["role_events_stored"] = json!(stored.stored);
 
+    if let Some(dir) = &args.plot {
+        write_plots(dir, &report, &curves)?;
+    }
     print_table(&report);
     let text = serde_json::to_string_pretty(&report)?;
     out!("{text}");
@@ -210,12 +256,22 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// What the charts are drawn from.
+#[derive(Default)]
+struct Curves {
+    /// (seconds since the role started, entities received) during the full synchronization.
+    sync: Vec<(f64, u64)>,
+    realtime_latencies: Vec<f64>,
+    event_latencies: Vec<f64>,
+}
+
 /// Phases (2), (1), (3) and (5): they share one simulated site and its proxy.
 async fn sync_phases(
     args: &BenchArgs,
     bin: &Binary,
     root: &Path,
     report: &mut Value,
+    curves: &mut Curves,
 ) -> Result<()> {
     report["n"] = json!(args.cardholders);
     eprintln!(
@@ -224,24 +280,42 @@ async fn sync_phases(
     );
     let site_dir = root.join("site");
     let mut site = Site::start(bin, &site_dir, args.cardholders, &[]).await?;
+    report["proxy_first_load_s"] = json!(round2(site.first_load.as_secs_f64()));
+    report["proxy_first_load_cpu_s"] = json!(site.first_load_cpu.0.map(round2));
+    report["sim_first_load_cpu_s"] = json!(site.first_load_cpu.1.map(round2));
     let role_dir = site_dir.join("role");
     let started = Instant::now();
     let (role, api) = site.start_role(&role_dir)?;
-    let status = until_verified(&api, None).await?;
+    let (status, samples) = until_verified(&api, None).await?;
     let wall = started.elapsed().as_secs_f64();
+    curves.sync = samples;
     let entities = harness::total_eligible(&status);
+    eprintln!(
+        "      proxy first load {:.1} s; {entities} entities in {wall:.1} s",
+        site.first_load.as_secs_f64()
+    );
     report["sync_entities"] = json!(entities);
     report["sync_wall_s"] = json!((wall * 100.0).round() / 100.0);
     report["sync_entities_per_sec"] = json!((entities as f64 / wall).round());
     report["role_peak_rss_mib_sync"] = json!(peak_rss_mib(role.id()).map(|m| m.round()));
 
     eprintln!(
-        "(1/5) limit: the same rows upserted into an empty SQLite Directory, nothing else running"
+        "(1/5) limit: the same rows upserted by plain rusqlite into a plain table, and through the store, nothing else running"
     );
     drop(role);
-    let limit = limit_rows_per_sec(&root.join("limit"), &role_dir)?;
-    report["limit_rows_per_sec"] = json!(limit.round());
-    report["sync_ratio"] = json!(((entities as f64 / wall) / limit * 1000.0).round() / 1000.0);
+    let raw = raw_limit::raw_sqlite_rows_per_sec(
+        &site_dir.join("raw-limit"),
+        &role_dir.join(store::sqlite::DIRECTORY.file),
+    )?;
+    let store_rate = store_rows_per_sec(&root.join("limit"), &role_dir)?;
+    let ratio = |rate: f64| (rate / raw * 1000.0).round() / 1000.0;
+    report["raw_sqlite_rows_per_sec"] = json!(raw.round());
+    report["store_rows_per_sec"] = json!(store_rate.round());
+    report["store_ratio"] = json!(ratio(store_rate));
+    report["sync_ratio"] = json!(ratio(entities as f64 / wall));
+    eprintln!("      raw {raw:.0} rows/s, store {store_rate:.0} rows/s");
+    eprintln!("(2b) the simulator alone: every cardholder page read as the proxy reads them");
+    report["sim_list_s"] = json!(round2(sim_list_secs(&site).await?));
     let (role, api) = site.start_role(&role_dir)?;
     until_verified(&api, None).await?;
 
@@ -249,11 +323,12 @@ async fn sync_phases(
         "(3/5) real-time: {} changes per second for {} s",
         args.changes_per_sec, args.realtime_secs
     );
-    let (p50, p99, applied) =
-        realtime(&site, &role_dir, args.changes_per_sec, args.realtime_secs).await?;
-    report["realtime_p50_ms"] = json!(p50);
-    report["realtime_p99_ms"] = json!(p99);
-    report["realtime_changes_seen"] = json!(applied);
+    let latencies = realtime(&site, &role_dir, args.changes_per_sec, args.realtime_secs).await?;
+    report["realtime_p50_ms"] = json!(round1(percentile(&latencies, 0.5)));
+    report["realtime_p99_ms"] = json!(round1(percentile(&latencies, 0.99)));
+    report["realtime_changes_seen"] = json!(latencies.len());
+    report["realtime_changes_sent"] = json!(args.changes_per_sec * args.realtime_secs);
+    curves.realtime_latencies = latencies;
     let realtime_rss = peak_rss_mib(role.id()).map(|m| m.round());
     let sync_rss = report["role_peak_rss_mib_sync"].as_f64();
     report["role_peak_rss_mib"] = json!(sync_rss.into_iter().chain(realtime_rss).reduce(f64::max));
@@ -261,7 +336,7 @@ async fn sync_phases(
 
     eprintln!("(5/5) resume: the proxy killed halfway through a full synchronization");
     let (_role2, api) = site.start_role(&site_dir.join("role-resume"))?;
-    let status = until_verified(&api, Some((0.5, &mut site))).await?;
+    let (status, _) = until_verified(&api, Some((0.5, &mut site))).await?;
     let transferred = status.transfer.listed + status.transfer.watched;
     let clean = harness::total_eligible(&status).max(1);
     report["resume_extra_pct"] =
@@ -281,17 +356,32 @@ fn memory_gib() -> Option<f64> {
     Some((kib / 1024.0 / 1024.0 * 10.0).round() / 10.0)
 }
 
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
 fn print_table(report: &Value) {
     let rows = [
-        ("limit_rows_per_sec", "rows/s", ""),
+        ("raw_sqlite_rows_per_sec", "rows/s", "the yardstick"),
+        ("store_rows_per_sec", "rows/s", ""),
         ("sync_entities_per_sec", "entities/s", ""),
-        ("sync_ratio", "", ">= 0.5"),
+        ("sync_ratio", "", ">= 0.6"),
         ("role_peak_rss_mib", "MiB", "< 200"),
+        ("proxy_first_load_s", "s", "< 30"),
+        ("proxy_first_load_cpu_s", "CPU s", ""),
+        ("sim_first_load_cpu_s", "CPU s", ""),
+        ("sim_list_s", "s", ""),
         ("realtime_p50_ms", "ms", ""),
         ("realtime_p99_ms", "ms", "< 100"),
+        ("realtime_changes_seen", "samples", ""),
         ("events_per_sec", "events/s", ">= 50000"),
         ("role_events_stored_per_sec", "events/s", ">= 50000"),
         ("event_p99_ms", "ms", "< 50"),
+        ("event_markers", "samples", ""),
         ("resume_extra_pct", "%", "< 5"),
     ];
     eprintln!("{:<24} {:>14} {:<10} target", "figure", "value", "unit");
@@ -303,10 +393,11 @@ fn print_table(report: &Value) {
     }
 }
 
-/// (1): the rows the full synchronization wrote (read back from its Directory), written
+/// (1b): the rows the full synchronization wrote (read back from its Directory), written
 /// again into an empty Directory through the same store call, with the same schema, batch
-/// size and PRAGMAs, and nothing else running. Only the writes are timed.
-fn limit_rows_per_sec(dir: &Path, synced_role: &Path) -> Result<f64> {
+/// size and PRAGMAs, and nothing else running. Only the writes are timed. The store's own
+/// rate, beside the raw limit: the gap between the two is the schema's and write path's.
+fn store_rows_per_sec(dir: &Path, synced_role: &Path) -> Result<f64> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)?;
     let source = harness::directory::open(synced_role)?;
@@ -356,7 +447,7 @@ fn limit_rows_per_sec(dir: &Path, synced_role: &Path) -> Result<f64> {
 
 /// (3): renames cardholders at a steady rate and times each rename until its commit in the
 /// Directory (read through `store` every 2 ms).
-async fn realtime(site: &Site, role_dir: &Path, rate: u64, secs: u64) -> Result<(f64, f64, usize)> {
+async fn realtime(site: &Site, role_dir: &Path, rate: u64, secs: u64) -> Result<Vec<f64>> {
     let sim = Arc::new(site.sim_client().await?);
     let tokens: Vec<u64> = (1..=1000).collect();
     let mut bodies = HashMap::new();
@@ -442,12 +533,7 @@ async fn realtime(site: &Site, role_dir: &Path, rate: u64, secs: u64) -> Result<
     let _ = poller.join();
     let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     l.sort_by(f64::total_cmp);
-    let round = |v: f64| (v * 10.0).round() / 10.0;
-    Ok((
-        round(percentile(&l, 0.5)),
-        round(percentile(&l, 0.99)),
-        l.len(),
-    ))
+    Ok(l)
 }
 
 /// What the events phase measured.
@@ -462,6 +548,8 @@ struct EventFigures {
     markers: usize,
     /// Of those, markers the journal never had before timing stopped.
     markers_unjournaled: usize,
+    /// Each marker's latency, sorted.
+    latencies: Vec<f64>,
 }
 
 /// (4): the simulator emits events at `rate` (every event type in turn, alarm-worthy ones
@@ -518,6 +606,7 @@ async fn events(bin: &Binary, dir: &Path, rate: u64, secs: u64) -> Result<EventF
         p99_ms: round(percentile(&latencies, 0.99)),
         markers: latencies.len(),
         markers_unjournaled: in_window.iter().filter(|m| !m.journaled).count(),
+        latencies,
     })
 }
 
@@ -665,4 +754,117 @@ async fn count_events(
             return Ok(events);
         }
     }
+}
+
+/// (2b): how long the simulator alone takes to serve every cardholder page as the proxy's
+/// first load asks for them (1,000 a page, every field, one after another), read whole but
+/// not parsed: the simulator's share of that load.
+async fn sim_list_secs(site: &Site) -> Result<f64> {
+    const PAGE: usize = 1000;
+    let sim = site.sim_client().await?;
+    let fields: Vec<&str> = model::sipass::Cardholder::FIELDS
+        .iter()
+        .copied()
+        .filter(|f| *f != "Token")
+        .collect();
+    let fields = fields.join(",");
+    let started = Instant::now();
+    let mut start = 0;
+    loop {
+        let path = format!(
+            "/api/V1/hr/Cardholders?startIndex={start}&endIndex={}&searchString=&fields={fields}",
+            start + PAGE
+        );
+        let body = sim
+            .request(reqwest::Method::GET, &path)
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        // The page's records are counted without decoding them: each begins with its Token.
+        let records = body.windows(8).filter(|w| w == b"\"Token\":").count();
+        if records == 0 {
+            break;
+        }
+        start += records;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// `--plot DIR`: the synchronization's rate over its time, and the latency distributions.
+fn write_plots(dir: &Path, report: &Value, curves: &Curves) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut markers = vec![];
+    if let Some(raw) = report["raw_sqlite_rows_per_sec"].as_f64() {
+        markers.push(plot::Marker {
+            label: "raw SQLite limit",
+            x: None,
+            y: Some(raw),
+        });
+        markers.push(plot::Marker {
+            label: "0.6 of it (target)",
+            x: None,
+            y: Some(raw * 0.6),
+        });
+    }
+    if !curves.sync.is_empty() {
+        plot::Chart {
+            title: "Full synchronization: entities per second (1 s windows)",
+            x_label: "seconds since the role started",
+            y_label: "entities per second",
+            series: vec![plot::Series {
+                label: "received and committed by the role",
+                color: "#1565c0",
+                points: plot::rates(&curves.sync, 1.0),
+            }],
+            markers,
+            x_max: None,
+        }
+        .write(&dir.join("sync-rate.svg"))?;
+    }
+    let latency = |name: &str, title, latencies: &[f64], target: f64| {
+        let p999 = percentile(latencies, 0.999);
+        plot::Chart {
+            title,
+            x_label: "milliseconds",
+            y_label: "fraction at or below",
+            series: vec![plot::Series {
+                label: "latency",
+                color: "#2e7d32",
+                points: plot::cdf(latencies),
+            }],
+            markers: vec![
+                plot::Marker {
+                    label: "p99 target",
+                    x: Some(target),
+                    y: None,
+                },
+                plot::Marker {
+                    label: "0.99",
+                    x: None,
+                    y: Some(0.99),
+                },
+            ],
+            x_max: Some(p999.max(target) * 1.1),
+        }
+        .write(&dir.join(name))
+    };
+    if !curves.realtime_latencies.is_empty() {
+        latency(
+            "realtime-latency.svg",
+            "Real-time: SiPass change to Directory commit (CDF)",
+            &curves.realtime_latencies,
+            100.0,
+        )?;
+    }
+    if !curves.event_latencies.is_empty() {
+        latency(
+            "event-latency.svg",
+            "Events: SiPass event to durable journal (CDF)",
+            &curves.event_latencies,
+            50.0,
+        )?;
+    }
+    Ok(())
 }

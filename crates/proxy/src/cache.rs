@@ -27,11 +27,18 @@ use tokio::sync::watch;
 /// Read connections kept open between reads.
 const MAX_IDLE_READERS: usize = 4;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "cache",
-    sql: include_str!("migrations/0001_cache.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "cache",
+        sql: include_str!("migrations/0001_cache.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "cache_entities_rowid",
+        sql: include_str!("migrations/0002_cache_entities_rowid.sql"),
+    },
+];
 
 /// The proxy cache as the migration runner knows it.
 pub const SCHEMA: Schema = Schema {

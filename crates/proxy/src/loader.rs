@@ -17,7 +17,7 @@ use sipass_client::{HrClient, SiPassError};
 
 use crate::cache::{Applied, Cache, CacheError, Change, ReadAt};
 
-/// Cardholders asked for per HR API call.
+/// Cardholders asked for per HR API call (two calls are made at once in the first load).
 const PAGE: usize = 1000;
 
 /// How far a load has got, readable while it runs.
@@ -99,45 +99,38 @@ async fn load_cardholders(
     let pass_started = cache.revision();
     let mut start = 0;
     let mut read_at = ReadAt::at(cache.revision());
-    let mut page = client.cardholder_page(start, start + PAGE, &fields).await?;
+    let mut page = fetch_cardholders(client, start, &fields).await?;
     let mut largest_page = 0;
     loop {
         progress
             .total
             .store(u64::try_from(page.total).unwrap_or(0), Ordering::Relaxed);
-        if page.records.is_empty() {
+        if page.count == 0 {
             break;
         }
-        let count = page.records.len();
-        let total = page.total;
-        largest_page = largest_page.max(count);
-        let changes = page_changes(
-            client,
-            page.records,
-            &mut seen_cardholders,
-            &mut seen_credentials,
-        )
-        .await?;
-        stats.seen += count as u64;
-        start += count;
+        note_seen(&page.changes, &mut seen_cardholders, &mut seen_credentials);
+        largest_page = largest_page.max(page.count);
+        stats.seen += page.count as u64;
+        start += page.count;
         // SiPass may not know the total (-1, or none at all): then pages are read until one
         // is shorter than the longest so far (a server may cap pages below what was asked).
-        let more = if total < 0 {
-            count >= largest_page
+        let more = if page.total < 0 {
+            page.count >= largest_page
         } else {
-            (start as i64) < total
+            (start as i64) < page.total
         };
-        // The next page is fetched while this one is stored. What this page stores takes
-        // revisions after the next read began, but it was read earlier: `own` tells the
-        // next page's apply that those are not newer than what it read.
+        // The next page is fetched and turned into changes while this one is stored: the
+        // proxy parses on one core while SQLite writes on the other. What this page stores
+        // takes revisions after the next read began, but it was read earlier: `own` tells
+        // the next page's apply that those are not newer than what it read.
         let next_read_at = cache.revision();
         let fetch_next = async {
             match more {
-                true => Some(client.cardholder_page(start, start + PAGE, &fields).await),
+                true => Some(fetch_cardholders(client, start, &fields).await),
                 false => None,
             }
         };
-        let (applied, next) = tokio::join!(apply_read_at(cache, changes, read_at), fetch_next);
+        let (applied, next) = tokio::join!(apply_read_at(cache, page.changes, read_at), fetch_next);
         let applied = applied?;
         stats.changed += applied.changed;
         progress.loaded.store(start as u64, Ordering::Relaxed);
@@ -177,36 +170,71 @@ async fn load_cardholders(
     Ok(stats)
 }
 
-/// The cache changes of one page of cardholders, noting which cardholders and credentials
-/// were seen. A bad record is skipped with a warning (and kept as it was in the cache,
-/// since unseen cardholders are confirmed before they are deleted).
-async fn page_changes(
+/// One page of cardholders as cache changes.
+struct CardholderPage {
+    /// Records SiPass returned (a bad one is skipped but still counts for paging).
+    count: usize,
+    /// SiPass's total, or negative when it does not say.
+    total: i64,
+    changes: Vec<Change>,
+}
+
+/// Reads the cardholders from position `start`, two HR API pages at once (SiPass answers
+/// them on two threads), and turns them into cache changes.
+async fn fetch_cardholders(
     client: &HrClient,
-    records: Vec<Value>,
-    seen_cardholders: &mut HashSet<String>,
-    seen_credentials: &mut HashSet<String>,
-) -> Result<Vec<Change>, SiPassError> {
+    start: usize,
+    fields: &[&str],
+) -> Result<CardholderPage, SiPassError> {
+    let (first, second) = tokio::join!(
+        client.cardholder_page(start, start + PAGE, fields),
+        client.cardholder_page(start + PAGE, start + 2 * PAGE, fields),
+    );
+    let first = first?;
+    let total = first.total;
+    let mut records = first.records;
+    // A SiPass that answers fewer than asked (the end, or a smaller page limit) did not
+    // reach the second page's start: that page, or its error, is dropped and read again
+    // from the right position, so that no cardholder is skipped.
+    if records.len() == PAGE {
+        records.extend(second?.records);
+    }
+    Ok(CardholderPage {
+        count: records.len(),
+        total,
+        changes: page_changes(client, records).await?,
+    })
+}
+
+/// The cache changes of one page of cardholders. A bad record is skipped with a warning
+/// (and kept as it was in the cache, since unseen cardholders are confirmed before they are
+/// deleted).
+async fn page_changes(client: &HrClient, records: Vec<Value>) -> Result<Vec<Change>, SiPassError> {
     let mut changes = Vec::with_capacity(records.len() * 2);
     for record in records {
         let record = complete(client, record).await?;
-        let cardholder = match cardholder_changes(record, client.hr_url()) {
-            Ok(changes) => changes,
-            Err(e) => {
-                tracing::warn!("skipped a cardholder: {e}");
-                continue;
-            }
-        };
-        for change in cardholder {
-            if let Change::Upsert { kind, id, .. } = &change {
-                match kind {
-                    EntityKind::Cardholder => seen_cardholders.insert(id.clone()),
-                    _ => seen_credentials.insert(id.clone()),
-                };
-            }
-            changes.push(change);
+        match cardholder_changes(record, client.hr_url()) {
+            Ok(cardholder) => changes.extend(cardholder),
+            Err(e) => tracing::warn!("skipped a cardholder: {e}"),
         }
     }
     Ok(changes)
+}
+
+/// Notes which cardholders and credentials a page holds.
+fn note_seen(
+    changes: &[Change],
+    seen_cardholders: &mut HashSet<String>,
+    seen_credentials: &mut HashSet<String>,
+) {
+    for change in changes {
+        if let Change::Upsert { kind, id, .. } = change {
+            match kind {
+                EntityKind::Cardholder => seen_cardholders.insert(id.clone()),
+                _ => seen_credentials.insert(id.clone()),
+            };
+        }
+    }
 }
 
 /// Reads every object of one kind.

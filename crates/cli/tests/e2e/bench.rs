@@ -4,8 +4,9 @@
 use crate::support::{TempDir, run, s};
 
 #[test]
-fn a_small_bench_run_names_every_figure() {
+fn a_small_bench_run_names_every_figure_and_draws_its_charts() {
     let dir = TempDir::new("bench");
+    let plots = dir.0.join("plots");
     let (ok, stdout, stderr) = run(
         &[
             "bench",
@@ -21,6 +22,8 @@ fn a_small_bench_run_names_every_figure() {
             "2",
             "--data",
             s(&dir.0),
+            "--plot",
+            s(&plots),
         ],
         &[],
     );
@@ -31,12 +34,17 @@ fn a_small_bench_run_names_every_figure() {
         "n",
         "cores",
         "memory_gib",
-        "limit_rows_per_sec",
+        "raw_sqlite_rows_per_sec",
+        "store_rows_per_sec",
+        "proxy_first_load_s",
+        "sim_list_s",
         "sync_entities_per_sec",
         "sync_ratio",
         "role_peak_rss_mib",
         "realtime_p50_ms",
         "realtime_p99_ms",
+        "realtime_changes_seen",
+        "event_markers",
         "events_per_sec",
         "event_p99_ms",
         "resume_extra_pct",
@@ -51,4 +59,12 @@ fn a_small_bench_run_names_every_figure() {
         report["realtime_changes_seen"].as_u64() > Some(0),
         "no change reached the Directory: {report}"
     );
+    for chart in ["sync-rate.svg", "realtime-latency.svg", "event-latency.svg"] {
+        let svg = std::fs::read_to_string(plots.join(chart))
+            .unwrap_or_else(|e| panic!("{chart} was not written: {e}"));
+        assert!(
+            svg.starts_with("<svg") && svg.contains("<polyline"),
+            "{chart}: {svg}"
+        );
+    }
 }

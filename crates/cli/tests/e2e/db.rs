@@ -49,13 +49,13 @@ fn db_status_reads_version_1_on_the_release_0_1_0_databases() {
     let role = folder_with("db-status-role", &["directory.db"]);
     assert_eq!(
         summary(&status(&role.0), "entities"),
-        [("Directory database".to_owned(), 1, 1, 110)]
+        [("Directory database".to_owned(), 1, 2, 110)]
     );
     let proxy = folder_with("db-status-proxy", &["cache.db", "journal.db"]);
     let found = status(&proxy.0);
     assert_eq!(
         summary(&found, "entities")[0],
-        ("proxy cache".to_owned(), 1, 1, 109)
+        ("proxy cache".to_owned(), 1, 2, 109)
     );
     assert_eq!(
         summary(&found, "entries")[1],
@@ -65,25 +65,47 @@ fn db_status_reads_version_1_on_the_release_0_1_0_databases() {
 }
 
 #[test]
-fn db_update_leaves_current_databases_as_they_are_and_keeps_every_row() {
+fn db_update_brings_directory_and_cache_to_rowid_entities_leaves_the_journal_and_keeps_every_row() {
     let data = folder_with("db-update", &["directory.db", "cache.db", "journal.db"]);
     let before = status(&data.0);
     let (ok, out, err) = run(&["db", "update", "--data", s(&data.0)], &[]);
     assert!(ok, "db update failed: {err}");
+    assert!(
+        out.contains("schema version 1 -> 2 (applied 2 entities_rowid)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("schema version 1 -> 2 (applied 2 cache_entities_rowid)"),
+        "{out}"
+    );
     assert_eq!(
         out.matches("already at schema version 1").count(),
-        3,
+        1,
         "{out}"
     );
     let after = status(&data.0);
+    // Same rows in every table; only the Directory's and the cache's versions moved.
+    let rows = |s: &serde_json::Value, table| -> Vec<(String, i64)> {
+        summary(s, table)
+            .into_iter()
+            .map(|(database, _, _, rows)| (database, rows))
+            .collect()
+    };
     for table in ["entities", "changes", "batches", "config", "sync_runs"] {
-        assert_eq!(summary(&after, table), summary(&before, table), "{table}");
+        assert_eq!(rows(&after, table), rows(&before, table), "{table}");
     }
+    assert_eq!(
+        summary(&after, "entities")
+            .iter()
+            .map(|(_, found, expected, _)| (*found, *expected))
+            .collect::<Vec<_>>(),
+        [(2, 2), (2, 2), (1, 1)]
+    );
     let (ok, out, err) = run(&["db", "update", "--json", "--data", s(&data.0)], &[]);
     assert!(ok, "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["databases"].as_array().unwrap().len(), 3);
-    assert_eq!(report["databases"][0]["to"], 1);
+    assert_eq!(report["databases"][0]["to"], 2);
 }
 
 #[test]

@@ -205,11 +205,50 @@ fn table_rows(path: &Path, table: &str) -> i64 {
         .unwrap()
 }
 
+/// Every row of a table (the named columns), each as the debug form of its values, sorted.
+fn contents(path: &Path, table: &str, columns: &str) -> Vec<String> {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare(&format!("SELECT {columns} FROM {table}"))
+        .unwrap();
+    let n = stmt.column_count();
+    let mut rows: Vec<String> = stmt
+        .query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    r.get::<_, rusqlite::types::Value>(i)
+                        .map(|v| format!("{v:?}"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(|values| values.join("|"))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    rows.sort();
+    rows
+}
+
 #[test]
-fn the_release_0_1_0_cache_opens_unchanged_keeping_identity_revisions_and_rows() {
+fn the_release_0_1_0_cache_is_refused_until_updated_then_keeps_identity_revisions_and_rows() {
     let path = fixture("release");
     let status = store::sqlite::migrate::describe(&path, &SCHEMA).unwrap();
-    assert_eq!((status.schema.found, status.schema.expected), (1, 1));
+    assert_eq!((status.schema.found, status.schema.expected), (1, 2));
+    let refused = Cache::open(&path).err().unwrap();
+    assert!(
+        matches!(
+            refused,
+            CacheError::Schema(StoreError::NeedsUpdate {
+                found: 1,
+                expected: 2,
+                ..
+            })
+        ),
+        "{refused}"
+    );
+    assert!(path.exists(), "an older cache is kept, not moved aside");
+    let report = store::sqlite::migrate::update(&path, &SCHEMA, &mut |_| {}).unwrap();
+    assert_eq!(report.applied, ["2 cache_entities_rowid"]);
     let cache = Cache::open(&path).unwrap();
     assert_eq!(cache.id(), "000661881de4295f00001a78");
     assert_eq!(cache.revision(), 1_796_087_105_202_636);
@@ -222,9 +261,22 @@ fn the_release_0_1_0_cache_opens_unchanged_keeping_identity_revisions_and_rows()
     assert_eq!(table_rows(&path, "changes"), 109);
     assert_eq!(
         table_rows(&path, "schema_migrations"),
-        1,
-        "version recorded"
+        2,
+        "versions recorded"
     );
+    let original = fixture("release-again");
+    for (table, columns) in [
+        ("entities", "kind, id, revision, name, payload, owner"),
+        ("changes", "*"),
+        ("meta", "*"),
+        ("kind_stats", "*"),
+    ] {
+        assert_eq!(
+            contents(&path, table, columns),
+            contents(&original, table, columns),
+            "{table}"
+        );
+    }
     let reopened = Cache::open(&path).unwrap();
     assert_eq!(reopened.id(), "000661881de4295f00001a78");
 }
@@ -235,8 +287,9 @@ fn a_cache_from_a_newer_release_is_refused_and_kept() {
     let id = Cache::open(&path).unwrap().id().to_owned();
     static NEXT: &[store::migrate::Migration] = &[
         MIGRATIONS[0],
+        MIGRATIONS[1],
         store::migrate::Migration {
-            version: 2,
+            version: 3,
             name: "next",
             sql: "CREATE TABLE next (x);",
         },
@@ -252,8 +305,8 @@ fn a_cache_from_a_newer_release_is_refused_and_kept() {
         matches!(
             err,
             CacheError::Schema(StoreError::NewerSchema {
-                found: 2,
-                expected: 1,
+                found: 3,
+                expected: 2,
                 ..
             })
         ),
@@ -263,7 +316,7 @@ fn a_cache_from_a_newer_release_is_refused_and_kept() {
     drop(Connection::open(&path).unwrap());
     store::sqlite::migrate::update(&path, &next, &mut |_| {}).unwrap();
     let status = store::sqlite::migrate::describe(&path, &next).unwrap();
-    assert_eq!(status.schema.found, 2);
+    assert_eq!(status.schema.found, 3);
     let meta: String = Connection::open(&path)
         .unwrap()
         .query_row("SELECT value FROM meta WHERE key = 'cache_id'", [], |r| {

@@ -27,11 +27,18 @@ use crate::{
 };
 
 /// The Directory's migrations, oldest first. Append only; never edit a released one.
-pub const DIRECTORY_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "directory",
-    sql: include_str!("migrations/0001_directory.sql"),
-}];
+pub const DIRECTORY_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "directory",
+        sql: include_str!("migrations/0001_directory.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "entities_rowid",
+        sql: include_str!("migrations/0002_entities_rowid.sql"),
+    },
+];
 
 /// The Directory database as the migration runner knows it.
 pub const DIRECTORY: Schema = Schema {

@@ -35,8 +35,9 @@ fn rows(path: &Path, table: &str) -> i64 {
 /// This release's migrations and one more step.
 static ONE_MORE: &[Migration] = &[
     DIRECTORY_MIGRATIONS[0],
+    DIRECTORY_MIGRATIONS[1],
     Migration {
-        version: 2,
+        version: 3,
         name: "config_note",
         sql: "ALTER TABLE config ADD COLUMN note TEXT;",
     },
@@ -68,23 +69,58 @@ fn the_schema_is_versioned_and_survives_reopening() {
     assert_eq!(dir.config("host").unwrap().as_deref(), Some("sipass.local"));
     drop(dir);
     let report = migrate::update(&path, &DIRECTORY, &mut |_| {}).unwrap();
-    assert_eq!((report.from, report.to), (1, 1));
+    assert_eq!((report.from, report.to), (2, 2));
     assert!(report.applied.is_empty());
 }
 
+/// A copy of the 0.1.0 Directory brought to this release's schema by `db update`.
+fn updated_fixture(name: &str) -> PathBuf {
+    let path = fixture(name);
+    migrate::update(&path, &DIRECTORY, &mut |_| {}).unwrap();
+    path
+}
+
+/// The columns every version of the Directory has, table by table: the contents that an
+/// update must carry over (0002 adds only the entities' own row number).
+const CARRIED: [(&str, &str); 6] = [
+    (
+        "entities",
+        "source_kind, id, kind, primary_row, revision, name, fields, generation",
+    ),
+    ("config", "*"),
+    ("sync_runs", "*"),
+    ("sync_position", "*"),
+    ("source_digest", "*"),
+    ("watch_position", "*"),
+];
+
 #[test]
-fn the_release_0_1_0_directory_opens_unchanged_with_every_row() {
+fn the_release_0_1_0_directory_is_refused_until_updated_then_has_every_row() {
     let path = fixture("fixture");
     let entities = rows(&path, "entities");
     assert_eq!(entities, 110);
     let status = migrate::describe(&path, &DIRECTORY).unwrap();
-    assert_eq!((status.schema.found, status.schema.expected), (1, 1));
+    assert_eq!((status.schema.found, status.schema.expected), (1, 2));
     assert!(
         status
             .counts
             .iter()
             .any(|c| c.table == "entities" && c.rows == 110)
     );
+    let refused = crate::open(&path).err().unwrap();
+    assert!(
+        matches!(
+            refused,
+            StoreError::NeedsUpdate {
+                found: 1,
+                expected: 2,
+                ..
+            }
+        ),
+        "{refused}"
+    );
+    let report = migrate::update(&path, &DIRECTORY, &mut |_| {}).unwrap();
+    assert_eq!(report.applied, ["2 entities_rowid"]);
     let dir = crate::open(&path).unwrap();
     assert_eq!(dir.count("cardholder").unwrap(), 40);
     assert!(dir.config("proxy.host").unwrap().is_some());
@@ -92,27 +128,99 @@ fn the_release_0_1_0_directory_opens_unchanged_with_every_row() {
     assert!(dir.watch_position().unwrap().is_some());
     drop(dir);
     let original = fixture("fixture-again");
-    for table in [
-        "entities",
-        "config",
-        "sync_runs",
-        "sync_position",
-        "source_digest",
-        "watch_position",
-    ] {
+    for (table, columns) in CARRIED {
         assert_eq!(
-            contents(&path, table),
-            contents(&original, table),
+            contents(&path, table, columns),
+            contents(&original, table, columns),
             "{table}"
         );
     }
+    assert_eq!(contents(&path, "entities", "*").len(), 110);
+}
+
+#[test]
+fn the_updated_directory_keeps_entities_in_a_rowid_table_with_unique_source_ids() {
+    let path = updated_fixture("rowid");
+    let conn = Connection::open(&path).unwrap();
+    let sql: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'entities'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!sql.contains("WITHOUT ROWID"), "{sql}");
+    let some: (String, String, String) = conn
+        .query_row(
+            "SELECT source_kind, id, kind FROM entities LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let duplicate = conn.execute(
+        "INSERT INTO entities (source_kind, id, kind, primary_row, revision, name, fields, generation)
+         VALUES (?1, ?2, ?3, 1, 1, 'x', '{}', 1)",
+        rusqlite::params![some.0, some.1, some.2],
+    );
+    assert!(duplicate.is_err(), "(source_kind, id, kind) stays unique");
+}
+
+/// A listing page of `n` cardholders from `from` on, at `revision`.
+fn cardholders(from: u32, n: u32, revision: u64) -> Vec<SourceEntity> {
+    (from..from + n)
+        .map(|i| SourceEntity {
+            source_kind: "cardholder".into(),
+            id: format!("{i:06}"),
+            revision,
+            name: format!("Holder {i}"),
+            fields: format!("{{\"Token\":\"{i}\"}}"),
+            kinds: vec!["cardholder".into()],
+        })
+        .collect()
+}
+
+fn listing(generation: i64) -> SyncPosition {
+    SyncPosition {
+        source_kind: "cardholder".into(),
+        cache_id: "c".into(),
+        generation,
+        snapshot_revision: 1,
+        page_token: String::new(),
+        done: 0,
+        total: 0,
+        complete: false,
+    }
+}
+
+#[test]
+fn a_listing_page_over_held_rows_rewrites_each_once_and_keeps_the_digest_in_step() {
+    let path = temp_db("relist");
+    let dir = crate::open(&path).unwrap();
+    dir.write_page(&cardholders(0, 50, 1), &listing(1)).unwrap();
+    // A second listing overlapping the first half, with new revisions, and new ids.
+    dir.write_page(&cardholders(25, 50, 2), &listing(2))
+        .unwrap();
+    let mut expected = Digest::default();
+    for e in cardholders(0, 25, 1).iter().chain(&cardholders(25, 50, 2)) {
+        expected.add(&e.id, e.revision);
+    }
+    assert_eq!(dir.digest("cardholder").unwrap(), expected);
+    assert_eq!(dir.count("cardholder").unwrap(), 75);
+    assert_eq!(rows(&path, "entities"), 75);
+    assert_eq!(dir.entity("000030").unwrap()[0].revision, 2);
+    assert_eq!(dir.entity("000010").unwrap()[0].revision, 1);
+    // Finishing the second listing removes what it did not see.
+    assert_eq!(dir.finish_listing(&listing(2)).unwrap(), 25);
+    assert_eq!(dir.count("cardholder").unwrap(), 50);
 }
 
 /// Every row of a table, each as the debug form of its values, sorted: equal contents give
 /// equal vectors whatever order SQLite returns them in.
-fn contents(path: &Path, table: &str) -> Vec<String> {
+fn contents(path: &Path, table: &str, columns: &str) -> Vec<String> {
     let conn = Connection::open(path).unwrap();
-    let mut stmt = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
+    let mut stmt = conn
+        .prepare(&format!("SELECT {columns} FROM {table}"))
+        .unwrap();
     let columns = stmt.column_count();
     let mut rows: Vec<String> = stmt
         .query_map([], |r| {
@@ -133,7 +241,7 @@ fn contents(path: &Path, table: &str) -> Vec<String> {
 
 #[test]
 fn looking_an_entity_up_by_id_seeks_the_primary_key_instead_of_reading_the_table() {
-    let path = fixture("entity-plan");
+    let path = updated_fixture("entity-plan");
     let conn = Connection::open(&path).unwrap();
     let plan: Vec<String> = conn
         .prepare(&format!("EXPLAIN QUERY PLAN {}", read::entity_by_id_sql()))
@@ -171,8 +279,8 @@ fn a_database_from_a_newer_release_is_refused_naming_both_versions() {
         matches!(
             err,
             StoreError::NewerSchema {
-                found: 2,
-                expected: 1,
+                found: 3,
+                expected: 2,
                 ..
             }
         ),
@@ -180,7 +288,7 @@ fn a_database_from_a_newer_release_is_refused_naming_both_versions() {
     );
     let text = err.to_string();
     assert!(
-        text.contains("version 2") && text.contains("version 1"),
+        text.contains("version 3") && text.contains("version 2"),
         "{text}"
     );
     assert!(crate::open_read_only(&path).is_err());
@@ -199,7 +307,7 @@ fn an_older_database_is_refused_naming_db_update_which_brings_it_up_keeping_its_
             err,
             StoreError::NeedsUpdate {
                 found: 1,
-                expected: 2,
+                expected: 3,
                 ..
             }
         ),
@@ -214,17 +322,17 @@ fn an_older_database_is_refused_naming_db_update_which_brings_it_up_keeping_its_
     let before = migrate::describe(&path, &NEXT_RELEASE).unwrap();
     let mut steps = Vec::new();
     let report = migrate::update(&path, &NEXT_RELEASE, &mut |m| steps.push(m.version)).unwrap();
-    assert_eq!((report.from, report.to, steps), (1, 2, vec![2]));
-    assert_eq!(report.applied, ["2 config_note"]);
+    assert_eq!((report.from, report.to, steps), (1, 3, vec![2, 3]));
+    assert_eq!(report.applied, ["2 entities_rowid", "3 config_note"]);
     let after = migrate::describe(&path, &NEXT_RELEASE).unwrap();
-    assert_eq!(after.schema.found, 2);
+    assert_eq!(after.schema.found, 3);
     assert_eq!(after.counts, before.counts, "every row kept");
     let mut conn = super::connect(&path).unwrap();
     assert_eq!(
         migrate::prepare(&mut conn, &NEXT_RELEASE, &path)
             .unwrap()
             .found,
-        2
+        3
     );
 }
 

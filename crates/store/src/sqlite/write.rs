@@ -28,14 +28,10 @@ pub fn write_page(
 ) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     let mut digest = load_digest(&tx, &position.source_kind)?;
+    let held = held_revisions(&tx, &position.source_kind, page)?;
     for entity in page {
-        upsert_entity(
-            &tx,
-            entity,
-            position.generation,
-            SameRevision::Rewrite,
-            &mut digest,
-        )?;
+        let old = held.get(entity.id.as_str()).copied();
+        write_entity(&tx, entity, position.generation, &mut digest, old)?;
     }
     save_digest(&tx, &position.source_kind, &digest)?;
     save_position(&tx, position)?;
@@ -65,7 +61,7 @@ pub fn apply_changes(
         applied += match change {
             SourceChange::Upsert(entity) => {
                 let generation = current_generation(&tx, &entity.source_kind)?;
-                upsert_entity(&tx, entity, generation, SameRevision::Skip, digest)? as u64
+                upsert_entity(&tx, entity, generation, digest)? as u64
             }
             SourceChange::Delete {
                 source_kind,
@@ -197,35 +193,60 @@ fn stored_revision(
         .map(|r| r as u64))
 }
 
-/// How an upsert treats an object the Directory already holds.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum SameRevision {
-    /// A listing always writes it, stamping it with the listing's generation.
-    Rewrite,
-    /// A real-time change (or its replay) is skipped unless it is newer.
-    Skip,
+/// The revisions the Directory holds of a listing page's objects (all of one SiPass kind),
+/// read with one range scan of the page's ids instead of one lookup per object: on a first
+/// synchronization there are none, and the scan finds that at once.
+fn held_revisions(
+    conn: &Connection,
+    source_kind: &str,
+    page: &[SourceEntity],
+) -> Result<HashMap<String, u64>, StoreError> {
+    let (Some(first), Some(last)) = (
+        page.iter().map(|e| e.id.as_str()).min(),
+        page.iter().map(|e| e.id.as_str()).max(),
+    ) else {
+        return Ok(HashMap::new());
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, revision FROM entities
+         WHERE source_kind = ?1 AND id BETWEEN ?2 AND ?3 AND primary_row = 1",
+    )?;
+    let held = stmt
+        .query_map(params![source_kind, first, last], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?
+        .collect::<Result<HashMap<_, _>, _>>()?;
+    Ok(held)
 }
 
-/// Writes a SiPass object's rows (a real-time change only when newer than what is held);
-/// false when skipped.
+/// Writes a real-time change (or its replay) unless the Directory holds the same revision
+/// or a newer one; false when skipped. A listing does not come here: it is authoritative
+/// (what it read is at least as new as anything the Directory got from the same proxy cache
+/// before it, and revisions from another cache, after a rebuild, cannot be compared at all),
+/// so it always writes.
 fn upsert_entity(
     conn: &Connection,
     entity: &SourceEntity,
     generation: i64,
-    same: SameRevision,
     digest: &mut Digest,
 ) -> Result<bool, StoreError> {
     let old = stored_revision(conn, &entity.source_kind, &entity.id)?;
-    // A listing is authoritative: what it read is at least as new as anything the
-    // Directory got from the same proxy cache before it, and revisions from another cache
-    // (after a rebuild) cannot be compared at all.
-    let newer_held = match same {
-        SameRevision::Rewrite => false,
-        SameRevision::Skip => old.is_some_and(|r| r >= entity.revision),
-    };
-    if newer_held {
+    if old.is_some_and(|r| r >= entity.revision) {
         return Ok(false);
     }
+    write_entity(conn, entity, generation, digest, old)?;
+    Ok(true)
+}
+
+/// Writes a SiPass object's rows, each once (inserted, or updated in place when held), and
+/// moves the digest from `old`, the revision held, to the new one.
+fn write_entity(
+    conn: &Connection,
+    entity: &SourceEntity,
+    generation: i64,
+    digest: &mut Digest,
+    old: Option<u64>,
+) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO entities (source_kind, id, kind, primary_row, revision, name, fields, generation)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -249,7 +270,7 @@ fn upsert_entity(
         digest.remove(&entity.id, r);
     }
     digest.add(&entity.id, entity.revision);
-    Ok(true)
+    Ok(())
 }
 
 /// Deletes a SiPass object's rows unless the Directory holds a revision newer than the

@@ -54,16 +54,33 @@ pub const DIRECTORY: Schema = Schema {
 };
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
+    open_connection(
+        path,
+        DIRECTORY.database,
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;",
+    )
+}
+
+/// Opens a connection to `database` at `path` with `pragmas`: a file SQLite finds damaged is
+/// `Damaged`, any other failure `Open`, both naming the file.
+pub(crate) fn open_connection(
+    path: &Path,
+    database: &'static str,
+    pragmas: &str,
+) -> Result<Connection, StoreError> {
     let open_error = |e: rusqlite::Error| {
         if crate::error::is_corruption(&e) {
             StoreError::Damaged {
-                database: DIRECTORY.database,
+                database,
                 path: path.to_owned(),
                 detail: e.to_string(),
             }
         } else {
             StoreError::Open {
-                database: DIRECTORY.database,
+                database,
                 path: path.to_owned(),
                 reason: e.to_string(),
             }
@@ -71,13 +88,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     };
     let conn = Connection::open(path).map_err(open_error)?;
     conn.busy_timeout(Duration::from_secs(10))?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = NORMAL;
-         PRAGMA foreign_keys = ON;
-         PRAGMA temp_store = MEMORY;",
-    )
-    .map_err(open_error)?;
+    conn.execute_batch(pragmas).map_err(open_error)?;
     Ok(conn)
 }
 

@@ -7,7 +7,6 @@
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
@@ -44,30 +43,13 @@ pub const MAX_PAGE: u32 = 10_000;
 const NATIVE_SEPARATOR: char = '|';
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
-    let open_error = |e: rusqlite::Error| {
-        if crate::error::is_corruption(&e) {
-            StoreError::Damaged {
-                database: PLUGIN.database,
-                path: path.to_owned(),
-                detail: e.to_string(),
-            }
-        } else {
-            StoreError::Open {
-                database: PLUGIN.database,
-                path: path.to_owned(),
-                reason: e.to_string(),
-            }
-        }
-    };
-    let conn = Connection::open(path).map_err(open_error)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.execute_batch(
+    super::open_connection(
+        path,
+        PLUGIN.database,
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA temp_store = MEMORY;",
     )
-    .map_err(open_error)?;
-    Ok(conn)
 }
 
 fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {

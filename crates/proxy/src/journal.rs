@@ -481,6 +481,23 @@ impl Journal {
         self.last()
             .saturating_sub(self.forgotten.load(Ordering::Acquire))
     }
+
+    /// When the oldest entry kept for a role was journaled (Unix ms); `None` when every
+    /// entry has been acknowledged. One indexed row: forgotten batches are deleted.
+    pub fn oldest_kept_at(&self) -> Result<Option<i64>, JournalError> {
+        if self.depth() == 0 {
+            return Ok(None);
+        }
+        let forgotten = self.forgotten.load(Ordering::Acquire);
+        let conn = lock(&self.reader);
+        let at = conn
+            .prepare_cached(
+                "SELECT at FROM batches WHERE last_seq > ?1 ORDER BY first_seq LIMIT 1",
+            )?
+            .query_row([forgotten.min(i64::MAX as u64) as i64], |r| r.get(0))
+            .optional()?;
+        Ok(at)
+    }
 }
 
 /// A running proxy's journal file, opened read-only by another process (the bench): what
@@ -1140,5 +1157,19 @@ mod tests {
                 && message.contains("move the file aside"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn the_oldest_unacknowledged_entry_is_dated_until_it_is_acknowledged() {
+        let path = temp("oldest");
+        let journal = Journal::open(&path, 100).unwrap();
+        assert_eq!(journal.oldest_kept_at().unwrap(), None);
+        let before = now_millis();
+        journal.append(&[entry(1), entry(2)], 2).unwrap();
+        journal.append(&[entry(3)], 3).unwrap();
+        let at = journal.oldest_kept_at().unwrap().unwrap();
+        assert!(at >= before && at <= now_millis(), "{at}");
+        journal.acknowledge(3).unwrap();
+        assert_eq!(journal.oldest_kept_at().unwrap(), None);
     }
 }

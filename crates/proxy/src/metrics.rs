@@ -97,6 +97,20 @@ pub fn encode(shared: &Shared) -> String {
         "Journal entries kept because a role has not acknowledged them yet",
         shared.journal.depth(),
     );
+    let oldest_age = shared
+        .journal
+        .oldest_kept_at()
+        .ok()
+        .flatten()
+        .map_or(0.0, |at| {
+            (runtime::now_millis() - at).max(0) as f64 / 1000.0
+        });
+    let age = Gauge::new(
+        "journal_oldest_unacknowledged_age_seconds",
+        "How long ago the oldest journal entry a role has not acknowledged was journaled (0 when none)",
+    )
+    .expect("valid metric");
+    register(&registry, age).set(oldest_age);
 
     let counts = shared.connections.counts();
     let connections = gauge_vec(

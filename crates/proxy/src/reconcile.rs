@@ -113,6 +113,7 @@ impl Reconciler {
             }
         }
         if !shared.loaded.swap(true, Ordering::AcqRel) {
+            shared.loaded_now.notify_waiters();
             tracing::info!(
                 cardholders = stats.seen,
                 elapsed_ms = started.elapsed().as_millis() as u64,

@@ -107,6 +107,11 @@ async fn report_health(
     let bridge = <BridgeServer<BridgeService> as NamedService>::NAME;
     let mut reported = None;
     loop {
+        // Registered before `loaded` is read, so that a load finishing in between still wakes
+        // it: the health service turns SERVING the moment List and Summary do.
+        let loaded_now = shared.loaded_now.notified();
+        tokio::pin!(loaded_now);
+        loaded_now.as_mut().enable();
         let status = if shared.loaded.load(std::sync::atomic::Ordering::Acquire) {
             ServingStatus::Serving
         } else {
@@ -117,7 +122,11 @@ async fn report_health(
             health.set_service_status(bridge, status).await;
             reported = Some(status);
         }
-        if shutdown.sleep_async(Duration::from_millis(500)).await {
+        let stopped = tokio::select! {
+            () = &mut loaded_now => false,
+            stopped = shutdown.sleep_async(Duration::from_secs(5)) => stopped,
+        };
+        if stopped {
             health
                 .set_service_status("", ServingStatus::NotServing)
                 .await;

@@ -26,6 +26,8 @@ pub struct Shared {
     pub progress: LoadProgress,
     /// True once SiPass has been read completely at least once.
     pub loaded: AtomicBool,
+    /// Wakes those who wait for `loaded` to turn true (the health service).
+    pub loaded_now: tokio::sync::Notify,
     /// Every long-running loop of the proxy with its status, for the status API.
     pub workers: runtime::Workers,
     /// The connections open on port 5645, by stage.

@@ -163,6 +163,7 @@ async fn open_shared(config: &ProxyConfig, client: Arc<HrClient>) -> Result<Shar
         reconcile: tokio::sync::Notify::new(),
         progress: LoadProgress::default(),
         loaded: AtomicBool::new(complete),
+        loaded_now: tokio::sync::Notify::new(),
         workers: Workers::new(),
         push_missing: AtomicBool::new(false),
         reload_without_push: config.reload_every_without_push,

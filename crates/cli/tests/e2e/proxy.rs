@@ -393,6 +393,11 @@ fn a_python_client_generated_from_the_proto_files_calls_hello_and_list_over_tls(
     crate::support::promtool_check(&metrics);
     let value = |name: &str, labels: &str| crate::support::metric_value(&metrics, name, labels);
     assert_eq!(value("sipass_bridge_proxy_loaded", ""), Some(1.0));
+    let age = value(
+        "sipass_bridge_proxy_journal_oldest_unacknowledged_age_seconds",
+        "",
+    );
+    assert!(age.is_some_and(|a| a >= 0.0), "{metrics}");
     assert_eq!(
         value(
             "sipass_bridge_proxy_entities_eligible",

@@ -106,7 +106,9 @@ pub fn apply(
     args: Vec<OsString>,
     command: &clap::Command,
 ) -> Result<(Vec<OsString>, Vec<FromFile>), ConfigFileError> {
-    let Some(at) = args.iter().position(|a| SERVICES.iter().any(|s| a == *s)) else {
+    let service_at =
+        subcommand_at(&args, command).filter(|&i| SERVICES.iter().any(|s| args[i] == *s));
+    let Some(at) = service_at else {
         return Ok((args, Vec::new()));
     };
     let service = args[at].to_string_lossy().into_owned();
@@ -156,6 +158,24 @@ pub fn apply(
     let mut args = args;
     args.splice(at + 1..at + 1, added.into_iter().map(OsString::from));
     Ok((args, sources))
+}
+
+/// Where the subcommand is: the first argument that is neither an option of the program
+/// nor an option's value (`sipass-bridge --log-dir proxy role` runs `role`).
+fn subcommand_at(args: &[OsString], command: &clap::Command) -> Option<usize> {
+    let mut i = 1;
+    while i < args.len() {
+        let arg = args[i].to_string_lossy();
+        let Some(long) = arg.strip_prefix("--") else {
+            return Some(i);
+        };
+        let takes_value = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long))
+            .is_some_and(|a| matches!(a.get_action(), ArgAction::Set | ArgAction::Append));
+        i += if takes_value { 2 } else { 1 };
+    }
+    None
 }
 
 /// `--config FILE` or `--config=FILE` among a service's arguments, else `SIPASS_BRIDGE_CONFIG`.
@@ -463,5 +483,38 @@ mod tests {
         let path = file("template.toml", &uncommented);
         let given = args(&["sb", "proxy", "--config", path.to_str().unwrap()]);
         apply(given, &command()).unwrap();
+    }
+
+    #[test]
+    fn only_the_subcommand_names_the_service() {
+        let path = file("other.toml", "listen = \"0.0.0.0:7000\"\n");
+        let command = command().arg(clap::Arg::new("log-dir").long("log-dir").global(true));
+        // "proxy" as a value (a folder named proxy) is not the service.
+        let p = path.to_str().unwrap();
+        let given = args(&[
+            "sb",
+            "--log-dir",
+            "proxy",
+            "db",
+            "--data",
+            "proxy",
+            "--config",
+            p,
+        ]);
+        let (out, from) = apply(given.clone(), &command).unwrap();
+        assert_eq!((out, from.len()), (given, 0));
+        let given = args(&[
+            "sb",
+            "--log-dir",
+            "logs",
+            "proxy",
+            "--config",
+            path.to_str().unwrap(),
+        ]);
+        let (out, _) = apply(given, &command).unwrap();
+        assert!(
+            strings(&out).contains(&"--listen=0.0.0.0:7000".to_owned()),
+            "{out:?}"
+        );
     }
 }

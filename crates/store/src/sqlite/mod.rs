@@ -64,6 +64,32 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     )
 }
 
+/// The writer connection of a database that is sound and on this release's schema: opened
+/// with `connect`, checked (quick_check), then created or checked by the migration runner. A
+/// damaged file is `Damaged`, naming it, decided by SQLite's error codes, never by message
+/// text.
+pub(crate) fn open_checked(
+    path: &Path,
+    schema: &Schema,
+    connect: fn(&Path) -> Result<Connection, StoreError>,
+) -> Result<Connection, StoreError> {
+    let damaged = |detail: String| StoreError::Damaged {
+        database: schema.database,
+        path: path.to_owned(),
+        detail,
+    };
+    let corruption = |e: StoreError| match e {
+        StoreError::Sql(ref sql) if crate::error::is_corruption(sql) => damaged(e.to_string()),
+        other => other,
+    };
+    let mut writer = connect(path).map_err(corruption)?;
+    check_integrity(&writer)
+        .map_err(corruption)?
+        .map_or(Ok(()), |d| Err(damaged(d)))?;
+    migrate::prepare(&mut writer, schema, path).map_err(corruption)?;
+    Ok(writer)
+}
+
 /// Opens a connection to `database` at `path` with `pragmas`: a file SQLite finds damaged is
 /// `Damaged`, any other failure `Open`, both naming the file.
 pub(crate) fn open_connection(
@@ -155,21 +181,7 @@ impl SqliteDirectory {
     /// belongs to a role that was killed, and is marked interrupted at once rather than
     /// showing "running" until the next synchronization starts.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let damaged = |detail: String| StoreError::Damaged {
-            database: DIRECTORY.database,
-            path: path.to_owned(),
-            detail,
-        };
-        // Decided by SQLite's error codes, never by message text.
-        let corruption = |e: StoreError| match e {
-            StoreError::Sql(ref sql) if crate::error::is_corruption(sql) => damaged(e.to_string()),
-            other => other,
-        };
-        let mut writer = connect(path).map_err(corruption)?;
-        check_integrity(&writer)
-            .map_err(corruption)?
-            .map_or(Ok(()), |d| Err(damaged(d)))?;
-        migrate::prepare(&mut writer, &DIRECTORY, path).map_err(corruption)?;
+        let writer = open_checked(path, &DIRECTORY, connect)?;
         let interrupted = write::interrupt_unfinished_runs(&writer)?;
         if interrupted > 0 {
             tracing::info!(

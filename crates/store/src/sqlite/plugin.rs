@@ -78,20 +78,7 @@ impl SqlitePlugin {
     /// Opens the plugin database at `path`, creating it when new: integrity-checked, its
     /// schema brought to or checked against this release's through the migration runner.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let damaged = |detail: String| StoreError::Damaged {
-            database: PLUGIN.database,
-            path: path.to_owned(),
-            detail,
-        };
-        let corruption = |e: StoreError| match e {
-            StoreError::Sql(ref sql) if crate::error::is_corruption(sql) => damaged(e.to_string()),
-            other => other,
-        };
-        let mut writer = connect(path).map_err(corruption)?;
-        super::check_integrity(&writer)
-            .map_err(corruption)?
-            .map_or(Ok(()), |d| Err(damaged(d)))?;
-        super::migrate::prepare(&mut writer, &PLUGIN, path).map_err(corruption)?;
+        let writer = super::open_checked(path, &PLUGIN, connect)?;
         writer.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('role_id', ?1)",
             [random_id()],

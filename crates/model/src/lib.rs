@@ -3,6 +3,7 @@
 //! Nothing here knows about a database, a socket or a clock: these are the words the
 //! simulator, the proxy and the plugin role use to talk about the same things.
 
+pub mod access;
 pub mod digest;
 pub mod event_mapping;
 pub mod kind;

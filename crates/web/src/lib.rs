@@ -13,6 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use model::access::Viewer;
 use role::Role;
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,9 @@ pub use error::{ApiError, Code, ErrorBody};
 pub fn token_path(data_dir: &Path) -> PathBuf {
     data_dir.join("api-token")
 }
+
+/// The user name recorded for what is done with the API token (the CLI, scripts).
+pub const API_TOKEN_USER: &str = "api-token";
 
 #[derive(Clone)]
 struct AppState {
@@ -94,13 +98,17 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Lets the request through when it carries the API token, with the [`Viewer`] it acts as
+/// in its extensions (`Extension<Viewer>` in a handler): the token is an administrator's.
+async fn require_token(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let given = req
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
     if protocol::constant_time_eq(given, state.token.as_bytes()) {
+        req.extensions_mut()
+            .insert(Viewer::administrator(API_TOKEN_USER));
         next.run(req).await
     } else {
         ApiError::new(

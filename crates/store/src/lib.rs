@@ -11,6 +11,7 @@
 //! Every schema comes from versioned, checksummed migrations ([`migrate`]); a database on
 //! another schema is refused, an older one with the command that updates it.
 
+pub mod backup;
 mod directory;
 mod error;
 pub mod migrate;

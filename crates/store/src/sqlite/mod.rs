@@ -3,6 +3,7 @@
 //! One writer connection and one reader connection, so that the Config Tool can read while
 //! a synchronization writes (WAL). Nothing outside this module knows the tables.
 
+pub mod backup;
 pub mod migrate;
 mod plugin;
 mod read;

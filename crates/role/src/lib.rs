@@ -7,9 +7,11 @@
 //! the `events` recorder (the proxy's event journal into the plugin database). Both reach the proxy through the `proxy::Proxy` trait: gRPC in production,
 //! an in-memory fake in the unit tests.
 
+pub mod activation;
 pub mod config;
 mod connection;
 pub mod events;
+pub mod maintenance;
 mod mapping;
 mod proxy;
 pub mod report;
@@ -88,6 +90,10 @@ pub struct Role {
     pub feed: EventFeed,
     /// The role's workers, for the status API.
     pub workers: runtime::Workers,
+    /// Whether the workers run: deactivated for a restore or an upgrade.
+    pub activation: Arc<activation::Activation>,
+    /// One backup, restore or update at a time, and how far it is.
+    pub maintenance: maintenance::Maintenance,
     config: RoleConfig,
     manual_sync: Arc<Notify>,
 }
@@ -107,6 +113,8 @@ impl Role {
             status: Arc::new(StatusBoard::new()),
             feed: EventFeed::default(),
             workers: runtime::Workers::new(),
+            activation: Arc::default(),
+            maintenance: maintenance::Maintenance::default(),
             config,
             manual_sync: Arc::new(Notify::new()),
         })
@@ -136,36 +144,47 @@ impl Role {
     }
 
     /// Starts the workers against the proxy `dialer` reaches, waiting as `waits` and `pace`
-    /// say: the gRPC proxy in production, a fake one in tests.
-    fn spawn_with<D: Dialer>(
+    /// say: the gRPC proxy in production, a fake one in tests. They can be stopped and
+    /// started again ([`Role::activation`]); the handle ends once `shutdown` stopped them.
+    fn spawn_with<D: Dialer + Clone>(
         &self,
         dialer: D,
         waits: Waits,
         pace: Pace,
         shutdown: &runtime::Shutdown,
     ) -> tokio::task::JoinHandle<()> {
-        let synchronizer = Synchronizer {
-            directory: self.directory.clone(),
-            status: self.status.clone(),
-            manual_sync: self.manual_sync.clone(),
-            reporter: self.workers.reporter("synchronizer"),
-            pace,
-        };
-        let events = EventRecorder {
-            directory: self.directory.clone(),
-            plugin: self.plugin.clone(),
-            reporter: self.workers.reporter("events"),
-            feed: self.feed.clone(),
-        };
-        let connection = Connection {
-            dialer,
-            directory: self.directory.clone(),
-            status: self.status.clone(),
-            client_name: self.config.client_name.clone(),
-            waits,
-            synchronizer,
-            events,
-        };
-        self.workers.spawn(connection, shutdown)
+        let directory = self.directory.clone();
+        let plugin = self.plugin.clone();
+        let status = self.status.clone();
+        let manual_sync = self.manual_sync.clone();
+        let workers = self.workers.clone();
+        let feed = self.feed.clone();
+        let client_name = self.config.client_name.clone();
+        let starter: activation::Starter = Arc::new(move |own: &runtime::Shutdown| {
+            let synchronizer = Synchronizer {
+                directory: directory.clone(),
+                status: status.clone(),
+                manual_sync: manual_sync.clone(),
+                reporter: workers.reporter("synchronizer"),
+                pace,
+            };
+            let events = EventRecorder {
+                directory: directory.clone(),
+                plugin: plugin.clone(),
+                reporter: workers.reporter("events"),
+                feed: feed.clone(),
+            };
+            let connection = Connection {
+                dialer: dialer.clone(),
+                directory: directory.clone(),
+                status: status.clone(),
+                client_name: client_name.clone(),
+                waits,
+                synchronizer,
+                events,
+            };
+            workers.spawn(connection, own)
+        });
+        self.activation.start(starter, shutdown.clone())
     }
 }

@@ -22,6 +22,9 @@ pub enum HealthState {
     Warning,
     /// Cannot work: a database is unavailable.
     Error,
+    /// Stopped on purpose (for a restore or an upgrade): disconnected from the proxy, its
+    /// workers stopped, until it is activated.
+    Deactivated,
 }
 
 /// Health and why.

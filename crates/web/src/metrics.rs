@@ -12,12 +12,13 @@ const PREFIX: &str = "sipass_bridge_role";
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Every health state, so that a dashboard sees a 0 for each state the role is not in.
-const HEALTH_STATES: [role::HealthState; 5] = [
+const HEALTH_STATES: [role::HealthState; 6] = [
     role::HealthState::Starting,
     role::HealthState::Online,
     role::HealthState::Synchronizing,
     role::HealthState::Warning,
     role::HealthState::Error,
+    role::HealthState::Deactivated,
 ];
 
 /// Registers a metric family, which cannot fail for the fixed, distinct names used here.

@@ -1,0 +1,209 @@
+//! Backup, restore and update of a running role's databases (the Resources page and the
+//! REST calls behind it): one operation at a time, with its progress readable meanwhile.
+//!
+//! A backup runs beside the workers (its copy never blocks their writes). A restore and an
+//! update replace or change the databases underneath the workers, so the role is deactivated
+//! around them and activated again afterwards if it was active; a backup file is checked
+//! completely before the role is touched, so a refused file costs no downtime.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use store::backup::{self, BackupError, Maintained, Manifest, RestoreReport};
+use store::migrate::{DatabaseStatus, UpdateReport};
+use store::sqlite::backup::{SqliteFile, role_databases};
+
+use crate::Role;
+use crate::activation::Change;
+
+/// What is being done to the databases, and how far it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation {
+    /// "backup", "restore" or "update".
+    pub kind: String,
+    /// The database being worked on, e.g. "Directory database".
+    pub database: String,
+    /// In the engine's units (SQLite: pages); both 0 when a step has no measure.
+    pub done: u64,
+    pub total: u64,
+    /// What is happening, e.g. "applying migration 2 (entities_rowid)".
+    pub step: String,
+}
+
+/// One operation at a time, and its progress.
+#[derive(Default)]
+pub struct Maintenance {
+    running: Mutex<Option<Operation>>,
+}
+
+/// Why an operation did not run or failed; nothing was replaced unless it says so.
+#[derive(Debug, thiserror::Error)]
+pub enum MaintenanceError {
+    #[error("a {0} of the databases is already running; wait for it to end")]
+    Busy(String),
+    #[error(transparent)]
+    Refused(#[from] BackupError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Internal(#[from] runtime::Panicked),
+}
+
+/// Clears the operation when it ends, however it ends.
+struct Running<'a>(&'a Maintenance);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.running) = None;
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Maintenance {
+    /// The operation running now, if any.
+    pub fn current(&self) -> Option<Operation> {
+        lock(&self.running).clone()
+    }
+
+    fn begin(&self, kind: &str) -> Result<Running<'_>, MaintenanceError> {
+        let mut running = lock(&self.running);
+        if let Some(op) = running.as_ref() {
+            return Err(MaintenanceError::Busy(op.kind.clone()));
+        }
+        *running = Some(Operation {
+            kind: kind.to_owned(),
+            ..Operation::default()
+        });
+        Ok(Running(self))
+    }
+
+    fn report(&self, database: &str, done: u64, total: u64, step: &str) {
+        if let Some(op) = lock(&self.running).as_mut() {
+            op.database = database.to_owned();
+            op.done = done;
+            op.total = total;
+            op.step = step.to_owned();
+        }
+    }
+}
+
+/// The databases as the backup interface sees them.
+fn refs(dbs: &[SqliteFile]) -> Vec<&dyn Maintained> {
+    dbs.iter().map(|d| d as &dyn Maintained).collect()
+}
+
+impl Role {
+    /// The role's databases as backup, restore and update handle them.
+    pub fn databases(&self) -> [SqliteFile; 2] {
+        role_databases(&self.config.data_dir)
+    }
+
+    /// The role's data folder.
+    pub fn data_dir(&self) -> &Path {
+        &self.config.data_dir
+    }
+
+    /// Per database: schema version found and needed, size, main counts.
+    pub fn database_status(&self) -> Result<Vec<DatabaseStatus>, store::StoreError> {
+        self.databases().iter().map(|d| d.status()).collect()
+    }
+
+    /// Writes a backup of both databases to `file` while the role keeps working.
+    pub async fn backup(self: &Arc<Self>, file: PathBuf) -> Result<Manifest, MaintenanceError> {
+        let role = self.clone();
+        runtime::try_blocking(move || {
+            let _running = role.maintenance.begin("backup")?;
+            let origin = role.plugin.role_id()?;
+            let dbs = role.databases();
+            let manifest = backup::write(
+                &file,
+                &refs(&dbs),
+                &origin,
+                model::version::PRODUCT_VERSION,
+                &mut |db, p| role.maintenance.report(db, p.done, p.total, "copying"),
+            )?;
+            tracing::info!(file = %file.display(), "backup written");
+            Ok(manifest)
+        })
+        .await?
+    }
+
+    /// Checks `file`, then deactivates the role, replaces its databases with the backup's,
+    /// updates them if the backup is from an older release, and activates the role again
+    /// if it was active. A refused file leaves the role and its databases as they were.
+    pub async fn restore(
+        self: &Arc<Self>,
+        file: PathBuf,
+        accept_foreign: bool,
+    ) -> Result<RestoreReport, MaintenanceError> {
+        let _running = self.maintenance.begin("restore")?;
+        self.maintenance.report("", 0, 0, "checking the backup");
+        let role = self.clone();
+        let checked = runtime::try_blocking(move || {
+            let dbs = role.databases();
+            let current = role.plugin.role_id()?;
+            Ok::<_, MaintenanceError>(backup::check(
+                &file,
+                &refs(&dbs),
+                Some(&current),
+                accept_foreign,
+                &role.config.data_dir,
+            )?)
+        })
+        .await??;
+        let was_active = self
+            .activation
+            .deactivate(&self.status, "restoring a backup")
+            .await
+            == Change::Done;
+        self.maintenance.report("", 0, 0, "replacing the databases");
+        let role = self.clone();
+        let result = runtime::try_blocking(move || {
+            let dbs = role.databases();
+            backup::restore(checked, &refs(&dbs), &mut |db, m| {
+                role.maintenance.report(db, 0, 0, &migration_step(m));
+            })
+        })
+        .await;
+        if was_active {
+            self.activation.activate(&self.status).await;
+        }
+        let report = result??;
+        tracing::info!(created_at = %report.manifest.created_at, "backup restored");
+        Ok(report)
+    }
+
+    /// Applies pending migrations to both databases, the role deactivated meanwhile (and
+    /// activated again if it was active).
+    pub async fn update_databases(self: &Arc<Self>) -> Result<Vec<UpdateReport>, MaintenanceError> {
+        let _running = self.maintenance.begin("update")?;
+        let was_active = self
+            .activation
+            .deactivate(&self.status, "updating the databases")
+            .await
+            == Change::Done;
+        let role = self.clone();
+        let result = runtime::try_blocking(move || {
+            role.databases()
+                .iter()
+                .map(|db| {
+                    let name = db.schema().database;
+                    db.update(&mut |m| role.maintenance.report(name, 0, 0, &migration_step(m)))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await;
+        if was_active {
+            self.activation.activate(&self.status).await;
+        }
+        Ok(result??)
+    }
+}
+
+fn migration_step(m: &store::migrate::Migration) -> String {
+    format!("applying migration {} ({})", m.version, m.name)
+}

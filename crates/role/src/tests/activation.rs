@@ -1,0 +1,85 @@
+//! Deactivating and activating the role: the workers stop and nothing is read from the
+//! proxy meanwhile; activated, the role resumes where its databases stand (no new listing).
+
+use std::time::Duration;
+
+use super::fake_proxy::FakeProxy;
+use super::{CARDHOLDER, Running, WORKGROUP, proxy_with};
+use crate::HealthState;
+use crate::activation::Change;
+
+fn event(id: u64) -> String {
+    serde_json::json!({
+        "Id": id.to_string(), "Type": "Access Granted", "OccurredAt": "2026-11-22T09:33:20+00:00",
+        "EntityKind": "Doorset", "EntityToken": "4", "PointName": "Door 4",
+        "Message": "Access Granted at Door 4",
+    })
+    .to_string()
+}
+
+async fn events_stored(running: &Running, n: u64) {
+    running
+        .eventually("the events stored", |role| {
+            (role.plugin.event_count().ok()? == n).then_some(())
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn a_deactivated_role_stops_its_workers_and_resumes_where_it_stood_when_activated() {
+    let proxy: FakeProxy = proxy_with(5);
+    let running = Running::start(&proxy);
+    running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
+    proxy.journal_event(&event(1));
+    events_stored(&running, 1).await;
+    let listings = proxy.list_calls();
+    let role = &running.role;
+
+    assert_eq!(
+        role.activation
+            .deactivate(&role.status, "restoring a backup")
+            .await,
+        Change::Done
+    );
+    let health = role.status.health();
+    assert_eq!(health.state, HealthState::Deactivated);
+    assert_eq!(
+        health.reason.as_deref(),
+        Some("deactivated: restoring a backup")
+    );
+    assert!(!role.status.proxy().connected);
+    let statuses = role.workers.statuses();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s.state == runtime::WorkerState::Stopped),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        role.activation.deactivate(&role.status, "again").await,
+        Change::Already
+    );
+
+    // Meanwhile SiPass changes and events happen: the deactivated role takes none of them.
+    proxy.upsert(CARDHOLDER, "c99");
+    proxy.journal_event(&event(2));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(running.count(CARDHOLDER), 5);
+    assert_eq!(role.plugin.event_count().unwrap(), 1);
+    assert_eq!(role.status.health().state, HealthState::Deactivated);
+
+    assert_eq!(role.activation.activate(&role.status).await, Change::Done);
+    running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
+    events_stored(&running, 2).await;
+    assert_eq!(running.count(CARDHOLDER), 6);
+    assert_eq!(
+        proxy.list_calls(),
+        listings,
+        "resumed by watching, not by listing again"
+    );
+    assert_eq!(
+        role.activation.activate(&role.status).await,
+        Change::Already
+    );
+    running.stop().await;
+}

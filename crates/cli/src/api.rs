@@ -84,6 +84,17 @@ impl Api {
             .await
     }
 
+    /// POST with a JSON body, waiting up to `limit` (a backup or restore takes minutes).
+    pub async fn post_json_slow<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+        limit: std::time::Duration,
+    ) -> Result<T> {
+        self.send(self.http.post(self.url(path)).json(body).timeout(limit))
+            .await
+    }
+
     pub async fn put<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
         self.send(self.http.put(self.url(path)).json(body)).await
     }

@@ -20,6 +20,13 @@ pub enum DbCommand {
     /// transaction per step. Stop the role or proxy that uses the folder first, and back it
     /// up.
     Update(DbArgs),
+    /// Write a consistent copy of the role's Directory and plugin database into one file,
+    /// while the role runs (through it) or not (from the files); with a manifest (release,
+    /// schema versions, the role's identity, SHA-256 of each part).
+    Backup(crate::db_backup::BackupArgs),
+    /// Replace the role's databases with a backup, after checking its integrity, schema and
+    /// origin; a running role is deactivated meanwhile and activated again.
+    Restore(crate::db_backup::RestoreArgs),
 }
 
 #[derive(clap::Args)]
@@ -41,10 +48,12 @@ const SCHEMAS: [&Schema; 4] = [
     &proxy::JOURNAL_SCHEMA,
 ];
 
-pub fn db(command: DbCommand) -> Result<()> {
+pub async fn db(command: DbCommand) -> Result<()> {
     match command {
         DbCommand::Status(args) => status(&args),
-        DbCommand::Update(args) => update(&args),
+        DbCommand::Update(args) => update(&args).await,
+        DbCommand::Backup(args) => crate::db_backup::backup_command(args).await,
+        DbCommand::Restore(args) => crate::db_backup::restore_command(args).await,
     }
 }
 
@@ -129,7 +138,31 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-fn update(args: &DbArgs) -> Result<()> {
+/// Through the running role when one serves the folder (it deactivates itself meanwhile),
+/// else directly on the files (refused while a process has them open).
+async fn update(args: &DbArgs) -> Result<()> {
+    let reports = match crate::db_backup::running_role(&args.data, args.json)? {
+        Some(api) => {
+            let updated: web::resources::DbUpdated = crate::db_backup::follow(
+                &api,
+                api.post_slow("/db/update", std::time::Duration::from_secs(6 * 3600)),
+            )
+            .await?;
+            updated.databases
+        }
+        None => update_files(args)?,
+    };
+    if args.json {
+        out!("{}", serde_json::json!({ "databases": reports }));
+        return Ok(());
+    }
+    for r in &reports {
+        print_update(r);
+    }
+    Ok(())
+}
+
+fn update_files(args: &DbArgs) -> Result<Vec<UpdateReport>> {
     let terminal = std::io::stderr().is_terminal();
     let mut reports = Vec::new();
     for (schema, path) in databases(&args.data)? {
@@ -145,14 +178,7 @@ fn update(args: &DbArgs) -> Result<()> {
             .with_context(|| format!("updating {}", path.display()))?;
         reports.push(report);
     }
-    if args.json {
-        out!("{}", serde_json::json!({ "databases": reports }));
-        return Ok(());
-    }
-    for r in &reports {
-        print_update(r);
-    }
-    Ok(())
+    Ok(reports)
 }
 
 fn print_update(r: &UpdateReport) {

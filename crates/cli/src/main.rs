@@ -17,6 +17,7 @@ mod bench_events;
 mod config_file;
 mod data_folder;
 mod db;
+mod db_backup;
 mod events;
 mod progress;
 mod services;
@@ -97,6 +98,11 @@ enum Command {
         #[command(subcommand)]
         command: db::DbCommand,
     },
+    /// Deactivate the running role (for a restore or an upgrade) or activate it again.
+    RoleState {
+        #[command(subcommand)]
+        command: db_backup::RoleStateCommand,
+    },
 }
 
 /// How an administration command finds the running role.
@@ -152,7 +158,8 @@ fn main() -> ExitCode {
             Command::Config { command } => admin::config(command).await,
             Command::Entities { command } => admin::entities(command).await,
             Command::Bench(args) => bench::bench(args).await,
-            Command::Db { command } => db::db(command),
+            Command::Db { command } => db::db(command).await,
+            Command::RoleState { command } => db_backup::role_state(command).await,
             Command::Events { command } => events::events(command).await,
         }
     });

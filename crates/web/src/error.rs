@@ -37,11 +37,17 @@ pub enum Code {
     Busy,
     /// 500: a bug; the message says where.
     Internal,
+    /// 422: a backup file was refused (damaged, truncated, another role's, newer); nothing
+    /// was replaced.
+    BackupRefused,
+    /// 507: a backup or restore could not write or read a file (full disk, read-only
+    /// folder); the message names the path and the cause, nothing half-written remains.
+    BackupFailed,
 }
 
 impl Code {
     /// Every code, for the table's own tests and documentation.
-    pub const ALL: [Code; 13] = [
+    pub const ALL: [Code; 15] = [
         Code::Unauthorized,
         Code::NotFound,
         Code::MethodNotAllowed,
@@ -55,6 +61,8 @@ impl Code {
         Code::DatabaseModified,
         Code::Busy,
         Code::Internal,
+        Code::BackupRefused,
+        Code::BackupFailed,
     ];
 
     /// The stable name clients match on; never changed once released.
@@ -83,6 +91,8 @@ impl Code {
             Code::DatabaseModified => ("database_modified", StatusCode::INTERNAL_SERVER_ERROR),
             Code::Busy => ("busy", StatusCode::SERVICE_UNAVAILABLE),
             Code::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
+            Code::BackupRefused => ("backup_refused", StatusCode::UNPROCESSABLE_ENTITY),
+            Code::BackupFailed => ("backup_failed", StatusCode::INSUFFICIENT_STORAGE),
         }
     }
 }

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 mod error;
 pub mod events;
 pub mod metrics;
+pub mod resources;
 
 pub use error::{ApiError, Code, ErrorBody};
 
@@ -55,6 +56,12 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
         .route("/events", get(events::list))
         .route("/events/live", get(events::live))
         .route("/events/summary", get(events::summary))
+        .route("/db/status", get(resources::db_status))
+        .route("/db/update", post(resources::db_update))
+        .route("/db/backup", post(resources::db_backup))
+        .route("/db/restore", post(resources::db_restore))
+        .route("/role/deactivate", post(resources::role_deactivate))
+        .route("/role/activate", post(resources::role_activate))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such API endpoint") })
         .method_not_allowed_fallback(|| async {
@@ -210,7 +217,7 @@ async fn config_set(
 }
 
 /// A body the server would not read: too large (413) or not readable (400).
-fn body_refused(rejection: BytesRejection) -> ApiError {
+pub(crate) fn body_refused(rejection: BytesRejection) -> ApiError {
     let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Code::PayloadTooLarge
     } else {

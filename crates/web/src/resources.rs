@@ -1,0 +1,259 @@
+//! The Resources page's calls: the databases' status, update, backup and restore, and
+//! deactivating and activating the role (docs/databases.md).
+//!
+//! Backup and restore name files on the role's machine (no upload: a backup of a large site
+//! is gigabytes, and the role's disk is where it is written and read). A path from a request
+//! is hostile: it must be absolute, of bounded length, and never inside the data folder
+//! except its `backups` folder, so that no request can overwrite or read back the databases,
+//! the API token or any other file the role keeps.
+
+use std::path::{Component, Path, PathBuf};
+
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use model::access::Viewer;
+use role::maintenance::{MaintenanceError, Operation};
+use serde::{Deserialize, Serialize};
+use store::backup::{BackupError, Manifest, RestoreReport};
+use store::migrate::{DatabaseStatus, UpdateReport};
+
+use crate::{ApiError, AppState, Code, body_refused};
+
+/// The folder of the data folder where backups may be written and read by name.
+pub const BACKUPS: &str = "backups";
+
+/// The longest path a request may give.
+const MAX_PATH: usize = 1024;
+
+/// `GET /api/v1/db/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DbStatus {
+    pub databases: Vec<DatabaseStatus>,
+    /// The backup, restore or update running now, with its progress.
+    pub operation: Option<Operation>,
+    /// Why the role is deactivated, while it is.
+    pub deactivated: Option<String>,
+}
+
+/// `POST /api/v1/db/update`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DbUpdated {
+    pub databases: Vec<UpdateReport>,
+}
+
+/// The body of `POST /api/v1/db/backup`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupRequest {
+    /// Where to write it on the role's machine (absolute); by default a new file named
+    /// after the time in the data folder's `backups` folder.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+/// The answer of `POST /api/v1/db/backup`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupWritten {
+    pub file: PathBuf,
+    pub manifest: Manifest,
+}
+
+/// The body of `POST /api/v1/db/restore`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreRequest {
+    /// The backup file on the role's machine (absolute).
+    pub file: PathBuf,
+    /// Restore a backup of another role (this role takes its identity).
+    #[serde(default)]
+    pub accept_foreign: bool,
+}
+
+/// The body of `POST /api/v1/role/deactivate`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeactivateRequest {
+    /// Why, shown in the health (default: "deactivated by <user>").
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The answer of the activation calls: whether anything changed, and the health after it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActivationChanged {
+    pub changed: bool,
+    pub health: role::Health,
+}
+
+impl From<MaintenanceError> for ApiError {
+    fn from(e: MaintenanceError) -> Self {
+        match e {
+            MaintenanceError::Busy(_) => ApiError::new(Code::Busy, e.to_string()),
+            MaintenanceError::Refused(BackupError::Io { .. }) => {
+                ApiError::new(Code::BackupFailed, e.to_string())
+            }
+            MaintenanceError::Refused(BackupError::Store(store)) => store.into(),
+            MaintenanceError::Refused(refused) => {
+                ApiError::field(Code::BackupRefused, "file", refused.to_string())
+            }
+            MaintenanceError::Store(store) => store.into(),
+            MaintenanceError::Internal(p) => p.into(),
+        }
+    }
+}
+
+/// Reads a JSON body (an empty one is the default).
+fn json_body<T: serde::de::DeserializeOwned + Default>(
+    body: Result<axum::body::Bytes, BytesRejection>,
+    what: &str,
+) -> Result<T, ApiError> {
+    let body = body.map_err(body_refused)?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(Code::InvalidBody, format!("the body must be {what}: {e}")))
+}
+
+/// A file a request names: absolute, plain (no `..`), bounded, and outside the data folder
+/// except in its backups folder.
+fn requested_file(file: &Path, data: &Path) -> Result<PathBuf, ApiError> {
+    let refuse = |why: String| ApiError::field(Code::InvalidBody, "file", why);
+    let text = file.to_string_lossy();
+    if text.len() > MAX_PATH || text.contains('\0') {
+        return Err(refuse(format!(
+            "the path must be at most {MAX_PATH} bytes, without NUL"
+        )));
+    }
+    if !file.is_absolute() || file.components().any(|c| c == Component::ParentDir) {
+        return Err(refuse(format!(
+            "'{}' must be an absolute path on the role's machine, without '..'",
+            text.escape_debug()
+        )));
+    }
+    if file
+        .file_name()
+        .is_none_or(|n| n.to_string_lossy().starts_with('.'))
+    {
+        return Err(refuse(format!(
+            "'{}' must name a file whose name does not start with '.'",
+            text.escape_debug()
+        )));
+    }
+    let data = std::fs::canonicalize(data).unwrap_or_else(|_| data.to_owned());
+    let folder = file.parent().unwrap_or(Path::new("/"));
+    let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_owned());
+    if folder.starts_with(&data) && folder != data.join(BACKUPS) {
+        return Err(refuse(format!(
+            "'{}' is in the role's data folder; backups go in {} or outside the data folder",
+            text.escape_debug(),
+            data.join(BACKUPS).display()
+        )));
+    }
+    Ok(folder.join(file.file_name().expect("checked above")))
+}
+
+pub(crate) async fn db_status(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let role = state.role.clone();
+    let databases = runtime::try_blocking(move || role.database_status()).await??;
+    Ok(Json(DbStatus {
+        databases,
+        operation: state.role.maintenance.current(),
+        deactivated: state.role.activation.deactivated().await,
+    })
+    .into_response())
+}
+
+pub(crate) async fn db_update(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, ApiError> {
+    tracing::info!(user = %viewer.user, "database update requested");
+    let databases = state.role.update_databases().await?;
+    Ok(Json(DbUpdated { databases }).into_response())
+}
+
+pub(crate) async fn db_backup(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    body: Result<axum::body::Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let request: BackupRequest = json_body(body, "a JSON object with an optional file")?;
+    let data = state.role.data_dir().to_owned();
+    let file = match request.file {
+        Some(file) => requested_file(&file, &data)?,
+        None => {
+            let folder = data.join(BACKUPS);
+            std::fs::create_dir_all(&folder).map_err(|e| {
+                ApiError::new(
+                    Code::BackupFailed,
+                    format!("cannot create {}: {e}", folder.display()),
+                )
+            })?;
+            let stamp = model::time::rfc3339_millis(runtime::now_millis()).replace(':', "-");
+            folder.join(format!("backup-{stamp}.sipass-backup"))
+        }
+    };
+    tracing::info!(user = %viewer.user, file = %file.display(), "backup requested");
+    let manifest = state.role.backup(file.clone()).await?;
+    Ok(Json(BackupWritten { file, manifest }).into_response())
+}
+
+pub(crate) async fn db_restore(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    body: Result<axum::body::Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(body_refused)?;
+    let request: RestoreRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            Code::InvalidBody,
+            format!("the body must be a JSON object with file and an optional accept_foreign: {e}"),
+        )
+    })?;
+    let file = requested_file(&request.file, state.role.data_dir())?;
+    tracing::info!(user = %viewer.user, file = %file.display(), "restore requested");
+    let report: RestoreReport = state.role.restore(file, request.accept_foreign).await?;
+    Ok(Json(report).into_response())
+}
+
+pub(crate) async fn role_deactivate(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    body: Result<axum::body::Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let request: DeactivateRequest = json_body(body, "a JSON object with an optional reason")?;
+    let reason = match request.reason {
+        Some(r) => protocol::printable(r.trim(), 200),
+        None => format!("by {}", viewer.user),
+    };
+    let role = &state.role;
+    let change = role.activation.deactivate(&role.status, &reason).await;
+    Ok(Json(ActivationChanged {
+        changed: change == role::activation::Change::Done,
+        health: role.status.health(),
+    })
+    .into_response())
+}
+
+pub(crate) async fn role_activate(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, ApiError> {
+    let role = &state.role;
+    if role.maintenance.current().is_some() {
+        return Err(ApiError::new(
+            Code::Busy,
+            "a backup, restore or update is running; the role is activated again when it ends",
+        ));
+    }
+    let change = role.activation.activate(&role.status).await;
+    tracing::info!(user = %viewer.user, "activation requested");
+    Ok(Json(ActivationChanged {
+        changed: change == role::activation::Change::Done,
+        health: role.status.health(),
+    })
+    .into_response())
+}

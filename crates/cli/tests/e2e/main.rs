@@ -4,6 +4,7 @@
 mod bad_input;
 mod bench;
 mod config;
+mod databases;
 mod db;
 mod events;
 mod hardening;

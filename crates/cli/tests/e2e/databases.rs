@@ -1,0 +1,361 @@
+//! Backup, restore and update end to end, as an administrator runs them on a live site:
+//! a backup taken through the running role during a synchronization, restored into it (it
+//! deactivates itself meanwhile) and into a fresh folder; damaged, truncated and foreign
+//! backups refused with the databases untouched; a backup killed with SIGKILL leaving the
+//! earlier one intact; the fixtures of earlier releases updated with every row kept.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use store::DirectoryRead;
+
+use crate::support::{
+    SipassApi, System, TempDir, eventually, role_status, run, s, start_proxy, start_role,
+    start_sim, verified,
+};
+
+const CARDHOLDERS: usize = 20_000;
+const DEADLINE: Duration = Duration::from_secs(600);
+
+fn directory(role_dir: &Path) -> std::sync::Arc<dyn DirectoryRead> {
+    store::open_read_only(&role_dir.join("directory.db")).expect("the Directory opens")
+}
+
+fn event_count(role_dir: &Path) -> u64 {
+    store::open_plugin_read_only(&role_dir.join("plugin.db"))
+        .and_then(|p| p.event_count())
+        .unwrap_or(0)
+}
+
+/// Count and digest of every SiPass kind the Directory holds.
+fn digests(role_dir: &Path) -> BTreeMap<String, (u64, u64)> {
+    let dir = directory(role_dir);
+    model::EntityKind::ALL
+        .iter()
+        .map(|k| {
+            let d = dir.digest(k.as_str()).unwrap();
+            (k.as_str().to_owned(), (d.count(), d.value()))
+        })
+        .collect()
+}
+
+fn backup(role_dir: &Path, file: &Path) -> Value {
+    let (ok, out, err) = run(
+        &["db", "backup", s(file), "--data", s(role_dir), "--json"],
+        &[],
+    );
+    assert!(ok, "db backup failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// `db restore`: (success, stdout, stderr).
+fn restore(role_dir: &Path, file: &Path, extra: &[&str]) -> (bool, String, String) {
+    let mut args = vec!["db", "restore", s(file), "--data", s(role_dir)];
+    args.extend(extra);
+    run(&args, &[])
+}
+
+fn deep_verify_consistent(role_dir: &Path) {
+    let (ok, out, err) = run(
+        &["sync", "verify", "--deep", "--json", "--data", s(role_dir)],
+        &[],
+    );
+    assert!(ok, "sync verify --deep failed: {err}{out}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["consistent"], true, "{out}");
+}
+
+fn wait_verified(system: &System) {
+    eventually(DEADLINE, "the role verified equal to SiPass", || {
+        role_status(&system.role_url, &system.role_dir()).filter(verified)
+    });
+}
+
+#[test]
+fn a_backup_during_synchronization_restores_to_an_equal_database_and_bad_backups_are_refused() {
+    let system = System::start("db-backup", CARDHOLDERS);
+    let role_dir = system.role_dir();
+    let backups = system.dir.sub("backups");
+
+    // Through the running role, while it lists cardholders.
+    eventually(DEADLINE, "the cardholder listing under way", || {
+        let status = role_status(&system.role_url, &role_dir)?;
+        let p = harness::cardholder_progress(&status)?;
+        (p.done >= 1_000 && p.done < p.total).then_some(())
+    });
+    let during = backups.join("during.backup");
+    let manifest = backup(&role_dir, &during)["manifest"].clone();
+    assert_eq!(manifest["parts"].as_array().unwrap().len(), 2, "{manifest}");
+    assert_eq!(manifest["parts"][0]["database"], "Directory database");
+    let origin = manifest["origin"].as_str().unwrap().to_owned();
+    assert!(!origin.is_empty());
+
+    wait_verified(&system);
+    let api = SipassApi::login(&system.sim_url, &system.dir.0.join("sim"));
+    for _ in 0..25 {
+        api.ok("POST", "/api/sim/V1/Events", Some(json!({ "Type": "Access Granted" })));
+    }
+    eventually(DEADLINE, "the events stored", || {
+        (event_count(&role_dir) == 25).then_some(())
+    });
+    let after = backups.join("after.backup");
+    backup(&role_dir, &after);
+    let live = digests(&role_dir);
+
+    // Into a fresh folder (no role there): an equal Directory, the same events.
+    let fresh = system.dir.sub("fresh");
+    let (ok, out, err) = restore(&fresh, &after, &[]);
+    assert!(ok, "restore into a fresh folder failed: {err}");
+    assert!(out.contains("into the data folder"), "{out}");
+    assert_eq!(digests(&fresh), live);
+    assert_eq!(event_count(&fresh), 25);
+    assert_eq!(
+        directory(&fresh).count("cardholder").unwrap(),
+        CARDHOLDERS as u64
+    );
+
+    // Damaged, truncated and foreign backups: refused, the role online and untouched.
+    let bytes = std::fs::read(&after).unwrap();
+    let damaged = backups.join("damaged.backup");
+    let mut flipped = bytes.clone();
+    let middle = bytes.len() / 2;
+    flipped[middle] ^= 0x5a;
+    std::fs::write(&damaged, &flipped).unwrap();
+    let truncated = backups.join("truncated.backup");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 4096]).unwrap();
+    let foreign_dir = system.dir.sub("foreign");
+    store::open(&foreign_dir.join("directory.db")).unwrap();
+    store::open_plugin(&foreign_dir.join("plugin.db")).unwrap();
+    let foreign = backups.join("foreign.backup");
+    let foreign_origin = backup(&foreign_dir, &foreign)["manifest"]["origin"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (file, expected) in [
+        (&damaged, "damaged"),
+        (&truncated, "truncated"),
+        (&foreign, "--accept-foreign"),
+    ] {
+        let (ok, _, err) = restore(&role_dir, file, &[]);
+        assert!(!ok, "{} was restored", file.display());
+        assert!(err.contains(expected), "{}: {err}", file.display());
+        assert!(err.contains(s(file)), "the message names the file: {err}");
+    }
+    let (_, _, err) = restore(&role_dir, &foreign, &[]);
+    assert!(
+        err.contains(&foreign_origin) && err.contains(&origin),
+        "both identities named: {err}"
+    );
+    assert_eq!(digests(&role_dir), live);
+    assert_eq!(event_count(&role_dir), 25);
+    let status = role_status(&system.role_url, &role_dir).unwrap();
+    assert!(verified(&status), "a refused restore does not touch the role: {status:?}");
+
+    // The backup taken mid-listing, restored into the running role: deactivated meanwhile,
+    // it resumes the interrupted listing and ends verified equal to SiPass again.
+    let (ok, out, err) = restore(&role_dir, &during, &[]);
+    assert!(ok, "restore into the running role failed: {err}");
+    assert!(out.contains("deactivated meanwhile"), "{out}");
+    assert!(
+        directory(&role_dir).count("cardholder").unwrap() < CARDHOLDERS as u64
+            || verified(&role_status(&system.role_url, &role_dir).unwrap()),
+        "the restored Directory is the one from mid-listing"
+    );
+    wait_verified(&system);
+    assert_eq!(digests(&role_dir), live);
+    deep_verify_consistent(&role_dir);
+}
+
+/// The partial files a backup to `file` may leave beside it.
+fn partials(file: &Path) -> Vec<PathBuf> {
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.starts_with(&format!(".{name}")) && n.ends_with(".partial")
+        })
+        .collect()
+}
+
+#[test]
+fn a_backup_killed_midway_leaves_the_earlier_backup_intact_and_the_next_one_completes() {
+    let dir = TempDir::new("db-kill");
+    let data = dir.sub("role");
+    let directory = store::open(&data.join("directory.db")).unwrap();
+    store::open_plugin(&data.join("plugin.db")).unwrap();
+    let position = store::SyncPosition {
+        source_kind: "cardholder".into(),
+        cache_id: "c".into(),
+        generation: 1,
+        snapshot_revision: 1,
+        page_token: String::new(),
+        done: 0,
+        total: 0,
+        complete: false,
+    };
+    // About 200 MB, so that the copy takes a while.
+    let notes = "n".repeat(4000);
+    for page in 0..50 {
+        let rows: Vec<store::SourceEntity> = (0..1000)
+            .map(|i| store::SourceEntity {
+                source_kind: "cardholder".into(),
+                id: format!("{page:03}{i:04}"),
+                revision: 1,
+                name: format!("Holder {page} {i}"),
+                fields: json!({ "Notes": notes }).to_string(),
+                kinds: vec!["cardholder".into()],
+            })
+            .collect();
+        directory.write_page(&rows, &position).unwrap();
+    }
+    drop(directory);
+    let file = dir.0.join("site.backup");
+    backup(&data, &file);
+    let earlier = std::fs::read(&file).unwrap();
+
+    let binary = std::env::var("SIPASS_BRIDGE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sipass-bridge").to_owned());
+    let mut child = std::process::Command::new(binary)
+        .args(["db", "backup", s(&file), "--data", s(&data)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually(Duration::from_secs(60), "the backup under way", || {
+        (!partials(&file).is_empty()).then_some(())
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        earlier,
+        "the earlier backup is intact"
+    );
+    // And it still restores.
+    let other = dir.sub("restored");
+    let (ok, _, err) = restore(&other, &file, &[]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        store::open_read_only(&other.join("directory.db"))
+            .unwrap()
+            .count("cardholder")
+            .unwrap(),
+        50_000
+    );
+    // The next backup to that name completes and leaves no partial file.
+    backup(&data, &file);
+    assert!(partials(&file).is_empty(), "{:?}", partials(&file));
+}
+
+/// Every row of every table of an SQLite file, sorted, by table.
+fn contents(path: &Path) -> BTreeMap<String, Vec<String>> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    tables
+        .into_iter()
+        .map(|table| {
+            let columns: Vec<String> = conn
+                .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            // The Directory's 0002 adds the rows' own number: the contents are the rest.
+            let kept: Vec<String> = columns.into_iter().filter(|c| c != "row_id").collect();
+            let sql = format!("SELECT {} FROM {table}", kept.join(", "));
+            let mut rows: Vec<String> = conn
+                .prepare(&sql)
+                .unwrap()
+                .query_map([], |r| {
+                    let values: Vec<String> = (0..kept.len())
+                        .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                        .collect();
+                    Ok(values.join("|"))
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            rows.sort();
+            (table, rows)
+        })
+        .collect()
+}
+
+/// The role databases of each fixture folder (tests/fixtures/<release>/).
+fn fixture_folders() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("directory.db").is_file())
+        .collect();
+    folders.sort();
+    assert!(!folders.is_empty(), "no fixture in {}", root.display());
+    folders
+}
+
+#[test]
+fn the_fixtures_of_every_release_are_updated_with_every_row_kept_and_a_role_comes_online_on_them()
+{
+    for fixture in fixture_folders() {
+        let release = fixture.file_name().unwrap().to_string_lossy().into_owned();
+        let dir = TempDir::new(&format!("db-upgrade-{release}"));
+        let data = dir.sub("role");
+        let files: Vec<&str> = ["directory.db", "plugin.db"]
+            .into_iter()
+            .filter(|f| fixture.join(f).is_file())
+            .collect();
+        for f in &files {
+            std::fs::copy(fixture.join(f), data.join(f)).unwrap();
+        }
+        let before: Vec<_> = files.iter().map(|f| contents(&data.join(f))).collect();
+        let (ok, out, err) = run(&["db", "update", "--data", s(&data)], &[]);
+        assert!(ok, "{release}: db update failed: {err}");
+        for (f, before) in files.iter().zip(&before) {
+            let after = contents(&data.join(f));
+            for (table, rows) in before {
+                assert_eq!(
+                    after.get(table),
+                    Some(rows),
+                    "{release}/{f}: table {table} changed by the update ({out})"
+                );
+            }
+        }
+
+        // A role started on the updated folder comes online with what it held.
+        let events_before = event_count(&data);
+        let holders = directory(&data).count("cardholder").unwrap();
+        assert!(holders > 0, "{release}: the fixture holds cardholders");
+        let (sim_dir, proxy_dir) = (dir.sub("sim"), dir.sub("proxy"));
+        let (_sim, sim_url) = start_sim(&sim_dir, holders as usize);
+        let (proxy, _) = start_proxy(&proxy_dir, &sim_dir, &sim_url, None, &[]);
+        let (_role, role_url) = start_role(&data, &proxy_dir, proxy.port().unwrap());
+        eventually(DEADLINE, "the role online on the updated folder", || {
+            role_status(&role_url, &data).filter(verified)
+        });
+        assert!(event_count(&data) >= events_before, "{release}: events kept");
+        let (ok, out, err) = run(&["db", "status", "--json", "--data", s(&data)], &[]);
+        assert!(ok, "{err}");
+        let status: Value = serde_json::from_str(&out).unwrap();
+        for db in status["databases"].as_array().unwrap() {
+            assert_eq!(db["found"], db["expected"], "{release}: {db}");
+        }
+    }
+}

@@ -39,6 +39,9 @@ pub enum EventsCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Load an export back into the role's plugin database (e.g. after restoring an older
+    /// backup): events already stored (by SiPass's event id) are skipped.
+    Import(crate::events_import::ImportArgs),
 }
 
 /// Which events.
@@ -75,6 +78,7 @@ pub async fn events(command: EventsCommand) -> Result<()> {
             out,
         } => export(&target, &filter, &out).await,
         EventsCommand::Summary(target) => summary(&target).await,
+        EventsCommand::Import(args) => crate::events_import::import_command(args).await,
     }
 }
 

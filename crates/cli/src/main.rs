@@ -19,6 +19,7 @@ mod data_folder;
 mod db;
 mod db_backup;
 mod events;
+mod events_import;
 mod progress;
 mod services;
 

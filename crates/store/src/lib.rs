@@ -14,6 +14,7 @@
 pub mod backup;
 mod directory;
 mod error;
+pub mod import;
 pub mod migrate;
 mod plugin;
 pub mod sqlite;

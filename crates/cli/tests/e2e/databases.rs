@@ -95,7 +95,11 @@ fn a_backup_during_synchronization_restores_to_an_equal_database_and_bad_backups
     wait_verified(&system);
     let api = SipassApi::login(&system.sim_url, &system.dir.0.join("sim"));
     for _ in 0..25 {
-        api.ok("POST", "/api/sim/V1/Events", Some(json!({ "Type": "Access Granted" })));
+        api.ok(
+            "POST",
+            "/api/sim/V1/Events",
+            Some(json!({ "Type": "Access Granted" })),
+        );
     }
     eventually(DEADLINE, "the events stored", || {
         (event_count(&role_dir) == 25).then_some(())
@@ -151,7 +155,10 @@ fn a_backup_during_synchronization_restores_to_an_equal_database_and_bad_backups
     assert_eq!(digests(&role_dir), live);
     assert_eq!(event_count(&role_dir), 25);
     let status = role_status(&system.role_url, &role_dir).unwrap();
-    assert!(verified(&status), "a refused restore does not touch the role: {status:?}");
+    assert!(
+        verified(&status),
+        "a refused restore does not touch the role: {status:?}"
+    );
 
     // The backup taken mid-listing, restored into the running role: deactivated meanwhile,
     // it resumes the interrupted listing and ends verified equal to SiPass again.
@@ -254,11 +261,9 @@ fn a_backup_killed_midway_leaves_the_earlier_backup_intact_and_the_next_one_comp
 
 /// Every row of every table of an SQLite file, sorted, by table.
 fn contents(path: &Path) -> BTreeMap<String, Vec<String>> {
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations'")
         .unwrap()
@@ -312,8 +317,7 @@ fn fixture_folders() -> Vec<PathBuf> {
 }
 
 #[test]
-fn the_fixtures_of_every_release_are_updated_with_every_row_kept_and_a_role_comes_online_on_them()
-{
+fn the_fixtures_of_every_release_are_updated_with_every_row_kept_and_a_role_comes_online_on_them() {
     for fixture in fixture_folders() {
         let release = fixture.file_name().unwrap().to_string_lossy().into_owned();
         let dir = TempDir::new(&format!("db-upgrade-{release}"));
@@ -350,7 +354,10 @@ fn the_fixtures_of_every_release_are_updated_with_every_row_kept_and_a_role_come
         eventually(DEADLINE, "the role online on the updated folder", || {
             role_status(&role_url, &data).filter(verified)
         });
-        assert!(event_count(&data) >= events_before, "{release}: events kept");
+        assert!(
+            event_count(&data) >= events_before,
+            "{release}: events kept"
+        );
         let (ok, out, err) = run(&["db", "status", "--json", "--data", s(&data)], &[]);
         assert!(ok, "{err}");
         let status: Value = serde_json::from_str(&out).unwrap();

@@ -4,6 +4,7 @@
 //! a synchronization writes (WAL). Nothing outside this module knows the tables.
 
 pub mod backup;
+pub mod import;
 pub mod migrate;
 mod plugin;
 mod read;

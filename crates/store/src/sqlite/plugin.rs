@@ -40,7 +40,7 @@ pub const PLUGIN: Schema = Schema {
 pub const MAX_PAGE: u32 = 10_000;
 
 /// Native event names are stored joined by this (a name never holds it).
-const NATIVE_SEPARATOR: char = '|';
+pub(super) const NATIVE_SEPARATOR: char = '|';
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     super::open_connection(
@@ -339,7 +339,7 @@ fn list_events(conn: &Connection, filter: &EventFilter) -> Result<Vec<StoredEven
     Ok(events)
 }
 
-fn entities_json(entities: &[EventEntity]) -> String {
+pub(super) fn entities_json(entities: &[EventEntity]) -> String {
     serde_json::to_string(entities).unwrap_or_else(|_| "[]".to_owned())
 }
 

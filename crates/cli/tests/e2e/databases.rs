@@ -366,3 +366,92 @@ fn the_fixtures_of_every_release_are_updated_with_every_row_kept_and_a_role_come
         }
     }
 }
+
+/// What an export carries of each stored event, in our order.
+fn exported_fields(role_dir: &Path) -> Vec<(String, u64, String, String, Vec<String>, String, String, usize)> {
+    let plugin = store::open_plugin_read_only(&role_dir.join("plugin.db")).unwrap();
+    plugin
+        .events(&store::EventFilter {
+            limit: 10_000,
+            ..store::EventFilter::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            (
+                e.sipass_id,
+                e.journal_seq,
+                e.occurred_at,
+                e.sipass_type,
+                e.native_events,
+                e.category,
+                e.message,
+                e.entities.len(),
+            )
+        })
+        .collect()
+}
+
+fn import(data: &Path, file: &Path) -> Value {
+    let (ok, out, err) = run(
+        &["events", "import", s(file), "--data", s(data), "--json"],
+        &[],
+    );
+    assert!(ok, "events import failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[test]
+fn exported_events_imported_into_an_emptied_plugin_database_are_the_same_and_a_second_import_adds_nothing()
+{
+    let system = System::start("db-import", 20);
+    let role_dir = system.role_dir();
+    let api = SipassApi::login(&system.sim_url, &system.dir.0.join("sim"));
+    for i in 0..40 {
+        let event_type = model::management::EVENT_TYPES[i % model::management::EVENT_TYPES.len()].name;
+        api.ok("POST", "/api/sim/V1/Events", Some(json!({ "Type": event_type })));
+    }
+    eventually(DEADLINE, "the events stored", || {
+        (event_count(&role_dir) == 40).then_some(())
+    });
+    let csv = system.dir.0.join("events.csv");
+    let (ok, _, err) = run(
+        &[
+            "events", "export", "--since", "2000-01-01T00:00:00Z", "--until",
+            "2100-01-01T00:00:00Z", "--out", s(&csv), "--data", s(&role_dir),
+        ],
+        &[],
+    );
+    assert!(ok, "events export failed: {err}");
+    let original = exported_fields(&role_dir);
+    assert_eq!(original.len(), 40);
+
+    // Into the running role's own database: everything is there already.
+    let again = import(&role_dir, &csv);
+    assert_eq!((again["imported"].as_u64(), again["skipped"].as_u64()), (Some(0), Some(40)));
+    assert_eq!(event_count(&role_dir), 40);
+
+    // Into an emptied plugin database: the same events.
+    let emptied = system.dir.sub("emptied");
+    store::open_plugin(&emptied.join("plugin.db")).unwrap();
+    let first = import(&emptied, &csv);
+    assert_eq!(first["imported"], 40, "{first}");
+    assert_eq!(first["refused_count"], 0, "{first}");
+    assert_eq!(exported_fields(&emptied), original);
+    let second = import(&emptied, &csv);
+    assert_eq!((second["imported"].as_u64(), second["skipped"].as_u64()), (Some(0), Some(40)));
+    assert_eq!(event_count(&emptied), 40);
+
+    // A damaged row is refused by line number; the others still count.
+    let mut text = std::fs::read_to_string(&csv).unwrap();
+    text.push_str("999,new-1,notanumber,2026-11-22T09:33:20+00:00,Door Forced,,Alarm,true,m,\n");
+    text.push_str("1000,new-2,77,yesterday,Door Forced,,Alarm,true,m,\n");
+    let damaged = system.dir.0.join("damaged.csv");
+    std::fs::write(&damaged, text).unwrap();
+    let report = import(&emptied, &damaged);
+    assert_eq!(report["imported"], 0, "{report}");
+    assert_eq!(report["refused_count"], 2, "{report}");
+    let refused: Vec<&str> = report["refused"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert!(refused[0].starts_with("line ") && refused[0].contains("journal_seq"), "{refused:?}");
+    assert!(refused[1].contains("occurred_at 'yesterday'"), "{refused:?}");
+}

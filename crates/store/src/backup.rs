@@ -295,6 +295,10 @@ pub fn write(
         });
     }
     let mut scratch = Scratch(Vec::new());
+    // The frame's file first: a folder that cannot be written to (read-only, no space) is
+    // reported with its cause before any copy is made.
+    let partial = scratch.add(beside(file, "")?);
+    File::create(&partial).map_err(io("create", &partial))?;
     let mut parts = Vec::new();
     let mut copies = Vec::new();
     let mut engine = "";
@@ -321,7 +325,6 @@ pub fn write(
         created_at: model::time::rfc3339_millis(runtime::now_millis()),
         parts,
     };
-    let partial = scratch.add(beside(file, "")?);
     frame(&partial, &manifest, &copies)?;
     std::fs::rename(&partial, file).map_err(io("rename the new backup to", file))?;
     sync_folder(&folder);
@@ -330,7 +333,7 @@ pub fn write(
 
 /// Writes the header, the manifest and the copies to `path`, flushed to disk.
 fn frame(path: &Path, manifest: &Manifest, copies: &[PathBuf]) -> Result<(), BackupError> {
-    let mut out = File::create(path).map_err(io("create", path))?;
+    let mut out = File::create(path).map_err(io("write", path))?;
     let mut head = MAGIC.to_vec();
     head.extend(serde_json::to_vec(manifest).expect("a manifest serializes"));
     head.push(b'\n');

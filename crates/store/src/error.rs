@@ -55,7 +55,8 @@ pub enum StoreError {
         path: PathBuf,
     },
     #[error(
-        "the {database} {path} is damaged ({detail}); stop the process that uses it, then restore a backup or move the file aside (a role lists everything from the proxy again into a new Directory)"
+        "the {database} {path} is damaged ({detail}); stop the process that uses it, then restore a backup with `sipass-bridge db restore BACKUP_FILE --data {folder}` or move the file aside (a role lists everything from the proxy again into a new Directory)",
+        folder = folder_of(path)
     )]
     Damaged {
         database: &'static str,

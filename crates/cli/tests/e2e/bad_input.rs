@@ -136,6 +136,7 @@ fn a_damaged_directory_is_refused_at_start_naming_the_file() {
     assert!(!ok);
     assert_one_clear_line(&stderr, "is damaged");
     assert!(stderr.contains(&database.display().to_string()), "{stderr}");
+    assert!(stderr.contains("sipass-bridge db restore"), "{stderr}");
 }
 
 #[test]

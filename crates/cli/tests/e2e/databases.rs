@@ -368,7 +368,18 @@ fn the_fixtures_of_every_release_are_updated_with_every_row_kept_and_a_role_come
 }
 
 /// What an export carries of each stored event, in our order.
-fn exported_fields(role_dir: &Path) -> Vec<(String, u64, String, String, Vec<String>, String, String, usize)> {
+fn exported_fields(
+    role_dir: &Path,
+) -> Vec<(
+    String,
+    u64,
+    String,
+    String,
+    Vec<String>,
+    String,
+    String,
+    usize,
+)> {
     let plugin = store::open_plugin_read_only(&role_dir.join("plugin.db")).unwrap();
     plugin
         .events(&store::EventFilter {
@@ -403,13 +414,18 @@ fn import(data: &Path, file: &Path) -> Value {
 
 #[test]
 fn exported_events_imported_into_an_emptied_plugin_database_are_the_same_and_a_second_import_adds_nothing()
-{
+ {
     let system = System::start("db-import", 20);
     let role_dir = system.role_dir();
     let api = SipassApi::login(&system.sim_url, &system.dir.0.join("sim"));
     for i in 0..40 {
-        let event_type = model::management::EVENT_TYPES[i % model::management::EVENT_TYPES.len()].name;
-        api.ok("POST", "/api/sim/V1/Events", Some(json!({ "Type": event_type })));
+        let event_type =
+            model::management::EVENT_TYPES[i % model::management::EVENT_TYPES.len()].name;
+        api.ok(
+            "POST",
+            "/api/sim/V1/Events",
+            Some(json!({ "Type": event_type })),
+        );
     }
     eventually(DEADLINE, "the events stored", || {
         (event_count(&role_dir) == 40).then_some(())
@@ -417,8 +433,16 @@ fn exported_events_imported_into_an_emptied_plugin_database_are_the_same_and_a_s
     let csv = system.dir.0.join("events.csv");
     let (ok, _, err) = run(
         &[
-            "events", "export", "--since", "2000-01-01T00:00:00Z", "--until",
-            "2100-01-01T00:00:00Z", "--out", s(&csv), "--data", s(&role_dir),
+            "events",
+            "export",
+            "--since",
+            "2000-01-01T00:00:00Z",
+            "--until",
+            "2100-01-01T00:00:00Z",
+            "--out",
+            s(&csv),
+            "--data",
+            s(&role_dir),
         ],
         &[],
     );
@@ -428,7 +452,10 @@ fn exported_events_imported_into_an_emptied_plugin_database_are_the_same_and_a_s
 
     // Into the running role's own database: everything is there already.
     let again = import(&role_dir, &csv);
-    assert_eq!((again["imported"].as_u64(), again["skipped"].as_u64()), (Some(0), Some(40)));
+    assert_eq!(
+        (again["imported"].as_u64(), again["skipped"].as_u64()),
+        (Some(0), Some(40))
+    );
     assert_eq!(event_count(&role_dir), 40);
 
     // Into an emptied plugin database: the same events.
@@ -439,7 +466,10 @@ fn exported_events_imported_into_an_emptied_plugin_database_are_the_same_and_a_s
     assert_eq!(first["refused_count"], 0, "{first}");
     assert_eq!(exported_fields(&emptied), original);
     let second = import(&emptied, &csv);
-    assert_eq!((second["imported"].as_u64(), second["skipped"].as_u64()), (Some(0), Some(40)));
+    assert_eq!(
+        (second["imported"].as_u64(), second["skipped"].as_u64()),
+        (Some(0), Some(40))
+    );
     assert_eq!(event_count(&emptied), 40);
 
     // A damaged row is refused by line number; the others still count.
@@ -451,7 +481,42 @@ fn exported_events_imported_into_an_emptied_plugin_database_are_the_same_and_a_s
     let report = import(&emptied, &damaged);
     assert_eq!(report["imported"], 0, "{report}");
     assert_eq!(report["refused_count"], 2, "{report}");
-    let refused: Vec<&str> = report["refused"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
-    assert!(refused[0].starts_with("line ") && refused[0].contains("journal_seq"), "{refused:?}");
-    assert!(refused[1].contains("occurred_at 'yesterday'"), "{refused:?}");
+    let refused: Vec<&str> = report["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        refused[0].starts_with("line ") && refused[0].contains("journal_seq"),
+        "{refused:?}"
+    );
+    assert!(
+        refused[1].contains("occurred_at 'yesterday'"),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_backup_into_a_folder_that_refuses_writes_names_the_path_and_the_cause() {
+    let dir = TempDir::new("db-refused-folder");
+    let data = dir.sub("role");
+    store::open(&data.join("directory.db")).unwrap();
+    store::open_plugin(&data.join("plugin.db")).unwrap();
+    // The kernel refuses new files in /sys, even to root: a folder the backup cannot write.
+    let (ok, _, err) = run(
+        &["db", "backup", "/sys/site.backup", "--data", s(&data)],
+        &[],
+    );
+    assert!(!ok);
+    assert!(err.contains("/sys/.site.backup.partial"), "{err}");
+    assert!(err.contains("Permission denied"), "{err}");
+    // Nor is anything left beside the databases.
+    let names: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
 }

@@ -437,4 +437,5 @@ fn a_damaged_directory_is_refused_at_open_naming_the_file() {
     let message = err.to_string();
     assert!(message.contains(&path.display().to_string()), "{message}");
     assert!(message.contains("restore a backup"), "{message}");
+    assert!(message.contains("sipass-bridge db restore"), "{message}");
 }

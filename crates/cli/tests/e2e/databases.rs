@@ -546,3 +546,66 @@ fn a_backup_into_a_folder_that_refuses_writes_names_the_path_and_the_cause() {
         .collect();
     assert!(names.is_empty(), "{names:?}");
 }
+
+#[test]
+fn a_deactivated_role_says_why_takes_no_change_and_resumes_them_when_activated() {
+    let system = System::start("db-role-state", 30);
+    let role_dir = system.role_dir();
+    wait_verified(&system);
+    let runs_before = directory(&role_dir).latest_run().unwrap().map(|r| r.id);
+
+    // `db update` beside a running role goes through it (deactivated around the update).
+    let (ok, out, err) = run(&["db", "update", "--data", s(&role_dir)], &[]);
+    assert!(ok, "db update through the role failed: {err}");
+    assert!(
+        out.contains("Directory database") && out.contains("already at schema version"),
+        "{out}"
+    );
+    wait_verified(&system);
+
+    let (ok, out, err) = run(
+        &[
+            "role-state",
+            "deactivate",
+            "--reason",
+            "upgrading to 0.3",
+            "--data",
+            s(&role_dir),
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("deactivated"), "{out}");
+    let (code, body) =
+        harness::blocking::get_text(&format!("{}/health", system.role_url.trim_end_matches('/')))
+            .unwrap();
+    assert_eq!(code, 503, "{body}");
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["state"], "deactivated", "{body}");
+    assert_eq!(health["reason"], "deactivated: upgrading to 0.3", "{body}");
+
+    // A SiPass change while deactivated is not taken...
+    let api = SipassApi::login(&system.sim_url, &system.dir.0.join("sim"));
+    let mut c = api.ok("GET", "/api/V1/hr/Cardholders/1", None);
+    c["LastName"] = json!("Renamed-While-Deactivated");
+    api.ok("PUT", "/api/V1/hr/Cardholders/1", Some(c));
+    std::thread::sleep(Duration::from_millis(1500));
+    let name = |dir: &Path| harness::directory::cardholder_name(&*directory(dir), "1").unwrap();
+    assert!(!name(&role_dir).unwrap_or_default().contains("Renamed"));
+
+    // ...until the role is activated: then it resumes, without listing everything again.
+    let (ok, out, err) = run(&["role-state", "activate", "--data", s(&role_dir)], &[]);
+    assert!(ok, "{err}");
+    assert!(out.contains("starting"), "{out}");
+    eventually(DEADLINE, "the change taken after activation", || {
+        name(&role_dir)
+            .filter(|n| n.contains("Renamed-While-Deactivated"))
+            .and_then(|_| role_status(&system.role_url, &role_dir).filter(verified))
+    });
+    assert_eq!(
+        directory(&role_dir).latest_run().unwrap().map(|r| r.id),
+        runs_before
+    );
+    let (ok, out, _) = run(&["role-state", "activate", "--data", s(&role_dir)], &[]);
+    assert!(ok && out.contains("nothing to do"), "{out}");
+}

@@ -369,3 +369,95 @@ async fn the_live_feed_sends_stored_events_and_drops_a_client_that_lags() {
     let text = read_live(body, "event: lagged").await;
     assert!(text.contains("event: lagged"), "{text}");
 }
+
+#[tokio::test]
+async fn backup_paths_must_be_absolute_plain_and_outside_the_data_folder() {
+    let role = TestRole::new("backup-paths");
+    let inside = role.dir.join("api-token");
+    for file in [
+        "relative.backup".to_owned(),
+        "/tmp/../etc/x.backup".to_owned(),
+        inside.display().to_string(),
+        role.dir.join(".hidden").display().to_string(),
+        format!("/tmp/{}", "x".repeat(2000)),
+    ] {
+        let body = serde_json::json!({ "file": file }).to_string();
+        for endpoint in ["/api/v1/db/backup", "/api/v1/db/restore"] {
+            let answer = role.call("POST", endpoint, &body).await;
+            assert_error(
+                &answer,
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                Some("file"),
+            );
+        }
+    }
+    let answer = role
+        .call("POST", "/api/v1/db/backup", "{\"path\": 1}")
+        .await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_body", None);
+}
+
+#[tokio::test]
+async fn a_backup_written_by_the_api_restores_and_a_damaged_one_is_refused_with_422() {
+    let role = TestRole::new("backup-restore");
+    let (status, written) = role.call("POST", "/api/v1/db/backup", "").await;
+    assert_eq!(status, StatusCode::OK, "{written}");
+    let file = written["file"].as_str().unwrap().to_owned();
+    assert!(
+        file.starts_with(&role.dir.join("backups").display().to_string()),
+        "{file}"
+    );
+    assert_eq!(written["manifest"]["parts"].as_array().unwrap().len(), 2);
+
+    let damaged = role.dir.join("backups").join("damaged.backup");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 100;
+    bytes[last] ^= 0xff;
+    std::fs::write(&damaged, bytes).unwrap();
+    let body = serde_json::json!({ "file": damaged }).to_string();
+    let answer = role.call("POST", "/api/v1/db/restore", &body).await;
+    assert_error(
+        &answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "backup_refused",
+        Some("file"),
+    );
+    assert!(
+        answer.1["message"].as_str().unwrap().contains("damaged"),
+        "{}",
+        answer.1
+    );
+    assert!(
+        role.role.activation.deactivated().await.is_none(),
+        "a refused file costs no downtime"
+    );
+    let body = serde_json::json!({ "file": file }).to_string();
+    let (status, restored) = role.call("POST", "/api/v1/db/restore", &body).await;
+    assert_eq!(status, StatusCode::OK, "{restored}");
+    assert_eq!(restored["manifest"], written["manifest"]);
+}
+
+#[tokio::test]
+async fn a_deactivated_role_says_so_in_its_health_and_the_database_status() {
+    let role = TestRole::new("deactivate");
+    let (status, answer) = role
+        .call(
+            "POST",
+            "/api/v1/role/deactivate",
+            "{\"reason\": \"upgrade\"}",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["changed"], true);
+    assert_eq!(answer["health"]["state"], "deactivated");
+    let (status, health) = role.call("GET", "/health", "").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(health["reason"], "deactivated: upgrade");
+    let (status, db) = role.call("GET", "/api/v1/db/status", "").await;
+    assert_eq!(status, StatusCode::OK, "{db}");
+    assert_eq!(db["deactivated"], "upgrade");
+    assert_eq!(db["databases"].as_array().unwrap().len(), 2);
+    let (_, again) = role.call("POST", "/api/v1/role/deactivate", "").await;
+    assert_eq!(again["changed"], false);
+}

@@ -393,19 +393,8 @@ fn the_fixtures_of_every_release_are_updated_with_every_row_kept_and_a_role_come
     }
 }
 
-/// What an export carries of each stored event, in our order.
-fn exported_fields(
-    role_dir: &Path,
-) -> Vec<(
-    String,
-    u64,
-    String,
-    String,
-    Vec<String>,
-    String,
-    String,
-    usize,
-)> {
+/// Every stored event, in our order, without our own id (which a new database gives anew).
+fn exported_fields(role_dir: &Path) -> Vec<store::StoredEvent> {
     let plugin = store::open_plugin_read_only(&role_dir.join("plugin.db")).unwrap();
     plugin
         .events(&store::EventFilter {
@@ -414,18 +403,7 @@ fn exported_fields(
         })
         .unwrap()
         .into_iter()
-        .map(|e| {
-            (
-                e.sipass_id,
-                e.journal_seq,
-                e.occurred_at,
-                e.sipass_type,
-                e.native_events,
-                e.category,
-                e.message,
-                e.entities.len(),
-            )
-        })
+        .map(|e| store::StoredEvent { id: 0, ..e })
         .collect()
 }
 

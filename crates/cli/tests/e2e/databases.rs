@@ -302,6 +302,17 @@ fn contents(path: &Path) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
+/// SiPass's id of every stored event (none without a plugin database).
+fn sipass_ids(role_dir: &Path) -> Vec<String> {
+    if !role_dir.join("plugin.db").is_file() {
+        return Vec::new();
+    }
+    exported_fields(role_dir)
+        .into_iter()
+        .map(|e| e.sipass_id)
+        .collect()
+}
+
 /// The role databases of each fixture folder (tests/fixtures/<release>/).
 fn fixture_folders() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
@@ -363,6 +374,7 @@ fn the_fixtures_of_every_release_are_updated_with_every_row_kept_and_a_role_come
 
         // A role started on the updated folder comes online with what it held.
         let events_before = event_count(&data);
+        let ids_before = sipass_ids(&data);
         // The release's journal holds events no role acknowledged (its role kept none).
         let journal_events = u64::from(proxy_files.contains(&"journal.db"));
         let runs_before = directory(&data).latest_run().unwrap().map(|r| r.id);
@@ -378,6 +390,13 @@ fn the_fixtures_of_every_release_are_updated_with_every_row_kept_and_a_role_come
             (event_count(&data) >= events_before + journal_events).then_some(())
         });
         let runs_after = directory(&data).latest_run().unwrap().map(|r| r.id);
+        let ids_after = sipass_ids(&data);
+        let unique: std::collections::BTreeSet<&String> = ids_after.iter().collect();
+        assert_eq!(unique.len(), ids_after.len(), "{release}: no event doubled");
+        assert!(
+            ids_before.iter().all(|id| unique.contains(id)),
+            "{release}: every event of the fixture kept"
+        );
         if !proxy_files.is_empty() {
             assert_eq!(
                 runs_after, runs_before,

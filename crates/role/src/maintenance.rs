@@ -20,7 +20,7 @@ use crate::activation::Change;
 /// What is being done to the databases, and how far it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operation {
-    /// "backup", "restore" or "update".
+    /// "backup", "restore" or "update" (or "activation", "deactivation" for a moment).
     pub kind: String,
     /// The database being worked on, e.g. "Directory database".
     pub database: String,
@@ -40,7 +40,7 @@ pub struct Maintenance {
 /// Why an operation did not run or failed; nothing was replaced unless it says so.
 #[derive(Debug, thiserror::Error)]
 pub enum MaintenanceError {
-    #[error("a {0} of the databases is already running; wait for it to end")]
+    #[error("{} is already running; wait for it to end", with_article(.0))]
     Busy(String),
     #[error(transparent)]
     Refused(#[from] BackupError),
@@ -50,8 +50,16 @@ pub enum MaintenanceError {
     Internal(#[from] runtime::Panicked),
 }
 
+/// "a backup", "an update".
+fn with_article(kind: &str) -> String {
+    match kind.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {kind}"),
+        _ => format!("a {kind}"),
+    }
+}
+
 /// Clears the operation when it ends, however it ends.
-struct Running<'a>(&'a Maintenance);
+pub(crate) struct Running<'a>(&'a Maintenance);
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
@@ -69,7 +77,7 @@ impl Maintenance {
         lock(&self.running).clone()
     }
 
-    fn begin(&self, kind: &str) -> Result<Running<'_>, MaintenanceError> {
+    pub(crate) fn begin(&self, kind: &str) -> Result<Running<'_>, MaintenanceError> {
         let mut running = lock(&self.running);
         if let Some(op) = running.as_ref() {
             return Err(MaintenanceError::Busy(op.kind.clone()));
@@ -201,6 +209,22 @@ impl Role {
             self.activation.activate(&self.status).await;
         }
         Ok(result??)
+    }
+}
+
+impl Role {
+    /// Deactivates the role on request, unless a backup, restore or update runs (they
+    /// decide when the role is active while they run).
+    pub async fn deactivate_when_idle(&self, reason: &str) -> Result<Change, MaintenanceError> {
+        let _running = self.maintenance.begin("deactivation")?;
+        Ok(self.activation.deactivate(&self.status, reason).await)
+    }
+
+    /// Activates the role on request, unless a backup, restore or update runs: a restore
+    /// activates it itself once the databases are replaced.
+    pub async fn activate_when_idle(&self) -> Result<Change, MaintenanceError> {
+        let _running = self.maintenance.begin("activation")?;
+        Ok(self.activation.activate(&self.status).await)
     }
 }
 

@@ -230,7 +230,7 @@ pub(crate) async fn role_deactivate(
         None => format!("by {}", viewer.user),
     };
     let role = &state.role;
-    let change = role.activation.deactivate(&role.status, &reason).await;
+    let change = role.deactivate_when_idle(&reason).await?;
     Ok(Json(ActivationChanged {
         changed: change == role::activation::Change::Done,
         health: role.status.health(),
@@ -243,13 +243,7 @@ pub(crate) async fn role_activate(
     Extension(viewer): Extension<Viewer>,
 ) -> Result<Response, ApiError> {
     let role = &state.role;
-    if role.maintenance.current().is_some() {
-        return Err(ApiError::new(
-            Code::Busy,
-            "a backup, restore or update is running; the role is activated again when it ends",
-        ));
-    }
-    let change = role.activation.activate(&role.status).await;
+    let change = role.activate_when_idle().await?;
     tracing::info!(user = %viewer.user, "activation requested");
     Ok(Json(ActivationChanged {
         changed: change == role::activation::Change::Done,

@@ -83,3 +83,31 @@ async fn a_deactivated_role_stops_its_workers_and_resumes_where_it_stood_when_ac
     );
     running.stop().await;
 }
+
+#[tokio::test]
+async fn activation_on_request_waits_for_no_operation_and_one_operation_runs_at_a_time() {
+    let proxy: FakeProxy = proxy_with(2);
+    let running = Running::start(&proxy);
+    running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
+    let role = &running.role;
+    {
+        let _restore = role.maintenance.begin("restore").unwrap();
+        let busy = role.deactivate_when_idle("x").await.unwrap_err();
+        assert_eq!(
+            busy.to_string(),
+            "a restore is already running; wait for it to end"
+        );
+        let busy = role.activate_when_idle().await.unwrap_err();
+        assert!(busy.to_string().starts_with("a restore"), "{busy}");
+        assert_eq!(
+            role.maintenance.begin("update").err().unwrap().to_string(),
+            "a restore is already running; wait for it to end"
+        );
+        assert_eq!(role.maintenance.current().unwrap().kind, "restore");
+    }
+    assert!(role.maintenance.current().is_none());
+    assert_eq!(role.deactivate_when_idle("x").await.unwrap(), Change::Done);
+    assert_eq!(role.activate_when_idle().await.unwrap(), Change::Done);
+    running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
+    running.stop().await;
+}

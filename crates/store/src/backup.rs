@@ -444,7 +444,7 @@ pub fn check(
             .check_copy(copy)
             .map_err(|e| refused_copy(file, &manifest, schema, e))?;
         if let Some(id) = db.origin_of_copy(copy)? {
-            origin = Some(id);
+            origin = Some(shown(&id));
         }
         copies.push((copy.clone(), status));
     }
@@ -527,13 +527,12 @@ fn read_manifest(
         return Err(BackupError::NewerFormat {
             path: file.to_owned(),
             found: u32::try_from(format).unwrap_or(u32::MAX),
-            product: value
-                .get("product_version")
-                .and_then(|v| v.as_str())
-                .unwrap_or("?")
-                .chars()
-                .take(40)
-                .collect(),
+            product: shown(
+                value
+                    .get("product_version")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?"),
+            ),
         });
     }
     let manifest: Manifest = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
@@ -544,7 +543,44 @@ fn read_manifest(
             manifest.parts.len()
         )));
     }
+    // Its text reaches messages and screens: short and printable, or refused.
+    let texts = [
+        &manifest.product_version,
+        &manifest.engine,
+        &manifest.origin,
+        &manifest.created_at,
+    ]
+    .into_iter()
+    .chain(
+        manifest
+            .parts
+            .iter()
+            .flat_map(|p| [&p.database, &p.file, &p.sha256]),
+    );
+    for text in texts {
+        if text.len() > 128 || text.chars().any(char::is_control) {
+            return Err(bad(format!(
+                "a value is not short printable text: {}",
+                shown(text)
+            )));
+        }
+    }
     Ok((manifest, head))
+}
+
+/// Text from a file as a message may show it: control characters escaped, at most 64
+/// characters.
+fn shown(text: &str) -> String {
+    let escaped: String = text
+        .chars()
+        .take(64)
+        .flat_map(char::escape_default)
+        .collect();
+    if text.chars().count() > 64 {
+        format!("{escaped}...")
+    } else {
+        escaped
+    }
 }
 
 /// Reads only the manifest of a backup file (to show what it holds).

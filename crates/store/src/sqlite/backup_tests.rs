@@ -334,3 +334,31 @@ fn a_failed_backup_leaves_the_earlier_one_and_no_partial_file() {
         .collect();
     assert!(partial.is_empty(), "{partial:?}");
 }
+
+#[test]
+fn a_manifest_with_control_characters_or_huge_values_is_refused_as_damaged() {
+    let (dir, ..) = role_folder("hostile", 5, 1);
+    let good = dir.join("good.backup");
+    backup_of(&dir, &good);
+    let bytes = std::fs::read(&good).unwrap();
+    let text_end = bytes
+        .iter()
+        .skip(backup::MAGIC.len())
+        .position(|b| *b == b'\n')
+        .unwrap()
+        + backup::MAGIC.len();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&bytes[backup::MAGIC.len()..text_end]).unwrap();
+    for hostile in ["\u{1b}[2Jrole", &"x".repeat(500)] {
+        manifest["product_version"] = serde_json::json!(hostile);
+        let mut out = backup::MAGIC.to_vec();
+        out.extend(serde_json::to_vec(&manifest).unwrap());
+        out.extend(&bytes[text_end..]);
+        let file = dir.join("hostile.backup");
+        std::fs::write(&file, out).unwrap();
+        let e = restore_into(&dir, &file, false).unwrap_err();
+        assert!(matches!(e, BackupError::BadManifest { .. }), "{e}");
+        assert!(!e.to_string().contains('\u{1b}'), "{e}");
+        assert!(e.to_string().len() < 400, "{e}");
+    }
+}

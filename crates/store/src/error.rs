@@ -23,7 +23,8 @@ pub enum StoreError {
         expected: i64,
     },
     #[error(
-        "the {database} {path} has schema version {found}, newer than this release's version {expected}; run the release that wrote it, or restore a backup"
+        "the {database} {path} has schema version {found}, newer than this release's version {expected}; run the release that wrote it, or restore a backup of this release with `sipass-bridge db restore BACKUP_FILE --data {folder}`",
+        folder = folder_of(path)
     )]
     NewerSchema {
         database: &'static str,

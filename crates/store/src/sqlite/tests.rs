@@ -291,6 +291,7 @@ fn a_database_from_a_newer_release_is_refused_naming_both_versions() {
         text.contains("version 3") && text.contains("version 2"),
         "{text}"
     );
+    assert!(text.contains("sipass-bridge db restore"), "{text}");
     assert!(crate::open_read_only(&path).is_err());
     assert!(migrate::update(&path, &DIRECTORY, &mut |_| {}).is_err());
 }

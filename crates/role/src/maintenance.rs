@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use store::backup::{self, BackupError, Maintained, Manifest, RestoreReport};
 use store::migrate::{DatabaseStatus, UpdateReport};
-use store::sqlite::backup::{SqliteFile, role_databases};
+use store::sqlite::backup::role_databases;
 
 use crate::Role;
 use crate::activation::Change;
@@ -100,14 +100,19 @@ impl Maintenance {
 }
 
 /// The databases as the backup interface sees them.
-fn refs(dbs: &[SqliteFile]) -> Vec<&dyn Maintained> {
-    dbs.iter().map(|d| d as &dyn Maintained).collect()
+fn refs(dbs: &[Box<dyn Maintained>]) -> Vec<&dyn Maintained> {
+    dbs.iter().map(|d| d.as_ref()).collect()
 }
 
 impl Role {
-    /// The role's databases as backup, restore and update handle them.
-    pub fn databases(&self) -> [SqliteFile; 2] {
+    /// The role's databases as backup, restore and update handle them, in the order a
+    /// backup holds them (the Directory, then the plugin database). The engine decides how;
+    /// SQLite files in the data folder today.
+    pub fn databases(&self) -> Vec<Box<dyn Maintained>> {
         role_databases(&self.config.data_dir)
+            .into_iter()
+            .map(|d| Box::new(d) as Box<dyn Maintained>)
+            .collect()
     }
 
     /// The role's data folder.

@@ -204,8 +204,9 @@ impl Role {
             role.databases()
                 .iter()
                 .map(|db| {
-                    let name = db.schema().database;
-                    db.update(&mut |m| role.maintenance.report(name, 0, 0, &migration_step(m)))
+                    backup::update(db.as_ref(), &mut |name, m| {
+                        role.maintenance.report(name, 0, 0, &migration_step(m))
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()
         })

@@ -174,6 +174,22 @@ pub enum BackupError {
         backup: String,
         current: String,
     },
+    #[error("cannot replace the {database} {path}: {cause}; it is as it was before{done}")]
+    Replace {
+        database: String,
+        path: PathBuf,
+        cause: StoreError,
+        /// What was replaced already, said as a sentence ("" when nothing was).
+        done: String,
+    },
+    #[error(
+        "cannot update the {database} {path}: {cause}; the step in progress was rolled back, run `sipass-bridge db update` again once the cause is fixed"
+    )]
+    Update {
+        database: String,
+        path: PathBuf,
+        cause: StoreError,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -604,18 +620,44 @@ pub fn restore(
     databases: &[&dyn Maintained],
     on_step: &mut dyn FnMut(&str, &Migration),
 ) -> Result<RestoreReport, BackupError> {
+    let mut replaced: Vec<&str> = Vec::new();
     for (db, (copy, _)) in databases.iter().zip(&checked.copies) {
-        db.replace_from(copy)?;
+        db.replace_from(copy).map_err(|cause| BackupError::Replace {
+            database: db.schema().database.to_owned(),
+            path: db.location(),
+            cause,
+            done: match replaced.as_slice() {
+                [] => String::new(),
+                done => format!(
+                    "; the {} was restored already: run the restore again once the cause is fixed",
+                    done.join(" and the ")
+                ),
+            },
+        })?;
+        replaced.push(db.schema().database);
     }
     let mut updates = Vec::new();
     for (db, (_, status)) in databases.iter().zip(&checked.copies) {
         if status.found < status.expected {
-            let name = db.schema().database;
-            updates.push(db.update(&mut |m| on_step(name, m))?);
+            updates.push(update(*db, on_step)?);
         }
     }
     Ok(RestoreReport {
         manifest: checked.manifest.clone(),
         updates,
     })
+}
+
+/// Applies a database's pending migrations; a failure names the database and its file.
+pub fn update(
+    db: &dyn Maintained,
+    on_step: &mut dyn FnMut(&str, &Migration),
+) -> Result<UpdateReport, BackupError> {
+    let name = db.schema().database;
+    db.update(&mut |m| on_step(name, m))
+        .map_err(|cause| BackupError::Update {
+            database: name.to_owned(),
+            path: db.location(),
+            cause,
+        })
 }

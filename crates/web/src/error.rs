@@ -40,7 +40,7 @@ pub enum Code {
     /// 422: a backup file was refused (damaged, truncated, another role's, newer); nothing
     /// was replaced.
     BackupRefused,
-    /// 507: a backup or restore could not write or read a file (full disk, read-only
+    /// 507: a backup, restore or update could not write or read a file (full disk, read-only
     /// folder); the message names the path and the cause, nothing half-written remains.
     BackupFailed,
 }

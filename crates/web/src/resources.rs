@@ -91,9 +91,9 @@ impl From<MaintenanceError> for ApiError {
     fn from(e: MaintenanceError) -> Self {
         match e {
             MaintenanceError::Busy(_) => ApiError::new(Code::Busy, e.to_string()),
-            MaintenanceError::Refused(BackupError::Io { .. }) => {
-                ApiError::new(Code::BackupFailed, e.to_string())
-            }
+            MaintenanceError::Refused(
+                BackupError::Io { .. } | BackupError::Replace { .. } | BackupError::Update { .. },
+            ) => ApiError::new(Code::BackupFailed, e.to_string()),
             MaintenanceError::Refused(BackupError::Store(store)) => store.into(),
             MaintenanceError::Refused(refused) => {
                 ApiError::field(Code::BackupRefused, "file", refused.to_string())

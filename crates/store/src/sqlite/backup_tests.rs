@@ -362,3 +362,24 @@ fn a_manifest_with_control_characters_or_huge_values_is_refused_as_damaged() {
         assert!(e.to_string().len() < 400, "{e}");
     }
 }
+
+#[test]
+fn a_replacement_that_fails_names_the_database_its_file_and_what_was_restored_already() {
+    let (dir, ..) = role_folder("replace-fails", 5, 1);
+    let file = dir.join("site.backup");
+    backup_of(&dir, &file);
+    let target = temp_dir("replace-fails-target");
+    // Where the plugin database should be, a folder: SQLite cannot open it.
+    std::fs::create_dir_all(target.join("plugin.db")).unwrap();
+    let e = restore_into(&target, &file, false).unwrap_err();
+    assert!(matches!(e, BackupError::Replace { .. }), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains(&target.join("plugin.db").display().to_string()),
+        "{text}"
+    );
+    assert!(
+        text.contains("the Directory database was restored already"),
+        "{text}"
+    );
+}

@@ -178,7 +178,7 @@ pub enum BackupError {
     Replace {
         database: String,
         path: PathBuf,
-        cause: StoreError,
+        cause: Box<StoreError>,
         /// What was replaced already, said as a sentence ("" when nothing was).
         done: String,
     },
@@ -188,7 +188,7 @@ pub enum BackupError {
     Update {
         database: String,
         path: PathBuf,
-        cause: StoreError,
+        cause: Box<StoreError>,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -625,7 +625,7 @@ pub fn restore(
         db.replace_from(copy).map_err(|cause| BackupError::Replace {
             database: db.schema().database.to_owned(),
             path: db.location(),
-            cause,
+            cause: Box::new(cause),
             done: match replaced.as_slice() {
                 [] => String::new(),
                 done => format!(
@@ -658,6 +658,6 @@ pub fn update(
         .map_err(|cause| BackupError::Update {
             database: name.to_owned(),
             path: db.location(),
-            cause,
+            cause: Box::new(cause),
         })
 }

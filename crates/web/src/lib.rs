@@ -74,6 +74,7 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
         .route("/", get(index))
         .route("/app.js", get(script))
         .route("/app.css", get(stylesheet))
+        .route("/resources.js", get(resources::script))
         // Without the token, for load balancers, monitoring and Prometheus: they carry
         // states and counts, no personal data.
         .route("/health", get(health))

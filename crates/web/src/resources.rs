@@ -155,6 +155,17 @@ fn requested_file(file: &Path, data: &Path) -> Result<PathBuf, ApiError> {
     Ok(folder.join(file.file_name().expect("checked above")))
 }
 
+/// The Resources section of the Config Tool (its own script, beside app.js).
+pub(crate) async fn script() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        include_str!("assets/resources.js"),
+    )
+}
+
 pub(crate) async fn db_status(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
     let databases = runtime::try_blocking(move || role.database_status()).await??;

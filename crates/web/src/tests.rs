@@ -461,3 +461,32 @@ async fn a_deactivated_role_says_so_in_its_health_and_the_database_status() {
     let (_, again) = role.call("POST", "/api/v1/role/deactivate", "").await;
     assert_eq!(again["changed"], false);
 }
+
+#[tokio::test]
+async fn the_resources_script_is_served_referenced_by_the_page_and_never_parses_html() {
+    let role = TestRole::new("resources-script");
+    let request = Request::builder()
+        .uri("/resources.js")
+        .body(Body::empty())
+        .unwrap();
+    let response = role.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with("text/javascript"),
+        "{content_type}"
+    );
+    assert!(include_str!("assets/index.html").contains("<script src=\"/resources.js\"></script>"));
+    let script = include_str!("assets/resources.js");
+    assert!(!script.contains("innerHTML") && !script.contains("insertAdjacentHTML"));
+    for endpoint in [
+        "/db/status",
+        "/db/update",
+        "/db/backup",
+        "/db/restore",
+        "/role/deactivate",
+        "/role/activate",
+    ] {
+        assert!(script.contains(&format!("\"{endpoint}\"")), "{endpoint}");
+    }
+}

@@ -240,6 +240,7 @@ pub(crate) async fn role_deactivate(
         Some(r) => protocol::printable(r.trim(), 200),
         None => format!("by {}", viewer.user),
     };
+    tracing::info!(user = %viewer.user, reason = %reason, "deactivation requested");
     let role = &state.role;
     let change = role.deactivate_when_idle(&reason).await?;
     Ok(Json(ActivationChanged {
@@ -253,9 +254,9 @@ pub(crate) async fn role_activate(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
 ) -> Result<Response, ApiError> {
+    tracing::info!(user = %viewer.user, "activation requested");
     let role = &state.role;
     let change = role.activate_when_idle().await?;
-    tracing::info!(user = %viewer.user, "activation requested");
     Ok(Json(ActivationChanged {
         changed: change == role::activation::Change::Done,
         health: role.status.health(),

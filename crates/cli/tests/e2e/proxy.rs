@@ -559,3 +559,24 @@ fn the_proxy_serves_a_certificate_given_as_files_and_names_a_bad_one() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_proxy_stops_on_sigterm_while_a_role_streams_from_it() {
+    let mut system = crate::support::System::start("proxy-stop", 50);
+    let role_dir = system.role_dir();
+    eventually(Duration::from_secs(60), "a verified role", || {
+        let status = crate::support::sync_status(&role_dir)?;
+        let kind = status.kinds.get("cardholder")?;
+        (kind.synchronized == 50 && kind.digest_match == Some(true)).then_some(())
+    });
+    // The role holds its Watch and Events streams open: a graceful stop that waited for
+    // them would never end.
+    let stopping = Instant::now();
+    let stopped = system.proxy.terminate(Duration::from_secs(15));
+    assert!(
+        stopped.is_ok(),
+        "the proxy was still running 15 s after SIGTERM: {}",
+        system.proxy.stderr()
+    );
+    assert!(stopping.elapsed() < Duration::from_secs(15));
+}

@@ -82,6 +82,8 @@ pub struct AlarmInstance {
     pub source_id: String,
     pub triggered_at: String,
     pub triggered_ms: i64,
+    /// When the role triggered it (Unix ms).
+    pub recorded_ms: i64,
     pub acknowledged: bool,
     pub acknowledged_by: String,
     pub acknowledged_at: String,

@@ -18,7 +18,7 @@ use crate::plugin::{EventPosition, NewEvent, StoredEvent, Tally};
 pub const MAX_ALARM_PAGE: u32 = 10_000;
 
 const ALARM_COLUMNS: &str = "a.id, a.sipass_id, a.class_id, a.class_name, a.priority, a.message,
-    a.source_kind, a.source_id, a.triggered_at, a.triggered_ms, a.acknowledged,
+    a.source_kind, a.source_id, a.triggered_at, a.triggered_ms, a.recorded_ms, a.acknowledged,
     a.acknowledged_by, a.acknowledged_at, a.ack_comment, a.cleared, a.cleared_at, a.active,
     EXISTS (SELECT 1 FROM alarm_ack_queue q WHERE q.alarm_id = a.id)";
 
@@ -34,14 +34,15 @@ fn alarm_row(r: &Row<'_>) -> rusqlite::Result<AlarmInstance> {
         source_id: r.get(7)?,
         triggered_at: r.get(8)?,
         triggered_ms: r.get(9)?,
-        acknowledged: r.get(10)?,
-        acknowledged_by: r.get(11)?,
-        acknowledged_at: r.get(12)?,
-        ack_comment: r.get(13)?,
-        cleared: r.get(14)?,
-        cleared_at: r.get(15)?,
-        active: r.get(16)?,
-        ack_pending: r.get(17)?,
+        recorded_ms: r.get(10)?,
+        acknowledged: r.get(11)?,
+        acknowledged_by: r.get(12)?,
+        acknowledged_at: r.get(13)?,
+        ack_comment: r.get(14)?,
+        cleared: r.get(15)?,
+        cleared_at: r.get(16)?,
+        active: r.get(17)?,
+        ack_pending: r.get(18)?,
     })
 }
 
@@ -187,8 +188,8 @@ fn apply_sipass(
         None => {
             tx.prepare_cached(
                 "INSERT INTO alarms (sipass_id, class_id, class_name, priority, message,
-                    source_kind, source_id, triggered_at, triggered_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    source_kind, source_id, triggered_at, triggered_ms, recorded_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
                 change.sipass_id,
@@ -200,6 +201,7 @@ fn apply_sipass(
                 change.source_id,
                 change.at,
                 change.at_ms,
+                runtime::now_millis(),
             ])?;
             let id = tx.last_insert_rowid();
             // A change other than a trigger for an alarm not seen yet: SiPass raised it

@@ -18,6 +18,8 @@ CREATE TABLE alarms (
     source_id       TEXT    NOT NULL,
     triggered_at    TEXT    NOT NULL,
     triggered_ms    INTEGER NOT NULL,
+    -- When the role triggered it (Unix ms): the delay from SiPass is recorded_ms - triggered_ms.
+    recorded_ms     INTEGER NOT NULL,
     acknowledged    INTEGER NOT NULL DEFAULT 0,
     acknowledged_by TEXT    NOT NULL DEFAULT '',
     acknowledged_at TEXT    NOT NULL DEFAULT '',

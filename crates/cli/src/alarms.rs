@@ -130,7 +130,14 @@ async fn list(target: &RoleTarget, active: bool, limit: u32, before: Option<i64>
         return Ok(());
     }
     if page.alarms.is_empty() {
-        out!("{}", if active { "no active alarm" } else { "no alarm" });
+        out!(
+            "{}",
+            if active {
+                "no active alarm"
+            } else {
+                "no alarm"
+            }
+        );
         return Ok(());
     }
     out!(
@@ -213,7 +220,10 @@ async fn history(target: &RoleTarget, id: i64) -> Result<()> {
         state(&answer.alarm)
     );
     out!("message:    {}", printable(&a.message));
-    out!("partitions: {}", printable(&answer.alarm.partitions.join(", ")));
+    out!(
+        "partitions: {}",
+        printable(&answer.alarm.partitions.join(", "))
+    );
     out!("recipients: {}", recipients_text(&answer.alarm.recipients));
     for h in &answer.history {
         let by = if h.by.is_empty() {

@@ -346,11 +346,16 @@ pub fn validate_recipients(value: &serde_json::Value) -> Result<Vec<Recipient>, 
             })?,
         };
         let (Recipient::User(name) | Recipient::Group(name)) = &recipient;
-        if name.is_empty() || name.chars().count() > MAX_ALARM_NAME || name.chars().any(char::is_control)
+        if name.is_empty()
+            || name.chars().count() > MAX_ALARM_NAME
+            || name.chars().any(char::is_control)
         {
             return Err(invalid(format!(
                 "'{}' is not a user or group name (printable, 1 to {MAX_ALARM_NAME} characters)",
-                name.chars().take(MAX_ALARM_NAME).collect::<String>().escape_debug()
+                name.chars()
+                    .take(MAX_ALARM_NAME)
+                    .collect::<String>()
+                    .escape_debug()
             )));
         }
         if !out.contains(&recipient) {

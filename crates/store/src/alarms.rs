@@ -6,8 +6,8 @@
 use model::access::Recipient;
 use serde::{Deserialize, Serialize};
 
-use crate::plugin::{EventPosition, NewEvent, StoredEvent, Tally};
 use crate::StoreError;
+use crate::plugin::{EventPosition, NewEvent, StoredEvent, Tally};
 
 /// What happened to an alarm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

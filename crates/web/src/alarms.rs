@@ -11,11 +11,11 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Extension, Path, Query, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use model::access::Viewer;
 use role::alarms::{AlarmEntityView, AlarmError, AlarmView};
 use serde::{Deserialize, Serialize};
@@ -125,7 +125,12 @@ pub(crate) async fn list(
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let role = state.role.clone();
     let alarms = runtime::try_blocking(move || {
-        role.alarms(&viewer, query.active, query.before.unwrap_or(0).max(0), limit)
+        role.alarms(
+            &viewer,
+            query.active,
+            query.before.unwrap_or(0).max(0),
+            limit,
+        )
     })
     .await??;
     let next_before = (alarms.len() as u32 == limit)

@@ -62,7 +62,10 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
         .route("/alarms/{id}/history", get(alarms::history))
         .route("/alarms/{id}/acknowledge", post(alarms::acknowledge))
         .route("/alarm-entities", get(alarms::entities))
-        .route("/alarm-entities/{id}/partitions", post(alarms::add_partition))
+        .route(
+            "/alarm-entities/{id}/partitions",
+            post(alarms::add_partition),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such API endpoint") })
         .method_not_allowed_fallback(|| async {

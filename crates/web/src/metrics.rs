@@ -256,8 +256,17 @@ mod alarm_tests {
             active: 3,
             acks_queued: 1,
         });
-        assert!(text.contains("# TYPE sipass_bridge_role_alarms_active gauge"), "{text}");
-        assert!(text.contains("sipass_bridge_role_alarms_active 3\n"), "{text}");
-        assert!(text.contains("sipass_bridge_role_alarm_acks_queued 1\n"), "{text}");
+        assert!(
+            text.contains("# TYPE sipass_bridge_role_alarms_active gauge"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sipass_bridge_role_alarms_active 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sipass_bridge_role_alarm_acks_queued 1\n"),
+            "{text}"
+        );
     }
 }

@@ -8,8 +8,7 @@ use std::collections::HashMap;
 use model::access::{Recipient, Viewer};
 use serde::{Deserialize, Serialize};
 use store::{
-    AckOutcome, AlarmEntity, AlarmFilter, AlarmHistoryEntry, AlarmInstance, AlarmUpdate,
-    StoreError,
+    AckOutcome, AlarmEntity, AlarmFilter, AlarmHistoryEntry, AlarmInstance, AlarmUpdate, StoreError,
 };
 
 use crate::{Role, config};
@@ -65,7 +64,11 @@ pub enum AlarmError {
 
 /// What an alarm entity gives an alarm: its partitions and recipients (none when its class
 /// is not in the Directory).
-fn view(alarm: AlarmInstance, entities: &HashMap<String, AlarmEntity>, viewer: &Viewer) -> AlarmView {
+fn view(
+    alarm: AlarmInstance,
+    entities: &HashMap<String, AlarmEntity>,
+    viewer: &Viewer,
+) -> AlarmView {
     let (partitions, recipients) = entities
         .get(&alarm.class_id)
         .map(|e| (e.partitions.clone(), e.recipients.clone()))
@@ -115,7 +118,10 @@ pub fn validate_comment(comment: &str) -> Result<String, AlarmError> {
 }
 
 /// A partition name: printable, 1 to 100 characters.
-pub fn validate_partition(field: &'static str, name: &str) -> Result<String, config::InvalidSetting> {
+pub fn validate_partition(
+    field: &'static str,
+    name: &str,
+) -> Result<String, config::InvalidSetting> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_PARTITION || name.chars().any(char::is_control)
     {
@@ -123,7 +129,10 @@ pub fn validate_partition(field: &'static str, name: &str) -> Result<String, con
             field,
             message: format!(
                 "'{}' is not a partition name (printable, 1 to {MAX_PARTITION} characters)",
-                name.chars().take(MAX_PARTITION).collect::<String>().escape_debug()
+                name.chars()
+                    .take(MAX_PARTITION)
+                    .collect::<String>()
+                    .escape_debug()
             ),
         });
     }
@@ -211,9 +220,13 @@ impl Role {
         let webhook = !config::read(self.directory.as_ref())?
             .alarm_webhook_url
             .is_empty();
-        let outcome =
-            self.plugin
-                .acknowledge_here(id, &viewer.user, &comment, runtime::now_millis(), webhook)?;
+        let outcome = self.plugin.acknowledge_here(
+            id,
+            &viewer.user,
+            &comment,
+            runtime::now_millis(),
+            webhook,
+        )?;
         let already_acknowledged = match outcome {
             AckOutcome::NotFound => return Err(not_found(id)),
             AckOutcome::AlreadyAcknowledged(_) => true,
@@ -257,12 +270,11 @@ impl Role {
                 "only an administrator may change an alarm's partitions".into(),
             ));
         }
-        let partition = validate_partition("partition", partition).map_err(|e| {
-            AlarmError::Invalid {
+        let partition =
+            validate_partition("partition", partition).map_err(|e| AlarmError::Invalid {
                 field: e.field,
                 message: e.message,
-            }
-        })?;
+            })?;
         let missing = || {
             AlarmError::NotFound(format!(
                 "no alarm entity with id '{}' (see `sipass-bridge alarms entities`)",

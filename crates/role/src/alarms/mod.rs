@@ -115,7 +115,9 @@ impl AlarmManager {
         match created {
             Ok(Ok(0)) => {}
             Ok(Ok(n)) => tracing::info!(created = n, "alarm classes became alarm entities"),
-            Ok(Err(e)) => self.reporter.error(format!("creating alarm entities failed: {e}")),
+            Ok(Err(e)) => self
+                .reporter
+                .error(format!("creating alarm entities failed: {e}")),
             Err(e) => self.reporter.error(e.to_string()),
         }
     }
@@ -139,7 +141,9 @@ impl AlarmManager {
             .collect();
         let (plugin, directory) = (self.plugin.clone(), self.directory.clone());
         let applied = runtime::try_blocking(move || {
-            let webhook = !config::read(directory.as_ref())?.alarm_webhook_url.is_empty();
+            let webhook = !config::read(directory.as_ref())?
+                .alarm_webhook_url
+                .is_empty();
             plugin.apply_sipass_alarms(&changes, webhook)
         })
         .await;
@@ -169,7 +173,8 @@ impl AlarmManager {
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("reading the acknowledgement queue failed: {e}"))?;
         for ack in queued {
-            self.reporter.busy("sending alarm acknowledgements to SiPass");
+            self.reporter
+                .busy("sending alarm acknowledgements to SiPass");
             let sent = session
                 .proxy
                 .acknowledge_alarm(&ack.sipass_id, &ack.operator, &ack.comment)

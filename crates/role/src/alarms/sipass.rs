@@ -33,9 +33,9 @@ fn text(o: &Map<String, Value>, key: &str, max: usize) -> String {
 }
 
 fn priority(o: &Map<String, Value>) -> i32 {
-    o.get("Priority")
-        .and_then(Value::as_i64)
-        .map_or(0, |p| p.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
+    o.get("Priority").and_then(Value::as_i64).map_or(0, |p| {
+        p.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    })
 }
 
 fn object(payload: &[u8]) -> Result<Map<String, Value>, String> {
@@ -151,13 +151,22 @@ mod tests {
         })))
         .unwrap();
         assert_eq!(change.action, AlarmAction::Acknowledged);
-        assert_eq!((change.sipass_id.as_str(), change.class_id.as_str()), ("12", "3"));
-        assert_eq!((change.by.as_str(), change.comment.as_str()), ("olga", "on my way"));
+        assert_eq!(
+            (change.sipass_id.as_str(), change.class_id.as_str()),
+            ("12", "3")
+        );
+        assert_eq!(
+            (change.by.as_str(), change.comment.as_str()),
+            ("olga", "on my way")
+        );
         assert_eq!(change.journal_seq, 7);
         assert_eq!(change.at_ms, 1_796_032_800_000);
         // An unreadable time falls back on the journal's.
         let raised = journal_change(&entry(json!({"AlarmId": 4, "State": "Raised"}))).unwrap();
-        assert_eq!((raised.sipass_id.as_str(), raised.at_ms), ("4", 1_700_000_000_000));
+        assert_eq!(
+            (raised.sipass_id.as_str(), raised.at_ms),
+            ("4", 1_700_000_000_000)
+        );
         let no_id = journal_change(&entry(json!({"State": "Raised"}))).unwrap_err();
         assert!(no_id.contains("AlarmId"), "{no_id}");
         let bad_state = journal_change(&entry(json!({"AlarmId": "1", "State": "Gone"})));

@@ -80,7 +80,8 @@ impl Webhook {
                 return Ok(());
             }
             if pending.is_empty() {
-                ctx.status.idle("every alarm change delivered to the webhook");
+                ctx.status
+                    .idle("every alarm change delivered to the webhook");
                 return Ok(());
             }
             ctx.status.busy("posting alarm changes to the webhook");

@@ -4,7 +4,9 @@ use model::EntityKind;
 use protocol::pb::{self, watch_event::Event};
 use protocol::{BridgeClient, ProxyAddress, kind_to_wire};
 
-use super::{AckDelivery, ChangeStream, Dialer, Endpoint, EntryStream, Proxy, ProxyError, WatchItem};
+use super::{
+    AckDelivery, ChangeStream, Dialer, Endpoint, EntryStream, Proxy, ProxyError, WatchItem,
+};
 
 /// Dials the proxy over TLS, trusting only its CA, with the shared token on every call.
 #[derive(Clone)]
@@ -177,10 +179,13 @@ impl Proxy for GrpcProxy {
         match client.acknowledge_alarm(request).await {
             Ok(_) => Ok(AckDelivery::Delivered),
             // SiPass answered, and will answer the same again.
-            Err(s) if matches!(
-                s.code(),
-                tonic::Code::NotFound | tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition
-            ) =>
+            Err(s)
+                if matches!(
+                    s.code(),
+                    tonic::Code::NotFound
+                        | tonic::Code::InvalidArgument
+                        | tonic::Code::FailedPrecondition
+                ) =>
             {
                 Ok(AckDelivery::Refused(s.message().to_owned()))
             }

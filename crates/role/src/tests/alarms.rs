@@ -125,11 +125,7 @@ async fn an_acknowledgement_made_while_the_proxy_is_away_is_delivered_once_when_
     proxy.fail_acks(false);
     running
         .eventually("the acknowledgement delivered", |role| {
-            role.plugin
-                .queued_acks()
-                .unwrap()
-                .is_empty()
-                .then_some(())
+            role.plugin.queued_acks().unwrap().is_empty().then_some(())
         })
         .await;
     // Again here: nothing new is queued or sent.
@@ -150,7 +146,9 @@ async fn an_acknowledgement_made_while_the_proxy_is_away_is_delivered_once_when_
             (AlarmAction::Acknowledged, "tester".into(), "here".into()),
         ]
     );
-    let refused = running.role.acknowledge_alarm(&viewer, alarm.id, "bad\u{1b}[2J");
+    let refused = running
+        .role
+        .acknowledge_alarm(&viewer, alarm.id, "bad\u{1b}[2J");
     assert!(refused.unwrap_err().to_string().starts_with("comment:"));
     running.stop().await;
 }

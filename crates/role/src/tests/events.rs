@@ -6,9 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use store::{
     AckOutcome, AlarmFilter, AlarmHistoryEntry, AlarmInstance, AlarmRead, AlarmUpdate, AlarmWrite,
-    OutboxEntry, QueuedAck, SipassAlarmChange,
-    EventFilter, EventPosition, NewEvent, PluginDatabase, PluginRead, StoreError, StoredEvent,
-    Tally,
+    EventFilter, EventPosition, NewEvent, OutboxEntry, PluginDatabase, PluginRead, QueuedAck,
+    SipassAlarmChange, StoreError, StoredEvent, Tally,
 };
 
 use super::fake_proxy::FakeProxy;
@@ -158,7 +157,8 @@ impl AlarmWrite for Flaky {
         now_ms: i64,
         webhook: bool,
     ) -> Result<AckOutcome, StoreError> {
-        self.inner.acknowledge_here(id, user, comment, now_ms, webhook)
+        self.inner
+            .acknowledge_here(id, user, comment, now_ms, webhook)
     }
     fn ack_delivered(&self, queue_id: i64) -> Result<(), StoreError> {
         self.inner.ack_delivered(queue_id)

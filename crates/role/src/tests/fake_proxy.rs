@@ -8,7 +8,9 @@ use model::{Digest, EntityKind};
 use protocol::{kind_from_wire, kind_to_wire, pb};
 use tokio::sync::watch;
 
-use crate::proxy::{AckDelivery, ChangeStream, Dialer, Endpoint, EntryStream, Proxy, ProxyError, WatchItem};
+use crate::proxy::{
+    AckDelivery, ChangeStream, Dialer, Endpoint, EntryStream, Proxy, ProxyError, WatchItem,
+};
 
 /// A fake proxy; clones share one state.
 #[derive(Clone)]
@@ -467,8 +469,11 @@ impl Proxy for FakeProxy {
         if s.failing_acks {
             return Err(ProxyError::Unavailable("the proxy is away".into()));
         }
-        s.alarm_acks
-            .push((sipass_id.to_owned(), operator.to_owned(), comment.to_owned()));
+        s.alarm_acks.push((
+            sipass_id.to_owned(),
+            operator.to_owned(),
+            comment.to_owned(),
+        ));
         Ok(AckDelivery::Delivered)
     }
 }

@@ -81,7 +81,11 @@ fn list_alarms(conn: &Connection, filter: &AlarmFilter) -> Result<Vec<AlarmInsta
     Ok(rows)
 }
 
-fn one_alarm(conn: &Connection, column: &str, value: &dyn rusqlite::ToSql) -> Result<Option<AlarmInstance>, StoreError> {
+fn one_alarm(
+    conn: &Connection,
+    column: &str,
+    value: &dyn rusqlite::ToSql,
+) -> Result<Option<AlarmInstance>, StoreError> {
     let sql = format!("SELECT {ALARM_COLUMNS} FROM alarms a WHERE a.{column} = ?1");
     Ok(conn
         .prepare_cached(&sql)?
@@ -94,7 +98,9 @@ fn history(conn: &Connection, id: i64) -> Result<Vec<AlarmHistoryEntry>, StoreEr
         "SELECT id, alarm_id, action, by_user, comment, at, at_ms, origin, journal_seq
          FROM alarm_history WHERE alarm_id = ?1 ORDER BY id",
     )?;
-    let rows = stmt.query_map([id], history_row)?.collect::<Result<_, _>>()?;
+    let rows = stmt
+        .query_map([id], history_row)?
+        .collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
@@ -210,7 +216,17 @@ fn apply_sipass(
                 AlarmAction::Triggered => change.by.as_str(),
                 _ => "",
             };
-            record(tx, id, AlarmAction::Triggered, by, "", change, ORIGIN_SIPASS, webhook, out)?;
+            record(
+                tx,
+                id,
+                AlarmAction::Triggered,
+                by,
+                "",
+                change,
+                ORIGIN_SIPASS,
+                webhook,
+                out,
+            )?;
             if change.action == AlarmAction::Triggered {
                 return Ok(());
             }

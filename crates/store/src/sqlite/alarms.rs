@@ -529,3 +529,256 @@ impl AlarmEntities for SqliteDirectory {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::{AlarmEntities, Directory, DirectoryRead, PluginRead, SourceEntity, SyncPosition};
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("alarms-db-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn change(seq: u64, action: AlarmAction, id: &str, by: &str) -> SipassAlarmChange {
+        SipassAlarmChange {
+            journal_seq: seq,
+            action,
+            sipass_id: id.into(),
+            class_id: "3".into(),
+            class_name: "Door Forced".into(),
+            priority: 10,
+            message: "forced".into(),
+            source_kind: "Doorset".into(),
+            source_id: "5".into(),
+            by: by.into(),
+            comment: String::new(),
+            at: "2026-11-30T10:00:00.000Z".into(),
+            at_ms: 1_000 + seq as i64,
+        }
+    }
+
+    fn position(sequence: u64) -> EventPosition {
+        EventPosition {
+            journal_id: "j".into(),
+            sequence,
+        }
+    }
+
+    fn actions(db: &SqlitePlugin, id: i64) -> Vec<(AlarmAction, String, String)> {
+        db.alarm_history(id)
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.action, h.by, h.origin))
+            .collect()
+    }
+
+    #[test]
+    fn journal_changes_apply_once_with_the_position_and_a_replay_changes_nothing() {
+        let db = SqlitePlugin::open(&temp("once").join("plugin.db")).unwrap();
+        let batch = [
+            change(1, AlarmAction::Triggered, "7", ""),
+            change(2, AlarmAction::Triggered, "7", ""),
+            change(3, AlarmAction::Acknowledged, "7", "olga"),
+            change(4, AlarmAction::Acknowledged, "7", "oleg"),
+        ];
+        let (_, updates) = db
+            .store_journal(&[], &batch, &Vec::new(), &position(4), true)
+            .unwrap();
+        assert_eq!(updates.len(), 2, "one trigger, one acknowledgement");
+        assert_eq!(db.event_position().unwrap(), position(4));
+        let alarm = db.alarm_by_sipass_id("7").unwrap().unwrap();
+        assert!(alarm.acknowledged && alarm.active && !alarm.cleared);
+        assert_eq!(alarm.acknowledged_by, "olga");
+        // The same batch again (a role restarted before acknowledging it to the proxy).
+        let (_, again) = db
+            .store_journal(&[], &batch, &Vec::new(), &position(4), true)
+            .unwrap();
+        assert!(again.is_empty());
+        // A clear of an alarm never seen: triggered, then cleared; acknowledged and
+        // cleared is no longer active.
+        let (_, more) = db
+            .store_journal(
+                &[],
+                &[
+                    change(5, AlarmAction::Cleared, "8", ""),
+                    change(6, AlarmAction::Cleared, "7", ""),
+                ],
+                &Vec::new(),
+                &position(6),
+                true,
+            )
+            .unwrap();
+        assert_eq!(more.len(), 3);
+        assert_eq!(db.active_alarm_count().unwrap(), 1);
+        let eight = db.alarm_by_sipass_id("8").unwrap().unwrap();
+        assert_eq!(
+            actions(&db, eight.id),
+            [
+                (AlarmAction::Triggered, String::new(), ORIGIN_SIPASS.into()),
+                (AlarmAction::Cleared, String::new(), ORIGIN_SIPASS.into()),
+            ]
+        );
+        // Every change is in the webhook's outbox, numbered in order, the number in the body.
+        let outbox = db.outbox(100).unwrap();
+        let sequences: Vec<i64> = outbox.iter().map(|m| m.sequence).collect();
+        assert_eq!(sequences, [1, 2, 3, 4, 5]);
+        let body: serde_json::Value = serde_json::from_str(&outbox[4].body).unwrap();
+        assert_eq!(body["sequence"], 5);
+        assert_eq!(body["entry"]["action"], "cleared");
+        db.outbox_delivered(3).unwrap();
+        assert_eq!(db.outbox(100).unwrap()[0].sequence, 4);
+    }
+
+    #[test]
+    fn an_acknowledgement_here_is_queued_once_and_leaves_the_queue_when_delivered() {
+        let db = SqlitePlugin::open(&temp("ack").join("plugin.db")).unwrap();
+        db.apply_sipass_alarms(&[change(0, AlarmAction::Triggered, "9", "")], false)
+            .unwrap();
+        let id = db.alarm_by_sipass_id("9").unwrap().unwrap().id;
+        assert_eq!(
+            db.acknowledge_here(404, "olga", "", 5, false).unwrap(),
+            AckOutcome::NotFound
+        );
+        let AckOutcome::Recorded(update) =
+            db.acknowledge_here(id, "olga", "sent", 5, false).unwrap()
+        else {
+            panic!("recorded")
+        };
+        assert!(update.alarm.ack_pending && update.alarm.acknowledged);
+        assert_eq!(update.sequence, 0, "no webhook, no outbox");
+        assert!(db.outbox(10).unwrap().is_empty());
+        assert!(matches!(
+            db.acknowledge_here(id, "oleg", "again", 6, false).unwrap(),
+            AckOutcome::AlreadyAcknowledged(_)
+        ));
+        // SiPass's own acknowledgement of it, coming back through the journal: no new line.
+        db.store_journal(
+            &[],
+            &[change(1, AlarmAction::Acknowledged, "9", "olga")],
+            &Vec::new(),
+            &position(1),
+            false,
+        )
+        .unwrap();
+        let queued = db.queued_acks().unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(
+            (queued[0].sipass_id.as_str(), queued[0].operator.as_str()),
+            ("9", "olga")
+        );
+        db.ack_failed(queued[0].id, "the proxy is away").unwrap();
+        assert_eq!(db.queued_acks().unwrap()[0].attempts, 1);
+        db.ack_delivered(queued[0].id).unwrap();
+        assert!(db.queued_acks().unwrap().is_empty());
+        assert!(!db.alarm(id).unwrap().unwrap().ack_pending);
+        assert_eq!(
+            actions(&db, id),
+            [
+                (AlarmAction::Triggered, String::new(), ORIGIN_SIPASS.into()),
+                (AlarmAction::Acknowledged, "olga".into(), ORIGIN_HERE.into()),
+            ]
+        );
+        // A reader beside the writer sees the same.
+        drop(db);
+        let reader = SqlitePluginReader::open(&temp_path("ack")).unwrap();
+        assert_eq!(reader.alarm_history(id).unwrap().len(), 2);
+    }
+
+    fn temp_path(name: &str) -> PathBuf {
+        std::env::temp_dir()
+            .join(format!("alarms-db-{name}-{}", std::process::id()))
+            .join("plugin.db")
+    }
+
+    fn alarm_class(id: &str) -> SourceEntity {
+        SourceEntity {
+            source_kind: "alarm-class".into(),
+            id: id.into(),
+            revision: 1,
+            name: format!("class {id}"),
+            fields: "{}".into(),
+            kinds: vec!["alarm".into()],
+        }
+    }
+
+    #[test]
+    fn alarm_entities_take_the_defaults_once_and_the_partition_setting_is_authoritative() {
+        let path = temp("entities").join("directory.db");
+        let dir = SqliteDirectory::open(&path).unwrap();
+        let listing = SyncPosition {
+            source_kind: "alarm-class".into(),
+            cache_id: "c".into(),
+            generation: 1,
+            snapshot_revision: 1,
+            page_token: String::new(),
+            done: 1,
+            total: 2,
+            complete: false,
+        };
+        dir.write_page(&[alarm_class("1")], &listing).unwrap();
+        let olga = vec![Recipient::User("olga".into())];
+        assert_eq!(
+            dir.ensure_alarm_entities(&olga, &["north".into()], 1)
+                .unwrap(),
+            1
+        );
+        dir.write_page(&[alarm_class("2")], &listing).unwrap();
+        // New defaults apply to the new alarm class only.
+        assert_eq!(
+            dir.ensure_alarm_entities(&[], &["south".into()], 2)
+                .unwrap(),
+            1
+        );
+        let entities = dir.alarm_entities().unwrap();
+        assert_eq!(entities[0].recipients, olga);
+        assert_eq!(entities[0].partitions, ["north"]);
+        assert!(entities[1].recipients.is_empty());
+        assert_eq!(entities[1].name, "class 2");
+
+        assert!(dir.add_alarm_partition("1", "east").unwrap());
+        assert!(!dir.add_alarm_partition("404", "east").unwrap());
+        assert_eq!(
+            dir.alarm_entities().unwrap()[0].partitions,
+            ["north", "east"]
+        );
+        let n = dir
+            .set_alarm_partitions("alarms.partitions", "[\"west\"]", &["west".into()])
+            .unwrap();
+        assert_eq!(n, 2);
+        for e in dir.alarm_entities().unwrap() {
+            assert_eq!(e.partitions, ["west"], "{e:?}");
+        }
+        assert_eq!(
+            dir.config("alarms.partitions").unwrap().as_deref(),
+            Some("[\"west\"]")
+        );
+        // Recipients stay as they were created.
+        assert_eq!(dir.alarm_entities().unwrap()[0].recipients, olga);
+    }
+
+    #[test]
+    fn the_0_2_0_dev_plugin_database_is_updated_keeping_its_events() {
+        let from =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/0.2.0-dev/plugin.db");
+        let to = temp("fixture").join("plugin.db");
+        std::fs::copy(from, &to).unwrap();
+        let before: i64 = Connection::open(&to)
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert!(
+            SqlitePlugin::open(&to).is_err(),
+            "an older schema is refused"
+        );
+        super::super::migrate::update(&to, &super::super::PLUGIN, &mut |_| {}).unwrap();
+        let db = SqlitePlugin::open(&to).unwrap();
+        assert_eq!(db.event_count().unwrap() as i64, before);
+        assert!(before > 0);
+        assert_eq!(db.active_alarm_count().unwrap(), 0);
+    }
+}

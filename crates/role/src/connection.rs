@@ -82,6 +82,9 @@ impl<D: Dialer> runtime::Worker for Connection<D> {
                 Err(end) => end,
             };
             self.status.set_connected(false);
+            // Whichever worker ended the session, the lag is unknown until following again
+            // (the synchronizer clears it itself only when its own watch ends).
+            self.status.clear_revisions();
             let wait = match self.wait_after(end, &mut backoff, &ctx) {
                 Some(wait) => wait,
                 None => break,

@@ -152,3 +152,87 @@ async fn an_acknowledgement_made_while_the_proxy_is_away_is_delivered_once_when_
     assert!(refused.unwrap_err().to_string().starts_with("comment:"));
     running.stop().await;
 }
+
+/// An operator sees the alarms of its partitions and those that notify it; only an
+/// administrator adds a partition by hand.
+#[tokio::test]
+async fn an_operator_sees_only_alarms_of_its_partitions_or_for_it() {
+    let proxy = FakeProxy::new(&[CARDHOLDER]);
+    proxy.set_active_alarms(vec![active("1", false)]);
+    let running = Running::start(&proxy);
+    let alarm = running
+        .eventually("the alarm triggered", |_| by_sipass_id(&running, "1"))
+        .await;
+    let directory = running.role.directory.clone();
+    // The alarm class as the synchronizer would have written it, made an alarm entity
+    // with the defaults of now.
+    directory
+        .write_page(
+            &[store::SourceEntity {
+                source_kind: "alarm-class".into(),
+                id: "2".into(),
+                revision: 1,
+                name: "Door Forced".into(),
+                fields: "{}".into(),
+                kinds: vec!["alarm".into()],
+            }],
+            &store::SyncPosition {
+                source_kind: "alarm-class".into(),
+                cache_id: "c".into(),
+                generation: 1,
+                snapshot_revision: 1,
+                page_token: String::new(),
+                done: 1,
+                total: 1,
+                complete: false,
+            },
+        )
+        .unwrap();
+    crate::config::apply(
+        directory.as_ref(),
+        &crate::config::SettingsChange {
+            alarm_recipients: Some(json!("group:night shift")),
+            alarm_partitions: Some(json!(["north"])),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    running
+        .eventually("the alarm entity", |role| {
+            (role.directory.alarm_entities().unwrap().len() == 1).then_some(())
+        })
+        .await;
+    let operator = |partitions: &[&str], groups: &[&str]| Viewer {
+        user: "olga".into(),
+        role: model::access::AccessRole::Operator,
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        partitions: partitions.iter().map(|p| p.to_string()).collect(),
+    };
+    let north = operator(&["north"], &[]);
+    let south = operator(&["south"], &[]);
+    let night = operator(&["south"], &["night shift"]);
+    let seen = |viewer: &Viewer| running.role.alarms(viewer, false, 0, 10).unwrap();
+    assert_eq!(seen(&north).len(), 1);
+    assert!(!seen(&north)[0].for_you);
+    assert!(seen(&south).is_empty());
+    assert!(running.role.alarm(&south, alarm.id).is_err());
+    assert!(
+        running
+            .role
+            .acknowledge_alarm(&south, alarm.id, "")
+            .is_err(),
+        "an alarm it cannot see, it cannot acknowledge"
+    );
+    let for_night = seen(&night);
+    assert_eq!(for_night.len(), 1);
+    assert!(for_night[0].for_you);
+    assert!(matches!(
+        running.role.add_alarm_partition(&north, "2", "east"),
+        Err(crate::alarms::AlarmError::Forbidden(_))
+    ));
+    let admin = Viewer::administrator("admin");
+    let added = running.role.add_alarm_partition(&admin, "2", "east").unwrap();
+    assert_eq!(added.entity.partitions, ["north", "east"]);
+    assert_eq!(seen(&operator(&["east"], &[])).len(), 1);
+    running.stop().await;
+}

@@ -14,6 +14,7 @@ mod admin;
 mod alarms;
 mod api;
 mod bench;
+mod bench_alarms;
 mod bench_events;
 mod config_file;
 mod data_folder;

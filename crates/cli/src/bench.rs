@@ -259,7 +259,12 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
 }
 
 /// (5b): the time from an alarm raised in SiPass to the alarm triggered in the role.
-async fn alarm_phase(args: &BenchArgs, bin: &Binary, root: &Path, report: &mut Value) -> Result<()> {
+async fn alarm_phase(
+    args: &BenchArgs,
+    bin: &Binary,
+    root: &Path,
+    report: &mut Value,
+) -> Result<()> {
     eprintln!(
         "(5b) alarms: {} raised in SiPass, each timed to its trigger in the role",
         args.alarm_samples

@@ -146,7 +146,9 @@ async fn follow_feed(
     let mut response = loop {
         match http.get(&url).bearer_auth(&token).send().await {
             Ok(r) if r.status().is_success() => break r,
-            Ok(r) if started.elapsed() > DEADLINE => bail!("the role's alarm feed answered {}", r.status()),
+            Ok(r) if started.elapsed() > DEADLINE => {
+                bail!("the role's alarm feed answered {}", r.status())
+            }
             Err(e) if started.elapsed() > DEADLINE => bail!("the role's alarm feed: {e}"),
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }

@@ -117,3 +117,140 @@ impl Webhook {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use store::{AlarmAction, SipassAlarmChange};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A receiver that refuses the first post (503) and takes the rest, recording each
+    /// (sequence header, body).
+    async fn receiver(seen: Arc<Mutex<Vec<(String, String)>>>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut refused = false;
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut data = Vec::new();
+                let mut buf = [0u8; 4096];
+                let (head, body) = loop {
+                    let n = socket.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break (String::new(), String::new());
+                    }
+                    data.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&data).into_owned();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            break (head.to_owned(), body.to_owned());
+                        }
+                    }
+                };
+                let status = if refused {
+                    let sequence = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("x-sipass-bridge-sequence:")
+                                .map(|v| v.trim().to_owned())
+                        })
+                        .unwrap_or_default();
+                    seen.lock().unwrap().push((sequence, body));
+                    "200 OK"
+                } else {
+                    refused = true;
+                    "503 Service Unavailable"
+                };
+                let answer =
+                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        format!("http://{addr}/hook")
+    }
+
+    fn trigger(id: &str) -> SipassAlarmChange {
+        SipassAlarmChange {
+            journal_seq: 0,
+            action: AlarmAction::Triggered,
+            sipass_id: id.into(),
+            class_id: "3".into(),
+            class_name: "Door Forced".into(),
+            priority: 10,
+            message: String::new(),
+            source_kind: String::new(),
+            source_id: String::new(),
+            by: String::new(),
+            comment: String::new(),
+            at: String::new(),
+            at_ms: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn alarm_changes_are_posted_in_order_retried_after_a_refusal_and_then_forgotten() {
+        let dir = std::env::temp_dir().join(format!("webhook-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let directory = store::open(&dir.join("directory.db")).unwrap();
+        let plugin = store::open_plugin(&dir.join("plugin.db")).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let url = receiver(seen.clone()).await;
+        config::apply(
+            directory.as_ref(),
+            &config::SettingsChange {
+                alarm_webhook_url: Some(url),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        plugin
+            .apply_sipass_alarms(&[trigger("1"), trigger("2")], true)
+            .unwrap();
+        let signals = AlarmSignals::default();
+        let workers = runtime::Workers::new();
+        let shutdown = runtime::Shutdown::new();
+        let handle = workers.spawn(
+            Webhook {
+                directory,
+                plugin: plugin.clone(),
+                signals,
+            },
+            &shutdown,
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !plugin.outbox(10).unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "never delivered");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        shutdown.trigger();
+        handle.await.unwrap();
+        let seen = seen.lock().unwrap().clone();
+        let sequences: Vec<&str> = seen.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(
+            sequences,
+            ["1", "2"],
+            "the refused one again, then the next"
+        );
+        let body: serde_json::Value = serde_json::from_str(&seen[1].1).unwrap();
+        assert_eq!(body["sequence"], 2);
+        assert_eq!(body["alarm"]["sipass_id"], "2");
+        assert_eq!(body["entry"]["action"], "triggered");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

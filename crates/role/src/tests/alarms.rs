@@ -231,7 +231,10 @@ async fn an_operator_sees_only_alarms_of_its_partitions_or_for_it() {
         Err(crate::alarms::AlarmError::Forbidden(_))
     ));
     let admin = Viewer::administrator("admin");
-    let added = running.role.add_alarm_partition(&admin, "2", "east").unwrap();
+    let added = running
+        .role
+        .add_alarm_partition(&admin, "2", "east")
+        .unwrap();
     assert_eq!(added.entity.partitions, ["north", "east"]);
     assert_eq!(seen(&operator(&["east"], &[])).len(), 1);
     running.stop().await;

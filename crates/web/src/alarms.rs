@@ -51,7 +51,8 @@ pub struct AlarmQuery {
     pub limit: Option<u32>,
 }
 
-/// A page of `GET /alarms`: `next_before` is where the next page starts, if any.
+/// A page of `GET /alarms`: `next_before` is where the next page starts when there may be
+/// more (a page may be short when the user sees few of the alarms read).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AlarmPage {
     pub alarms: Vec<AlarmView>,
@@ -124,7 +125,7 @@ pub(crate) async fn list(
     let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let role = state.role.clone();
-    let alarms = runtime::try_blocking(move || {
+    let (alarms, next_before) = runtime::try_blocking(move || {
         role.alarms(
             &viewer,
             query.active,
@@ -133,9 +134,6 @@ pub(crate) async fn list(
         )
     })
     .await??;
-    let next_before = (alarms.len() as u32 == limit)
-        .then(|| alarms.last().map(|a| a.alarm.id))
-        .flatten();
     Ok(Json(AlarmPage {
         alarms,
         next_before,

@@ -15,6 +15,8 @@ use crate::{Role, config};
 
 /// The longest acknowledgement comment, and the longest partition name.
 pub const MAX_COMMENT: usize = 1000;
+/// The most alarms one listing reads to fill a page for a user who sees few of them.
+pub const MAX_SCANNED: usize = 20_000;
 const MAX_PARTITION: usize = 100;
 
 /// An alarm instance with where it belongs and whom it notifies.
@@ -150,38 +152,46 @@ impl Role {
     }
 
     /// The alarms `viewer` may see, newest first: up to `limit`, below our id `before`
-    /// (0: from the newest).
+    /// (0: from the newest); and where the next page starts when there may be more. An
+    /// operator's alarms may be sparse among all: at most [`MAX_SCANNED`] are read per call,
+    /// so a page may come back short with a place to go on from.
     pub fn alarms(
         &self,
         viewer: &Viewer,
         active_only: bool,
         before: i64,
         limit: u32,
-    ) -> Result<Vec<AlarmView>, AlarmError> {
+    ) -> Result<(Vec<AlarmView>, Option<i64>), AlarmError> {
+        const PAGE: u32 = 1000;
         let entities = self.alarm_entity_map()?;
-        let limit = limit.clamp(1, 1000);
+        let limit = limit.clamp(1, PAGE);
         let mut out = Vec::new();
         let mut before = before;
-        // An operator's alarms may be sparse among all: read on until the page is full.
+        let mut scanned = 0;
         loop {
             let page = self.plugin.alarms(&AlarmFilter {
                 active_only,
                 before_id: before,
-                limit: 1000,
+                limit: PAGE,
             })?;
-            let Some(last) = page.last().map(|a| a.id) else {
-                return Ok(out);
-            };
+            let full = page.len() as u32 == PAGE;
             for alarm in page {
+                before = alarm.id;
+                scanned += 1;
                 let v = view(alarm, &entities, viewer);
                 if visible(&v, viewer) {
                     out.push(v);
                     if out.len() as u32 == limit {
-                        return Ok(out);
+                        return Ok((out, Some(before)));
                     }
                 }
             }
-            before = last;
+            if !full {
+                return Ok((out, None));
+            }
+            if scanned >= MAX_SCANNED {
+                return Ok((out, Some(before)));
+            }
         }
     }
 

@@ -211,7 +211,7 @@ async fn an_operator_sees_only_alarms_of_its_partitions_or_for_it() {
     let north = operator(&["north"], &[]);
     let south = operator(&["south"], &[]);
     let night = operator(&["south"], &["night shift"]);
-    let seen = |viewer: &Viewer| running.role.alarms(viewer, false, 0, 10).unwrap();
+    let seen = |viewer: &Viewer| running.role.alarms(viewer, false, 0, 10).unwrap().0;
     assert_eq!(seen(&north).len(), 1);
     assert!(!seen(&north)[0].for_you);
     assert!(seen(&south).is_empty());

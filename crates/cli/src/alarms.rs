@@ -220,10 +220,11 @@ async fn history(target: &RoleTarget, id: i64) -> Result<()> {
         state(&answer.alarm)
     );
     out!("message:    {}", printable(&a.message));
-    out!(
-        "partitions: {}",
-        printable(&answer.alarm.partitions.join(", "))
-    );
+    let partitions = match answer.alarm.partitions.as_slice() {
+        [] => "(none: only administrators see it)".to_owned(),
+        p => printable(&p.join(", ")),
+    };
+    out!("partitions: {partitions}");
     out!("recipients: {}", recipients_text(&answer.alarm.recipients));
     for h in &answer.history {
         let by = if h.by.is_empty() {

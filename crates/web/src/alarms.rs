@@ -25,6 +25,9 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::AppState;
+
+/// How long acknowledging waits for SiPass's confirmation before answering "queued".
+const DELIVERY_WAIT: Duration = Duration::from_secs(1);
 use crate::error::{ApiError, Code};
 
 impl From<AlarmError> for ApiError {
@@ -178,8 +181,17 @@ pub(crate) async fn acknowledge(
     let id = alarm_id(&id)?;
     let body: AckBody = json_body(body, "a JSON object like {\"comment\": \"...\"}")?;
     let role = state.role.clone();
-    let answer =
-        runtime::try_blocking(move || role.acknowledge_alarm(&viewer, id, &body.comment)).await??;
+    let acting = viewer.clone();
+    let mut answer =
+        runtime::try_blocking(move || role.acknowledge_alarm(&acting, id, &body.comment)).await??;
+    // A moment for the alarm manager to deliver it, so that the answer can say whether
+    // SiPass has it; past that it stays queued and the answer says so.
+    let started = std::time::Instant::now();
+    while answer.alarm.alarm.ack_pending && started.elapsed() < DELIVERY_WAIT {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (role, viewer) = (state.role.clone(), viewer.clone());
+        answer.alarm = runtime::try_blocking(move || role.alarm(&viewer, id)).await??;
+    }
     Ok(Json(answer).into_response())
 }
 

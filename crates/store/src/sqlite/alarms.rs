@@ -781,4 +781,23 @@ mod tests {
         assert!(before > 0);
         assert_eq!(db.active_alarm_count().unwrap(), 0);
     }
+
+    #[test]
+    fn the_0_2_0_dev_directory_is_updated_and_its_alarm_classes_become_alarm_entities() {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/0.2.0-dev/directory.db");
+        let to = temp("fixture-directory").join("directory.db");
+        std::fs::copy(from, &to).unwrap();
+        assert!(
+            SqliteDirectory::open(&to).is_err(),
+            "an older schema is refused"
+        );
+        super::super::migrate::update(&to, &super::super::DIRECTORY, &mut |_| {}).unwrap();
+        let dir = SqliteDirectory::open(&to).unwrap();
+        let classes = dir.count("alarm").unwrap();
+        assert!(classes > 0);
+        assert!(dir.alarm_entities().unwrap().is_empty());
+        assert_eq!(dir.ensure_alarm_entities(&[], &[], 1).unwrap(), classes);
+        assert_eq!(dir.alarm_entities().unwrap().len() as u64, classes);
+    }
 }

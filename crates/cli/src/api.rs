@@ -84,6 +84,21 @@ impl Api {
             .await
     }
 
+    /// `POST` of `body` as JSON to the API path made of `segments`, each encoded as one
+    /// path segment.
+    pub async fn post_at<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &impl Serialize,
+    ) -> Result<T> {
+        let mut url = reqwest::Url::parse(&self.url(""))
+            .with_context(|| format!("the role's address '{}' is not a URL", self.base))?;
+        url.path_segments_mut()
+            .map_err(|()| anyhow::anyhow!("the role's address '{}' cannot take a path", self.base))?
+            .extend(segments);
+        self.send(self.http.post(url).json(body)).await
+    }
+
     pub async fn put<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
         self.send(self.http.put(self.url(path)).json(body)).await
     }

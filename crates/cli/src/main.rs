@@ -11,8 +11,10 @@ macro_rules! out {
 }
 
 mod admin;
+mod alarms;
 mod api;
 mod bench;
+mod bench_alarms;
 mod bench_events;
 mod config_file;
 mod data_folder;
@@ -91,6 +93,11 @@ enum Command {
         #[command(subcommand)]
         command: events::EventsCommand,
     },
+    /// Alarms: list them, acknowledge one (sent to SiPass), its history, the alarm entities.
+    Alarms {
+        #[command(subcommand)]
+        command: alarms::AlarmsCommand,
+    },
     /// The databases of a data folder: schema version, size and rows, and updating them to
     /// this release's schema (with the role or proxy stopped).
     Db {
@@ -154,6 +161,7 @@ fn main() -> ExitCode {
             Command::Bench(args) => bench::bench(args).await,
             Command::Db { command } => db::db(command),
             Command::Events { command } => events::events(command).await,
+            Command::Alarms { command } => alarms::alarms(command).await,
         }
     });
     // Everything that must be saved has been by now; a background task still busy must not

@@ -1,6 +1,7 @@
 //! The role's connection settings (the Properties page), kept in the Directory and changed
 //! only as a whole after every field has been validated.
 
+use model::access::Recipient;
 use serde::{Deserialize, Serialize};
 use store::{Directory, StoreError};
 
@@ -20,6 +21,17 @@ pub struct RoleSettings {
     /// SiPass event types that are never stored (counted instead), e.g. "Door Closed".
     #[serde(default)]
     pub events_ignored: Vec<String>,
+    /// Who a new alarm entity notifies (users and user groups); applied when an alarm class
+    /// becomes an alarm entity, never afterwards. Empty: nobody will be notified.
+    #[serde(default)]
+    pub alarm_recipients: Vec<Recipient>,
+    /// The partitions every alarm entity belongs to. Authoritative: changing it reapplies
+    /// it to every alarm entity, removing partitions added by hand.
+    #[serde(default)]
+    pub alarm_partitions: Vec<String>,
+    /// Where each alarm change is posted as JSON (http or https); empty: no webhook.
+    #[serde(default)]
+    pub alarm_webhook_url: String,
 }
 
 /// A change: only the fields given change.
@@ -31,6 +43,9 @@ pub struct SettingsChange {
     pub sync_credentials: Option<serde_json::Value>,
     pub events_not_logged: Option<serde_json::Value>,
     pub events_ignored: Option<serde_json::Value>,
+    pub alarm_recipients: Option<serde_json::Value>,
+    pub alarm_partitions: Option<serde_json::Value>,
+    pub alarm_webhook_url: Option<String>,
 }
 
 /// A refused value, naming the field.
@@ -224,6 +239,14 @@ pub fn read(directory: &dyn Directory) -> Result<RoleSettings, StoreError> {
             .is_none_or(|v| v == "true"),
         events_not_logged: stored_list(directory, keys::EVENTS_NOT_LOGGED)?,
         events_ignored: stored_list(directory, keys::EVENTS_IGNORED)?,
+        alarm_recipients: directory
+            .config(keys::ALARM_RECIPIENTS)?
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default(),
+        alarm_partitions: stored_list(directory, keys::ALARM_PARTITIONS)?,
+        alarm_webhook_url: directory
+            .config(keys::ALARM_WEBHOOK_URL)?
+            .unwrap_or_default(),
     })
 }
 
@@ -251,8 +274,153 @@ pub fn apply(
         let list = validate_ignored(list)?;
         values.push((keys::EVENTS_IGNORED, json_list(&list)));
     }
+    if let Some(list) = &change.alarm_recipients {
+        let list = validate_recipients(list)?;
+        values.push((
+            keys::ALARM_RECIPIENTS,
+            serde_json::to_string(&list).unwrap_or_else(|_| "[]".into()),
+        ));
+    }
+    if let Some(url) = &change.alarm_webhook_url {
+        values.push((keys::ALARM_WEBHOOK_URL, validate_webhook_url(url)?));
+    }
+    let partitions = match &change.alarm_partitions {
+        Some(list) => Some(validate_partitions(list)?),
+        None => None,
+    };
     directory.set_config(&values)?;
+    if let Some(partitions) = partitions {
+        let reapplied = directory.set_alarm_partitions(
+            keys::ALARM_PARTITIONS,
+            &json_list(&partitions),
+            &partitions,
+        )?;
+        tracing::info!(
+            alarm_entities = reapplied,
+            "alarm partitions set and reapplied to every alarm entity (partitions added by hand are removed)"
+        );
+    }
     Ok(read(directory)?)
+}
+
+/// The most recipients and partitions a setting lists, and the longest name in it.
+const MAX_ALARM_LIST: usize = 500;
+const MAX_ALARM_NAME: usize = 100;
+
+/// Recipients: a JSON array of `{"type": "user"|"group", "name": ...}` objects or of
+/// "user:NAME" / "group:NAME" strings, or one comma-separated string of the latter. Empty is
+/// allowed (nobody will be notified).
+pub fn validate_recipients(value: &serde_json::Value) -> Result<Vec<Recipient>, InvalidSetting> {
+    const FIELD: &str = "alarm_recipients";
+    let invalid = |message: String| InvalidSetting {
+        field: FIELD,
+        message,
+    };
+    let items: Vec<serde_json::Value> = match value {
+        serde_json::Value::Array(items) => items.clone(),
+        serde_json::Value::String(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| serde_json::Value::String(s.to_owned()))
+            .collect(),
+        other => return Err(invalid(format!("{other} is not a list of recipients"))),
+    };
+    let mut out: Vec<Recipient> = Vec::new();
+    for item in items {
+        let recipient = match &item {
+            serde_json::Value::String(s) => match s.trim().split_once(':') {
+                Some(("user", name)) => Recipient::User(name.trim().to_owned()),
+                Some(("group", name)) => Recipient::Group(name.trim().to_owned()),
+                _ => {
+                    return Err(invalid(format!(
+                        "'{}' is not a recipient; write user:NAME or group:NAME",
+                        s.escape_debug()
+                    )));
+                }
+            },
+            other => serde_json::from_value(other.clone()).map_err(|_| {
+                invalid(format!(
+                    "{other} is not a recipient; give {{\"type\": \"user\" or \"group\", \"name\": ...}}"
+                ))
+            })?,
+        };
+        let (Recipient::User(name) | Recipient::Group(name)) = &recipient;
+        if name.is_empty()
+            || name.chars().count() > MAX_ALARM_NAME
+            || name.chars().any(char::is_control)
+        {
+            return Err(invalid(format!(
+                "'{}' is not a user or group name (printable, 1 to {MAX_ALARM_NAME} characters)",
+                name.chars()
+                    .take(MAX_ALARM_NAME)
+                    .collect::<String>()
+                    .escape_debug()
+            )));
+        }
+        if !out.contains(&recipient) {
+            out.push(recipient);
+        }
+    }
+    if out.len() > MAX_ALARM_LIST {
+        return Err(invalid(format!(
+            "{} recipients listed; at most {MAX_ALARM_LIST}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// Partition names, without repeats.
+pub fn validate_partitions(value: &serde_json::Value) -> Result<Vec<String>, InvalidSetting> {
+    const FIELD: &str = "alarm_partitions";
+    let mut out: Vec<String> = Vec::new();
+    for name in string_list(FIELD, value)? {
+        let name = crate::alarms::validate_partition(FIELD, &name)?;
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    if out.len() > MAX_ALARM_LIST {
+        return Err(InvalidSetting {
+            field: FIELD,
+            message: format!("{} partitions listed; at most {MAX_ALARM_LIST}", out.len()),
+        });
+    }
+    Ok(out)
+}
+
+/// A webhook address: empty (no webhook), or an http:// URL without spaces or control
+/// characters, at most 2000 characters. https:// is refused: this build carries no public
+/// CA roots to check a receiver's certificate with, and a webhook that silently never
+/// delivers would be worse than a refusal.
+pub fn validate_webhook_url(url: &str) -> Result<String, InvalidSetting> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Ok(String::new());
+    }
+    if url.starts_with("https://") {
+        return Err(InvalidSetting {
+            field: "alarm_webhook_url",
+            message: "https:// webhooks are not supported by this release (it carries no public CA roots); use an http:// receiver on a trusted network, e.g. a local relay".into(),
+        });
+    }
+    let rest = url.strip_prefix("http://");
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
+    let ok = url.len() <= 2000
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
+        && host.is_some_and(|h| !h.is_empty());
+    if ok {
+        Ok(url.to_owned())
+    } else {
+        Err(InvalidSetting {
+            field: "alarm_webhook_url",
+            message: format!(
+                "'{}' is not an http:// address (empty switches the webhook off)",
+                url.chars().take(200).collect::<String>().escape_debug()
+            ),
+        })
+    }
 }
 
 fn json_list(list: &[String]) -> String {

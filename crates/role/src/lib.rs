@@ -7,6 +7,7 @@
 //! the `events` recorder (the proxy's event journal into the plugin database). Both reach the proxy through the `proxy::Proxy` trait: gRPC in production,
 //! an in-memory fake in the unit tests.
 
+pub mod alarms;
 pub mod config;
 mod connection;
 pub mod events;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use store::{Directory, PluginDatabase, StoreError};
 use tokio::sync::Notify;
 
+use crate::alarms::{AlarmManager, AlarmSignals};
 use crate::connection::{Connection, Waits};
 use crate::events::{EventFeed, EventRecorder};
 use crate::proxy::{Dialer, GrpcDialer};
@@ -42,6 +44,12 @@ pub mod keys {
     pub const EVENTS_NOT_LOGGED: &str = "events.not_logged";
     /// SiPass event types never stored (JSON array of names).
     pub const EVENTS_IGNORED: &str = "events.ignored";
+    /// The default recipients of a new alarm entity (JSON array of recipients).
+    pub const ALARM_RECIPIENTS: &str = "alarms.recipients";
+    /// The partitions of every alarm entity (JSON array of names).
+    pub const ALARM_PARTITIONS: &str = "alarms.partitions";
+    /// Where alarm changes are posted; empty or absent: nowhere.
+    pub const ALARM_WEBHOOK_URL: &str = "alarms.webhook_url";
 }
 
 /// What the role needs before it can open its database.
@@ -86,6 +94,8 @@ pub struct Role {
     pub status: Arc<StatusBoard>,
     /// Events as they are stored (the live feed).
     pub feed: EventFeed,
+    /// Alarm changes as they are written (the live feed), and the alarm workers' wake-ups.
+    pub alarm_signals: AlarmSignals,
     /// The role's workers, for the status API.
     pub workers: runtime::Workers,
     config: RoleConfig,
@@ -106,6 +116,7 @@ impl Role {
             plugin,
             status: Arc::new(StatusBoard::new()),
             feed: EventFeed::default(),
+            alarm_signals: AlarmSignals::default(),
             workers: runtime::Workers::new(),
             config,
             manual_sync: Arc::new(Notify::new()),
@@ -156,7 +167,22 @@ impl Role {
             plugin: self.plugin.clone(),
             reporter: self.workers.reporter("events"),
             feed: self.feed.clone(),
+            alarms: self.alarm_signals.clone(),
         };
+        let alarms = AlarmManager {
+            directory: self.directory.clone(),
+            plugin: self.plugin.clone(),
+            reporter: self.workers.reporter("alarms"),
+            signals: self.alarm_signals.clone(),
+        };
+        self.workers.spawn(
+            alarms::webhook::Webhook {
+                directory: self.directory.clone(),
+                plugin: self.plugin.clone(),
+                signals: self.alarm_signals.clone(),
+            },
+            shutdown,
+        );
         let connection = Connection {
             dialer,
             directory: self.directory.clone(),
@@ -165,6 +191,7 @@ impl Role {
             waits,
             synchronizer,
             events,
+            alarms,
         };
         self.workers.spawn(connection, shutdown)
     }

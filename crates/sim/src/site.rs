@@ -197,6 +197,15 @@ impl Site {
         self.read().alarms.get(id.trim().parse().ok()?).cloned()
     }
 
+    /// How many acknowledge requests an alarm received (repeats included); `None` when no
+    /// alarm has that id.
+    pub fn alarm_ack_requests(&self, id: &str) -> Option<u32> {
+        let id = id.trim().parse().ok()?;
+        let r = self.read();
+        r.alarms.get(id)?;
+        Some(r.alarms.ack_requests(id))
+    }
+
     /// Raises an alarm of a class.
     pub fn raise_alarm(&self, raise: RaiseAlarm) -> Result<Alarm, ChangeError> {
         let mut w = self.write();
@@ -234,6 +243,7 @@ impl Site {
     pub fn acknowledge_alarm(&self, id: &str, operator: &str, comment: &str) -> Option<Alarm> {
         let id = id.trim().parse().ok()?;
         let mut w = self.write();
+        w.alarms.count_ack_request(id);
         let (alarm, changed) = w.alarms.update(id, |alarm| {
             let changed = !alarm.acknowledged;
             if changed {

@@ -13,6 +13,8 @@ use store::StoreError;
 pub enum Code {
     /// 401: no API token, or the wrong one.
     Unauthorized,
+    /// 403: the user may not do this (an operator changing what only an administrator may).
+    Forbidden,
     /// 404: no such endpoint, or no entity with that id in the Directory.
     NotFound,
     /// 405: the endpoint exists, the method does not.
@@ -41,8 +43,9 @@ pub enum Code {
 
 impl Code {
     /// Every code, for the table's own tests and documentation.
-    pub const ALL: [Code; 13] = [
+    pub const ALL: [Code; 14] = [
         Code::Unauthorized,
+        Code::Forbidden,
         Code::NotFound,
         Code::MethodNotAllowed,
         Code::InvalidBody,
@@ -71,6 +74,7 @@ impl Code {
     fn row(self) -> (&'static str, StatusCode) {
         match self {
             Code::Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED),
+            Code::Forbidden => ("forbidden", StatusCode::FORBIDDEN),
             Code::NotFound => ("not_found", StatusCode::NOT_FOUND),
             Code::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             Code::InvalidBody => ("invalid_body", StatusCode::BAD_REQUEST),

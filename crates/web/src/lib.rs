@@ -17,6 +17,7 @@ use model::access::Viewer;
 use role::Role;
 use serde::{Deserialize, Serialize};
 
+pub mod alarms;
 mod error;
 pub mod events;
 pub mod metrics;
@@ -55,6 +56,16 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
         .route("/events", get(events::list))
         .route("/events/live", get(events::live))
         .route("/events/summary", get(events::summary))
+        .route("/alarms", get(alarms::list))
+        .route("/alarms/live", get(alarms::live))
+        .route("/alarms/{id}", get(alarms::show))
+        .route("/alarms/{id}/history", get(alarms::history))
+        .route("/alarms/{id}/acknowledge", post(alarms::acknowledge))
+        .route("/alarm-entities", get(alarms::entities))
+        .route(
+            "/alarm-entities/{id}/partitions",
+            post(alarms::add_partition),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such API endpoint") })
         .method_not_allowed_fallback(|| async {
@@ -180,8 +191,16 @@ async fn health(State(state): State<AppState>) -> Response {
 /// The role's metrics in the Prometheus text format (docs/metrics.md).
 async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
-    let status = runtime::try_blocking(move || role.sync_status()).await??;
-    let text = metrics::encode(&status);
+    let (status, alarms) = runtime::try_blocking(move || {
+        let alarms = metrics::AlarmFigures {
+            active: role.plugin.active_alarm_count()?,
+            acks_queued: role.plugin.queued_acks()?.len() as u64,
+        };
+        Ok::<_, store::StoreError>((role.sync_status()?, alarms))
+    })
+    .await??;
+    let mut text = metrics::encode(&status);
+    text.push_str(&metrics::encode_alarms(&alarms));
     Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }
 
@@ -210,7 +229,7 @@ async fn config_set(
 }
 
 /// A body the server would not read: too large (413) or not readable (400).
-fn body_refused(rejection: BytesRejection) -> ApiError {
+pub(crate) fn body_refused(rejection: BytesRejection) -> ApiError {
     let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Code::PayloadTooLarge
     } else {

@@ -11,6 +11,7 @@
 //! Every schema comes from versioned, checksummed migrations ([`migrate`]); a database on
 //! another schema is refused, an older one with the command that updates it.
 
+pub mod activity;
 mod directory;
 mod error;
 pub mod migrate;
@@ -23,6 +24,7 @@ mod conformance;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use activity::{Activity, ActivityFilter, ActivityTrail, MAX_ACTIVITY_PAGE};
 pub use directory::{
     Directory, DirectoryRead, EntityRow, SourceChange, SourceEntity, SyncPosition, SyncRun,
     WatchPosition,

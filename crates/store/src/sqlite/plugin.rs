@@ -18,11 +18,18 @@ use crate::plugin::{
 };
 
 /// The plugin database's migrations, oldest first. Append only; never edit a released one.
-pub const PLUGIN_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "plugin",
-    sql: include_str!("migrations/0001_plugin.sql"),
-}];
+pub const PLUGIN_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "plugin",
+        sql: include_str!("migrations/0001_plugin.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "plugin_activity",
+        sql: include_str!("migrations/0003_plugin_activity.sql"),
+    },
+];
 
 /// The plugin database as the migration runner knows it.
 pub const PLUGIN: Schema = Schema {
@@ -33,6 +40,7 @@ pub const PLUGIN: Schema = Schema {
     counts: &[
         ("events", "SELECT COUNT(*) FROM events"),
         ("event_entities", "SELECT COUNT(*) FROM event_entities"),
+        ("activity", "SELECT COUNT(*) FROM activity"),
     ],
 };
 
@@ -355,5 +363,6 @@ fn escape_like(text: &str) -> String {
     out
 }
 
+mod activity;
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ use protocol::kind_from_wire;
 use runtime::{Backoff, WorkerContext};
 use store::Directory;
 
+use crate::commands::CommandLine;
 use crate::events::EventRecorder;
 use crate::proxy::{Dialer, Endpoint, Proxy, ProxyError};
 use crate::session::{Session, SessionEnd, configured_endpoint, wanted_kinds};
@@ -55,6 +56,7 @@ pub(crate) struct Connection<D> {
     /// same session, and the first to end it ends it for all.
     pub synchronizer: Synchronizer,
     pub events: EventRecorder,
+    pub commands: CommandLine,
 }
 
 impl<D: Dialer> runtime::Worker for Connection<D> {
@@ -74,6 +76,7 @@ impl<D: Dialer> runtime::Worker for Connection<D> {
                     tokio::select! {
                         end = self.synchronizer.serve(&session, &ctx.shutdown) => end,
                         end = self.events.serve(&session, &ctx.shutdown) => end,
+                        end = self.commands.serve(&session, &ctx.shutdown) => end,
                     }
                 }
                 Err(end) => end,

@@ -7,6 +7,7 @@
 //! the `events` recorder (the proxy's event journal into the plugin database). Both reach the proxy through the `proxy::Proxy` trait: gRPC in production,
 //! an in-memory fake in the unit tests.
 
+pub mod commands;
 pub mod config;
 mod connection;
 pub mod events;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use store::{Directory, PluginDatabase, StoreError};
 use tokio::sync::Notify;
 
+use crate::commands::CommandDesk;
 use crate::connection::{Connection, Waits};
 use crate::events::{EventFeed, EventRecorder};
 use crate::proxy::{Dialer, GrpcDialer};
@@ -42,6 +44,9 @@ pub mod keys {
     pub const EVENTS_NOT_LOGGED: &str = "events.not_logged";
     /// SiPass event types never stored (JSON array of names).
     pub const EVENTS_IGNORED: &str = "events.ignored";
+    /// The output behaviour linked to a pulse pattern: this prefix and the pattern's name
+    /// (`outputs.behaviour.toggle`).
+    pub const OUTPUT_BEHAVIOUR_PREFIX: &str = "outputs.behaviour.";
 }
 
 /// What the role needs before it can open its database.
@@ -88,6 +93,8 @@ pub struct Role {
     pub feed: EventFeed,
     /// The role's workers, for the status API.
     pub workers: runtime::Workers,
+    /// Where commands to SiPass are sent from (the activity trail records each).
+    pub commands: CommandDesk,
     config: RoleConfig,
     manual_sync: Arc<Notify>,
 }
@@ -101,7 +108,13 @@ impl Role {
         }
         let directory = store::open(&directory_path(&config.data_dir))?;
         let plugin = store::open_plugin(&plugin_path(&config.data_dir))?;
+        let commands = CommandDesk::new(
+            directory.clone(),
+            plugin.clone(),
+            config.client_name.clone(),
+        );
         Ok(Role {
+            commands,
             directory,
             plugin,
             status: Arc::new(StatusBoard::new()),
@@ -165,6 +178,7 @@ impl Role {
             waits,
             synchronizer,
             events,
+            commands: self.commands.line(),
         };
         self.workers.spawn(connection, shutdown)
     }

@@ -115,6 +115,13 @@ pub trait Proxy: Clone + Send + Sync + 'static {
         journal_id: &str,
         role_id: &str,
     ) -> impl Future<Output = Result<u64, ProxyError>> + Send;
+
+    /// Sends a manual-override command to SiPass; SiPass's result (a refusal by SiPass, e.g.
+    /// a unit offline, is a result, not an error).
+    fn command(
+        &self,
+        request: pb::CommandRequest,
+    ) -> impl Future<Output = Result<pb::CommandReply, ProxyError>> + Send;
 }
 
 /// Opens a link to the proxy at an endpoint.

@@ -54,6 +54,8 @@ struct State {
     events_calls: Vec<(u64, String, String)>,
     /// Acknowledgements fail while set.
     failing_acks: bool,
+    /// Every command received, in order.
+    commands: Vec<pb::CommandRequest>,
 }
 
 impl FakeProxy {
@@ -84,6 +86,7 @@ impl FakeProxy {
                 acks: Vec::new(),
                 events_calls: Vec::new(),
                 failing_acks: false,
+                commands: Vec::new(),
             })),
             moved: Arc::new(watch::channel(0).0),
         }
@@ -227,6 +230,11 @@ impl FakeProxy {
 
     pub fn fail_acks(&self, failing: bool) {
         self.state().failing_acks = failing;
+    }
+
+    /// Every command received, in order.
+    pub fn commands(&self) -> Vec<pb::CommandRequest> {
+        self.state().commands.clone()
     }
 
     /// Every acknowledgement received: (role, journal, up to).
@@ -435,6 +443,15 @@ impl Proxy for FakeProxy {
         s.acks
             .push((role_id.to_owned(), journal_id.to_owned(), up_to));
         Ok((s.journal.len() as u64).saturating_sub(up_to))
+    }
+
+    async fn command(&self, request: pb::CommandRequest) -> Result<pb::CommandReply, ProxyError> {
+        let message = format!("{} sent to {} {}", request.command, request.target_kind, request.target_token);
+        self.state().commands.push(request);
+        Ok(pb::CommandReply {
+            result: "Succeeded".into(),
+            message,
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! Unit tests of the role's workers against an in-memory proxy and a real Directory in a
 //! temporary folder.
 
+mod commands;
 mod events;
 mod fake_proxy;
 

@@ -14,6 +14,7 @@ mod admin;
 mod api;
 mod bench;
 mod bench_events;
+mod commands;
 mod config_file;
 mod data_folder;
 mod db;
@@ -91,6 +92,10 @@ enum Command {
         #[command(subcommand)]
         command: events::EventsCommand,
     },
+    /// Send a command to a door, intrusion area or output (through the proxy to SiPass).
+    Command(commands::CommandArgs),
+    /// The activity trail: every command sent, by whom, from where, and how it ended.
+    Activity(commands::ActivityArgs),
     /// The databases of a data folder: schema version, size and rows, and updating them to
     /// this release's schema (with the role or proxy stopped).
     Db {
@@ -154,6 +159,8 @@ fn main() -> ExitCode {
             Command::Bench(args) => bench::bench(args).await,
             Command::Db { command } => db::db(command),
             Command::Events { command } => events::events(command).await,
+            Command::Command(args) => commands::command(args).await,
+            Command::Activity(args) => commands::activity(args).await,
         }
     });
     // Everything that must be saved has been by now; a background task still busy must not

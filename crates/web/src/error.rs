@@ -35,13 +35,23 @@ pub enum Code {
     DatabaseModified,
     /// 503: the server serves as many clients of this kind as it will (the live feed).
     Busy,
+    /// 400: the action is neither a command nor an output behaviour.
+    UnknownCommand,
+    /// 422: the entity does not take that command; the message names both.
+    CommandNotSupported,
+    /// 409: the id names several entities that take the command; give the kind.
+    AmbiguousEntity,
+    /// 503: the role has no session with the proxy; the command was not sent.
+    NotConnected,
+    /// 502: the proxy or SiPass failed to carry out the command, or did not answer.
+    CommandFailed,
     /// 500: a bug; the message says where.
     Internal,
 }
 
 impl Code {
     /// Every code, for the table's own tests and documentation.
-    pub const ALL: [Code; 13] = [
+    pub const ALL: [Code; 18] = [
         Code::Unauthorized,
         Code::NotFound,
         Code::MethodNotAllowed,
@@ -54,6 +64,11 @@ impl Code {
         Code::DatabaseTooNew,
         Code::DatabaseModified,
         Code::Busy,
+        Code::UnknownCommand,
+        Code::CommandNotSupported,
+        Code::AmbiguousEntity,
+        Code::NotConnected,
+        Code::CommandFailed,
         Code::Internal,
     ];
 
@@ -82,6 +97,13 @@ impl Code {
             Code::DatabaseTooNew => ("database_too_new", StatusCode::SERVICE_UNAVAILABLE),
             Code::DatabaseModified => ("database_modified", StatusCode::INTERNAL_SERVER_ERROR),
             Code::Busy => ("busy", StatusCode::SERVICE_UNAVAILABLE),
+            Code::UnknownCommand => ("unknown_command", StatusCode::BAD_REQUEST),
+            Code::CommandNotSupported => {
+                ("command_not_supported", StatusCode::UNPROCESSABLE_ENTITY)
+            }
+            Code::AmbiguousEntity => ("ambiguous_entity", StatusCode::CONFLICT),
+            Code::NotConnected => ("not_connected", StatusCode::SERVICE_UNAVAILABLE),
+            Code::CommandFailed => ("command_failed", StatusCode::BAD_GATEWAY),
             Code::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }

@@ -17,6 +17,7 @@ use model::access::Viewer;
 use role::Role;
 use serde::{Deserialize, Serialize};
 
+pub mod commands;
 mod error;
 pub mod events;
 pub mod metrics;
@@ -52,6 +53,11 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
         .route("/config", get(config_show).put(config_set))
         .route("/entities", get(entities_list))
         .route("/entities/{id}", get(entity_show))
+        .route(
+            "/entities/{id}/commands",
+            get(commands::offered).post(commands::send),
+        )
+        .route("/activity", get(commands::activity))
         .route("/events", get(events::list))
         .route("/events/live", get(events::live))
         .route("/events/summary", get(events::summary))

@@ -1,0 +1,211 @@
+//! Commands and the activity trail on the REST API:
+//!
+//! - `GET /entities/{id}/commands[?kind=]`: what the entity (or entities: SiPass numbers
+//!   each kind on its own) with that id supports.
+//! - `POST /entities/{id}/commands {action, kind?}`: sends one to SiPass through the proxy;
+//!   200 with SiPass's result, or an error naming the entity and the command.
+//! - `GET /activity[?entity=&since=&before=&limit=]`: the activity trail, newest first.
+//!
+//! The application recorded in the trail comes from the `X-SiPass-Bridge-Application`
+//! header (the CLI and the Config Tool send it); without it, "REST API".
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use model::access::Viewer;
+use role::commands::{CommandError, CommandOrder};
+use serde::{Deserialize, Serialize};
+
+use crate::{ApiError, AppState, Code};
+
+/// The header naming what sent a command.
+pub const APPLICATION_HEADER: &str = "x-sipass-bridge-application";
+
+/// The application recorded when the header is missing or unreadable.
+pub const DEFAULT_APPLICATION: &str = "REST API";
+
+/// The longest application name kept.
+const MAX_APPLICATION: usize = 40;
+
+/// The longest id, kind or action accepted.
+const MAX_TEXT: usize = 200;
+
+/// Activities per page: the default and the most.
+const DEFAULT_LIMIT: u32 = 100;
+
+/// `POST /entities/{id}/commands` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandBody {
+    /// A command's name (`unlock`), or for an output an output behaviour's name.
+    pub action: String,
+    /// The entity's Directory kind, when its id names several.
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct KindQuery {
+    kind: Option<String>,
+}
+
+/// `GET /entities/{id}/commands`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommandTargets {
+    pub entities: Vec<role::commands::CommandTarget>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ActivityQuery {
+    entity: Option<String>,
+    since: Option<String>,
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// A page of the activity trail: `next_before` continues it, if there is more.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActivityPage {
+    pub activities: Vec<store::Activity>,
+    pub next_before: Option<i64>,
+}
+
+/// What sent the request: the header's value when it is short printable text.
+fn application(headers: &HeaderMap) -> String {
+    headers
+        .get(APPLICATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| {
+            !v.is_empty()
+                && v.chars().count() <= MAX_APPLICATION
+                && !v.chars().any(char::is_control)
+        })
+        .unwrap_or(DEFAULT_APPLICATION)
+        .to_owned()
+}
+
+fn bounded(field: &'static str, value: &str) -> Result<(), ApiError> {
+    if value.len() > MAX_TEXT || value.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            Code::InvalidBody,
+            field,
+            format!("{field} must be printable text of at most {MAX_TEXT} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        let (code, message) = match e {
+            CommandError::UnknownEntity(m) => (Code::NotFound, m),
+            CommandError::UnknownCommand(m) => (Code::UnknownCommand, m),
+            CommandError::NotSupported(m) => (Code::CommandNotSupported, m),
+            CommandError::Ambiguous(m) => (Code::AmbiguousEntity, m),
+            CommandError::NotConnected(m) => (Code::NotConnected, m),
+            CommandError::Failed(m) => (Code::CommandFailed, m),
+            CommandError::Store(e) => return ApiError::from(e),
+        };
+        ApiError::new(code, message)
+    }
+}
+
+pub(crate) async fn offered(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+    query: Result<Query<KindQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    bounded("id", &id)?;
+    let role = state.role.clone();
+    let entities = runtime::try_blocking(move || {
+        role.commands
+            .offered(&id, query.kind.as_deref(), &viewer)
+    })
+    .await??;
+    Ok(Json(CommandTargets { entities }).into_response())
+}
+
+pub(crate) async fn send(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(crate::body_refused)?;
+    let body: CommandBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            Code::InvalidBody,
+            format!("the body must be a JSON object {{\"action\": \"unlock\"}} (and \"kind\" when the id names several entities): {e}"),
+        )
+    })?;
+    bounded("id", &id)?;
+    bounded("action", &body.action)?;
+    if let Some(kind) = &body.kind {
+        bounded("kind", kind)?;
+    }
+    let order = CommandOrder {
+        entity: id,
+        kind: body.kind,
+        action: body.action,
+        application: application(&headers),
+        viewer,
+    };
+    let answer = state.role.commands.send(order).await?;
+    Ok((StatusCode::OK, Json(answer)).into_response())
+}
+
+pub(crate) async fn activity(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    query: Result<Query<ActivityQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let limit = query
+        .limit
+        .unwrap_or(DEFAULT_LIMIT)
+        .clamp(1, store::MAX_ACTIVITY_PAGE);
+    if let Some(entity) = &query.entity {
+        bounded("entity", entity)?;
+    }
+    let filter = store::ActivityFilter {
+        entity: query.entity.filter(|e| !e.trim().is_empty()),
+        since_ms: crate::events::instant("since", query.since)?,
+        before_id: query.before.unwrap_or(0).max(0),
+        limit,
+    };
+    let role = state.role.clone();
+    let rows = runtime::try_blocking(move || role.commands.activity(&filter, &viewer)).await??;
+    // Rows an operator may not see are left out of a full page: the page still continues.
+    let next_before = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|a| a.id))
+        .flatten();
+    Ok(Json(ActivityPage {
+        activities: rows,
+        next_before,
+    })
+    .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_application_is_the_header_when_it_is_short_printable_text() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(application(&headers), "REST API");
+        headers.insert(APPLICATION_HEADER, "CLI".parse().unwrap());
+        assert_eq!(application(&headers), "CLI");
+        headers.insert(APPLICATION_HEADER, "x".repeat(41).parse().unwrap());
+        assert_eq!(application(&headers), "REST API");
+        headers.insert(APPLICATION_HEADER, "  ".parse().unwrap());
+        assert_eq!(application(&headers), "REST API");
+    }
+}

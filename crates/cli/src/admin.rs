@@ -73,6 +73,10 @@ pub enum ConfigCommand {
         /// SiPass event types never stored, comma-separated (e.g. "Door Closed"); "" for none.
         #[arg(long)]
         events_ignored: Option<String>,
+        /// Link a SiPass pulse pattern to an output behaviour, PATTERN=BEHAVIOUR (patterns:
+        /// fast-pulse, single-pulse, slow-pulse, toggle); repeat for several.
+        #[arg(long, value_name = "PATTERN=BEHAVIOUR")]
+        output_behaviour: Vec<String>,
     },
 }
 
@@ -265,8 +269,15 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
             sync_credentials,
             events_not_logged,
             events_ignored,
+            output_behaviour,
         } => {
             let mut change = serde_json::Map::new();
+            if !output_behaviour.is_empty() {
+                change.insert(
+                    "output_behaviours".into(),
+                    Value::Object(crate::commands::behaviour_pairs(&output_behaviour)?),
+                );
+            }
             if let Some(list) = events_not_logged {
                 change.insert("events_not_logged".into(), Value::String(list));
             }
@@ -287,7 +298,7 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
             }
             if change.is_empty() {
                 bail!(
-                    "nothing to set: give --host, --port, --sync-credentials, --events-not-logged and/or --events-ignored"
+                    "nothing to set: give --host, --port, --sync-credentials, --events-not-logged, --events-ignored and/or --output-behaviour"
                 );
             }
             let settings = Api::new(&target)?.put("/config", &change).await?;
@@ -312,6 +323,9 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
         };
         out!("events not logged: {}", list(&settings.events_not_logged));
         out!("events ignored:    {}", list(&settings.events_ignored));
+        for (pattern, behaviour) in &settings.output_behaviours {
+            out!("output behaviour:  {pattern:<13} -> {}", shown(behaviour));
+        }
     }
     Ok(())
 }

@@ -64,7 +64,12 @@ struct Candidate {
 
 impl Candidate {
     fn describe(&self) -> String {
-        format!("{} '{}' ({})", self.kind, shown(&self.name), shown(&self.id))
+        format!(
+            "{} '{}' ({})",
+            self.kind,
+            shown(&self.name),
+            shown(&self.id)
+        )
     }
 
     /// Whether this entity takes `action` (a command or, for an output, maybe a behaviour).
@@ -76,6 +81,25 @@ impl Candidate {
             (None, _) => false,
         }
     }
+}
+
+/// `PATTERN=BEHAVIOUR` arguments as the settings' `output_behaviours` object (the role
+/// checks the patterns and names).
+pub fn behaviour_pairs(pairs: &[String]) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let mut map = serde_json::Map::new();
+    for pair in pairs {
+        let Some((pattern, behaviour)) = pair.split_once('=') else {
+            bail!(
+                "--output-behaviour '{}' is not PATTERN=BEHAVIOUR, e.g. toggle=\"SiPass toggle output\"",
+                shown(pair)
+            );
+        };
+        map.insert(
+            pattern.trim().to_owned(),
+            serde_json::Value::String(behaviour.trim().to_owned()),
+        );
+    }
+    Ok(map)
 }
 
 pub async fn command(args: CommandArgs) -> Result<()> {
@@ -152,7 +176,10 @@ async fn resolve(api: &Api, args: &CommandArgs) -> Result<(String, Option<String
         [id] => return Ok(((*id).to_owned(), args.kind.clone())),
         _ => {}
     }
-    let taking: Vec<&Candidate> = candidates.iter().filter(|c| c.takes(&args.action)).collect();
+    let taking: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| c.takes(&args.action))
+        .collect();
     if let [one] = taking.as_slice() {
         return Ok((one.id.clone(), Some(one.kind.clone())));
     }

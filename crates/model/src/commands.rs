@@ -164,9 +164,12 @@ impl FromStr for PulsePattern {
     type Err = UnknownCommand;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse(s).ok().and_then(PulsePattern::of).ok_or_else(|| UnknownCommand {
-            given: s.to_owned(),
-        })
+        parse(s)
+            .ok()
+            .and_then(PulsePattern::of)
+            .ok_or_else(|| UnknownCommand {
+                given: s.to_owned(),
+            })
     }
 }
 

@@ -294,7 +294,12 @@ pub fn validate_behaviours(
         {
             return Err(invalid(format!(
                 "{pattern}: {} is not an output behaviour name (printable text, 1 to {MAX_BEHAVIOUR_NAME} characters)",
-                behaviour.to_string().chars().take(MAX_BEHAVIOUR_NAME).collect::<String>().escape_debug()
+                behaviour
+                    .to_string()
+                    .chars()
+                    .take(MAX_BEHAVIOUR_NAME)
+                    .collect::<String>()
+                    .escape_debug()
             )));
         }
         changed.push((pattern, name.to_owned()));
@@ -447,18 +452,27 @@ mod tests {
         let unknown = validate_behaviours(&json!({"wiggle": "x"}), &defaults).unwrap_err();
         assert_eq!(unknown.field, "output_behaviours");
         assert!(unknown.message.contains("'wiggle'"), "{unknown}");
-        for bad in [json!({"toggle": ""}), json!({"toggle": 3}), json!({"toggle": "a\nb"})] {
+        for bad in [
+            json!({"toggle": ""}),
+            json!({"toggle": 3}),
+            json!({"toggle": "a\nb"}),
+        ] {
             assert!(validate_behaviours(&bad, &defaults).is_err(), "{bad}");
         }
         let twice =
             validate_behaviours(&json!({"toggle": "SiPass fast pulse"}), &defaults).unwrap_err();
-        assert!(twice.message.contains("fast-pulse") && twice.message.contains("toggle"), "{twice}");
+        assert!(
+            twice.message.contains("fast-pulse") && twice.message.contains("toggle"),
+            "{twice}"
+        );
         // Swapping two in one change is fine.
-        assert!(validate_behaviours(
-            &json!({"toggle": "SiPass fast pulse", "fast-pulse": "SiPass toggle output"}),
-            &defaults
-        )
-        .is_ok());
+        assert!(
+            validate_behaviours(
+                &json!({"toggle": "SiPass fast pulse", "fast-pulse": "SiPass toggle output"}),
+                &defaults
+            )
+            .is_ok()
+        );
         assert!(validate_behaviours(&json!(["toggle"]), &defaults).is_err());
     }
 }

@@ -123,11 +123,9 @@ pub(crate) async fn offered(
     let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
     bounded("id", &id)?;
     let role = state.role.clone();
-    let entities = runtime::try_blocking(move || {
-        role.commands
-            .offered(&id, query.kind.as_deref(), &viewer)
-    })
-    .await??;
+    let entities =
+        runtime::try_blocking(move || role.commands.offered(&id, query.kind.as_deref(), &viewer))
+            .await??;
     Ok(Json(CommandTargets { entities }).into_response())
 }
 

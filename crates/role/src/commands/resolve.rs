@@ -111,7 +111,9 @@ fn command_of(
     if let Ok(command) = commands::parse(action) {
         return Ok(command);
     }
-    let has_output = rows.iter().any(|r| r.kind == DirectoryKind::Output.as_str());
+    let has_output = rows
+        .iter()
+        .any(|r| r.kind == DirectoryKind::Output.as_str());
     let behaviour = behaviours
         .iter()
         .find(|(_, b)| b.eq_ignore_ascii_case(action.trim()));
@@ -222,15 +224,22 @@ mod tests {
         else {
             panic!("unlock goes to the door")
         };
-        assert_eq!((door.kind.as_str(), command), ("door", ManualOverride::Unlock));
-        let Resolved::Command { row: output, command } =
-            resolve(rows.clone(), "SiPass toggle output", &defaults()).unwrap()
+        assert_eq!(
+            (door.kind.as_str(), command),
+            ("door", ManualOverride::Unlock)
+        );
+        let Resolved::Command {
+            row: output,
+            command,
+        } = resolve(rows.clone(), "SiPass toggle output", &defaults()).unwrap()
         else {
             panic!("a behaviour goes to the output")
         };
-        assert_eq!((output.kind.as_str(), command), ("output", ManualOverride::Toggle));
-        let Resolved::Command { row: area, .. } = resolve(rows, "Arm", &defaults()).unwrap()
-        else {
+        assert_eq!(
+            (output.kind.as_str(), command),
+            ("output", ManualOverride::Toggle)
+        );
+        let Resolved::Command { row: area, .. } = resolve(rows, "Arm", &defaults()).unwrap() else {
             panic!("arm goes to the area")
         };
         assert_eq!(area.name, "Vault");
@@ -239,8 +248,7 @@ mod tests {
     #[test]
     fn an_unsupported_command_is_refused_naming_the_entity_the_command_and_what_it_takes() {
         let rows = vec![row("door", "3", "Main entrance")];
-        let Resolved::NotSupported { message, .. } =
-            resolve(rows, "arm", &defaults()).unwrap()
+        let Resolved::NotSupported { message, .. } = resolve(rows, "arm", &defaults()).unwrap()
         else {
             panic!("a door is not armed")
         };
@@ -251,8 +259,7 @@ mod tests {
             row("access-control-unit", "1", "ACC 1"),
             row("intrusion-detection-unit", "1", "ACC 1"),
         ];
-        let Resolved::NotSupported { message, .. } =
-            resolve(unit, "unlock", &defaults()).unwrap()
+        let Resolved::NotSupported { message, .. } = resolve(unit, "unlock", &defaults()).unwrap()
         else {
             panic!("a unit takes no commands")
         };
@@ -260,7 +267,11 @@ mod tests {
         let err = resolve(vec![row("door", "3", "x")], "explode", &defaults()).unwrap_err();
         assert!(matches!(err, CommandError::UnknownCommand(_)), "{err}");
         // A behaviour name is a command only for an output.
-        let err = resolve(vec![row("door", "3", "x")], "SiPass toggle output", &defaults());
+        let err = resolve(
+            vec![row("door", "3", "x")],
+            "SiPass toggle output",
+            &defaults(),
+        );
         assert!(matches!(err, Err(CommandError::UnknownCommand(_))));
     }
 }

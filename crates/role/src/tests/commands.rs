@@ -43,18 +43,28 @@ async fn a_command_reaches_the_proxy_and_every_outcome_lands_in_the_trail() {
     let sent = proxy.commands();
     assert_eq!(sent.len(), 1);
     assert_eq!(
-        (sent[0].target_kind.as_str(), sent[0].target_token.as_str(), sent[0].command.as_str()),
+        (
+            sent[0].target_kind.as_str(),
+            sent[0].target_token.as_str(),
+            sent[0].command.as_str()
+        ),
         ("Doorset", "d1", "Unlock")
     );
 
     let refused = desk.send(order("d1", "arm")).await.unwrap_err();
-    assert!(matches!(refused, CommandError::NotSupported(_)), "{refused}");
+    assert!(
+        matches!(refused, CommandError::NotSupported(_)),
+        "{refused}"
+    );
     assert!(refused.to_string().contains("door"), "{refused}");
     assert!(refused.to_string().contains("'arm'"), "{refused}");
     assert_eq!(proxy.commands().len(), 1, "a refused command is not sent");
 
     let unknown = desk.send(order("nobody", "unlock")).await.unwrap_err();
-    assert!(matches!(unknown, CommandError::UnknownEntity(_)), "{unknown}");
+    assert!(
+        matches!(unknown, CommandError::UnknownEntity(_)),
+        "{unknown}"
+    );
 
     let operator = Viewer {
         role: model::access::AccessRole::Operator,
@@ -72,8 +82,18 @@ async fn a_command_reaches_the_proxy_and_every_outcome_lands_in_the_trail() {
     let activities = trail(&running);
     assert_eq!(activities.len(), 2, "{activities:?}");
     let (refused, sent) = (&activities[0], &activities[1]);
-    assert_eq!((sent.activity.as_str(), sent.outcome.as_str()), ("unlock", "succeeded"));
-    assert_eq!((sent.user.as_str(), sent.application.as_str(), sent.machine.as_str()), ("ada", "CLI", "test"));
+    assert_eq!(
+        (sent.activity.as_str(), sent.outcome.as_str()),
+        ("unlock", "succeeded")
+    );
+    assert_eq!(
+        (
+            sent.user.as_str(),
+            sent.application.as_str(),
+            sent.machine.as_str()
+        ),
+        ("ada", "CLI", "test")
+    );
     assert_eq!(sent.entity_kind, "door");
     assert_eq!(refused.outcome, "not-supported");
     running.stop().await;

@@ -446,7 +446,10 @@ impl Proxy for FakeProxy {
     }
 
     async fn command(&self, request: pb::CommandRequest) -> Result<pb::CommandReply, ProxyError> {
-        let message = format!("{} sent to {} {}", request.command, request.target_kind, request.target_token);
+        let message = format!(
+            "{} sent to {} {}",
+            request.command, request.target_kind, request.target_token
+        );
         self.state().commands.push(request);
         Ok(pb::CommandReply {
             result: "Succeeded".into(),

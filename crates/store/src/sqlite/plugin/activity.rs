@@ -145,6 +145,9 @@ mod tests {
             user: String::new(),
             ..sample("3", 3_000)
         };
-        assert!(db.record_activity(&holed).is_err(), "an empty user is refused");
+        assert!(
+            db.record_activity(&holed).is_err(),
+            "an empty user is refused"
+        );
     }
 }

@@ -93,7 +93,8 @@ enum Command {
         command: events::EventsCommand,
     },
     /// Send a command to a door, intrusion area or output (through the proxy to SiPass).
-    Command(commands::CommandArgs),
+    #[command(name = "command")]
+    Send(commands::CommandArgs),
     /// The activity trail: every command sent, by whom, from where, and how it ended.
     Activity(commands::ActivityArgs),
     /// The databases of a data folder: schema version, size and rows, and updating them to
@@ -159,7 +160,7 @@ fn main() -> ExitCode {
             Command::Bench(args) => bench::bench(args).await,
             Command::Db { command } => db::db(command),
             Command::Events { command } => events::events(command).await,
-            Command::Command(args) => commands::command(args).await,
+            Command::Send(args) => commands::command(args).await,
             Command::Activity(args) => commands::activity(args).await,
         }
     });

@@ -108,16 +108,18 @@ impl Role {
         }
         let directory = store::open(&directory_path(&config.data_dir))?;
         let plugin = store::open_plugin(&plugin_path(&config.data_dir))?;
+        let status = Arc::new(StatusBoard::new());
         let commands = CommandDesk::new(
             directory.clone(),
             plugin.clone(),
             config.client_name.clone(),
+            status.clone(),
         );
         Ok(Role {
             commands,
             directory,
             plugin,
-            status: Arc::new(StatusBoard::new()),
+            status,
             feed: EventFeed::default(),
             workers: runtime::Workers::new(),
             config,

@@ -193,7 +193,157 @@ pub(crate) async fn activity(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
     use super::*;
+
+    const TOKEN: &str = "commands-token";
+
+    /// A role over a fresh Directory holding door 3 "Main <b>entrance</b>", never connected.
+    fn role_with_a_door(name: &str) -> (std::path::PathBuf, axum::Router) {
+        let dir = std::env::temp_dir().join(format!(
+            "sipass-web-commands-{name}-{}-{}",
+            std::process::id(),
+            runtime::now_millis()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let role = role::Role::open(role::RoleConfig {
+            data_dir: dir.clone(),
+            proxy_ca_pem: String::new(),
+            proxy_token: String::new(),
+            client_name: "role-host".into(),
+        })
+        .unwrap();
+        let door = store::SourceEntity {
+            source_kind: "doorset".into(),
+            id: "3".into(),
+            revision: 1,
+            name: "Main <b>entrance</b>".into(),
+            fields: "{}".into(),
+            kinds: vec!["door".into()],
+        };
+        let position = store::WatchPosition {
+            cache_id: "c".into(),
+            revision: 1,
+        };
+        role.directory
+            .apply_changes(&[store::SourceChange::Upsert(door)], &position)
+            .unwrap();
+        (dir, crate::router(Arc::new(role), TOKEN.into()))
+    }
+
+    async fn call(
+        router: &axum::Router,
+        method: &str,
+        uri: &str,
+        body: &str,
+    ) -> (StatusCode, serde_json::Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn commands_are_offered_refused_and_recorded_through_the_api() {
+        let (dir, router) = role_with_a_door("api");
+        let (status, offered) = call(&router, "GET", "/api/v1/entities/3/commands", "").await;
+        assert_eq!(status, StatusCode::OK, "{offered}");
+        assert_eq!(offered["entities"][0]["kind"], "door");
+        assert_eq!(
+            offered["entities"][0]["commands"].as_array().unwrap().len(),
+            8
+        );
+
+        let (status, body) = call(
+            &router,
+            "POST",
+            "/api/v1/entities/9/commands",
+            r#"{"action":"unlock"}"#,
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found"))
+        );
+        assert!(body["message"].as_str().unwrap().contains("'9'"), "{body}");
+
+        let (status, body) = call(
+            &router,
+            "POST",
+            "/api/v1/entities/3/commands",
+            r#"{"action":"arm"}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["code"], "command_not_supported");
+
+        let (status, body) = call(
+            &router,
+            "POST",
+            "/api/v1/entities/3/commands",
+            r#"{"action":"unlock"}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["code"], "not_connected");
+
+        let (status, body) = call(
+            &router,
+            "POST",
+            "/api/v1/entities/3/commands",
+            r#"{"action":"explode"}"#,
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("unknown_command"))
+        );
+        let (status, _) = call(
+            &router,
+            "POST",
+            "/api/v1/entities/3/commands",
+            r#"{"verb":"unlock"}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        let (status, page) = call(&router, "GET", "/api/v1/activity?limit=999999", "").await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let activities = page["activities"].as_array().unwrap();
+        assert_eq!(
+            activities.len(),
+            2,
+            "the refusal and the attempt while disconnected: {page}"
+        );
+        assert_eq!(activities[0]["outcome"], "not-connected");
+        assert_eq!(activities[0]["application"], "REST API");
+        assert_eq!(activities[0]["machine"], "role-host");
+        assert_eq!(activities[0]["user"], crate::API_TOKEN_USER);
+        assert_eq!(activities[0]["entity_name"], "Main <b>entrance</b>");
+        assert_eq!(activities[1]["outcome"], "not-supported");
+
+        let (status, body) = call(&router, "GET", "/api/v1/activity?since=yesterday", "").await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("since"))
+        );
+        let (_, none) = call(&router, "GET", "/api/v1/activity?entity=4", "").await;
+        assert_eq!(none["activities"].as_array().unwrap().len(), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn the_application_is_the_header_when_it_is_short_printable_text() {

@@ -97,6 +97,8 @@ pub struct CommandDesk {
     plugin: Arc<dyn PluginDatabase>,
     /// The role's host name, recorded as the machine.
     machine: String,
+    /// What the proxy said in Hello: whether its SiPass takes commands at all.
+    status: Arc<crate::StatusBoard>,
     slot: Slot,
 }
 
@@ -105,11 +107,13 @@ impl CommandDesk {
         directory: Arc<dyn Directory>,
         plugin: Arc<dyn PluginDatabase>,
         machine: String,
+        status: Arc<crate::StatusBoard>,
     ) -> Self {
         CommandDesk {
             directory,
             plugin,
             machine,
+            status,
             slot: Arc::default(),
         }
     }
@@ -287,6 +291,19 @@ impl CommandDesk {
             command: wire_name(&command),
         };
         let sender = self.slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if sender.is_some()
+            && let Some(missing) = self
+                .status
+                .proxy()
+                .unavailable
+                .into_iter()
+                .find(|u| u.feature == "commands")
+        {
+            return Err(CommandError::Failed(format!(
+                "the SiPass behind the proxy takes no commands: {}",
+                missing.reason
+            )));
+        }
         let not_connected = || {
             CommandError::NotConnected(
                 "not connected to the proxy: the command was not sent; `sipass-bridge sync status` says why the role is disconnected"

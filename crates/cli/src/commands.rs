@@ -117,7 +117,7 @@ pub async fn command(args: CommandArgs) -> Result<()> {
     }
     let a = &answer.activity;
     out!(
-        "{}: {} {} '{}' ({}): {}",
+        "{}: {} on {} '{}' ({}): {}",
         shown(&answer.result),
         a.activity_label,
         a.entity_kind,

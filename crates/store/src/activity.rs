@@ -55,7 +55,7 @@ pub trait ActivityTrail: Send + Sync {
     /// refused.
     fn record_activity(&self, activity: &Activity) -> Result<Activity, StoreError>;
 
-    /// Recorded activities matching `filter`, newest first, at most
-    /// [`MAX_ACTIVITY_PAGE`].
+    /// Recorded activities matching `filter`, newest first, at most one more than
+    /// [`MAX_ACTIVITY_PAGE`] (the one more tells a caller that another page follows).
     fn activities(&self, filter: &ActivityFilter) -> Result<Vec<Activity>, StoreError>;
 }

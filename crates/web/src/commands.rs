@@ -176,14 +176,15 @@ pub(crate) async fn activity(
         entity: query.entity.filter(|e| !e.trim().is_empty()),
         since_ms: crate::events::instant("since", query.since)?,
         before_id: query.before.unwrap_or(0).max(0),
-        limit,
+        // One more than the page: whether another follows.
+        limit: limit + 1,
     };
     let role = state.role.clone();
-    let rows = runtime::try_blocking(move || role.commands.activity(&filter, &viewer)).await??;
-    // Rows an operator may not see are left out of a full page: the page still continues.
-    let next_before = (rows.len() as u32 == limit)
-        .then(|| rows.last().map(|a| a.id))
-        .flatten();
+    let mut rows =
+        runtime::try_blocking(move || role.commands.activity(&filter, &viewer)).await??;
+    let more = rows.len() as u32 > limit;
+    rows.truncate(limit as usize);
+    let next_before = more.then(|| rows.last().map(|a| a.id)).flatten();
     Ok(Json(ActivityPage {
         activities: rows,
         next_before,
@@ -334,6 +335,21 @@ mod tests {
         assert_eq!(activities[0]["user"], crate::API_TOKEN_USER);
         assert_eq!(activities[0]["entity_name"], "Main <b>entrance</b>");
         assert_eq!(activities[1]["outcome"], "not-supported");
+        assert!(page["next_before"].is_null(), "everything fitted: {page}");
+        let (_, first) = call(&router, "GET", "/api/v1/activity?limit=1", "").await;
+        let before = first["next_before"].as_i64().expect("another page follows");
+        let (_, second) = call(
+            &router,
+            "GET",
+            &format!("/api/v1/activity?limit=1&before={before}"),
+            "",
+        )
+        .await;
+        assert_eq!(
+            second["activities"][0]["outcome"], "not-supported",
+            "{second}"
+        );
+        assert!(second["next_before"].is_null(), "{second}");
 
         let (status, body) = call(&router, "GET", "/api/v1/activity?since=yesterday", "").await;
         assert_eq!(

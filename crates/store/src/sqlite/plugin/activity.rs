@@ -61,7 +61,8 @@ fn list(conn: &Connection, filter: &ActivityFilter) -> Result<Vec<Activity>, Sto
         args.push(since.into());
     }
     sql.push_str(" ORDER BY id DESC LIMIT ?");
-    args.push(i64::from(filter.limit.clamp(1, MAX_ACTIVITY_PAGE)).into());
+    // One more than a page is allowed, for a caller to tell whether another page follows.
+    args.push(i64::from(filter.limit.clamp(1, MAX_ACTIVITY_PAGE + 1)).into());
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt
         .query_map(params_from_iter(args), |r| {

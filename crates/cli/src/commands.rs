@@ -119,7 +119,7 @@ pub async fn command(args: CommandArgs) -> Result<()> {
     out!(
         "{}: {} on {} '{}' ({}): {}",
         shown(&answer.result),
-        a.activity_label,
+        shown(&a.activity_label),
         a.entity_kind,
         shown(&a.entity_name),
         shown(&a.entity_id),

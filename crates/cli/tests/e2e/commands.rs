@@ -189,6 +189,50 @@ fn every_command_changes_the_simulated_device_and_lands_in_the_activity_trail() 
         "{refused}"
     );
 
+    // A hostile name from SiPass is shown escaped on the terminal, in the answer and the trail.
+    let doors = api.ok("GET", "/api/management/V1/Doorsets", None);
+    let mut hostile = doors["Records"][1].clone();
+    let hostile_token = hostile["Token"].as_str().unwrap().to_owned();
+    hostile["Name"] = serde_json::json!("\u{1b}[31mEvil\nforged: line");
+    api.ok(
+        "PUT",
+        &format!("/api/sim/V1/Doorsets/{hostile_token}"),
+        Some(hostile),
+    );
+    eventually(DEADLINE, "the hostile name in the Directory", || {
+        let (ok, out, _) = run(
+            &[
+                "entities",
+                "show",
+                &hostile_token,
+                "--json",
+                "--data",
+                &data,
+            ],
+            &[],
+        );
+        (ok && out.contains("forged")).then_some(())
+    });
+    let (ok, shown, err) = run(
+        &[
+            "command",
+            &hostile_token,
+            "block",
+            "--kind",
+            "door",
+            "--data",
+            &data,
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    let (ok, trail, err) = run(&["activity", "--limit", "1", "--data", &data], &[]);
+    assert!(ok, "{err}");
+    for text in [&shown, &trail] {
+        assert!(text.contains("Evil") && !text.contains('\u{1b}'), "{text}");
+        assert!(!text.lines().any(|l| l.starts_with("forged")), "{text}");
+    }
+
     // The trail: every command, every field filled.
     let (ok, out, err) = run(
         &["activity", "--json", "--limit", "100", "--data", &data],
@@ -197,7 +241,7 @@ fn every_command_changes_the_simulated_device_and_lands_in_the_activity_trail() 
     assert!(ok, "{err}");
     let page: Value = serde_json::from_str(&out).unwrap();
     let activities = page["activities"].as_array().unwrap();
-    assert_eq!(activities.len(), 17, "{out}");
+    assert_eq!(activities.len(), 18, "{out}");
     for a in activities {
         for field in [
             "at",
@@ -235,7 +279,12 @@ fn every_command_changes_the_simulated_device_and_lands_in_the_activity_trail() 
         14,
         "every command type is in the trail: {kinds:?}"
     );
-    assert_eq!(activities[0]["outcome"], "not-supported", "newest first");
+    assert_eq!(
+        activities[0]["entity_id"],
+        hostile_token.as_str(),
+        "newest first"
+    );
+    assert_eq!(activities[1]["outcome"], "not-supported");
 
     // The proxy down: refused at once, as not connected, and recorded.
     // SIGKILL: a proxy that is gone, as after a crash or a network cut.

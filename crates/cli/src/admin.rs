@@ -432,6 +432,13 @@ fn print_status(status: &SyncStatus) {
         };
         out!("Unavailable: {}{kinds}: {}", u.feature, u.reason);
     }
+    if let (Some(applied), Some(proxy), Some(behind)) = (
+        status.revisions.applied,
+        status.revisions.proxy,
+        status.revisions.behind,
+    ) {
+        out!("Real time: {behind} revisions behind the proxy (at {applied} of {proxy})");
+    }
     out!();
     out!(
         "{:<26} {:>13} {:>13}  VERIFIED",

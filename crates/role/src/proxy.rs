@@ -44,8 +44,12 @@ pub enum ProxyError {
 /// One item of a watch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchItem {
-    /// Changes in revision order.
-    Changes(Vec<pb::Change>),
+    /// Changes in revision order, with the proxy's latest revision when they were read
+    /// (0 when the proxy does not say).
+    Changes {
+        changes: Vec<pb::Change>,
+        proxy_revision: u64,
+    },
     /// Every change up to this revision has been sent.
     CaughtUp(u64),
     /// The proxy no longer holds the revision asked for: list again. The stream ends.

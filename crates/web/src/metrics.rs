@@ -113,6 +113,33 @@ pub fn encode(status: &SyncStatus) -> String {
         .with_label_values(&["watch"])
         .inc_by(status.transfer.watched);
 
+    // Only while following changes: absent (not zero) while listing or disconnected, so a
+    // lag alert does not read "in step" from a role that is not following at all.
+    if let (Some(applied), Some(proxy), Some(behind)) = (
+        status.revisions.applied,
+        status.revisions.proxy,
+        status.revisions.behind,
+    ) {
+        gauge(
+            &registry,
+            "sync_applied_revision",
+            "The revision the Directory holds every change up to, while following changes",
+        )
+        .set(saturating(applied));
+        gauge(
+            &registry,
+            "sync_proxy_revision",
+            "The proxy's latest revision, as it last said while the role follows changes",
+        )
+        .set(saturating(proxy));
+        gauge(
+            &registry,
+            "sync_lag_revisions",
+            "Revisions the Directory is behind the proxy's cache (real-time synchronization lag)",
+        )
+        .set(saturating(behind));
+    }
+
     if let Some(run) = &status.latest_run {
         gauge(
             &registry,

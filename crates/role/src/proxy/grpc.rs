@@ -190,7 +190,12 @@ impl ChangeStream for GrpcChanges {
             };
             // An event this role does not know (from a newer proxy) is skipped.
             match message.event {
-                Some(Event::Changes(batch)) => return Ok(Some(WatchItem::Changes(batch.changes))),
+                Some(Event::Changes(batch)) => {
+                    return Ok(Some(WatchItem::Changes {
+                        changes: batch.changes,
+                        proxy_revision: batch.head_revision,
+                    }));
+                }
                 Some(Event::CaughtUp(up)) => return Ok(Some(WatchItem::CaughtUp(up.revision))),
                 Some(Event::TooOld(too_old)) => {
                     return Ok(Some(WatchItem::TooOld(too_old.reason)));

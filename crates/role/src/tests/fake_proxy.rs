@@ -535,7 +535,10 @@ impl FakeChanges {
             .collect();
         self.after = s.revision;
         if !batch.is_empty() {
-            return Ok(Some(WatchItem::Changes(batch)));
+            return Ok(Some(WatchItem::Changes {
+                changes: batch,
+                proxy_revision: s.revision,
+            }));
         }
         if self.caught_up_at != Some(s.revision) {
             self.caught_up_at = Some(s.revision);

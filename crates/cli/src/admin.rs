@@ -84,6 +84,10 @@ pub enum ConfigCommand {
         /// An http:// address each alarm change is posted to as JSON; "" for none.
         #[arg(long)]
         alarm_webhook_url: Option<String>,
+        /// Link a SiPass pulse pattern to an output behaviour, PATTERN=BEHAVIOUR (patterns:
+        /// fast-pulse, single-pulse, slow-pulse, toggle); repeat for several.
+        #[arg(long, value_name = "PATTERN=BEHAVIOUR")]
+        output_behaviour: Vec<String>,
     },
 }
 
@@ -279,6 +283,7 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
             alarm_recipients,
             alarm_partitions,
             alarm_webhook_url,
+            output_behaviour,
         } => {
             let mut change = serde_json::Map::new();
             for (key, value) in [
@@ -289,6 +294,12 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
                 if let Some(value) = value {
                     change.insert(key.into(), Value::String(value));
                 }
+            }
+            if !output_behaviour.is_empty() {
+                change.insert(
+                    "output_behaviours".into(),
+                    Value::Object(crate::commands::behaviour_pairs(&output_behaviour)?),
+                );
             }
             if let Some(list) = events_not_logged {
                 change.insert("events_not_logged".into(), Value::String(list));
@@ -310,7 +321,7 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
             }
             if change.is_empty() {
                 bail!(
-                    "nothing to set: give --host, --port, --sync-credentials, --events-not-logged, --events-ignored, --alarm-recipients, --alarm-partitions and/or --alarm-webhook-url"
+                    "nothing to set: give --host, --port, --sync-credentials, --events-not-logged, --events-ignored, --alarm-recipients, --alarm-partitions, --alarm-webhook-url and/or --output-behaviour"
                 );
             }
             let settings = Api::new(&target)?.put("/config", &change).await?;
@@ -340,6 +351,9 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
         out!("alarm partitions:  {}", list(&settings.alarm_partitions));
         let webhook = Some(settings.alarm_webhook_url.as_str()).filter(|u| !u.is_empty());
         out!("alarm webhook:     {}", webhook.unwrap_or("(none)"));
+        for (pattern, behaviour) in &settings.output_behaviours {
+            out!("output behaviour:  {pattern:<13} -> {}", shown(behaviour));
+        }
     }
     Ok(())
 }

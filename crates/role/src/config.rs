@@ -2,6 +2,7 @@
 //! only as a whole after every field has been validated.
 
 use model::access::Recipient;
+use model::commands::PulsePattern;
 use serde::{Deserialize, Serialize};
 use store::{Directory, StoreError};
 
@@ -32,6 +33,10 @@ pub struct RoleSettings {
     /// Where each alarm change is posted as JSON (http or https); empty: no webhook.
     #[serde(default)]
     pub alarm_webhook_url: String,
+    /// The output behaviour each SiPass pulse pattern is linked to, by pattern
+    /// (fast-pulse, single-pulse, slow-pulse, toggle): a command may name the behaviour.
+    #[serde(default)]
+    pub output_behaviours: std::collections::BTreeMap<String, String>,
 }
 
 /// A change: only the fields given change.
@@ -46,6 +51,8 @@ pub struct SettingsChange {
     pub alarm_recipients: Option<serde_json::Value>,
     pub alarm_partitions: Option<serde_json::Value>,
     pub alarm_webhook_url: Option<String>,
+    /// `{"toggle": "SiPass toggle output", ...}`: only the patterns given change.
+    pub output_behaviours: Option<serde_json::Value>,
 }
 
 /// A refused value, naming the field.
@@ -247,7 +254,97 @@ pub fn read(directory: &dyn Directory) -> Result<RoleSettings, StoreError> {
         alarm_webhook_url: directory
             .config(keys::ALARM_WEBHOOK_URL)?
             .unwrap_or_default(),
+        output_behaviours: output_behaviours(directory)?
+            .into_iter()
+            .map(|(p, b)| (p.as_str().to_owned(), b))
+            .collect(),
     })
+}
+
+/// The longest output behaviour name.
+const MAX_BEHAVIOUR_NAME: usize = 100;
+
+/// The Directory key of a pulse pattern's output behaviour.
+pub fn behaviour_key(pattern: PulsePattern) -> String {
+    format!("{}{}", keys::OUTPUT_BEHAVIOUR_PREFIX, pattern.as_str())
+}
+
+/// The output behaviour linked to each pulse pattern (the default when not set).
+pub fn output_behaviours(
+    directory: &dyn Directory,
+) -> Result<Vec<(PulsePattern, String)>, StoreError> {
+    PulsePattern::ALL
+        .into_iter()
+        .map(|p| {
+            let stored = directory.config(&behaviour_key(p))?;
+            Ok((
+                p,
+                stored.unwrap_or_else(|| p.default_behaviour().to_owned()),
+            ))
+        })
+        .collect()
+}
+
+/// A change of output behaviours, given as `{pattern: behaviour}`: each pattern one of the
+/// four, each name printable and at most 100 characters, and no behaviour linked to two
+/// patterns once applied over `current` (a "Trigger output" names one behaviour, which must
+/// say which pattern).
+pub fn validate_behaviours(
+    value: &serde_json::Value,
+    current: &[(PulsePattern, String)],
+) -> Result<Vec<(PulsePattern, String)>, InvalidSetting> {
+    let invalid = |message: String| InvalidSetting {
+        field: "output_behaviours",
+        message,
+    };
+    let serde_json::Value::Object(map) = value else {
+        return Err(invalid(format!(
+            "{value} is not a mapping of pulse patterns to output behaviours, e.g. {{\"toggle\": \"SiPass toggle output\"}}"
+        )));
+    };
+    let mut changed = Vec::new();
+    for (pattern, behaviour) in map {
+        let pattern: PulsePattern = pattern.parse().map_err(|_| {
+            invalid(format!(
+                "'{}' is not a pulse pattern; the patterns are fast-pulse, single-pulse, slow-pulse and toggle",
+                pattern.escape_debug()
+            ))
+        })?;
+        let name = behaviour.as_str().map(str::trim).unwrap_or_default();
+        if name.is_empty()
+            || name.chars().count() > MAX_BEHAVIOUR_NAME
+            || name.chars().any(char::is_control)
+        {
+            return Err(invalid(format!(
+                "{pattern}: {} is not an output behaviour name (printable text, 1 to {MAX_BEHAVIOUR_NAME} characters)",
+                behaviour
+                    .to_string()
+                    .chars()
+                    .take(MAX_BEHAVIOUR_NAME)
+                    .collect::<String>()
+                    .escape_debug()
+            )));
+        }
+        changed.push((pattern, name.to_owned()));
+    }
+    let mut after: Vec<(PulsePattern, String)> = current.to_vec();
+    for (pattern, name) in &changed {
+        if let Some(slot) = after.iter_mut().find(|(p, _)| p == pattern) {
+            slot.1 = name.clone();
+        }
+    }
+    for (i, (pattern, name)) in after.iter().enumerate() {
+        if let Some((other, _)) = after[i + 1..]
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(name))
+        {
+            return Err(invalid(format!(
+                "'{}' would be the output behaviour of both {pattern} and {other}; each pattern needs its own",
+                name.escape_debug()
+            )));
+        }
+    }
+    Ok(changed)
 }
 
 /// Validates every field of `change` first, then applies all of them at once; a bad value
@@ -288,7 +385,17 @@ pub fn apply(
         Some(list) => Some(validate_partitions(list)?),
         None => None,
     };
-    directory.set_config(&values)?;
+    let mut behaviours = Vec::new();
+    if let Some(value) = &change.output_behaviours {
+        behaviours = validate_behaviours(value, &output_behaviours(directory)?)?;
+    }
+    // Everything is valid: only now is anything written.
+    let behaviour_keys: Vec<String> = behaviours.iter().map(|(p, _)| behaviour_key(*p)).collect();
+    let mut all: Vec<(&str, String)> = values;
+    for ((_, name), key) in behaviours.into_iter().zip(&behaviour_keys) {
+        all.push((key.as_str(), name));
+    }
+    directory.set_config(&all)?;
     if let Some(partitions) = partitions {
         let reapplied = directory.set_alarm_partitions(
             keys::ALARM_PARTITIONS,
@@ -501,5 +608,40 @@ mod tests {
         assert!(validate_ignored(&json!(["x".repeat(101)])).is_err());
         let many: Vec<String> = (0..501).map(|i| format!("t{i}")).collect();
         assert!(validate_ignored(&json!(many)).is_err());
+    }
+
+    #[test]
+    fn output_behaviours_are_checked_and_each_pattern_keeps_its_own() {
+        let defaults: Vec<(PulsePattern, String)> = PulsePattern::ALL
+            .iter()
+            .map(|p| (*p, p.default_behaviour().to_owned()))
+            .collect();
+        let ok = validate_behaviours(&json!({"toggle": " Relay flip "}), &defaults).unwrap();
+        assert_eq!(ok, [(PulsePattern::Toggle, "Relay flip".to_owned())]);
+        let unknown = validate_behaviours(&json!({"wiggle": "x"}), &defaults).unwrap_err();
+        assert_eq!(unknown.field, "output_behaviours");
+        assert!(unknown.message.contains("'wiggle'"), "{unknown}");
+        for bad in [
+            json!({"toggle": ""}),
+            json!({"toggle": 3}),
+            json!({"toggle": "a\nb"}),
+        ] {
+            assert!(validate_behaviours(&bad, &defaults).is_err(), "{bad}");
+        }
+        let twice =
+            validate_behaviours(&json!({"toggle": "SiPass fast pulse"}), &defaults).unwrap_err();
+        assert!(
+            twice.message.contains("fast-pulse") && twice.message.contains("toggle"),
+            "{twice}"
+        );
+        // Swapping two in one change is fine.
+        assert!(
+            validate_behaviours(
+                &json!({"toggle": "SiPass fast pulse", "fast-pulse": "SiPass toggle output"}),
+                &defaults
+            )
+            .is_ok()
+        );
+        assert!(validate_behaviours(&json!(["toggle"]), &defaults).is_err());
     }
 }

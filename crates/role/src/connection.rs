@@ -12,6 +12,7 @@ use runtime::{Backoff, WorkerContext};
 use store::Directory;
 
 use crate::alarms::AlarmManager;
+use crate::commands::CommandLine;
 use crate::events::EventRecorder;
 use crate::proxy::{Dialer, Endpoint, Proxy, ProxyError};
 use crate::session::{Session, SessionEnd, configured_endpoint, wanted_kinds};
@@ -57,6 +58,7 @@ pub(crate) struct Connection<D> {
     pub synchronizer: Synchronizer,
     pub events: EventRecorder,
     pub alarms: AlarmManager,
+    pub commands: CommandLine,
 }
 
 impl<D: Dialer> runtime::Worker for Connection<D> {
@@ -77,6 +79,7 @@ impl<D: Dialer> runtime::Worker for Connection<D> {
                         end = self.synchronizer.serve(&session, &ctx.shutdown) => end,
                         end = self.events.serve(&session, &ctx.shutdown) => end,
                         end = self.alarms.serve(&session, &ctx.shutdown) => end,
+                        end = self.commands.serve(&session, &ctx.shutdown) => end,
                     }
                 }
                 Err(end) => end,

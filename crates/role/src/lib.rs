@@ -8,6 +8,7 @@
 //! an in-memory fake in the unit tests.
 
 pub mod alarms;
+pub mod commands;
 pub mod config;
 mod connection;
 pub mod events;
@@ -28,6 +29,7 @@ use store::{Directory, PluginDatabase, StoreError};
 use tokio::sync::Notify;
 
 use crate::alarms::{AlarmManager, AlarmSignals};
+use crate::commands::CommandDesk;
 use crate::connection::{Connection, Waits};
 use crate::events::{EventFeed, EventRecorder};
 use crate::proxy::{Dialer, GrpcDialer};
@@ -50,6 +52,9 @@ pub mod keys {
     pub const ALARM_PARTITIONS: &str = "alarms.partitions";
     /// Where alarm changes are posted; empty or absent: nowhere.
     pub const ALARM_WEBHOOK_URL: &str = "alarms.webhook_url";
+    /// The output behaviour linked to a pulse pattern: this prefix and the pattern's name
+    /// (`outputs.behaviour.toggle`).
+    pub const OUTPUT_BEHAVIOUR_PREFIX: &str = "outputs.behaviour.";
 }
 
 /// What the role needs before it can open its database.
@@ -98,6 +103,8 @@ pub struct Role {
     pub alarm_signals: AlarmSignals,
     /// The role's workers, for the status API.
     pub workers: runtime::Workers,
+    /// Where commands to SiPass are sent from (the activity trail records each).
+    pub commands: CommandDesk,
     config: RoleConfig,
     manual_sync: Arc<Notify>,
 }
@@ -111,10 +118,18 @@ impl Role {
         }
         let directory = store::open(&directory_path(&config.data_dir))?;
         let plugin = store::open_plugin(&plugin_path(&config.data_dir))?;
+        let status = Arc::new(StatusBoard::new());
+        let commands = CommandDesk::new(
+            directory.clone(),
+            plugin.clone(),
+            config.client_name.clone(),
+            status.clone(),
+        );
         Ok(Role {
+            commands,
             directory,
             plugin,
-            status: Arc::new(StatusBoard::new()),
+            status,
             feed: EventFeed::default(),
             alarm_signals: AlarmSignals::default(),
             workers: runtime::Workers::new(),
@@ -192,6 +207,7 @@ impl Role {
             synchronizer,
             events,
             alarms,
+            commands: self.commands.line(),
         };
         self.workers.spawn(connection, shutdown)
     }

@@ -130,6 +130,13 @@ pub trait Proxy: Clone + Send + Sync + 'static {
         operator: &str,
         comment: &str,
     ) -> impl Future<Output = Result<AckDelivery, ProxyError>> + Send;
+
+    /// Sends a manual-override command to SiPass; SiPass's result (a refusal by SiPass, e.g.
+    /// a unit offline, is a result, not an error).
+    fn command(
+        &self,
+        request: pb::CommandRequest,
+    ) -> impl Future<Output = Result<pb::CommandReply, ProxyError>> + Send;
 }
 
 /// What became of an acknowledgement sent to SiPass through the proxy.

@@ -508,8 +508,12 @@ fn apply_command(w: &mut World, token: u64, command: ManualOverride) -> Applied 
                 };
             };
             let before = d.state.clone();
+            d.state.last_override = Some(command);
             let name = match command {
-                AllowAccess => "Door Access Allowed",
+                AllowAccess => {
+                    d.state.access_allowed += 1;
+                    "Door Access Allowed"
+                }
                 Block => {
                     d.state.blocked = true;
                     "Door Blocked"
@@ -557,8 +561,9 @@ fn apply_command(w: &mut World, token: u64, command: ManualOverride) -> Applied 
             } else {
                 (model::management::AreaState::Disarmed, "Area Disarmed")
             };
-            set(a.state != state);
+            set(a.state != state || a.last_override != Some(command));
             a.state = state;
+            a.last_override = Some(command);
             vec![name]
         }
         CommandTarget::Output => {
@@ -568,6 +573,7 @@ fn apply_command(w: &mut World, token: u64, command: ManualOverride) -> Applied 
                     names: Vec::new(),
                 };
             };
+            o.last_override = Some(command);
             if command == Toggle {
                 o.state = match o.state {
                     OutputState::On => OutputState::Off,
@@ -580,7 +586,10 @@ fn apply_command(w: &mut World, token: u64, command: ManualOverride) -> Applied 
                     "Output Off"
                 }]
             } else {
-                // A pulse turns the output on and back off: the state ends where it began.
+                // A pulse turns the output on and back off: the state ends where it began,
+                // and the counter is what shows it happened.
+                o.pulses += 1;
+                set(true);
                 vec!["Output On", "Output Off"]
             }
         }

@@ -11,6 +11,7 @@
 //! Every schema comes from versioned, checksummed migrations ([`migrate`]); a database on
 //! another schema is refused, an older one with the command that updates it.
 
+pub mod activity;
 mod alarms;
 mod directory;
 mod error;
@@ -24,6 +25,7 @@ mod conformance;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use activity::{Activity, ActivityFilter, ActivityTrail, MAX_ACTIVITY_PAGE};
 pub use alarms::{
     AckOutcome, AlarmAction, AlarmEntities, AlarmEntity, AlarmFilter, AlarmHistoryEntry,
     AlarmInstance, AlarmRead, AlarmUpdate, AlarmWrite, ORIGIN_HERE, ORIGIN_SIPASS, OutboxEntry,

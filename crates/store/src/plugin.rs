@@ -110,7 +110,7 @@ pub trait PluginRead: crate::AlarmRead {
 }
 
 /// The plugin database, read and written. Every write is one transaction.
-pub trait PluginDatabase: PluginRead + crate::AlarmWrite {
+pub trait PluginDatabase: PluginRead + crate::AlarmWrite + crate::ActivityTrail {
     /// Stores `events` (those the database has already, by journal id and sequence, are
     /// skipped), adds `tally` to the counters and records `position`, in one transaction
     /// that is durable on disk when this returns. Entries at or before the stored position

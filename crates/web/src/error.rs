@@ -37,13 +37,23 @@ pub enum Code {
     DatabaseModified,
     /// 503: the server serves as many clients of this kind as it will (the live feed).
     Busy,
+    /// 400: the action is neither a command nor an output behaviour.
+    UnknownCommand,
+    /// 422: the entity does not take that command; the message names both.
+    CommandNotSupported,
+    /// 409: the id names several entities that take the command; give the kind.
+    AmbiguousEntity,
+    /// 503: the role has no session with the proxy; the command was not sent.
+    NotConnected,
+    /// 502: the proxy or SiPass failed to carry out the command, or did not answer.
+    CommandFailed,
     /// 500: a bug; the message says where.
     Internal,
 }
 
 impl Code {
     /// Every code, for the table's own tests and documentation.
-    pub const ALL: [Code; 14] = [
+    pub const ALL: [Code; 19] = [
         Code::Unauthorized,
         Code::Forbidden,
         Code::NotFound,
@@ -57,6 +67,11 @@ impl Code {
         Code::DatabaseTooNew,
         Code::DatabaseModified,
         Code::Busy,
+        Code::UnknownCommand,
+        Code::CommandNotSupported,
+        Code::AmbiguousEntity,
+        Code::NotConnected,
+        Code::CommandFailed,
         Code::Internal,
     ];
 
@@ -86,6 +101,13 @@ impl Code {
             Code::DatabaseTooNew => ("database_too_new", StatusCode::SERVICE_UNAVAILABLE),
             Code::DatabaseModified => ("database_modified", StatusCode::INTERNAL_SERVER_ERROR),
             Code::Busy => ("busy", StatusCode::SERVICE_UNAVAILABLE),
+            Code::UnknownCommand => ("unknown_command", StatusCode::BAD_REQUEST),
+            Code::CommandNotSupported => {
+                ("command_not_supported", StatusCode::UNPROCESSABLE_ENTITY)
+            }
+            Code::AmbiguousEntity => ("ambiguous_entity", StatusCode::CONFLICT),
+            Code::NotConnected => ("not_connected", StatusCode::SERVICE_UNAVAILABLE),
+            Code::CommandFailed => ("command_failed", StatusCode::BAD_GATEWAY),
             Code::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }

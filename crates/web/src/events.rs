@@ -84,7 +84,7 @@ pub(crate) async fn summary(State(state): State<AppState>) -> Result<Response, A
 }
 
 /// An instant given as RFC 3339 or as Unix milliseconds.
-fn instant(field: &'static str, value: Option<String>) -> Result<Option<i64>, ApiError> {
+pub(crate) fn instant(field: &'static str, value: Option<String>) -> Result<Option<i64>, ApiError> {
     let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
         return Ok(None);
     };

@@ -18,6 +18,7 @@ use role::Role;
 use serde::{Deserialize, Serialize};
 
 pub mod alarms;
+pub mod commands;
 mod error;
 pub mod events;
 pub mod metrics;
@@ -53,6 +54,11 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
         .route("/config", get(config_show).put(config_set))
         .route("/entities", get(entities_list))
         .route("/entities/{id}", get(entity_show))
+        .route(
+            "/entities/{id}/commands",
+            get(commands::offered).post(commands::send),
+        )
+        .route("/activity", get(commands::activity))
         .route("/events", get(events::list))
         .route("/events/live", get(events::live))
         .route("/events/summary", get(events::summary))

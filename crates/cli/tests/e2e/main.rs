@@ -4,6 +4,7 @@
 mod alarms;
 mod bad_input;
 mod bench;
+mod commands;
 mod config;
 mod db;
 mod events;

@@ -192,6 +192,18 @@ impl Proxy for GrpcProxy {
             Err(s) => Err(unavailable(s)),
         }
     }
+
+    async fn command(&self, request: pb::CommandRequest) -> Result<pb::CommandReply, ProxyError> {
+        let mut client = self.client.clone();
+        match client.command(request).await {
+            Ok(reply) => Ok(reply.into_inner()),
+            Err(s) => Err(ProxyError::Unavailable(format!(
+                "the proxy at {} did not carry out the command: {}",
+                self.endpoint,
+                s.message()
+            ))),
+        }
+    }
 }
 
 /// An Events stream.

@@ -74,6 +74,18 @@ impl PluginRead for Flaky {
     }
 }
 
+impl store::ActivityTrail for Flaky {
+    fn record_activity(&self, activity: &store::Activity) -> Result<store::Activity, StoreError> {
+        self.inner.record_activity(activity)
+    }
+    fn activities(
+        &self,
+        filter: &store::ActivityFilter,
+    ) -> Result<Vec<store::Activity>, StoreError> {
+        self.inner.activities(filter)
+    }
+}
+
 impl Flaky {
     fn check(&self) -> Result<(), StoreError> {
         if self.failing.load(Ordering::SeqCst) {

@@ -60,6 +60,8 @@ struct State {
     /// (SiPass alarm id, operator, comment).
     alarms: Vec<pb::Alarm>,
     alarm_acks: Vec<(String, String, String)>,
+    /// Every command received, in order.
+    commands: Vec<pb::CommandRequest>,
 }
 
 impl FakeProxy {
@@ -92,6 +94,7 @@ impl FakeProxy {
                 failing_acks: false,
                 alarms: Vec::new(),
                 alarm_acks: Vec::new(),
+                commands: Vec::new(),
             })),
             moved: Arc::new(watch::channel(0).0),
         }
@@ -245,6 +248,11 @@ impl FakeProxy {
 
     pub fn fail_acks(&self, failing: bool) {
         self.state().failing_acks = failing;
+    }
+
+    /// Every command received, in order.
+    pub fn commands(&self) -> Vec<pb::CommandRequest> {
+        self.state().commands.clone()
     }
 
     /// Every acknowledgement received: (role, journal, up to).
@@ -475,6 +483,18 @@ impl Proxy for FakeProxy {
             comment.to_owned(),
         ));
         Ok(AckDelivery::Delivered)
+    }
+
+    async fn command(&self, request: pb::CommandRequest) -> Result<pb::CommandReply, ProxyError> {
+        let message = format!(
+            "{} sent to {} {}",
+            request.command, request.target_kind, request.target_token
+        );
+        self.state().commands.push(request);
+        Ok(pb::CommandReply {
+            result: "Succeeded".into(),
+            message,
+        })
     }
 }
 

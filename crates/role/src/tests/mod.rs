@@ -2,6 +2,7 @@
 //! temporary folder.
 
 mod alarms;
+mod commands;
 mod events;
 mod fake_proxy;
 

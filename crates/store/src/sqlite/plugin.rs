@@ -29,6 +29,11 @@ pub const PLUGIN_MIGRATIONS: &[Migration] = &[
         name: "plugin_alarms",
         sql: include_str!("migrations/0002_plugin_alarms.sql"),
     },
+    Migration {
+        version: 3,
+        name: "plugin_activity",
+        sql: include_str!("migrations/0003_plugin_activity.sql"),
+    },
 ];
 
 /// The plugin database as the migration runner knows it.
@@ -42,6 +47,7 @@ pub const PLUGIN: Schema = Schema {
         ("event_entities", "SELECT COUNT(*) FROM event_entities"),
         ("alarms", "SELECT COUNT(*) FROM alarms"),
         ("alarm_ack_queue", "SELECT COUNT(*) FROM alarm_ack_queue"),
+        ("activity", "SELECT COUNT(*) FROM activity"),
     ],
 };
 
@@ -394,5 +400,6 @@ fn escape_like(text: &str) -> String {
     out
 }
 
+mod activity;
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,8 @@
 //! an in-memory fake in the unit tests.
 
 pub mod activation;
+pub mod alarms;
+pub mod commands;
 pub mod config;
 mod connection;
 pub mod events;
@@ -28,6 +30,8 @@ use std::sync::Arc;
 use store::{Directory, PluginDatabase, StoreError};
 use tokio::sync::Notify;
 
+use crate::alarms::{AlarmManager, AlarmSignals};
+use crate::commands::CommandDesk;
 use crate::connection::{Connection, Waits};
 use crate::events::{EventFeed, EventRecorder};
 use crate::proxy::{Dialer, GrpcDialer};
@@ -44,6 +48,15 @@ pub mod keys {
     pub const EVENTS_NOT_LOGGED: &str = "events.not_logged";
     /// SiPass event types never stored (JSON array of names).
     pub const EVENTS_IGNORED: &str = "events.ignored";
+    /// The default recipients of a new alarm entity (JSON array of recipients).
+    pub const ALARM_RECIPIENTS: &str = "alarms.recipients";
+    /// The partitions of every alarm entity (JSON array of names).
+    pub const ALARM_PARTITIONS: &str = "alarms.partitions";
+    /// Where alarm changes are posted; empty or absent: nowhere.
+    pub const ALARM_WEBHOOK_URL: &str = "alarms.webhook_url";
+    /// The output behaviour linked to a pulse pattern: this prefix and the pattern's name
+    /// (`outputs.behaviour.toggle`).
+    pub const OUTPUT_BEHAVIOUR_PREFIX: &str = "outputs.behaviour.";
 }
 
 /// What the role needs before it can open its database.
@@ -88,8 +101,12 @@ pub struct Role {
     pub status: Arc<StatusBoard>,
     /// Events as they are stored (the live feed).
     pub feed: EventFeed,
+    /// Alarm changes as they are written (the live feed), and the alarm workers' wake-ups.
+    pub alarm_signals: AlarmSignals,
     /// The role's workers, for the status API.
     pub workers: runtime::Workers,
+    /// Where commands to SiPass are sent from (the activity trail records each).
+    pub commands: CommandDesk,
     /// Whether the workers run: deactivated for a restore or an upgrade.
     pub activation: Arc<activation::Activation>,
     /// One backup, restore or update at a time, and how far it is.
@@ -107,11 +124,20 @@ impl Role {
         }
         let directory = store::open(&directory_path(&config.data_dir))?;
         let plugin = store::open_plugin(&plugin_path(&config.data_dir))?;
+        let status = Arc::new(StatusBoard::new());
+        let commands = CommandDesk::new(
+            directory.clone(),
+            plugin.clone(),
+            config.client_name.clone(),
+            status.clone(),
+        );
         Ok(Role {
+            commands,
             directory,
             plugin,
-            status: Arc::new(StatusBoard::new()),
+            status,
             feed: EventFeed::default(),
+            alarm_signals: AlarmSignals::default(),
             workers: runtime::Workers::new(),
             activation: Arc::default(),
             maintenance: maintenance::Maintenance::default(),
@@ -159,7 +185,11 @@ impl Role {
         let manual_sync = self.manual_sync.clone();
         let workers = self.workers.clone();
         let feed = self.feed.clone();
+        let signals = self.alarm_signals.clone();
+        let commands = self.commands.clone();
         let client_name = self.config.client_name.clone();
+        // Everything that reads the proxy or writes the databases, started again at each
+        // activation; the handle ends when all of it has stopped.
         let starter: activation::Starter = Arc::new(move |own: &runtime::Shutdown| {
             let synchronizer = Synchronizer {
                 directory: directory.clone(),
@@ -173,7 +203,22 @@ impl Role {
                 plugin: plugin.clone(),
                 reporter: workers.reporter("events"),
                 feed: feed.clone(),
+                alarms: signals.clone(),
             };
+            let alarms = AlarmManager {
+                directory: directory.clone(),
+                plugin: plugin.clone(),
+                reporter: workers.reporter("alarms"),
+                signals: signals.clone(),
+            };
+            let webhook = workers.spawn(
+                alarms::webhook::Webhook {
+                    directory: directory.clone(),
+                    plugin: plugin.clone(),
+                    signals: signals.clone(),
+                },
+                own,
+            );
             let connection = Connection {
                 dialer: dialer.clone(),
                 directory: directory.clone(),
@@ -182,8 +227,14 @@ impl Role {
                 waits,
                 synchronizer,
                 events,
+                alarms,
+                commands: commands.line(),
             };
-            workers.spawn(connection, own)
+            let connection = workers.spawn(connection, own);
+            tokio::spawn(async move {
+                let _ = connection.await;
+                let _ = webhook.await;
+            })
         });
         self.activation.start(starter, shutdown.clone())
     }

@@ -84,7 +84,7 @@ pub(crate) async fn summary(State(state): State<AppState>) -> Result<Response, A
 }
 
 /// An instant given as RFC 3339 or as Unix milliseconds.
-fn instant(field: &'static str, value: Option<String>) -> Result<Option<i64>, ApiError> {
+pub(crate) fn instant(field: &'static str, value: Option<String>) -> Result<Option<i64>, ApiError> {
     let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
         return Ok(None);
     };
@@ -148,7 +148,7 @@ pub(crate) async fn list(
 }
 
 /// Holds a live-feed place until the client's stream is dropped.
-struct Place(Arc<LiveClients>);
+pub(crate) struct Place(Arc<LiveClients>);
 
 impl Drop for Place {
     fn drop(&mut self) {
@@ -188,7 +188,8 @@ impl Stream for LiveStream {
     }
 }
 
-pub(crate) async fn live(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// A live-feed place (events or alarms), or `Busy` when every one is taken.
+pub(crate) fn take_place(state: &AppState) -> Result<Place, ApiError> {
     let taken = state.live.0.fetch_add(1, Ordering::AcqRel);
     let place = Place(state.live.clone());
     if taken >= MAX_LIVE {
@@ -198,6 +199,11 @@ pub(crate) async fn live(State(state): State<AppState>) -> Result<Response, ApiE
             format!("{MAX_LIVE} clients already follow the live feed; try again later"),
         ));
     }
+    Ok(place)
+}
+
+pub(crate) async fn live(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let place = take_place(&state)?;
     let stream = LiveStream {
         inner: BroadcastStream::new(state.role.feed.subscribe()),
         done: false,

@@ -217,3 +217,57 @@ pub fn encode(status: &SyncStatus) -> String {
 fn saturating(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
+
+/// The alarm figures of `/metrics`, read from the plugin database at scrape time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlarmFigures {
+    /// Alarms not both acknowledged and cleared.
+    pub active: u64,
+    /// Acknowledgements made here that SiPass has not confirmed yet.
+    pub acks_queued: u64,
+}
+
+/// The alarm figures as Prometheus text, to follow [`encode`]'s.
+pub fn encode_alarms(figures: &AlarmFigures) -> String {
+    let registry = Registry::new_custom(Some(PREFIX.to_owned()), None).expect("valid prefix");
+    gauge(
+        &registry,
+        "alarms_active",
+        "Alarms triggered and not yet both acknowledged and cleared",
+    )
+    .set(figures.active.min(i64::MAX as u64) as i64);
+    gauge(
+        &registry,
+        "alarm_acks_queued",
+        "Alarm acknowledgements made here waiting to be delivered to SiPass (the proxy is away, or SiPass did not answer)",
+    )
+    .set(figures.acks_queued.min(i64::MAX as u64) as i64);
+    TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod alarm_tests {
+    use super::*;
+
+    #[test]
+    fn alarm_figures_are_gauges_with_the_role_prefix() {
+        let text = encode_alarms(&AlarmFigures {
+            active: 3,
+            acks_queued: 1,
+        });
+        assert!(
+            text.contains("# TYPE sipass_bridge_role_alarms_active gauge"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sipass_bridge_role_alarms_active 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sipass_bridge_role_alarm_acks_queued 1\n"),
+            "{text}"
+        );
+    }
+}

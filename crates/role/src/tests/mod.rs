@@ -2,6 +2,8 @@
 //! temporary folder.
 
 mod activation;
+mod alarms;
+mod commands;
 mod events;
 mod fake_proxy;
 

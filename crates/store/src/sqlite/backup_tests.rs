@@ -119,7 +119,10 @@ fn a_backup_is_one_snapshot_while_the_role_writes_and_restores_to_an_equal_datab
     .unwrap();
     assert!(steps >= 2, "the copy took {steps} steps");
     assert_eq!(manifest.parts.len(), 2);
-    assert_eq!(manifest.parts[0].schema_version, 2);
+    assert_eq!(
+        manifest.parts[0].schema_version,
+        super::super::DIRECTORY.expected()
+    );
     assert!(
         directory.count("cardholder").unwrap() > 4000,
         "the role wrote meanwhile"
@@ -306,10 +309,18 @@ fn a_backup_of_an_older_release_is_restored_then_updated() {
     let dbs = role_databases(&dir);
     let refs: Vec<&dyn Maintained> = dbs.iter().map(|d| d as &dyn Maintained).collect();
     let checked = backup::check(&file, &refs, None, false, &dir).unwrap();
-    assert_eq!(checked.older(), ["Directory database (version 1 -> 2)"]);
+    let expected = super::super::DIRECTORY.expected();
+    assert_eq!(
+        checked.older(),
+        [format!("Directory database (version 1 -> {expected})")]
+    );
     let report = backup::restore(checked, &refs, &mut |_, _| {}).unwrap();
     assert_eq!(report.updates.len(), 1);
-    assert_eq!(report.updates[0].applied, ["2 entities_rowid"]);
+    let applied: Vec<String> = super::super::DIRECTORY_MIGRATIONS[1..]
+        .iter()
+        .map(|m| format!("{} {}", m.version, m.name))
+        .collect();
+    assert_eq!(report.updates[0].applied, applied);
     let directory = crate::open(&dir.join("directory.db")).unwrap();
     assert_eq!(directory.count("cardholder").unwrap(), 40);
 }

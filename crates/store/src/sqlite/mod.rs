@@ -3,6 +3,7 @@
 //! One writer connection and one reader connection, so that the Config Tool can read while
 //! a synchronization writes (WAL). Nothing outside this module knows the tables.
 
+mod alarms;
 pub mod backup;
 pub mod import;
 pub mod migrate;
@@ -39,6 +40,11 @@ pub const DIRECTORY_MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "entities_rowid",
         sql: include_str!("migrations/0002_entities_rowid.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "directory_alarms",
+        sql: include_str!("migrations/0003_directory_alarms.sql"),
     },
 ];
 

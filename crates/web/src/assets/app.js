@@ -5,7 +5,9 @@ const $ = (id) => document.getElementById(id);
 // Kept for this browser tab only.
 let token = sessionStorage.getItem("sipass-bridge-token") || "";
 async function api(path, options = {}) {
-  const res = await fetch("/api/v1" + path, { ...options, headers: { Authorization: "Bearer " + token } });
+  // The application header names the Config Tool in the activity trail of commands.
+  const headers = { Authorization: "Bearer " + token, "X-SiPass-Bridge-Application": "Config Tool" };
+  const res = await fetch("/api/v1" + path, { ...options, headers });
   if (res.status === 401) { showLogin("That token was refused."); throw new Error("unauthorized"); }
   const body = await res.json();
   if (!res.ok) throw new Error(body.message || res.statusText);

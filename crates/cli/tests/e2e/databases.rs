@@ -618,3 +618,73 @@ fn a_deactivated_role_says_why_takes_no_change_and_resumes_them_when_activated()
     let (ok, out, _) = run(&["role-state", "activate", "--data", s(&role_dir)], &[]);
     assert!(ok && out.contains("nothing to do"), "{out}");
 }
+
+#[test]
+fn an_older_foreign_backup_needs_accept_foreign_then_is_restored_updated_and_the_role_comes_back() {
+    let system = System::start("db-older", 40);
+    let role_dir = system.role_dir();
+    wait_verified(&system);
+    // A backup of the 0.2.0-dev fixture's role: another role, an older Directory schema.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/0.2.0-dev");
+    let old = system.dir.sub("old-role");
+    for f in ["directory.db", "plugin.db"] {
+        std::fs::copy(fixture.join(f), old.join(f)).unwrap();
+    }
+    let file = system.dir.0.join("old.backup");
+    let manifest = backup(&old, &file)["manifest"].clone();
+    let old_version = manifest["parts"][0]["schema_version"].as_i64().unwrap();
+    let expected = store::sqlite::DIRECTORY.expected();
+    assert!(old_version < expected, "{manifest}");
+    let old_events = event_count(&old);
+
+    let (ok, _, err) = restore(&role_dir, &file, &[]);
+    assert!(!ok && err.contains("--accept-foreign"), "{err}");
+    let (ok, out, err) = restore(&role_dir, &file, &["--accept-foreign"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!(
+            "the backup was at schema version {old_version}, updated to {expected}"
+        )),
+        "{out}"
+    );
+    // The role is now the fixture's role, with its events and its configuration: the proxy
+    // address it had. Pointed at this site's proxy, it lists the site again (another cache)
+    // until it is verified equal to SiPass.
+    let settings: Value = {
+        let (ok, out, err) = run(&["config", "show", "--json", "--data", s(&role_dir)], &[]);
+        assert!(ok, "{err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let port = system.proxy.port().unwrap().to_string();
+    assert_ne!(
+        settings["port"].to_string(),
+        port,
+        "the backup's own address: {settings}"
+    );
+    let (ok, _, err) = run(
+        &[
+            "config",
+            "set",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--data",
+            s(&role_dir),
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    eventually(
+        Duration::from_secs(180),
+        "the role verified equal to SiPass",
+        || role_status(&system.role_url, &role_dir).filter(verified),
+    );
+    assert!(event_count(&role_dir) >= old_events);
+    assert_eq!(
+        directory(&role_dir).count("cardholder").unwrap(),
+        40,
+        "the Directory equals this SiPass again"
+    );
+    deep_verify_consistent(&role_dir);
+}

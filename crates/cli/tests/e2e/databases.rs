@@ -656,6 +656,7 @@ fn an_older_foreign_backup_needs_accept_foreign_then_is_restored_updated_and_the
         serde_json::from_str(&out).unwrap()
     };
     let port = system.proxy.port().unwrap().to_string();
+    assert!(settings["port"].is_u64(), "{settings}");
     assert_ne!(
         settings["port"].to_string(),
         port,

@@ -104,6 +104,21 @@ impl From<MaintenanceError> for ApiError {
     }
 }
 
+/// Backup, restore, update and activation are an administrator's: they replace or stop what
+/// every user relies on, and name files on the role's machine.
+fn require_administrator(viewer: &Viewer, what: &str) -> Result<(), ApiError> {
+    if viewer.is_administrator() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        Code::Forbidden,
+        format!(
+            "only an administrator may {what}; {} is an operator",
+            protocol::printable(&viewer.user, 100)
+        ),
+    ))
+}
+
 /// Reads a JSON body (an empty one is the default).
 fn json_body<T: serde::de::DeserializeOwned + Default>(
     body: Result<axum::body::Bytes, BytesRejection>,
@@ -166,7 +181,11 @@ pub(crate) async fn script() -> impl IntoResponse {
     )
 }
 
-pub(crate) async fn db_status(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub(crate) async fn db_status(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, ApiError> {
+    require_administrator(&viewer, "see the databases")?;
     let role = state.role.clone();
     let databases = runtime::try_blocking(move || role.database_status()).await??;
     Ok(Json(DbStatus {
@@ -181,6 +200,7 @@ pub(crate) async fn db_update(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
 ) -> Result<Response, ApiError> {
+    require_administrator(&viewer, "update the databases")?;
     tracing::info!(user = %viewer.user, "database update requested");
     let databases = state.role.update_databases().await?;
     Ok(Json(DbUpdated { databases }).into_response())
@@ -191,6 +211,7 @@ pub(crate) async fn db_backup(
     Extension(viewer): Extension<Viewer>,
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    require_administrator(&viewer, "back up the databases")?;
     let request: BackupRequest = json_body(body, "a JSON object with an optional file")?;
     let data = state.role.data_dir().to_owned();
     let file = match request.file {
@@ -217,6 +238,7 @@ pub(crate) async fn db_restore(
     Extension(viewer): Extension<Viewer>,
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    require_administrator(&viewer, "restore the databases")?;
     let body = body.map_err(body_refused)?;
     let request: RestoreRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
@@ -235,6 +257,7 @@ pub(crate) async fn role_deactivate(
     Extension(viewer): Extension<Viewer>,
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    require_administrator(&viewer, "deactivate the role")?;
     let request: DeactivateRequest = json_body(body, "a JSON object with an optional reason")?;
     let reason = match request.reason {
         Some(r) => protocol::printable(r.trim(), 200),
@@ -254,6 +277,7 @@ pub(crate) async fn role_activate(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
 ) -> Result<Response, ApiError> {
+    require_administrator(&viewer, "activate the role")?;
     tracing::info!(user = %viewer.user, "activation requested");
     let role = &state.role;
     let change = role.activate_when_idle().await?;
@@ -262,4 +286,28 @@ pub(crate) async fn role_activate(
         health: role.status.health(),
     })
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use model::access::AccessRole;
+
+    use super::*;
+
+    #[test]
+    fn only_an_administrator_backs_up_restores_updates_or_deactivates() {
+        assert!(require_administrator(&Viewer::administrator("ann"), "restore").is_ok());
+        let operator = Viewer {
+            role: AccessRole::Operator,
+            ..Viewer::administrator("olga\u{1b}[2J")
+        };
+        let refused = require_administrator(&operator, "restore the databases").unwrap_err();
+        assert_eq!(refused.code, Code::Forbidden);
+        assert!(
+            refused
+                .message
+                .starts_with("only an administrator may restore the databases")
+        );
+        assert!(!refused.message.contains('\u{1b}'), "{}", refused.message);
+    }
 }

@@ -78,7 +78,7 @@ pub struct ProxyArgs {
     #[arg(long, default_value_os_t = crate::data_folder::service_default("proxy"), env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
     /// Address for the bridge protocol; roles connect here.
-    #[arg(long, default_value = "0.0.0.0:5645")]
+    #[arg(long, default_value = "0.0.0.0:5645", env = "SIPASS_BRIDGE_LISTEN")]
     listen: SocketAddr,
     /// SiPass's HR API base URL.
     #[arg(
@@ -98,55 +98,67 @@ pub struct ProxyArgs {
     #[arg(long, default_value = "operator", env = "SIPASS_BRIDGE_SIPASS_USER")]
     sipass_user: String,
     /// File holding the operator's password (or set SIPASS_BRIDGE_SIPASS_PASSWORD).
-    #[arg(long)]
+    #[arg(long, env = "SIPASS_BRIDGE_SIPASS_PASSWORD_FILE")]
     sipass_password_file: Option<PathBuf>,
     /// The SiPass release behind this proxy.
     #[arg(long, default_value = "2.80", env = "SIPASS_BRIDGE_SIPASS_VERSION")]
     sipass_version: SiPassVersion,
     /// File holding the bridge token (or set SIPASS_BRIDGE_TOKEN); by default the token in
     /// the data folder, created on first start.
-    #[arg(long)]
+    #[arg(long, env = "SIPASS_BRIDGE_TOKEN_FILE")]
     token_file: Option<PathBuf>,
     /// Extra host names or addresses roles use to reach the proxy (for its certificate).
-    #[arg(long = "tls-name")]
+    #[arg(
+        long = "tls-name",
+        env = "SIPASS_BRIDGE_TLS_NAME",
+        value_delimiter = ','
+    )]
     tls_names: Vec<String>,
     /// The proxy's certificate chain (PEM) instead of one issued by its own CA.
-    #[arg(long, requires = "tls_key")]
+    #[arg(long, requires = "tls_key", env = "SIPASS_BRIDGE_TLS_CERT")]
     tls_cert: Option<PathBuf>,
     /// The key of --tls-cert (PEM).
-    #[arg(long, requires = "tls_cert")]
+    #[arg(long, requires = "tls_cert", env = "SIPASS_BRIDGE_TLS_KEY")]
     tls_key: Option<PathBuf>,
     /// The CA that signed --tls-cert, which roles trust (default: the certificate itself).
-    #[arg(long, requires = "tls_cert")]
+    #[arg(long, requires = "tls_cert", env = "SIPASS_BRIDGE_TLS_CA")]
     tls_ca: Option<PathBuf>,
     /// Seconds between two complete reads of SiPass (reconciliation).
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 600, env = "SIPASS_BRIDGE_RELOAD_EVERY")]
     reload_every: u64,
     /// Seconds between two complete reads when SiPass has no push channel (a real SiPass):
     /// reading again is then the only way changes are found.
-    #[arg(long, default_value_t = 30)]
+    #[arg(
+        long,
+        default_value_t = 30,
+        env = "SIPASS_BRIDGE_RELOAD_EVERY_WITHOUT_PUSH"
+    )]
     reload_every_without_push: u64,
     /// Hours changes stay watchable; a role away longer lists again.
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = 24, env = "SIPASS_BRIDGE_CHANGE_LOG_HOURS")]
     change_log_hours: u64,
     /// The most changes kept watchable.
-    #[arg(long, default_value_t = 10_000_000)]
+    #[arg(
+        long,
+        default_value_t = 10_000_000,
+        env = "SIPASS_BRIDGE_CHANGE_LOG_MAX"
+    )]
     change_log_max: u64,
     /// The most events the journal keeps while no role acknowledges them.
-    #[arg(long, default_value_t = 10_000_000)]
+    #[arg(long, default_value_t = 10_000_000, env = "SIPASS_BRIDGE_JOURNAL_MAX")]
     journal_max: u64,
     /// The most connections port 5645 holds at once (lowered to fit the open-files limit).
-    #[arg(long, default_value_t = proxy::ListenerLimits::default().max_connections)]
+    #[arg(long, default_value_t = proxy::ListenerLimits::default().max_connections, env = "SIPASS_BRIDGE_MAX_CONNECTIONS")]
     max_connections: usize,
     /// The most established connections from one address (a role uses one).
-    #[arg(long, default_value_t = proxy::ListenerLimits::default().max_per_address)]
+    #[arg(long, default_value_t = proxy::ListenerLimits::default().max_per_address, env = "SIPASS_BRIDGE_MAX_CONNECTIONS_PER_ADDRESS")]
     max_connections_per_address: usize,
     /// Serve the proxy's metrics in the Prometheus text format on http://ADDR/metrics (off by
     /// default; plain HTTP, so keep it on loopback or a monitoring network).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", env = "SIPASS_BRIDGE_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
     /// Seconds a new connection gets to finish its TLS handshake.
-    #[arg(long, default_value_t = proxy::ListenerLimits::default().handshake_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=600))]
+    #[arg(long, default_value_t = proxy::ListenerLimits::default().handshake_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=600), env = "SIPASS_BRIDGE_HANDSHAKE_TIMEOUT_SECS")]
     handshake_timeout_secs: u64,
 }
 
@@ -164,16 +176,16 @@ pub struct RoleArgs {
     #[arg(long, default_value = "127.0.0.1:8080", env = "SIPASS_BRIDGE_LISTEN")]
     listen: SocketAddr,
     /// The proxy's host name or IP address (stored in the Directory's configuration).
-    #[arg(long)]
+    #[arg(long, env = "SIPASS_BRIDGE_PROXY_HOST")]
     proxy_host: Option<String>,
     /// The proxy's port (stored in the Directory's configuration).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..), env = "SIPASS_BRIDGE_PROXY_PORT")]
     proxy_port: Option<u16>,
     /// PEM file of the proxy's CA (the proxy's tls/ca.pem).
     #[arg(long, env = "SIPASS_BRIDGE_PROXY_CA")]
     proxy_ca: PathBuf,
     /// File holding the bridge token (or set SIPASS_BRIDGE_TOKEN).
-    #[arg(long)]
+    #[arg(long, env = "SIPASS_BRIDGE_PROXY_TOKEN_FILE")]
     proxy_token_file: Option<PathBuf>,
 }
 
@@ -279,6 +291,12 @@ pub async fn sim(args: SimArgs) -> Result<()> {
 /// Reads a secret from a file named by a flag, or from an environment variable.
 fn secret(file: Option<&Path>, env: &str, what: &str, flag: &str) -> Result<Option<String>> {
     if let Some(path) = file {
+        #[cfg(unix)]
+        if let Some(warning) = crate::data_folder::loose_secret_file(path, flag) {
+            tracing::warn!("{warning}");
+        }
+        #[cfg(not(unix))]
+        let _ = flag;
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {what} from {}", path.display()))?;
         let text = text.trim().to_owned();
@@ -289,10 +307,7 @@ fn secret(file: Option<&Path>, env: &str, what: &str, flag: &str) -> Result<Opti
     }
     match std::env::var(env) {
         Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
-        _ => {
-            let _ = flag;
-            Ok(None)
-        }
+        _ => Ok(None),
     }
 }
 

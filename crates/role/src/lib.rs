@@ -74,7 +74,7 @@ pub struct RoleConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum RoleError {
     #[error(
-        "data folder '{0}' does not exist; create it (mkdir -p {0}) or point --data at the role's folder"
+        "data folder '{0}' does not exist; create it (mkdir -p -m 700 {0}) or point --data at the role's folder"
     )]
     NoDataFolder(PathBuf),
     #[error(transparent)]

@@ -359,7 +359,7 @@ fn example(service: &str, flag: &str) -> Option<(&'static str, &'static str)> {
         )),
         ("role", "proxy-port") => Some((
             "5645",
-            "Used when absent: 5645. Given here, it replaces the Config Tool's at every start.",
+            "Absent: the port stored in the Directory, else 5645. Given here, it replaces the stored one at every start.",
         )),
         _ => None,
     }
@@ -553,7 +553,7 @@ mod tests {
             strings(&out).contains(&"--proxy-port=5645".to_owned()),
             "{out:?}"
         );
-        crate::Cli::try_parse_from(out).unwrap();
+        <crate::Cli as clap::Parser>::try_parse_from(out).unwrap();
     }
 
     #[test]

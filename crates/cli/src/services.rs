@@ -278,14 +278,28 @@ pub async fn sim(args: SimArgs) -> Result<()> {
         running.ca_path.display(),
         args.site.operator.user
     );
-    out!(
-        "  management API {} (push channel: {}/Notifications), test endpoints {}",
-        running.management_url(),
-        running.management_url(),
-        running.sim_url()
-    );
+    if args.site.hr_only {
+        out!(
+            "  HR API only: no management API and no push channel; test endpoints {}",
+            running.sim_url()
+        );
+    } else {
+        out!(
+            "  management API {} (push channel: {}/Notifications), test endpoints {}",
+            running.management_url(),
+            running.management_url(),
+            running.sim_url()
+        );
+    }
     running.stopped().await;
     Ok(())
+}
+
+/// Prints where a service listens, and logs it too: a log file (`--log-dir`) then records
+/// which port the service took and where its CA and tokens are.
+fn announce(line: &str) {
+    out!("{line}");
+    tracing::info!("{line}");
 }
 
 /// Reads a secret from a file named by a flag, or from an environment variable.
@@ -397,9 +411,9 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
             }),
         );
         tokio::spawn(tls::serve(listener, router, until(shutdown)));
-        out!("proxy metrics on http://{addr}/metrics");
+        announce(&format!("proxy metrics on http://{addr}/metrics"));
     }
-    out!(
+    announce(&format!(
         "proxy listening on {} (CA: {}, token: {})",
         running.addr,
         running.ca_path.display(),
@@ -408,7 +422,7 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
         } else {
             proxy::token_path(&args.data).display().to_string()
         }
-    );
+    ));
     running.stopped().await;
     tracing::info!("proxy stopped");
     Ok(())
@@ -418,6 +432,8 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
 struct RunningRole {
     addr: SocketAddr,
     api_token: String,
+    /// The proxy address given at start and the different one it replaced in the Directory.
+    replaced_proxy: Option<(String, String)>,
     engine: tokio::task::JoinHandle<()>,
     web: tokio::task::JoinHandle<()>,
 }
@@ -432,7 +448,7 @@ impl RunningRole {
 async fn start_role(
     data: &Path,
     listener: TcpListener,
-    proxy: Option<(String, u16)>,
+    proxy: Option<(String, Option<u16>)>,
     proxy_ca_pem: String,
     proxy_token: String,
     shutdown: Shutdown,
@@ -443,9 +459,13 @@ async fn start_role(
         proxy_token,
         client_name: tls::host_name().unwrap_or_else(|| "sipass-bridge-role".into()),
     })?;
-    if let Some((host, port)) = proxy {
-        role.set_proxy_address(&host, port)?;
-    }
+    let replaced_proxy = match &proxy {
+        Some((host, port)) => role.set_proxy_address(host, *port)?.map(|old| {
+            let port = port.map_or_else(|| "stored port".to_owned(), |p| p.to_string());
+            (format!("{host}:{port}"), old)
+        }),
+        None => None,
+    };
     let role = Arc::new(role);
     let api_token = tls::load_or_create_secret(&web::token_path(data))?;
     let addr = listener.local_addr()?;
@@ -456,6 +476,7 @@ async fn start_role(
     Ok(RunningRole {
         addr,
         api_token,
+        replaced_proxy,
         engine,
         web,
     })
@@ -480,10 +501,7 @@ pub async fn role(args: RoleArgs) -> Result<()> {
         .context("the bridge token is needed: pass --proxy-token-file FILE (the proxy's proxy-token) or set SIPASS_BRIDGE_TOKEN")?;
     let ca = read_pem(&args.proxy_ca, "the proxy's CA certificate")?;
     let proxy = match (args.proxy_host, args.proxy_port) {
-        (Some(host), port) => Some((
-            role::config::validate_host(&host)?,
-            port.unwrap_or(protocol::DEFAULT_PORT),
-        )),
+        (Some(host), port) => Some((role::config::validate_host(&host)?, port)),
         (None, Some(_)) => bail!("--proxy-port needs --proxy-host"),
         (None, None) => None,
     };
@@ -494,11 +512,16 @@ pub async fn role(args: RoleArgs) -> Result<()> {
     warn_if_others_can_read(&args.data);
     let listener = bind(args.listen, "Config Tool").await?;
     let running = start_role(&args.data, listener, proxy, ca, token, shutdown).await?;
-    out!(
+    if let Some((given, stored)) = &running.replaced_proxy {
+        tracing::warn!(
+            "the proxy address from the configuration file or flags ({given}) replaces the one stored in the Directory ({stored}, set in the Config Tool or with `config set`); leave proxy-host and proxy-port out of role.toml to manage them there"
+        );
+    }
+    announce(&format!(
         "Config Tool listening on http://{}/ (API token in {})",
         running.addr,
         web::token_path(&args.data).display()
-    );
+    ));
     running.stopped().await;
     tracing::info!("role stopped");
     Ok(())
@@ -567,7 +590,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
     let role = start_role(
         &args.data,
         web_listener,
-        Some(("127.0.0.1".into(), proxy.addr.port())),
+        Some(("127.0.0.1".into(), Some(proxy.addr.port()))),
         proxy.ca_pem.clone(),
         proxy.token.clone(),
         shutdown,

@@ -262,6 +262,9 @@ fn sim_config(site: &SiteArgs, data: &Path) -> sim::SimConfig {
 
 pub async fn sim(args: SimArgs) -> Result<()> {
     let shutdown = shutdown_on_signal();
+    // "Created when missing": before the lock, which lives in it.
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("cannot create the data folder {}", args.data.display()))?;
     let _lock = crate::data_folder::lock(&args.data, "sim")?;
     warn_if_others_can_read(&args.data);
     let listener = bind(args.listen, "SiPass simulator").await?;
@@ -461,8 +464,8 @@ async fn start_role(
     })?;
     let replaced_proxy = match &proxy {
         Some((host, port)) => role.set_proxy_address(host, *port)?.map(|old| {
-            let port = port.map_or_else(|| "stored port".to_owned(), |p| p.to_string());
-            (format!("{host}:{port}"), old)
+            let given = port.map_or_else(|| host.clone(), |p| format!("{host}:{p}"));
+            (given, old)
         }),
         None => None,
     };

@@ -310,4 +310,28 @@ mod tests {
         );
         assert!(!refused.message.contains('\u{1b}'), "{}", refused.message);
     }
+
+    #[test]
+    fn a_requested_file_may_be_in_the_backups_folder_but_nowhere_else_in_the_data_folder() {
+        let data = std::env::temp_dir().join(format!("web-paths-{}", std::process::id()));
+        std::fs::create_dir_all(data.join(BACKUPS).join("deeper")).unwrap();
+        let named = data.join(BACKUPS).join("named.backup");
+        assert_eq!(
+            requested_file(&named, &data).unwrap(),
+            std::fs::canonicalize(data.join(BACKUPS))
+                .unwrap()
+                .join("named.backup")
+        );
+        for refused in [
+            data.join("directory.db"),
+            data.join(BACKUPS).join("deeper").join("x.backup"),
+            data.join(BACKUPS).join(".x.backup.partial"),
+        ] {
+            let e = requested_file(&refused, &data).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("file"), "{}", refused.display());
+        }
+        let outside = std::env::temp_dir().join("elsewhere.backup");
+        assert!(requested_file(&outside, &data).is_ok());
+        let _ = std::fs::remove_dir_all(&data);
+    }
 }

@@ -3,8 +3,11 @@
 //! One writer connection and one reader connection, so that the Config Tool can read while
 //! a synchronization writes (WAL). Nothing outside this module knows the tables.
 
+mod accounts;
 pub mod migrate;
 mod plugin;
+
+pub use accounts::SqliteAccounts;
 mod read;
 mod write;
 
@@ -37,6 +40,11 @@ pub const DIRECTORY_MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "entities_rowid",
         sql: include_str!("migrations/0002_entities_rowid.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "directory_accounts",
+        sql: include_str!("migrations/0004_directory_accounts.sql"),
     },
 ];
 

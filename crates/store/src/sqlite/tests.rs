@@ -43,6 +43,23 @@ static ONE_MORE: &[Migration] = &[
     },
 ];
 
+/// This release's latest Directory schema version.
+const LATEST: i64 = DIRECTORY_MIGRATIONS[DIRECTORY_MIGRATIONS.len() - 1].version;
+
+/// A release after this one: every migration of this one and one more.
+fn newer_release() -> Schema {
+    let mut migrations = DIRECTORY_MIGRATIONS.to_vec();
+    migrations.push(Migration {
+        version: LATEST + 1,
+        name: "config_note",
+        sql: "ALTER TABLE config ADD COLUMN note TEXT;",
+    });
+    Schema {
+        migrations: migrations.leak(),
+        ..DIRECTORY
+    }
+}
+
 const NEXT_RELEASE: Schema = Schema {
     migrations: ONE_MORE,
     ..DIRECTORY
@@ -69,7 +86,7 @@ fn the_schema_is_versioned_and_survives_reopening() {
     assert_eq!(dir.config("host").unwrap().as_deref(), Some("sipass.local"));
     drop(dir);
     let report = migrate::update(&path, &DIRECTORY, &mut |_| {}).unwrap();
-    assert_eq!((report.from, report.to), (2, 2));
+    assert_eq!((report.from, report.to), (LATEST, LATEST));
     assert!(report.applied.is_empty());
 }
 
@@ -100,7 +117,7 @@ fn the_release_0_1_0_directory_is_refused_until_updated_then_has_every_row() {
     let entities = rows(&path, "entities");
     assert_eq!(entities, 110);
     let status = migrate::describe(&path, &DIRECTORY).unwrap();
-    assert_eq!((status.schema.found, status.schema.expected), (1, 2));
+    assert_eq!((status.schema.found, status.schema.expected), (1, LATEST));
     assert!(
         status
             .counts
@@ -113,14 +130,14 @@ fn the_release_0_1_0_directory_is_refused_until_updated_then_has_every_row() {
             refused,
             StoreError::NeedsUpdate {
                 found: 1,
-                expected: 2,
+                expected: LATEST,
                 ..
             }
         ),
         "{refused}"
     );
     let report = migrate::update(&path, &DIRECTORY, &mut |_| {}).unwrap();
-    assert_eq!(report.applied, ["2 entities_rowid"]);
+    assert_eq!(report.applied[0], "2 entities_rowid");
     let dir = crate::open(&path).unwrap();
     assert_eq!(dir.count("cardholder").unwrap(), 40);
     assert!(dir.config("proxy.host").unwrap().is_some());
@@ -273,22 +290,18 @@ fn looking_an_entity_up_by_id_seeks_the_primary_key_instead_of_reading_the_table
 fn a_database_from_a_newer_release_is_refused_naming_both_versions() {
     let path = temp_db("newer");
     drop(SqliteDirectory::open(&path).unwrap());
-    migrate::update(&path, &NEXT_RELEASE, &mut |_| {}).unwrap();
+    migrate::update(&path, &newer_release(), &mut |_| {}).unwrap();
     let err = SqliteDirectory::open(&path).err().unwrap();
     assert!(
         matches!(
             err,
-            StoreError::NewerSchema {
-                found: 3,
-                expected: 2,
-                ..
-            }
+            StoreError::NewerSchema { found, expected, .. } if found == LATEST + 1 && expected == LATEST
         ),
         "{err}"
     );
     let text = err.to_string();
     assert!(
-        text.contains("version 3") && text.contains("version 2"),
+        text.contains(&format!("version {}", LATEST + 1)) && text.contains(&format!("version {LATEST}")),
         "{text}"
     );
     assert!(crate::open_read_only(&path).is_err());

@@ -20,6 +20,10 @@ pub struct RoleSettings {
     /// SiPass event types that are never stored (counted instead), e.g. "Door Closed".
     #[serde(default)]
     pub events_ignored: Vec<String>,
+    /// The partitions every SiPass entity (and so every event about one) belongs to: an
+    /// operator sees the entities when it belongs to one of them (docs/config-tool.md).
+    #[serde(default)]
+    pub entity_partitions: Vec<String>,
 }
 
 /// A change: only the fields given change.
@@ -31,6 +35,7 @@ pub struct SettingsChange {
     pub sync_credentials: Option<serde_json::Value>,
     pub events_not_logged: Option<serde_json::Value>,
     pub events_ignored: Option<serde_json::Value>,
+    pub entity_partitions: Option<serde_json::Value>,
 }
 
 /// A refused value, naming the field.
@@ -203,6 +208,35 @@ pub fn validate_ignored(value: &serde_json::Value) -> Result<Vec<String>, Invali
     Ok(out)
 }
 
+/// The partition SiPass entities belong to until `entity_partitions` is set.
+pub const DEFAULT_ENTITY_PARTITION: &str = "SiPass";
+
+/// Partition names: at least one, printable, 1 to 64 characters each, without repeats.
+pub fn validate_partitions(value: &serde_json::Value) -> Result<Vec<String>, InvalidSetting> {
+    let invalid = |message: String| InvalidSetting {
+        field: "entity_partitions",
+        message,
+    };
+    let mut out: Vec<String> = Vec::new();
+    for name in string_list("entity_partitions", value)? {
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "'{}' is not a partition name (printable, 1 to 64 characters)",
+                name.chars().take(64).collect::<String>().escape_debug()
+            )));
+        }
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    if out.is_empty() {
+        return Err(invalid(
+            "give at least one partition (e.g. SiPass); an entity in none would be seen by administrators only".into(),
+        ));
+    }
+    Ok(out)
+}
+
 /// A stored list, or none when absent or unreadable.
 fn stored_list(directory: &dyn Directory, key: &str) -> Result<Vec<String>, StoreError> {
     Ok(directory
@@ -224,6 +258,17 @@ pub fn read(directory: &dyn Directory) -> Result<RoleSettings, StoreError> {
             .is_none_or(|v| v == "true"),
         events_not_logged: stored_list(directory, keys::EVENTS_NOT_LOGGED)?,
         events_ignored: stored_list(directory, keys::EVENTS_IGNORED)?,
+        entity_partitions: entity_partitions(directory)?,
+    })
+}
+
+/// The partitions SiPass entities belong to.
+pub fn entity_partitions(directory: &dyn Directory) -> Result<Vec<String>, StoreError> {
+    let list = stored_list(directory, keys::ENTITY_PARTITIONS)?;
+    Ok(if list.is_empty() {
+        vec![DEFAULT_ENTITY_PARTITION.to_owned()]
+    } else {
+        list
     })
 }
 
@@ -250,6 +295,10 @@ pub fn apply(
     if let Some(list) = &change.events_ignored {
         let list = validate_ignored(list)?;
         values.push((keys::EVENTS_IGNORED, json_list(&list)));
+    }
+    if let Some(list) = &change.entity_partitions {
+        let list = validate_partitions(list)?;
+        values.push((keys::ENTITY_PARTITIONS, json_list(&list)));
     }
     directory.set_config(&values)?;
     Ok(read(directory)?)

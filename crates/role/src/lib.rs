@@ -42,6 +42,8 @@ pub mod keys {
     pub const EVENTS_NOT_LOGGED: &str = "events.not_logged";
     /// SiPass event types never stored (JSON array of names).
     pub const EVENTS_IGNORED: &str = "events.ignored";
+    /// The partitions every SiPass entity belongs to (JSON array of names); "SiPass" when unset.
+    pub const ENTITY_PARTITIONS: &str = "entities.partitions";
 }
 
 /// What the role needs before it can open its database.
@@ -83,6 +85,8 @@ pub fn plugin_path(data_dir: &Path) -> PathBuf {
 pub struct Role {
     pub directory: Arc<dyn Directory>,
     pub plugin: Arc<dyn PluginDatabase>,
+    /// The Config Tool's users, groups and partitions (in the Directory's file).
+    pub accounts: Arc<dyn store::Accounts>,
     pub status: Arc<StatusBoard>,
     /// Events as they are stored (the live feed).
     pub feed: EventFeed,
@@ -101,9 +105,11 @@ impl Role {
         }
         let directory = store::open(&directory_path(&config.data_dir))?;
         let plugin = store::open_plugin(&plugin_path(&config.data_dir))?;
+        let accounts = store::open_accounts(&directory_path(&config.data_dir))?;
         Ok(Role {
             directory,
             plugin,
+            accounts,
             status: Arc::new(StatusBoard::new()),
             feed: EventFeed::default(),
             workers: runtime::Workers::new(),

@@ -10,7 +10,7 @@ mod authority;
 mod https;
 
 pub use authority::{Authority, ServerIdentity, default_server_names, host_name};
-pub use https::serve;
+pub use https::{serve, serve_tls};
 
 use std::path::PathBuf;
 

@@ -11,7 +11,7 @@ use store::StoreError;
 /// The error codes, with their HTTP status (see [`Code::status`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
-    /// 401: no API token, or the wrong one.
+    /// 401: not signed in, no API token, or the wrong one.
     Unauthorized,
     /// 404: no such endpoint, or no entity with that id in the Directory.
     NotFound,
@@ -37,11 +37,22 @@ pub enum Code {
     Busy,
     /// 500: a bug; the message says where.
     Internal,
+    /// 403: the user is signed in but may not do this (an operator on an administrator's page).
+    Forbidden,
+    /// 403: a browser's change without the session's CSRF token (`X-CSRF-Token`).
+    CsrfTokenInvalid,
+    /// 403: the user signed in with a one-time password and must choose its own first.
+    PasswordChangeRequired,
+    /// 409: a user, group or partition of that name exists already, or the change would
+    /// leave no administrator.
+    Conflict,
+    /// 429: too many failed sign-ins for that user or address; wait and try again.
+    TooManyAttempts,
 }
 
 impl Code {
     /// Every code, for the table's own tests and documentation.
-    pub const ALL: [Code; 13] = [
+    pub const ALL: [Code; 18] = [
         Code::Unauthorized,
         Code::NotFound,
         Code::MethodNotAllowed,
@@ -55,6 +66,11 @@ impl Code {
         Code::DatabaseModified,
         Code::Busy,
         Code::Internal,
+        Code::Forbidden,
+        Code::CsrfTokenInvalid,
+        Code::PasswordChangeRequired,
+        Code::Conflict,
+        Code::TooManyAttempts,
     ];
 
     /// The stable name clients match on; never changed once released.
@@ -83,6 +99,11 @@ impl Code {
             Code::DatabaseModified => ("database_modified", StatusCode::INTERNAL_SERVER_ERROR),
             Code::Busy => ("busy", StatusCode::SERVICE_UNAVAILABLE),
             Code::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
+            Code::Forbidden => ("forbidden", StatusCode::FORBIDDEN),
+            Code::CsrfTokenInvalid => ("csrf_token_invalid", StatusCode::FORBIDDEN),
+            Code::PasswordChangeRequired => ("password_change_required", StatusCode::FORBIDDEN),
+            Code::Conflict => ("conflict", StatusCode::CONFLICT),
+            Code::TooManyAttempts => ("too_many_attempts", StatusCode::TOO_MANY_REQUESTS),
         }
     }
 }

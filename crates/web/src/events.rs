@@ -19,6 +19,7 @@ use axum::extract::{Query, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use model::access::Viewer;
 use store::{EventFilter, StoredEvent};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::BroadcastStream;
@@ -134,11 +135,20 @@ pub fn filter(query: EventQuery) -> Result<EventFilter, ApiError> {
 
 pub(crate) async fn list(
     State(state): State<AppState>,
+    axum::Extension(viewer): axum::Extension<Viewer>,
     query: Result<Query<EventQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
     let filter = filter(query)?;
     let limit = filter.limit;
+    // Every event is about SiPass entities, which lie in the entity partitions.
+    if !crate::sees_entities(&state, &viewer).await? {
+        return Ok(Json(EventPage {
+            events: Vec::new(),
+            next_after: None,
+        })
+        .into_response());
+    }
     let role = state.role.clone();
     let events = runtime::try_blocking(move || role.plugin.events(&filter)).await??;
     let next_after = (events.len() as u32 == limit)
@@ -188,7 +198,19 @@ impl Stream for LiveStream {
     }
 }
 
-pub(crate) async fn live(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub(crate) async fn live(
+    State(state): State<AppState>,
+    axum::Extension(viewer): axum::Extension<Viewer>,
+) -> Result<Response, ApiError> {
+    if !crate::sees_entities(&state, &viewer).await? {
+        return Err(ApiError::new(
+            Code::Forbidden,
+            format!(
+                "'{}' belongs to none of the partitions SiPass entities and their events are in",
+                viewer.user
+            ),
+        ));
+    }
     let taken = state.live.0.fetch_add(1, Ordering::AcqRel);
     let place = Place(state.live.clone());
     if taken >= MAX_LIVE {

@@ -1,25 +1,30 @@
 //! The Config Tool: the REST API under `/api/v1` and the web UI, served by the plugin role.
 //!
-//! Every API call needs `Authorization: Bearer <token>`, the role's API token kept in its
-//! data folder (`api-token`); the web UI asks for it once and keeps it in the browser.
+//! Every API call is made by someone ([`auth`]): a user signed in from a browser (session
+//! cookie and CSRF token), a user's API token, or the role's own API token kept in its data
+//! folder (`api-token`, an administrator's, for the CLI). The pages are static HTML and
+//! script ([`pages`]) that read and change everything through the same API.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use model::access::Viewer;
 use role::Role;
 use serde::{Deserialize, Serialize};
 
+pub mod accounts;
+pub mod auth;
 mod error;
 pub mod events;
 pub mod metrics;
+pub mod pages;
 
 pub use error::{ApiError, Code, ErrorBody};
 
@@ -36,16 +41,57 @@ struct AppState {
     role: Arc<Role>,
     token: Arc<String>,
     live: Arc<events::LiveClients>,
+    sessions: Arc<auth::Sessions>,
+    failures: Arc<auth::Failures>,
+    /// Served over HTTPS: the session cookie is `Secure`.
+    secure_cookies: bool,
+}
+
+/// How the Config Tool is served.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Over HTTPS (`--tls-cert`/`--tls-key`): cookies are sent over HTTPS only.
+    pub https: bool,
+}
+
+/// The Config Tool's router, served over plain HTTP.
+pub fn router(role: Arc<Role>, token: String) -> Router {
+    router_with(role, token, Options::default())
 }
 
 /// The Config Tool's router.
-pub fn router(role: Arc<Role>, token: String) -> Router {
+pub fn router_with(role: Arc<Role>, token: String, options: Options) -> Router {
     let state = AppState {
         role,
         token: Arc::new(format!("Bearer {token}")),
         live: Arc::default(),
+        sessions: Arc::default(),
+        failures: Arc::default(),
+        secure_cookies: options.https,
     };
     let api = Router::new()
+        .route(
+            "/session",
+            get(auth::current).delete(auth::sign_out),
+        )
+        .route("/session/password", post(auth::change_password))
+        .route("/users", get(accounts::users_list).post(accounts::user_create))
+        .route(
+            "/users/{name}",
+            axum::routing::put(accounts::user_update).delete(accounts::user_delete),
+        )
+        .route("/users/{name}/password", post(accounts::user_reset_password))
+        .route("/users/{name}/tokens", post(accounts::user_token))
+        .route("/groups", get(accounts::groups_list).post(accounts::group_create))
+        .route(
+            "/groups/{name}",
+            axum::routing::put(accounts::group_update).delete(accounts::group_delete),
+        )
+        .route(
+            "/partitions",
+            get(accounts::partitions_list).post(accounts::partition_create),
+        )
+        .route("/partitions/{name}", axum::routing::delete(accounts::partition_delete))
         .route("/sync/status", get(sync_status))
         .route("/sync/start", post(sync_start))
         .route("/sync/verify", post(sync_verify))
@@ -55,7 +101,12 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
         .route("/events", get(events::list))
         .route("/events/live", get(events::live))
         .route("/events/summary", get(events::summary))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        // Signing in is the one API call made by nobody yet.
+        .route("/session", post(auth::sign_in))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such API endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -63,10 +114,7 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
                 "this endpoint does not take that method",
             )
         });
-    Router::new()
-        .route("/", get(index))
-        .route("/app.js", get(script))
-        .route("/app.css", get(stylesheet))
+    pages::routes()
         // Without the token, for load balancers, monitoring and Prometheus: they carry
         // states and counts, no personal data.
         .route("/health", get(health))
@@ -98,45 +146,6 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-/// Lets the request through when it carries the API token, with the [`Viewer`] it acts as
-/// in its extensions (`Extension<Viewer>` in a handler): the token is an administrator's.
-async fn require_token(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if protocol::constant_time_eq(given, state.token.as_bytes()) {
-        req.extensions_mut()
-            .insert(Viewer::administrator(API_TOKEN_USER));
-        next.run(req).await
-    } else {
-        ApiError::new(
-            Code::Unauthorized,
-            "missing or wrong API token; send 'Authorization: Bearer <token>' with the token from the role's data folder (api-token)",
-        )
-        .into_response()
-    }
-}
-
-async fn index() -> Html<&'static str> {
-    Html(include_str!("assets/index.html"))
-}
-
-async fn script() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("assets/app.js"),
-    )
-}
-
-async fn stylesheet() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        include_str!("assets/app.css"),
-    )
-}
-
 async fn sync_status(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
     let status = runtime::try_blocking(move || role.sync_status()).await??;
@@ -145,7 +154,11 @@ async fn sync_status(State(state): State<AppState>) -> Result<Response, ApiError
 
 /// Deep verification: every kind's count and digest recomputed from the Directory's rows and
 /// compared with what the Directory keeps (seconds per million entities).
-async fn sync_verify(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn sync_verify(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, ApiError> {
+    auth::require_administrator(&viewer)?;
     let role = state.role.clone();
     let kinds =
         runtime::try_blocking(move || role::verify::verify_deep(&*role.directory)).await??;
@@ -185,7 +198,11 @@ async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiErro
     Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }
 
-async fn config_show(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn config_show(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, ApiError> {
+    auth::require_administrator(&viewer)?;
     let role = state.role.clone();
     let settings = runtime::try_blocking(move || role::config::read(&*role.directory)).await??;
     Ok(Json(settings).into_response())
@@ -194,8 +211,10 @@ async fn config_show(State(state): State<AppState>) -> Result<Response, ApiError
 /// Changes settings; a bad value is refused with the field named, and nothing changes.
 async fn config_set(
     State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    auth::require_administrator(&viewer)?;
     let body = body.map_err(body_refused)?;
     let change: role::config::SettingsChange = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
@@ -210,7 +229,7 @@ async fn config_set(
 }
 
 /// A body the server would not read: too large (413) or not readable (400).
-fn body_refused(rejection: BytesRejection) -> ApiError {
+pub(crate) fn body_refused(rejection: BytesRejection) -> ApiError {
     let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Code::PayloadTooLarge
     } else {
@@ -290,13 +309,33 @@ fn directory_kind(kind: Option<String>) -> Result<String, ApiError> {
     }
 }
 
+/// Whether the viewer sees SiPass entities: an administrator always, an operator when it
+/// belongs to one of the partitions set by `entity_partitions` (docs/config-tool.md).
+pub(crate) async fn sees_entities(state: &AppState, viewer: &Viewer) -> Result<bool, ApiError> {
+    if viewer.is_administrator() {
+        return Ok(true);
+    }
+    let role = state.role.clone();
+    let partitions =
+        runtime::try_blocking(move || role::config::entity_partitions(&*role.directory)).await??;
+    Ok(viewer.sees(&partitions))
+}
+
 async fn entities_list(
     State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
     query: Result<Query<EntityQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
     let kind = directory_kind(query.kind)?;
     let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
+    if !sees_entities(&state, &viewer).await? {
+        return Ok(Json(EntityPage {
+            entities: Vec::new(),
+            next_after: None,
+        })
+        .into_response());
+    }
     let role = state.role.clone();
     let rows = runtime::try_blocking(move || role.directory.entities(&kind, &query.after, limit))
         .await??;
@@ -313,12 +352,15 @@ async fn entities_list(
 
 async fn entity_show(
     State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Response, ApiError> {
+    let visible = sees_entities(&state, &viewer).await?;
     let role = state.role.clone();
     let lookup = id.clone();
     let rows = runtime::try_blocking(move || role.directory.entity(&lookup)).await??;
-    if rows.is_empty() {
+    // Another partition's entity is answered like a missing one: its existence is not told.
+    if rows.is_empty() || !visible {
         return Err(ApiError::new(
             Code::NotFound,
             format!("no entity with id '{id}' in the Directory"),
@@ -328,13 +370,18 @@ async fn entity_show(
     Ok(Json(EntityMatches { entities }).into_response())
 }
 
-async fn sync_start(State(state): State<AppState>) -> Response {
+async fn sync_start(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, ApiError> {
+    auth::require_administrator(&viewer)?;
     state.role.start_full_sync();
-    (
+    tracing::info!(by = %viewer.user, "full synchronization requested");
+    Ok((
         StatusCode::ACCEPTED,
         Json(serde_json::json!({"message": "full synchronization requested"})),
     )
-        .into_response()
+        .into_response())
 }
 
 #[cfg(test)]

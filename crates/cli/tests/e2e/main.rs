@@ -4,6 +4,7 @@
 mod bad_input;
 mod bench;
 mod config;
+mod config_tool;
 mod db;
 mod events;
 mod hardening;

@@ -24,6 +24,8 @@ async function loadEvents() {
   addEvents(events.slice(-SHOWN));
   const live = new EventSource("/api/v1/events/live");
   live.addEventListener("stored", (m) => addEvents([JSON.parse(m.data)]));
+  live.addEventListener("lagged", () => { live.close(); notice("page-error", "The live feed fell behind; reload the page."); });
+  live.onerror = () => { live.close(); notice("page-error", "The live feed stopped; reload the page to follow it again."); };
 }
 async function loadCardholders() {
   const page = await api("/entities?kind=cardholder&limit=100");

@@ -19,15 +19,16 @@ use crate::auth::{
     hash_password, one_time_password, require_administrator, token_digest,
     validate_new_password,
 };
-use crate::error::{ApiError, Code};
+use crate::error::{ApiError, Code, ErrorBody};
 
 /// The longest user, group or partition name.
 pub const MAX_NAME: usize = 64;
 
 /// A user as the API shows it (never its password hash).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserView {
     pub name: String,
+    #[schema(value_type = String, example = "operator")]
     pub role: AccessRole,
     /// Partitions given to the user directly.
     pub partitions: Vec<String>,
@@ -37,12 +38,13 @@ pub struct UserView {
 }
 
 /// `POST /users` and `PUT /users/{name}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChange {
     /// Only when creating.
     #[serde(default)]
     pub name: Option<String>,
+    #[schema(value_type = String, example = "operator")]
     pub role: AccessRole,
     #[serde(default)]
     pub partitions: Vec<String>,
@@ -53,21 +55,21 @@ pub struct UserChange {
 
 /// The answer to creating a user or resetting its password: the one-time password, shown
 /// once, which the user must change at its first sign-in.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
     pub user: String,
     pub one_time_password: Option<String>,
 }
 
 /// `POST /users/{name}/tokens`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     pub label: String,
 }
 
 /// A new API token, shown once (only its digest is kept).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
     pub user: String,
     pub label: String,
@@ -75,7 +77,7 @@ pub struct NewToken {
 }
 
 /// A group as given and shown.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupView {
     #[serde(default)]
@@ -87,7 +89,7 @@ pub struct GroupView {
 }
 
 /// `POST /partitions`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartitionView {
     pub name: String,
@@ -184,6 +186,7 @@ fn user_views(accounts: &dyn Accounts) -> Result<Vec<UserView>, ApiError> {
         .collect())
 }
 
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, description = "Every user", body = Vec<UserView>), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]
 pub(crate) async fn users_list(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
@@ -192,6 +195,7 @@ pub(crate) async fn users_list(
     Ok(Json(users).into_response())
 }
 
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserChange, responses((status = 201, description = "Created, with its one-time password when none was given", body = Credentials), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 409, description = "It exists already, or it would leave no administrator", body = ErrorBody)))]
 pub(crate) async fn user_create(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
@@ -230,6 +234,7 @@ pub(crate) async fn user_create(
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
+#[utoipa::path(put, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path, description = "The name")), request_body = UserChange, responses((status = 204, description = "Changed"), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 404, description = "No such thing", body = ErrorBody), (status = 409, description = "It exists already, or it would leave no administrator", body = ErrorBody)))]
 pub(crate) async fn user_update(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
@@ -262,6 +267,7 @@ pub(crate) async fn user_update(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(delete, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path, description = "The name")), responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 404, description = "No such thing", body = ErrorBody), (status = 409, description = "It exists already, or it would leave no administrator", body = ErrorBody)))]
 pub(crate) async fn user_delete(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
@@ -292,6 +298,7 @@ pub(crate) async fn user_delete(
 
 /// A new one-time password for the user, who must change it at its next sign-in; its
 /// sessions end.
+#[utoipa::path(post, path = "/api/v1/users/{name}/password", tag = "users", params(("name" = String, Path, description = "The name")), responses((status = 200, description = "A new one-time password", body = Credentials), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 404, description = "No such thing", body = ErrorBody)))]
 pub(crate) async fn user_reset_password(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
@@ -314,6 +321,7 @@ pub(crate) async fn user_reset_password(
 }
 
 /// A new API token for the user (the CLI, scripts), shown once.
+#[utoipa::path(post, path = "/api/v1/users/{name}/tokens", tag = "users", params(("name" = String, Path, description = "The name")), request_body = TokenRequest, responses((status = 201, description = "The token, shown once", body = NewToken), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 404, description = "No such thing", body = ErrorBody)))]
 pub(crate) async fn user_token(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
@@ -336,6 +344,7 @@ pub(crate) async fn user_token(
     Ok((StatusCode::CREATED, Json(token)).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/groups", tag = "users", responses((status = 200, description = "Every user group", body = Vec<GroupView>), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]
 pub(crate) async fn groups_list(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
@@ -384,6 +393,7 @@ async fn put_group(
     .await
 }
 
+#[utoipa::path(post, path = "/api/v1/groups", tag = "users", request_body = GroupView, responses((status = 201, description = "Created"), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 409, description = "It exists already, or it would leave no administrator", body = ErrorBody)))]
 pub(crate) async fn group_create(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
@@ -394,6 +404,7 @@ pub(crate) async fn group_create(
     Ok(StatusCode::CREATED.into_response())
 }
 
+#[utoipa::path(put, path = "/api/v1/groups/{name}", tag = "users", params(("name" = String, Path, description = "The name")), request_body = GroupView, responses((status = 204, description = "Changed"), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 404, description = "No such thing", body = ErrorBody)))]
 pub(crate) async fn group_update(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
@@ -405,6 +416,7 @@ pub(crate) async fn group_update(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(delete, path = "/api/v1/groups/{name}", tag = "users", params(("name" = String, Path, description = "The name")), responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 404, description = "No such thing", body = ErrorBody)))]
 pub(crate) async fn group_delete(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
@@ -421,6 +433,7 @@ pub(crate) async fn group_delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/partitions", tag = "users", responses((status = 200, description = "Every partition", body = Vec<PartitionView>), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]
 pub(crate) async fn partitions_list(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
@@ -433,6 +446,7 @@ pub(crate) async fn partitions_list(
     Ok(Json(partitions).into_response())
 }
 
+#[utoipa::path(post, path = "/api/v1/partitions", tag = "users", request_body = PartitionView, responses((status = 201, description = "Created"), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 409, description = "It exists already, or it would leave no administrator", body = ErrorBody)))]
 pub(crate) async fn partition_create(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
@@ -455,6 +469,7 @@ pub(crate) async fn partition_create(
     Ok(StatusCode::CREATED.into_response())
 }
 
+#[utoipa::path(delete, path = "/api/v1/partitions/{name}", tag = "users", params(("name" = String, Path, description = "The name")), responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 404, description = "No such thing", body = ErrorBody)))]
 pub(crate) async fn partition_delete(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,

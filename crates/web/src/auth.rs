@@ -22,7 +22,7 @@ use model::access::{AccessRole, Viewer};
 use serde::{Deserialize, Serialize};
 use store::{Accounts, Membership};
 
-use crate::error::{ApiError, Code};
+use crate::error::{ApiError, Code, ErrorBody};
 use crate::{API_TOKEN_USER, AppState};
 
 /// The session cookie's name.
@@ -373,7 +373,7 @@ async fn who(
 }
 
 /// `POST /api/v1/session`'s body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     pub user: String,
@@ -381,9 +381,10 @@ pub struct SignIn {
 }
 
 /// Who is signed in (`GET /api/v1/session`, and the answer to a sign-in).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub user: String,
+    #[schema(value_type = String, example = "administrator")]
     pub role: AccessRole,
     pub groups: Vec<String>,
     pub partitions: Vec<String>,
@@ -404,6 +405,7 @@ fn session_cookie(id: &str, secure: bool, max_age: u64) -> HeaderValue {
 
 /// Signs in: a session cookie and the CSRF token, or 401 naming neither the user nor the
 /// password as the wrong one; 429 after too many failures for that user or address.
+#[utoipa::path(post, path = "/api/v1/session", tag = "session", security(()), request_body = SignIn, responses((status = 200, description = "Signed in: the session cookie is set; send csrf_token in X-CSRF-Token with every change", body = SessionView), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 429, description = "Too many failed sign-ins", body = ErrorBody)))]
 pub(crate) async fn sign_in(
     State(state): State<AppState>,
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
@@ -472,6 +474,7 @@ static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 });
 
 /// `GET /api/v1/session`: who the request acts as.
+#[utoipa::path(get, path = "/api/v1/session", tag = "session", responses((status = 200, description = "Who the request acts as", body = SessionView), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
 pub(crate) async fn current(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
@@ -498,6 +501,7 @@ pub(crate) async fn current(
 }
 
 /// `DELETE /api/v1/session`: signs out (the session ends on the server too).
+#[utoipa::path(delete, path = "/api/v1/session", tag = "session", responses((status = 204, description = "Signed out"), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
 pub(crate) async fn sign_out(
     State(state): State<AppState>,
     axum::Extension(credential): axum::Extension<Credential>,
@@ -513,7 +517,7 @@ pub(crate) async fn sign_out(
 }
 
 /// `POST /api/v1/session/password`'s body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current: String,
@@ -521,6 +525,7 @@ pub struct PasswordChange {
 }
 
 /// `POST /api/v1/session/password`: the signed-in user chooses its password.
+#[utoipa::path(post, path = "/api/v1/session/password", tag = "session", request_body = PasswordChange, responses((status = 204, description = "Changed"), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]
 pub(crate) async fn change_password(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,

@@ -118,7 +118,7 @@ pub struct ApiError {
 }
 
 /// The JSON body of every error answer; the CLI decodes it to show `message` and `field`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,

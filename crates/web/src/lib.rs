@@ -24,6 +24,7 @@ pub mod auth;
 mod error;
 pub mod events;
 pub mod metrics;
+pub mod openapi;
 pub mod pages;
 
 pub use error::{ApiError, Code, ErrorBody};
@@ -107,6 +108,7 @@ pub fn router_with(role: Arc<Role>, token: String, options: Options) -> Router {
         ))
         // Signing in is the one API call made by nobody yet.
         .route("/session", post(auth::sign_in))
+        .route("/openapi.json", get(openapi::openapi_json))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such API endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -146,6 +148,7 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
+#[utoipa::path(get, path = "/api/v1/sync/status", tag = "synchronization", responses((status = 200, description = "Per entity type, synchronized against eligible with the digest verdict; the latest run with its progress; the health", body = serde_json::Value), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 503, description = "The database is unavailable", body = ErrorBody)))]
 async fn sync_status(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
     let status = runtime::try_blocking(move || role.sync_status()).await??;
@@ -154,6 +157,7 @@ async fn sync_status(State(state): State<AppState>) -> Result<Response, ApiError
 
 /// Deep verification: every kind's count and digest recomputed from the Directory's rows and
 /// compared with what the Directory keeps (seconds per million entities).
+#[utoipa::path(post, path = "/api/v1/sync/verify", tag = "synchronization", responses((status = 200, description = "Every kind recomputed from the Directory rows", body = DeepVerification), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 503, description = "The database is unavailable", body = ErrorBody)))]
 async fn sync_verify(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -167,15 +171,17 @@ async fn sync_verify(
 }
 
 /// The answer to `POST /api/v1/sync/verify`.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct DeepVerification {
     /// True when every kind's rows add up to the count and digest the Directory keeps.
     pub consistent: bool,
+    #[schema(value_type = Vec<Object>)]
     pub kinds: Vec<role::verify::DeepVerdict>,
 }
 
 /// The role's health for monitoring: 200 when it is online or synchronizing, 503 otherwise,
 /// with the state and its reason.
+#[utoipa::path(get, path = "/health", tag = "monitoring", security(()), responses((status = 200, description = "Online or synchronizing, with the reason", body = serde_json::Value), (status = 503, description = "Not working, with the reason", body = serde_json::Value)))]
 async fn health(State(state): State<AppState>) -> Response {
     let health = state.role.status.health();
     let working = matches!(
@@ -191,6 +197,7 @@ async fn health(State(state): State<AppState>) -> Response {
 }
 
 /// The role's metrics in the Prometheus text format (docs/metrics.md).
+#[utoipa::path(get, path = "/metrics", tag = "monitoring", security(()), responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
     let status = runtime::try_blocking(move || role.sync_status()).await??;
@@ -198,6 +205,7 @@ async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiErro
     Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/config", tag = "properties", responses((status = 200, description = "The role's settings", body = serde_json::Value), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]
 async fn config_show(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -209,6 +217,7 @@ async fn config_show(
 }
 
 /// Changes settings; a bad value is refused with the field named, and nothing changes.
+#[utoipa::path(put, path = "/api/v1/config", tag = "properties", request_body(content = serde_json::Value, description = "The settings to change (host, port, sync_credentials, events_not_logged, events_ignored, entity_partitions); every field is validated before any changes"), responses((status = 200, description = "The settings now in force", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]
 async fn config_set(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -247,7 +256,7 @@ struct EntityQuery {
 }
 
 /// An entity as the API shows it, its SiPass fields as JSON.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntityView {
     pub kind: String,
     pub id: String,
@@ -273,14 +282,14 @@ impl From<store::EntityRow> for EntityView {
 }
 
 /// A page of `GET /entities`: `next_after` is where the next page starts, if any.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntityPage {
     pub entities: Vec<EntityView>,
     pub next_after: Option<String>,
 }
 
 /// `GET /entities/{id}`: every Directory entity with that id (a controller is two).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntityMatches {
     pub entities: Vec<EntityView>,
 }
@@ -321,6 +330,7 @@ pub(crate) async fn sees_entities(state: &AppState, viewer: &Viewer) -> Result<b
     Ok(viewer.sees(&partitions))
 }
 
+#[utoipa::path(get, path = "/api/v1/entities", tag = "entities", params(("kind" = String, Query, description = "The Directory kind, e.g. cardholder"), ("after" = Option<String>, Query, description = "The last id of the previous page"), ("limit" = Option<u32>, Query, description = "1 to 10000, 100 by default")), responses((status = 200, description = "A page of the entities the user may see", body = EntityPage), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
 async fn entities_list(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -350,6 +360,7 @@ async fn entities_list(
     .into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/entities/{id}", tag = "entities", params(("id" = String, Path, description = "The SiPass id")), responses((status = 200, description = "Every Directory entity with that id", body = EntityMatches), (status = 404, description = "No such thing", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
 async fn entity_show(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -370,6 +381,7 @@ async fn entity_show(
     Ok(Json(EntityMatches { entities }).into_response())
 }
 
+#[utoipa::path(post, path = "/api/v1/sync/start", tag = "synchronization", responses((status = 202, description = "A full synchronization is requested", body = serde_json::Value), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]
 async fn sync_start(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,

@@ -71,7 +71,9 @@ impl Browser {
         let chromium = ["chromium", "chromium-browser", "google-chrome"]
             .iter()
             .find_map(|n| on_path(n))
-            .ok_or_else(|| answer_error("chromium", "not installed: apt-get install -y chromium"))?;
+            .ok_or_else(|| {
+                answer_error("chromium", "not installed: apt-get install -y chromium")
+            })?;
         let port = crate::free_port()?;
         let driver = Command::new(&driver_path)
             .arg(format!("--port={port}"))
@@ -112,7 +114,10 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(100));
         }
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
-        args.push(format!("--user-data-dir={}", browser._profile.path().display()));
+        args.push(format!(
+            "--user-data-dir={}",
+            browser._profile.path().display()
+        ));
         let created = browser.call(
             "POST",
             "/session",
@@ -197,13 +202,21 @@ impl Browser {
     }
 
     pub fn click(&self, element: &Element) -> Result<()> {
-        self.session_call("POST", &format!("/element/{}/click", element.0), Some(json!({})))
-            .map(drop)
+        self.session_call(
+            "POST",
+            &format!("/element/{}/click", element.0),
+            Some(json!({})),
+        )
+        .map(drop)
     }
 
     /// Replaces an input's value with `text`, as typed.
     pub fn type_into(&self, element: &Element, text: &str) -> Result<()> {
-        self.session_call("POST", &format!("/element/{}/clear", element.0), Some(json!({})))?;
+        self.session_call(
+            "POST",
+            &format!("/element/{}/clear", element.0),
+            Some(json!({})),
+        )?;
         self.session_call(
             "POST",
             &format!("/element/{}/value", element.0),
@@ -295,6 +308,6 @@ mod tests {
         assert_eq!(super::decode_base64("aGVsbG8=").unwrap(), b"hello");
         assert_eq!(super::decode_base64("aGk=").unwrap(), b"hi");
         assert_eq!(super::decode_base64("YWJj").unwrap(), b"abc");
-        assert_eq!(super::decode_base64("a$==" ), None);
+        assert_eq!(super::decode_base64("a$=="), None);
     }
 }

@@ -42,12 +42,11 @@ impl RoleApi {
         token: Option<&str>,
         body: Option<&serde_json::Value>,
     ) -> Result<(u16, serde_json::Value)> {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| {
-            HarnessError::Answer {
+        let method =
+            reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| HarnessError::Answer {
                 what: "an HTTP method".into(),
                 detail: e.to_string(),
-            }
-        })?;
+            })?;
         let request = self
             .http
             .request(method, format!("{}/api/v1{path}", self.url))

@@ -47,8 +47,7 @@ pub trait Accounts: Send + Sync {
     /// Removes a user with its memberships and tokens; false when there was none.
     fn delete_user(&self, name: &str) -> Result<bool, StoreError>;
     /// Sets a user's password hash; false when there is no such user.
-    fn set_password(&self, name: &str, hash: &str, must_change: bool)
-    -> Result<bool, StoreError>;
+    fn set_password(&self, name: &str, hash: &str, must_change: bool) -> Result<bool, StoreError>;
     /// How many administrators there are (the last one is never removed).
     fn administrators(&self) -> Result<u64, StoreError>;
 

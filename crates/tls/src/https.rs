@@ -83,7 +83,8 @@ async fn serve_within(
         });
         let builder = {
             let mut b = hyper::server::conn::http1::Builder::new();
-            b.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+            b.timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
             b
         };
         match &tls {

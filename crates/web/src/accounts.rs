@@ -16,8 +16,7 @@ use store::{Accounts, GroupRow, UserRow};
 
 use crate::AppState;
 use crate::auth::{
-    hash_password, one_time_password, require_administrator, token_digest,
-    validate_new_password,
+    hash_password, one_time_password, require_administrator, token_digest, validate_new_password,
 };
 use crate::error::{ApiError, Code, ErrorBody};
 
@@ -107,8 +106,7 @@ fn json_body<T: DeserializeOwned>(
 /// A name: trimmed, 1 to [`MAX_NAME`] printable characters.
 pub fn validate_name(field: &str, name: &str) -> Result<String, ApiError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control)
-    {
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(ApiError::field(
             Code::InvalidBody,
             field,
@@ -216,7 +214,11 @@ pub(crate) async fn user_create(
         }
         let partitions = existing("partitions", &change.partitions, &accounts.partitions()?)?;
         let one_time = change.password.is_none().then(one_time_password);
-        let password = change.password.as_deref().or(one_time.as_deref()).unwrap_or_default();
+        let password = change
+            .password
+            .as_deref()
+            .or(one_time.as_deref())
+            .unwrap_or_default();
         accounts.put_user(&UserRow {
             name: name.clone(),
             role: role_name(change.role).into(),
@@ -249,7 +251,9 @@ pub(crate) async fn user_update(
         ));
     }
     admin(&state, &viewer, move |accounts| {
-        let mut user = accounts.user(&name)?.ok_or_else(|| not_found("user", &name))?;
+        let mut user = accounts
+            .user(&name)?
+            .ok_or_else(|| not_found("user", &name))?;
         let role = role_name(change.role);
         if user.role == "administrator" && role != user.role && accounts.administrators()? <= 1 {
             return Err(ApiError::field(
@@ -281,7 +285,9 @@ pub(crate) async fn user_delete(
     }
     let gone = name.clone();
     admin(&state, &viewer, move |accounts| {
-        let user = accounts.user(&name)?.ok_or_else(|| not_found("user", &name))?;
+        let user = accounts
+            .user(&name)?
+            .ok_or_else(|| not_found("user", &name))?;
         if user.role == "administrator" && accounts.administrators()? <= 1 {
             return Err(ApiError::new(
                 Code::Conflict,
@@ -331,7 +337,9 @@ pub(crate) async fn user_token(
     let request: TokenRequest = json_body(body, "a JSON object with label")?;
     let label = validate_name("label", &request.label)?;
     let token = admin(&state, &viewer, move |accounts| {
-        accounts.user(&name)?.ok_or_else(|| not_found("user", &name))?;
+        accounts
+            .user(&name)?
+            .ok_or_else(|| not_found("user", &name))?;
         let token = tls::random_hex(32);
         accounts.add_token(&token_digest(&token), &name, &label)?;
         Ok(NewToken {

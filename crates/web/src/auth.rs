@@ -88,7 +88,7 @@ pub fn token_digest(token: &str) -> String {
 /// A password a user chooses: long enough, bounded, printable.
 pub fn validate_new_password(field: &str, password: &str) -> Result<(), ApiError> {
     let n = password.chars().count();
-    if n < MIN_PASSWORD || n > MAX_PASSWORD || password.chars().any(char::is_control) {
+    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&n) || password.chars().any(char::is_control) {
         return Err(ApiError::field(
             Code::InvalidBody,
             field,
@@ -419,7 +419,10 @@ pub(crate) async fn sign_in(
         )
     })?;
     if user.len() > MAX_PASSWORD || password.len() > MAX_PASSWORD {
-        return Err(ApiError::new(Code::InvalidBody, "user or password too long"));
+        return Err(ApiError::new(
+            Code::InvalidBody,
+            "user or password too long",
+        ));
     }
     let addr = peer.map(|axum::Extension(ConnectInfo(a))| a.ip());
     if !state.failures.allowed(&user, addr) {
@@ -469,9 +472,8 @@ pub(crate) async fn sign_in(
 }
 
 /// An argon2 hash of a random password, verified against when the user does not exist.
-static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    hash_password(&one_time_password()).unwrap_or_default()
-});
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password(&one_time_password()).unwrap_or_default());
 
 /// `GET /api/v1/session`: who the request acts as.
 #[utoipa::path(get, path = "/api/v1/session", tag = "session", responses((status = 200, description = "Who the request acts as", body = SessionView), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
@@ -511,7 +513,10 @@ pub(crate) async fn sign_out(
     }
     (
         axum::http::StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, session_cookie("", state.secure_cookies, 0))],
+        [(
+            header::SET_COOKIE,
+            session_cookie("", state.secure_cookies, 0),
+        )],
     )
         .into_response()
 }
@@ -623,6 +628,11 @@ mod tests {
         let c = session_cookie("ab", true, 60);
         let c = c.to_str().unwrap();
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Secure"));
-        assert!(!session_cookie("ab", false, 60).to_str().unwrap().contains("Secure"));
+        assert!(
+            !session_cookie("ab", false, 60)
+                .to_str()
+                .unwrap()
+                .contains("Secure")
+        );
     }
 }

@@ -71,19 +71,25 @@ pub fn router_with(role: Arc<Role>, token: String, options: Options) -> Router {
         secure_cookies: options.https,
     };
     let api = Router::new()
-        .route(
-            "/session",
-            get(auth::current).delete(auth::sign_out),
-        )
+        .route("/session", get(auth::current).delete(auth::sign_out))
         .route("/session/password", post(auth::change_password))
-        .route("/users", get(accounts::users_list).post(accounts::user_create))
+        .route(
+            "/users",
+            get(accounts::users_list).post(accounts::user_create),
+        )
         .route(
             "/users/{name}",
             axum::routing::put(accounts::user_update).delete(accounts::user_delete),
         )
-        .route("/users/{name}/password", post(accounts::user_reset_password))
+        .route(
+            "/users/{name}/password",
+            post(accounts::user_reset_password),
+        )
         .route("/users/{name}/tokens", post(accounts::user_token))
-        .route("/groups", get(accounts::groups_list).post(accounts::group_create))
+        .route(
+            "/groups",
+            get(accounts::groups_list).post(accounts::group_create),
+        )
         .route(
             "/groups/{name}",
             axum::routing::put(accounts::group_update).delete(accounts::group_delete),
@@ -92,7 +98,10 @@ pub fn router_with(role: Arc<Role>, token: String, options: Options) -> Router {
             "/partitions",
             get(accounts::partitions_list).post(accounts::partition_create),
         )
-        .route("/partitions/{name}", axum::routing::delete(accounts::partition_delete))
+        .route(
+            "/partitions/{name}",
+            axum::routing::delete(accounts::partition_delete),
+        )
         .route("/sync/status", get(sync_status))
         .route("/sync/start", post(sync_start))
         .route("/sync/verify", post(sync_verify))

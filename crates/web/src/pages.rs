@@ -79,7 +79,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/app.css", get(stylesheet))
         .route("/pages/{file}", get(page_script));
     for page in PAGES {
-        router = router.route(&format!("/{}", page.id), get(move || async { layout(page) }));
+        router = router.route(
+            &format!("/{}", page.id),
+            get(move || async { layout(page) }),
+        );
     }
     router
 }

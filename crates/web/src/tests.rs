@@ -221,7 +221,13 @@ async fn the_page_runs_only_its_own_script_and_never_parses_text_as_html() {
             .await
             .unwrap();
         let script = String::from_utf8(bytes.to_vec()).unwrap();
-        for parser in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+        for parser in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+        ] {
             assert!(!script.contains(parser), "{path} uses {parser}");
         }
     }
@@ -473,7 +479,10 @@ async fn sessions_need_the_csrf_token_and_operators_see_only_their_partitions() 
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
     let session = cookie.split(';').next().unwrap().to_owned();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
@@ -495,10 +504,15 @@ async fn sessions_need_the_csrf_token_and_operators_see_only_their_partitions() 
             .clone()
             .oneshot(request.body(Body::from(body.to_owned())).unwrap())
     };
-    let status = |r: Result<axum::response::Response, std::convert::Infallible>| r.unwrap().status();
+    let status =
+        |r: Result<axum::response::Response, std::convert::Infallible>| r.unwrap().status();
     // A one-time password allows nothing but choosing one's own.
-    assert_eq!(status(call("GET", "/api/v1/users", None, "").await), StatusCode::FORBIDDEN);
-    let change = r#"{"current": "CURRENT", "new": "a-new-password-1"}"#.replace("CURRENT", &password);
+    assert_eq!(
+        status(call("GET", "/api/v1/users", None, "").await),
+        StatusCode::FORBIDDEN
+    );
+    let change =
+        r#"{"current": "CURRENT", "new": "a-new-password-1"}"#.replace("CURRENT", &password);
     assert_eq!(
         status(call("POST", "/api/v1/session/password", None, &change).await),
         StatusCode::FORBIDDEN,
@@ -513,7 +527,10 @@ async fn sessions_need_the_csrf_token_and_operators_see_only_their_partitions() 
         status(call("POST", "/api/v1/session/password", Some(&csrf), &change).await),
         StatusCode::NO_CONTENT
     );
-    assert_eq!(status(call("GET", "/api/v1/users", None, "").await), StatusCode::OK);
+    assert_eq!(
+        status(call("GET", "/api/v1/users", None, "").await),
+        StatusCode::OK
+    );
 
     // An operator of partition North, with a token: no entities, no settings.
     let (code, _) = test
@@ -542,9 +559,18 @@ async fn sessions_need_the_csrf_token_and_operators_see_only_their_partitions() 
                 .unwrap(),
         )
     };
-    assert_eq!(status(as_olga("GET", "/api/v1/config").await), StatusCode::FORBIDDEN);
-    assert_eq!(status(as_olga("POST", "/api/v1/sync/start").await), StatusCode::FORBIDDEN);
-    assert_eq!(status(as_olga("GET", "/api/v1/users").await), StatusCode::FORBIDDEN);
+    assert_eq!(
+        status(as_olga("GET", "/api/v1/config").await),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(as_olga("POST", "/api/v1/sync/start").await),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(as_olga("GET", "/api/v1/users").await),
+        StatusCode::FORBIDDEN
+    );
     let response = as_olga("GET", "/api/v1/session").await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     // The last administrator cannot be removed.

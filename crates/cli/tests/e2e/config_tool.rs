@@ -42,7 +42,12 @@ fn sign_in(browser: &Browser, url: &str, user: &str, password: &str) {
 }
 
 /// Waits until the element's text satisfies `check`; returns it.
-fn text_until(browser: &Browser, selector: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
+fn text_until(
+    browser: &Browser,
+    selector: &str,
+    what: &str,
+    check: impl Fn(&str) -> bool,
+) -> String {
     eventually(WAIT, what, || {
         let element = browser.find_all(selector).ok()?.into_iter().next()?;
         let text = browser.text(&element).ok()?;
@@ -50,7 +55,13 @@ fn text_until(browser: &Browser, selector: &str, what: &str, check: impl Fn(&str
     })
 }
 
-fn api(calls: &RoleCalls, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+fn api(
+    calls: &RoleCalls,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     calls.call(method, path, token, body.as_ref()).unwrap()
 }
 
@@ -75,9 +86,18 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
     cardholder["FirstName"] = json!(HOSTILE);
     sipass.ok("PUT", "/api/V1/hr/Cardholders/1", Some(cardholder));
     let hostile_id = eventually(WAIT, "the renamed cardholder in the Directory", || {
-        let (_, page) = api(&calls, "GET", "/entities?kind=cardholder&limit=1000", None, None);
+        let (_, page) = api(
+            &calls,
+            "GET",
+            "/entities?kind=cardholder&limit=1000",
+            None,
+            None,
+        );
         page["entities"].as_array()?.iter().find_map(|e| {
-            e["name"].as_str()?.contains(HOSTILE).then(|| e["id"].as_str().unwrap().to_owned())
+            e["name"]
+                .as_str()?
+                .contains(HOSTILE)
+                .then(|| e["id"].as_str().unwrap().to_owned())
         })
     });
 
@@ -90,32 +110,59 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
     });
     shoot(&browser, "signin");
     sign_in(&browser, &url, "admin", "not the password");
-    let refused = text_until(&browser, "[data-error-for='']", "the refusal", |t| !t.is_empty());
+    let refused = text_until(&browser, "[data-error-for='']", "the refusal", |t| {
+        !t.is_empty()
+    });
     assert!(refused.contains("wrong user name or password"), "{refused}");
 
     // The first administrator signs in with the one-time password and must choose its own.
     sign_in(&browser, &url, "admin", &first);
-    browser.wait_for("#change-section:not([hidden])", WAIT).unwrap();
+    browser
+        .wait_for("#change-section:not([hidden])", WAIT)
+        .unwrap();
     shoot(&browser, "signin-choose-password");
     browser
         .type_into(&browser.find("#new").unwrap(), "admin-password-2")
         .unwrap();
     browser.click(&browser.find("#change").unwrap()).unwrap();
-    eventually(WAIT, "the synchronization page after the password change", || {
-        browser.url().ok()?.ends_with("/synchronization").then_some(())
-    });
+    eventually(
+        WAIT,
+        "the synchronization page after the password change",
+        || {
+            browser
+                .url()
+                .ok()?
+                .ends_with("/synchronization")
+                .then_some(())
+        },
+    );
 
     // Synchronization: start one and watch it reach completion.
-    let kinds = browser.wait_for("#kinds tr[data-kind='cardholder']", WAIT).unwrap();
+    let kinds = browser
+        .wait_for("#kinds tr[data-kind='cardholder']", WAIT)
+        .unwrap();
     assert!(browser.text(&kinds).unwrap().starts_with("cardholder"));
     browser.click(&browser.find("#start").unwrap()).unwrap();
-    text_until(&browser, "[data-fact='trigger']", "a manual synchronization", |t| t == "manual");
-    text_until(&browser, "[data-fact='outcome']", "the synchronization to succeed", |t| {
-        t == "succeeded"
-    });
+    text_until(
+        &browser,
+        "[data-fact='trigger']",
+        "a manual synchronization",
+        |t| t == "manual",
+    );
+    text_until(
+        &browser,
+        "[data-fact='outcome']",
+        "the synchronization to succeed",
+        |t| t == "succeeded",
+    );
     let health = text_until(&browser, "#health", "the health state", |t| t == "online");
     assert_eq!(health, "online");
-    assert!(!browser.text(&browser.find("#health-reason").unwrap()).unwrap().is_empty());
+    assert!(
+        !browser
+            .text(&browser.find("#health-reason").unwrap())
+            .unwrap()
+            .is_empty()
+    );
     shoot(&browser, "synchronization");
 
     // Properties: a port out of range is refused beside its field, and nothing changes.
@@ -124,12 +171,20 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
     let port = browser.find("#port").unwrap();
     eventually(WAIT, "the settings in the form", || {
         let value = browser.property(&port, "value").ok()?;
-        (value.as_str()? != "").then_some(())
+        (!value.as_str()?.is_empty()).then_some(())
     });
     browser.type_into(&port, "70000").unwrap();
     browser.click(&browser.find("#apply").unwrap()).unwrap();
-    let error = text_until(&browser, "[data-error-for='port']", "the port's error", |t| !t.is_empty());
-    assert!(error.contains("70000") && error.contains("65535"), "{error}");
+    let error = text_until(
+        &browser,
+        "[data-error-for='port']",
+        "the port's error",
+        |t| !t.is_empty(),
+    );
+    assert!(
+        error.contains("70000") && error.contains("65535"),
+        "{error}"
+    );
     shoot(&browser, "properties-port-refused");
     let (_, after) = api(&calls, "GET", "/config", None, None);
     assert_eq!(before, after, "a refused Apply changes nothing");
@@ -137,21 +192,33 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
     // Monitoring: SiPass text is shown as text, never run or parsed.
     browser.goto(&format!("{url}monitoring")).unwrap();
     let cell = browser
-        .wait_for(&format!("#cardholders tr[data-entity='{hostile_id}'] td.name"), WAIT)
+        .wait_for(
+            &format!("#cardholders tr[data-entity='{hostile_id}'] td.name"),
+            WAIT,
+        )
         .unwrap();
     assert!(browser.text(&cell).unwrap().contains(HOSTILE));
-    assert!(browser.find_all("#main img").unwrap().is_empty(), "markup was parsed");
+    assert!(
+        browser.find_all("#main img").unwrap().is_empty(),
+        "markup was parsed"
+    );
     assert_eq!(browser.open_dialog(), None, "script ran");
     shoot(&browser, "monitoring");
 
     // Users: a partition, an operator in it, and that operator's API token.
     browser.goto(&format!("{url}users")).unwrap();
-    browser.wait_for("#users tr[data-user='admin']", WAIT).unwrap();
+    browser
+        .wait_for("#users tr[data-user='admin']", WAIT)
+        .unwrap();
     browser
         .type_into(&browser.find("#partition-name").unwrap(), "North")
         .unwrap();
-    browser.click(&browser.find("#partition-save").unwrap()).unwrap();
-    browser.wait_for("#partitions tr[data-partition='North']", WAIT).unwrap();
+    browser
+        .click(&browser.find("#partition-save").unwrap())
+        .unwrap();
+    browser
+        .wait_for("#partitions tr[data-partition='North']", WAIT)
+        .unwrap();
     browser
         .type_into(&browser.find("#user-name").unwrap(), "olga")
         .unwrap();
@@ -159,8 +226,12 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
         .type_into(&browser.find("#user-partitions").unwrap(), "North")
         .unwrap();
     browser.click(&browser.find("#user-save").unwrap()).unwrap();
-    let secret = text_until(&browser, "#secret", "olga's one-time password", |t| t.len() >= 20);
-    browser.wait_for("#users tr[data-user='olga']", WAIT).unwrap();
+    let secret = text_until(&browser, "#secret", "olga's one-time password", |t| {
+        t.len() >= 20
+    });
+    browser
+        .wait_for("#users tr[data-user='olga']", WAIT)
+        .unwrap();
     shoot(&browser, "users");
     browser.goto(&format!("{url}resources")).unwrap();
     browser.find("#databases p").unwrap();
@@ -172,39 +243,92 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
 
     // The operator, in partition North, does not see the SiPass partition's entities.
     sign_in(&browser, &url, "olga", &secret);
-    browser.wait_for("#change-section:not([hidden])", WAIT).unwrap();
+    browser
+        .wait_for("#change-section:not([hidden])", WAIT)
+        .unwrap();
     browser
         .type_into(&browser.find("#new").unwrap(), "olga-password-2")
         .unwrap();
     browser.click(&browser.find("#change").unwrap()).unwrap();
     eventually(WAIT, "olga's synchronization page", || {
-        browser.url().ok()?.ends_with("/synchronization").then_some(())
+        browser
+            .url()
+            .ok()?
+            .ends_with("/synchronization")
+            .then_some(())
     });
-    let nav = text_until(&browser, "#nav", "the operator's navigation", |t| t.contains("Monitoring"));
-    assert!(!nav.contains("Properties") && !nav.contains("Users"), "{nav}");
+    let nav = text_until(&browser, "#nav", "the operator's navigation", |t| {
+        t.contains("Monitoring")
+    });
+    assert!(
+        !nav.contains("Properties") && !nav.contains("Users"),
+        "{nav}"
+    );
     browser.goto(&format!("{url}monitoring")).unwrap();
-    let none = text_until(&browser, "#cardholders td", "the empty cardholder list", |t| !t.is_empty());
+    let none = text_until(
+        &browser,
+        "#cardholders td",
+        "the empty cardholder list",
+        |t| !t.is_empty(),
+    );
     assert_eq!(none, "No cardholder you may see.");
-    assert!(browser.find_all("#cardholders tr[data-entity]").unwrap().is_empty());
+    assert!(
+        browser
+            .find_all("#cardholders tr[data-entity]")
+            .unwrap()
+            .is_empty()
+    );
     shoot(&browser, "monitoring-operator");
     browser.goto(&format!("{url}properties")).unwrap();
-    let refused = text_until(&browser, "#page-error", "the operator's refusal", |t| !t.is_empty());
+    let refused = text_until(&browser, "#page-error", "the operator's refusal", |t| {
+        !t.is_empty()
+    });
     assert!(refused.contains("only an administrator"), "{refused}");
 
     // The API tells the same: with a token of olga's, the entity is not there.
-    let (status, token) = api(&calls, "POST", "/users/olga/tokens", None, Some(json!({"label": "e2e"})));
+    let (status, token) = api(
+        &calls,
+        "POST",
+        "/users/olga/tokens",
+        None,
+        Some(json!({"label": "e2e"})),
+    );
     assert_eq!(status, 201, "{token}");
     let olga = token["token"].as_str().unwrap();
-    let (status, _) = api(&calls, "GET", &format!("/entities/{hostile_id}"), Some(olga), None);
+    let (status, _) = api(
+        &calls,
+        "GET",
+        &format!("/entities/{hostile_id}"),
+        Some(olga),
+        None,
+    );
     assert_eq!(status, 404);
     let (_, page) = api(&calls, "GET", "/entities?kind=cardholder", Some(olga), None);
     assert_eq!(page["entities"], json!([]));
-    let (status, _) = api(&calls, "PUT", "/config", Some(olga), Some(json!({"port": 5645})));
+    let (status, _) = api(
+        &calls,
+        "PUT",
+        "/config",
+        Some(olga),
+        Some(json!({"port": 5645})),
+    );
     assert_eq!(status, 403);
     // Once North holds the SiPass entities, olga sees them.
-    let (status, body) = api(&calls, "PUT", "/config", None, Some(json!({"entity_partitions": ["North"]})));
+    let (status, body) = api(
+        &calls,
+        "PUT",
+        "/config",
+        None,
+        Some(json!({"entity_partitions": ["North"]})),
+    );
     assert_eq!(status, 200, "{body}");
-    let (status, found) = api(&calls, "GET", &format!("/entities/{hostile_id}"), Some(olga), None);
+    let (status, found) = api(
+        &calls,
+        "GET",
+        &format!("/entities/{hostile_id}"),
+        Some(olga),
+        None,
+    );
     assert_eq!(status, 200, "{found}");
     drop(browser);
     crate::support::terminate(&mut system.role);

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{DIRECTORY, connect, lock, migrate};
-use crate::accounts::{Accounts, GroupRow, Membership, UserRow};
 use crate::StoreError;
+use crate::accounts::{Accounts, GroupRow, Membership, UserRow};
 
 /// The accounts tables of a Directory the role has opened (and so migrated).
 pub struct SqliteAccounts {
@@ -133,7 +133,10 @@ impl Accounts for SqliteAccounts {
                     user.must_change_password
                 ],
             )?;
-            tx.execute("DELETE FROM user_partitions WHERE user_name = ?1", [&user.name])?;
+            tx.execute(
+                "DELETE FROM user_partitions WHERE user_name = ?1",
+                [&user.name],
+            )?;
             for p in &user.partitions {
                 tx.execute(
                     "INSERT INTO user_partitions (user_name, partition_name) VALUES (?1, ?2)",
@@ -148,12 +151,7 @@ impl Accounts for SqliteAccounts {
         self.write(|tx| Ok(tx.execute("DELETE FROM users WHERE name = ?1", [name])? > 0))
     }
 
-    fn set_password(
-        &self,
-        name: &str,
-        hash: &str,
-        must_change: bool,
-    ) -> Result<bool, StoreError> {
+    fn set_password(&self, name: &str, hash: &str, must_change: bool) -> Result<bool, StoreError> {
         self.write(|tx| {
             Ok(tx.execute(
                 "UPDATE users SET password_hash = ?2, must_change_password = ?3 WHERE name = ?1",
@@ -204,7 +202,10 @@ impl Accounts for SqliteAccounts {
                 "INSERT INTO user_groups (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
                 [&group.name],
             )?;
-            tx.execute("DELETE FROM group_members WHERE group_name = ?1", [&group.name])?;
+            tx.execute(
+                "DELETE FROM group_members WHERE group_name = ?1",
+                [&group.name],
+            )?;
             tx.execute(
                 "DELETE FROM group_partitions WHERE group_name = ?1",
                 [&group.name],
@@ -306,7 +307,10 @@ mod tests {
         assert_eq!(m.groups, ["night"]);
         assert_eq!(m.partitions, ["North", "South"]);
         assert!(accounts.delete_partition("South").unwrap());
-        assert_eq!(accounts.membership("olga").unwrap().unwrap().partitions, ["North"]);
+        assert_eq!(
+            accounts.membership("olga").unwrap().unwrap().partitions,
+            ["North"]
+        );
         accounts.add_token("d1", "olga", "script").unwrap();
         assert_eq!(accounts.token_user("d1").unwrap().as_deref(), Some("olga"));
         assert!(accounts.delete_user("olga").unwrap());

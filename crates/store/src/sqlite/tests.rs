@@ -301,7 +301,8 @@ fn a_database_from_a_newer_release_is_refused_naming_both_versions() {
     );
     let text = err.to_string();
     assert!(
-        text.contains(&format!("version {}", LATEST + 1)) && text.contains(&format!("version {LATEST}")),
+        text.contains(&format!("version {}", LATEST + 1))
+            && text.contains(&format!("version {LATEST}")),
         "{text}"
     );
     assert!(crate::open_read_only(&path).is_err());

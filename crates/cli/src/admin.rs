@@ -73,6 +73,10 @@ pub enum ConfigCommand {
         /// SiPass event types never stored, comma-separated (e.g. "Door Closed"); "" for none.
         #[arg(long)]
         events_ignored: Option<String>,
+        /// The partitions SiPass entities and their events belong to, comma-separated (an
+        /// operator sees them when it belongs to one).
+        #[arg(long)]
+        entity_partitions: Option<String>,
     },
 }
 
@@ -265,8 +269,12 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
             sync_credentials,
             events_not_logged,
             events_ignored,
+            entity_partitions,
         } => {
             let mut change = serde_json::Map::new();
+            if let Some(list) = entity_partitions {
+                change.insert("entity_partitions".into(), Value::String(list));
+            }
             if let Some(list) = events_not_logged {
                 change.insert("events_not_logged".into(), Value::String(list));
             }
@@ -287,7 +295,7 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
             }
             if change.is_empty() {
                 bail!(
-                    "nothing to set: give --host, --port, --sync-credentials, --events-not-logged and/or --events-ignored"
+                    "nothing to set: give --host, --port, --sync-credentials, --events-not-logged, --events-ignored and/or --entity-partitions"
                 );
             }
             let settings = Api::new(&target)?.put("/config", &change).await?;
@@ -312,6 +320,7 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
         };
         out!("events not logged: {}", list(&settings.events_not_logged));
         out!("events ignored:    {}", list(&settings.events_ignored));
+        out!("entity partitions: {}", list(&settings.entity_partitions));
     }
     Ok(())
 }

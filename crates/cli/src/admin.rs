@@ -77,6 +77,21 @@ pub enum ConfigCommand {
         /// operator sees them when it belongs to one).
         #[arg(long)]
         entity_partitions: Option<String>,
+        /// Default recipients of new alarm entities, comma-separated "user:NAME" and
+        /// "group:NAME" (applied when an alarm class first appears); "" for nobody.
+        #[arg(long)]
+        alarm_recipients: Option<String>,
+        /// Partitions of every alarm entity, comma-separated; reapplied to every alarm at
+        /// once, removing partitions added by hand; "" for none.
+        #[arg(long)]
+        alarm_partitions: Option<String>,
+        /// An http:// address each alarm change is posted to as JSON; "" for none.
+        #[arg(long)]
+        alarm_webhook_url: Option<String>,
+        /// Link a SiPass pulse pattern to an output behaviour, PATTERN=BEHAVIOUR (patterns:
+        /// fast-pulse, single-pulse, slow-pulse, toggle); repeat for several.
+        #[arg(long, value_name = "PATTERN=BEHAVIOUR")]
+        output_behaviour: Vec<String>,
     },
 }
 
@@ -270,8 +285,27 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
             events_not_logged,
             events_ignored,
             entity_partitions,
+            alarm_recipients,
+            alarm_partitions,
+            alarm_webhook_url,
+            output_behaviour,
         } => {
             let mut change = serde_json::Map::new();
+            for (key, value) in [
+                ("alarm_recipients", alarm_recipients),
+                ("alarm_partitions", alarm_partitions),
+                ("alarm_webhook_url", alarm_webhook_url),
+            ] {
+                if let Some(value) = value {
+                    change.insert(key.into(), Value::String(value));
+                }
+            }
+            if !output_behaviour.is_empty() {
+                change.insert(
+                    "output_behaviours".into(),
+                    Value::Object(crate::commands::behaviour_pairs(&output_behaviour)?),
+                );
+            }
             if let Some(list) = entity_partitions {
                 change.insert("entity_partitions".into(), Value::String(list));
             }
@@ -295,7 +329,7 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
             }
             if change.is_empty() {
                 bail!(
-                    "nothing to set: give --host, --port, --sync-credentials, --events-not-logged, --events-ignored and/or --entity-partitions"
+                    "nothing to set: give --host, --port, --sync-credentials, --events-not-logged, --events-ignored, --alarm-recipients, --alarm-partitions, --alarm-webhook-url, --output-behaviour and/or --entity-partitions"
                 );
             }
             let settings = Api::new(&target)?.put("/config", &change).await?;
@@ -321,6 +355,14 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
         out!("events not logged: {}", list(&settings.events_not_logged));
         out!("events ignored:    {}", list(&settings.events_ignored));
         out!("entity partitions: {}", list(&settings.entity_partitions));
+        let recipients = crate::alarms::recipients_text(&settings.alarm_recipients);
+        out!("alarm recipients:  {recipients}");
+        out!("alarm partitions:  {}", list(&settings.alarm_partitions));
+        let webhook = Some(settings.alarm_webhook_url.as_str()).filter(|u| !u.is_empty());
+        out!("alarm webhook:     {}", webhook.unwrap_or("(none)"));
+        for (pattern, behaviour) in &settings.output_behaviours {
+            out!("output behaviour:  {pattern:<13} -> {}", shown(behaviour));
+        }
     }
     Ok(())
 }
@@ -426,6 +468,13 @@ fn print_status(status: &SyncStatus) {
             format!(" ({})", u.kinds.join(", "))
         };
         out!("Unavailable: {}{kinds}: {}", u.feature, u.reason);
+    }
+    if let (Some(applied), Some(proxy), Some(behind)) = (
+        status.revisions.applied,
+        status.revisions.proxy,
+        status.revisions.behind,
+    ) {
+        out!("Real time: {behind} revisions behind the proxy (at {applied} of {proxy})");
     }
     out!();
     out!(

@@ -42,6 +42,10 @@ impl Api {
             token,
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(30))
+                .default_headers(reqwest::header::HeaderMap::from_iter([(
+                    reqwest::header::HeaderName::from_static(web::commands::APPLICATION_HEADER),
+                    reqwest::header::HeaderValue::from_static("CLI"),
+                )]))
                 .build()?,
         })
     }
@@ -62,12 +66,45 @@ impl Api {
     /// `GET` of the API path made of `segments`, each encoded as one path segment (an id
     /// with a slash or a question mark stays one id).
     pub async fn get_at<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T> {
+        let url = self.url_at(segments)?;
+        self.send(self.http.get(url)).await
+    }
+
+    /// Like [`Api::get_at`], with `None` when the role answers 404 (no such entity).
+    pub async fn get_at_if_found<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+    ) -> Result<Option<T>> {
+        let response = self
+            .http
+            .get(self.url_at(segments)?)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        self.read(response).await.map(Some)
+    }
+
+    /// `POST` of `body` as JSON to the API path made of `segments` (each one segment).
+    pub async fn post_at<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &impl Serialize,
+    ) -> Result<T> {
+        let url = self.url_at(segments)?;
+        self.send(self.http.post(url).json(body)).await
+    }
+
+    fn url_at(&self, segments: &[&str]) -> Result<reqwest::Url> {
         let mut url = reqwest::Url::parse(&self.url(""))
             .with_context(|| format!("the role's address '{}' is not a URL", self.base))?;
         url.path_segments_mut()
             .map_err(|()| anyhow::anyhow!("the role's address '{}' cannot take a path", self.base))?
             .extend(segments);
-        self.send(self.http.get(url)).await
+        Ok(url)
     }
 
     pub async fn post<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
@@ -94,13 +131,24 @@ impl Api {
 
     /// Sends with the token; an error answer becomes its `message` (and `field`).
     async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T> {
-        let response = request.bearer_auth(&self.token).send().await.map_err(|e| {
-            anyhow::anyhow!(
-                "cannot reach the role at {}: {}; is the role running?",
-                self.base,
-                protocol::error_chain(&e)
-            )
-        })?;
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        self.read(response).await
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> anyhow::Error {
+        anyhow::anyhow!(
+            "cannot reach the role at {}: {}; is the role running?",
+            self.base,
+            protocol::error_chain(e)
+        )
+    }
+
+    /// An answer's body as `T`; an error answer becomes its `message` (and `field`).
+    async fn read<T: DeserializeOwned>(&self, response: reqwest::Response) -> Result<T> {
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| {
             anyhow::anyhow!(

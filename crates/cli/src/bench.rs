@@ -44,6 +44,12 @@ pub struct BenchArgs {
     /// Events phase (4b): seconds of events journaled before a role starts storing them.
     #[arg(long, default_value_t = 10)]
     stored_fill_secs: u64,
+    /// Alarm phase (5b): alarms raised in the simulator, each timed to its trigger in the role.
+    #[arg(long, default_value_t = 500)]
+    alarm_samples: usize,
+    /// Run only the alarm phase (5b), e.g. while working on the alarm path.
+    #[arg(long)]
+    alarms_only: bool,
     /// Write SVG charts of the run into this folder: entities per second over the
     /// synchronization, and the latency distributions of the real-time and event phases.
     #[arg(long)]
@@ -72,7 +78,7 @@ fn cpu_secs(pid: u32) -> Option<f64> {
     (per_sec > 0).then(|| ticks / per_sec as f64)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -211,6 +217,10 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
     });
     let mut curves = Curves::default();
 
+    if args.alarms_only {
+        alarm_phase(&args, &bin, root.path(), &mut report).await?;
+        return finish(args, &report, &curves);
+    }
     if !args.events_only {
         sync_phases(&args, &bin, root.path(), &mut report, &mut curves).await?;
     }
@@ -244,11 +254,37 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
     report["role_events_backlog"] = json!(stored.backlog);
     report["role_events_stored"] = json!(stored.stored);
 
+    alarm_phase(&args, &bin, root.path(), &mut report).await?;
+    finish(args, &report, &curves)
+}
+
+/// (5b): the time from an alarm raised in SiPass to the alarm triggered in the role.
+async fn alarm_phase(
+    args: &BenchArgs,
+    bin: &Binary,
+    root: &Path,
+    report: &mut Value,
+) -> Result<()> {
+    eprintln!(
+        "(5b) alarms: {} raised in SiPass, each timed to its trigger in the role",
+        args.alarm_samples
+    );
+    let alarms =
+        crate::bench_alarms::alarm_latency(bin, &root.join("alarms"), args.alarm_samples.max(1))
+            .await?;
+    report["alarm_p50_ms"] = json!(alarms.p50_ms);
+    report["alarm_p99_ms"] = json!(alarms.p99_ms);
+    report["alarm_samples"] = json!(alarms.samples);
+    Ok(())
+}
+
+/// Charts, the table and the JSON report.
+fn finish(args: BenchArgs, report: &Value, curves: &Curves) -> Result<()> {
     if let Some(dir) = &args.plot {
-        write_plots(dir, &report, &curves)?;
+        write_plots(dir, report, curves)?;
     }
-    print_table(&report);
-    let text = serde_json::to_string_pretty(&report)?;
+    print_table(report);
+    let text = serde_json::to_string_pretty(report)?;
     out!("{text}");
     if let Some(path) = args.out {
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
@@ -382,6 +418,9 @@ fn print_table(report: &Value) {
         ("role_events_stored_per_sec", "events/s", ">= 50000"),
         ("event_p99_ms", "ms", "< 50"),
         ("event_markers", "samples", ""),
+        ("alarm_p50_ms", "ms", ""),
+        ("alarm_p99_ms", "ms", "< 50"),
+        ("alarm_samples", "samples", ""),
         ("resume_extra_pct", "%", "< 5"),
     ];
     eprintln!("{:<24} {:>14} {:<10} target", "figure", "value", "unit");

@@ -70,9 +70,79 @@ pub fn prepare_default(data: &std::path::Path, service: &str) -> std::io::Result
     Ok(())
 }
 
+/// The file a running service holds locked in its data folder.
+pub const LOCK_FILE: &str = "sipass-bridge.lock";
+
+/// Held for as long as a service runs on a data folder. A second process on the same
+/// folder would share its databases and files (a role's address file overwritten, "database
+/// is locked" at random), so it is refused at start, naming the first. The operating system
+/// releases the lock when the process ends, however it ends.
+pub struct FolderLock {
+    _file: std::fs::File,
+}
+
+/// Locks `data` for `service`, or names the process that holds it.
+pub fn lock(data: &std::path::Path, service: &str) -> anyhow::Result<FolderLock> {
+    use anyhow::Context;
+    use std::io::{Read, Seek, Write};
+    let path = data.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            let mut holder = || -> std::io::Result<()> {
+                file.set_len(0)?;
+                file.rewind()?;
+                writeln!(file, "{} {service}", std::process::id())
+            };
+            holder().with_context(|| format!("cannot write the lock file {}", path.display()))?;
+            Ok(FolderLock { _file: file })
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            let holder = match text.split_whitespace().collect::<Vec<_>>()[..] {
+                [pid, service, ..] => format!("a sipass-bridge {service} (process {pid})"),
+                _ => "another sipass-bridge process".to_owned(),
+            };
+            anyhow::bail!(
+                "{holder} is already running on the data folder {}; stop it first, or give this {service} a data folder of its own (--data)",
+                data.display()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_service_on_a_locked_data_folder_is_refused_naming_the_first() {
+        let dir = std::env::temp_dir().join(format!("sipass-bridge-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let first = lock(&dir, "role").unwrap();
+        let refused = lock(&dir, "proxy").err().expect("refused").to_string();
+        assert!(
+            refused.contains(&format!(
+                "a sipass-bridge role (process {})",
+                std::process::id()
+            )),
+            "{refused}"
+        );
+        assert!(refused.contains(&dir.display().to_string()), "{refused}");
+        drop(first);
+        let _again = lock(&dir, "proxy").expect("free once the first is gone");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn a_service_managers_state_directory_comes_first() {

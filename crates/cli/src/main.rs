@@ -11,9 +11,12 @@ macro_rules! out {
 }
 
 mod admin;
+mod alarms;
 mod api;
 mod bench;
+mod bench_alarms;
 mod bench_events;
+mod commands;
 mod config_file;
 mod data_folder;
 mod db;
@@ -91,6 +94,16 @@ enum Command {
         #[command(subcommand)]
         command: events::EventsCommand,
     },
+    /// Alarms: list them, acknowledge one (sent to SiPass), its history, the alarm entities.
+    Alarms {
+        #[command(subcommand)]
+        command: alarms::AlarmsCommand,
+    },
+    /// Send a command to a door, intrusion area or output (through the proxy to SiPass).
+    #[command(name = "command")]
+    Send(commands::CommandArgs),
+    /// The activity trail: every command sent, by whom, from where, and how it ended.
+    Activity(commands::ActivityArgs),
     /// The databases of a data folder: schema version, size and rows, and updating them to
     /// this release's schema (with the role or proxy stopped).
     Db {
@@ -154,6 +167,9 @@ fn main() -> ExitCode {
             Command::Bench(args) => bench::bench(args).await,
             Command::Db { command } => db::db(command),
             Command::Events { command } => events::events(command).await,
+            Command::Alarms { command } => alarms::alarms(command).await,
+            Command::Send(args) => commands::command(args).await,
+            Command::Activity(args) => commands::activity(args).await,
         }
     });
     // Everything that must be saved has been by now; a background task still busy must not

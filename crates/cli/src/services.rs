@@ -257,6 +257,7 @@ fn sim_config(site: &SiteArgs, data: &Path) -> sim::SimConfig {
 
 pub async fn sim(args: SimArgs) -> Result<()> {
     let shutdown = shutdown_on_signal();
+    let _lock = crate::data_folder::lock(&args.data, "sim")?;
     warn_if_others_can_read(&args.data);
     let listener = bind(args.listen, "SiPass simulator").await?;
     let running = sim::start(
@@ -311,6 +312,7 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
     let shutdown = shutdown_on_signal();
     crate::data_folder::prepare_default(&args.data, "proxy")
         .with_context(|| format!("cannot create the data folder {}", args.data.display()))?;
+    let _lock = crate::data_folder::lock(&args.data, "proxy")?;
     warn_if_others_can_read(&args.data);
     let password = secret(
         args.sipass_password_file.as_deref(),
@@ -505,6 +507,7 @@ pub async fn role(args: RoleArgs) -> Result<()> {
     if !args.data.is_dir() {
         bail!(role::RoleError::NoDataFolder(args.data.clone()));
     }
+    let _lock = crate::data_folder::lock(&args.data, "role")?;
     warn_if_others_can_read(&args.data);
     let listener = bind(args.listen, "Config Tool").await?;
     let https = match (&args.tls_cert, &args.tls_key) {
@@ -542,6 +545,10 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
     let (sim_dir, proxy_dir) = (args.data.join("sim"), args.data.join("proxy"));
     std::fs::create_dir_all(&proxy_dir)
         .with_context(|| format!("cannot create {}", proxy_dir.display()))?;
+    let _locks = (
+        crate::data_folder::lock(&args.data, "demo")?,
+        crate::data_folder::lock(&proxy_dir, "demo")?,
+    );
     let shutdown = shutdown_on_signal();
     let loopback: SocketAddr = "127.0.0.1:0".parse()?;
 

@@ -19,12 +19,14 @@ pub enum EntityKind {
     ApbCluster,
     ApbArea,
     IntrusionArea,
+    /// An output point (door lock relay or auxiliary output): what output commands drive.
+    Output,
     AlarmClass,
 }
 
 impl EntityKind {
     /// Every kind, in the order a full synchronization takes them (groups before members).
-    pub const ALL: [EntityKind; 10] = [
+    pub const ALL: [EntityKind; 11] = [
         EntityKind::Unit,
         EntityKind::AlarmClass,
         EntityKind::Workgroup,
@@ -33,6 +35,7 @@ impl EntityKind {
         EntityKind::ApbCluster,
         EntityKind::ApbArea,
         EntityKind::IntrusionArea,
+        EntityKind::Output,
         EntityKind::Cardholder,
         EntityKind::Credential,
     ];
@@ -49,6 +52,7 @@ impl EntityKind {
             EntityKind::ApbCluster => "apb-cluster",
             EntityKind::ApbArea => "apb-area",
             EntityKind::IntrusionArea => "intrusion-area",
+            EntityKind::Output => "output",
             EntityKind::AlarmClass => "alarm-class",
         }
     }
@@ -75,7 +79,7 @@ impl FromStr for EntityKind {
             .ok_or_else(|| {
                 UnknownKind(
                     s.to_owned(),
-                    "cardholder, credential, workgroup, unit, doorset, bank, apb-cluster, apb-area, intrusion-area, alarm-class",
+                    "cardholder, credential, workgroup, unit, doorset, bank, apb-cluster, apb-area, intrusion-area, output, alarm-class",
                 )
             })
     }
@@ -97,6 +101,7 @@ pub enum DirectoryKind {
     IntrusionDetectionArea,
     AccessControlUnit,
     IntrusionDetectionUnit,
+    Output,
     Alarm,
 }
 
@@ -113,6 +118,7 @@ impl DirectoryKind {
             DirectoryKind::IntrusionDetectionArea => "intrusion-detection-area",
             DirectoryKind::AccessControlUnit => "access-control-unit",
             DirectoryKind::IntrusionDetectionUnit => "intrusion-detection-unit",
+            DirectoryKind::Output => "output",
             DirectoryKind::Alarm => "alarm",
         }
     }

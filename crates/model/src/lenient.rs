@@ -73,7 +73,46 @@ fn misplaced_list(value: &Value, shape: &Value, at: &str) -> Option<String> {
 
 /// `value` normalised against `shape` (see the module documentation); `None` for `null`,
 /// which the caller leaves out so that the field takes its default.
+///
+/// What SiPass sends is nearly always normal already (its own spelling and types): that is
+/// checked first, without allocating, and such a value is returned as it is. Rebuilding
+/// every object was most of the proxy's CPU time in a first load.
 pub fn normalise(value: Value, shape: &Value) -> Option<Value> {
+    if is_normal(&value, shape) {
+        return Some(value);
+    }
+    rebuild(value, shape)
+}
+
+/// Whether [`rebuild`] would return `value` unchanged: no `null` (it would be dropped), no
+/// key in another spelling than the field's, no scalar of another type than its field's.
+/// Mirrors `rebuild`'s rules case by case.
+fn is_normal(value: &Value, shape: &Value) -> bool {
+    match (value, shape) {
+        (Value::Null, _) => false,
+        (Value::Object(object), Value::Object(fields)) if !fields.is_empty() => {
+            object.iter().all(|(key, value)| match fields.get(key) {
+                Some(field_shape) => is_normal(value, field_shape),
+                // An unknown key is kept as it is, unless it is a field in another spelling.
+                None => {
+                    !fields.keys().any(|k| k.eq_ignore_ascii_case(key))
+                        && is_normal(value, &Value::Null)
+                }
+            })
+        }
+        (Value::Array(items), Value::Array(example)) if !example.is_empty() => {
+            items.iter().all(|item| is_normal(item, &example[0]))
+        }
+        (value, Value::String(_)) => !matches!(value, Value::Number(_) | Value::Bool(_)),
+        (Value::String(_), Value::Number(_)) => false,
+        (Value::Number(n), Value::Number(example)) => example.is_f64() || !n.is_f64(),
+        (Value::String(_) | Value::Number(_), Value::Bool(_)) => false,
+        _ => true,
+    }
+}
+
+/// `value` normalised against `shape` by building it again.
+fn rebuild(value: Value, shape: &Value) -> Option<Value> {
     match (value, shape) {
         (Value::Null, _) => None,
         (Value::Object(object), Value::Object(fields)) if !fields.is_empty() => {
@@ -97,8 +136,8 @@ pub fn normalise(value: Value, shape: &Value) -> Option<Value> {
 fn normalise_object(object: Map<String, Value>, fields: &Map<String, Value>) -> Map<String, Value> {
     let mut out = Map::new();
     for (key, value) in object {
-        let (name, field_shape) = match fields.get_key_value(&key) {
-            Some((k, s)) => (k.clone(), s),
+        let (name, field_shape) = match fields.get(&key) {
+            Some(s) => (key, s),
             None => match fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(&key)) {
                 Some((k, s)) => (k.clone(), s),
                 None => (key, &Value::Null),
@@ -247,5 +286,43 @@ mod tests {
             bind(json!({"AccessRule": [{"RuleType": ""}, {"RuleType": 3.0}]})).unwrap();
         assert_eq!(level.access_rule[0].rule_type, 0);
         assert_eq!(level.access_rule[1].rule_type, 3);
+    }
+
+    #[test]
+    fn a_value_found_normal_is_what_rebuilding_it_gives() {
+        let shape = Level::shape();
+        let values = [
+            json!({"Token": "1", "Name": "Lobby", "AccessRule": [{"RuleToken": "2", "RuleType": 1, "IsFavourite": true}]}),
+            json!({"Token": "1", "Extra": {"a": null}, "_links": [null]}),
+            json!({"Token": "1", "Extra": null}),
+            json!({"token": "1"}),
+            json!({"Token": "1", "token": "2"}),
+            json!({"Token": 1}),
+            json!({"Token": true}),
+            json!({"Token": {"x": 1}}),
+            json!({"AccessRule": [null]}),
+            json!({"AccessRule": [{"RuleType": "2"}]}),
+            json!({"AccessRule": [{"RuleType": 2.0}]}),
+            json!({"AccessRule": [{"RuleType": 2.5}]}),
+            json!({"AccessRule": [{"RuleType": true}]}),
+            json!({"AccessRule": [{"IsFavourite": "true"}]}),
+            json!({"AccessRule": [{"IsFavourite": 1}]}),
+            json!({"AccessRule": [{"IsFavourite": 7}]}),
+            json!({"AccessRule": [{"IsFavourite": [1]}]}),
+            json!({"AccessRule": {"RuleType": 2}}),
+            json!({"Name": ["a"]}),
+            json!([1, 2]),
+            json!("text"),
+        ];
+        for value in values {
+            let normal = is_normal(&value, &shape);
+            let rebuilt = rebuild(value.clone(), &shape);
+            assert_eq!(normalise(value.clone(), &shape), rebuilt, "{value}");
+            if normal {
+                assert_eq!(rebuilt, Some(value.clone()), "found normal: {value}");
+            }
+        }
+        assert!(is_normal(&json!({"Token": "1", "Name": "Lobby"}), &shape));
+        assert!(!is_normal(&json!({"token": "1"}), &shape));
     }
 }

@@ -4,6 +4,7 @@
 //! simulator, the proxy and the plugin role use to talk about the same things.
 
 pub mod access;
+pub mod commands;
 pub mod digest;
 pub mod event_mapping;
 pub mod kind;

@@ -20,7 +20,7 @@ use crate::{DirectoryKind, EntityKind};
 
 /// The SiPass object kinds the bridge serves besides cardholders (and the credentials split
 /// out of them), with the kind each is served as.
-pub const SERVED_OBJECTS: [(ObjectKind, EntityKind); 8] = [
+pub const SERVED_OBJECTS: [(ObjectKind, EntityKind); 9] = [
     (ObjectKind::WorkGroup, EntityKind::Workgroup),
     (ObjectKind::Unit, EntityKind::Unit),
     (ObjectKind::Doorset, EntityKind::Doorset),
@@ -28,6 +28,7 @@ pub const SERVED_OBJECTS: [(ObjectKind, EntityKind); 8] = [
     (ObjectKind::ApbCluster, EntityKind::ApbCluster),
     (ObjectKind::ApbArea, EntityKind::ApbArea),
     (ObjectKind::IntrusionArea, EntityKind::IntrusionArea),
+    (ObjectKind::Output, EntityKind::Output),
     (ObjectKind::AlarmClass, EntityKind::AlarmClass),
 ];
 
@@ -58,6 +59,7 @@ impl DirectoryKind {
             EntityKind::Bank => &[DirectoryKind::Elevator],
             EntityKind::ApbCluster | EntityKind::ApbArea => &[DirectoryKind::Area],
             EntityKind::IntrusionArea => &[DirectoryKind::IntrusionDetectionArea],
+            EntityKind::Output => &[DirectoryKind::Output],
             EntityKind::AlarmClass => &[DirectoryKind::Alarm],
         }
     }
@@ -78,7 +80,15 @@ pub fn directory_fields(payload: &[u8]) -> String {
 }
 
 /// Fields of device objects that are runtime state, not configuration.
-pub const RUNTIME_FIELDS: [&str; 5] = ["State", "CommState", "TamperState", "PowerState", "_links"];
+pub const RUNTIME_FIELDS: [&str; 7] = [
+    "State",
+    "CommState",
+    "TamperState",
+    "PowerState",
+    "LastOverride",
+    "Pulses",
+    "_links",
+];
 
 /// One SiPass object as the bridge serves it.
 #[derive(Debug, Clone, PartialEq, Eq)]

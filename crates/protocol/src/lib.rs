@@ -70,6 +70,7 @@ pub fn kind_to_wire(kind: EntityKind) -> pb::EntityKind {
         EntityKind::ApbCluster => pb::EntityKind::ApbCluster,
         EntityKind::ApbArea => pb::EntityKind::ApbArea,
         EntityKind::IntrusionArea => pb::EntityKind::IntrusionArea,
+        EntityKind::Output => pb::EntityKind::Output,
         EntityKind::AlarmClass => pb::EntityKind::AlarmClass,
     }
 }
@@ -86,6 +87,7 @@ pub fn kind_from_wire(value: i32) -> Result<EntityKind, Status> {
         Ok(pb::EntityKind::ApbCluster) => EntityKind::ApbCluster,
         Ok(pb::EntityKind::ApbArea) => EntityKind::ApbArea,
         Ok(pb::EntityKind::IntrusionArea) => EntityKind::IntrusionArea,
+        Ok(pb::EntityKind::Output) => EntityKind::Output,
         Ok(pb::EntityKind::AlarmClass) => EntityKind::AlarmClass,
         Ok(pb::EntityKind::Unspecified) | Err(_) => {
             return Err(Status::invalid_argument(format!(

@@ -210,15 +210,24 @@ async fn fetch_cardholders(
 /// (and kept as it was in the cache, since unseen cardholders are confirmed before they are
 /// deleted).
 async fn page_changes(client: &HrClient, records: Vec<Value>) -> Result<Vec<Change>, SiPassError> {
-    let mut changes = Vec::with_capacity(records.len() * 2);
+    let mut complete_records = Vec::with_capacity(records.len());
     for record in records {
-        let record = complete(client, record).await?;
-        match cardholder_changes(record, client.hr_url()) {
-            Ok(cardholder) => changes.extend(cardholder),
-            Err(e) => tracing::warn!("skipped a cardholder: {e}"),
-        }
+        complete_records.push(complete(client, record).await?);
     }
-    Ok(changes)
+    // Mapping (and encoding each payload) is CPU work: on a blocking thread, beside the
+    // previous page's write and the next page's read.
+    let url = client.hr_url().to_owned();
+    Ok(runtime::blocking(move || {
+        let mut changes = Vec::with_capacity(complete_records.len() * 2);
+        for record in complete_records {
+            match cardholder_changes(record, &url) {
+                Ok(cardholder) => changes.extend(cardholder),
+                Err(e) => tracing::warn!("skipped a cardholder: {e}"),
+            }
+        }
+        changes
+    })
+    .await)
 }
 
 /// Notes which cardholders and credentials a page holds.

@@ -75,7 +75,7 @@ impl Worker for GrpcServer {
             None => "serving roles".to_owned(),
         });
         let stop = ctx.shutdown.clone();
-        Server::builder()
+        let serve = Server::builder()
             .http2_keepalive_interval(Some(KEEPALIVE))
             .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
             .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
@@ -84,14 +84,29 @@ impl Worker for GrpcServer {
             .add_service(intercepted)
             // Without the token, as health checkers (grpc_health_probe, Kubernetes) call it.
             .add_service(health_service)
-            .serve_with_incoming_shutdown(incoming, async move { stop.wait().await })
-            .await
-            .map_err(|e| {
+            .serve_with_incoming_shutdown(incoming, async move { stop.wait().await });
+        // A graceful stop waits for every open call, and a role's Watch and Events streams
+        // never end by themselves: after a short grace the server is dropped, which closes
+        // them (the role resumes where it was from its own position).
+        let grace = async {
+            ctx.shutdown.wait().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::select! {
+            served = serve => served.map_err(|e| {
                 tracing::error!(?addr, "the bridge protocol server stopped: {e}");
                 format!("the bridge protocol server stopped: {e}")
-            })
+            }),
+            () = grace => {
+                tracing::info!("closed the streams still open {} s after the stop", SHUTDOWN_GRACE.as_secs());
+                Ok(())
+            }
+        }
     }
 }
+
+/// How long a stop waits for open calls before closing them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Keeps the standard gRPC health service (`grpc.health.v1.Health`, without the token) in
 /// step with the proxy: SERVING, for the whole server ("") and for the bridge service, once

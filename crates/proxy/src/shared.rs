@@ -73,7 +73,7 @@ impl Shared {
                 "devices",
                 &Self::management_kinds(),
                 format!(
-                    "{why}: units, doors, elevators, areas and alarm classes are not synchronized"
+                    "{why}: units, doors, elevators, areas, outputs and alarm classes are not synchronized"
                 ),
             ));
             out.push(unavailable(

@@ -79,6 +79,8 @@ async fn feed(
         };
         if let Some(last) = changes.last() {
             after = last.revision;
+            // Read after the changes: never below them, so the role's lag is never negative.
+            let head_revision = shared.cache.revision().max(after);
             let batch: Vec<pb::Change> = changes
                 .into_iter()
                 .filter(|c| kinds.is_empty() || kinds.contains(&c.kind))
@@ -87,7 +89,11 @@ async fn feed(
             for changes in protocol::split_within(batch, protocol::STREAM_BATCH_BYTES, |c| {
                 c.payload.len() + c.id.len() + c.name.len()
             }) {
-                if !send(tx, Event::Changes(pb::ChangeBatch { changes })).await {
+                let batch = pb::ChangeBatch {
+                    changes,
+                    head_revision,
+                };
+                if !send(tx, Event::Changes(batch)).await {
                     return Ok(());
                 }
             }

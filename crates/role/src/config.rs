@@ -1,6 +1,8 @@
 //! The role's connection settings (the Properties page), kept in the Directory and changed
 //! only as a whole after every field has been validated.
 
+use model::access::Recipient;
+use model::commands::PulsePattern;
 use serde::{Deserialize, Serialize};
 use store::{Directory, StoreError};
 
@@ -24,6 +26,21 @@ pub struct RoleSettings {
     /// operator sees the entities when it belongs to one of them (docs/config-tool.md).
     #[serde(default)]
     pub entity_partitions: Vec<String>,
+    /// Who a new alarm entity notifies (users and user groups); applied when an alarm class
+    /// becomes an alarm entity, never afterwards. Empty: nobody will be notified.
+    #[serde(default)]
+    pub alarm_recipients: Vec<Recipient>,
+    /// The partitions every alarm entity belongs to. Authoritative: changing it reapplies
+    /// it to every alarm entity, removing partitions added by hand.
+    #[serde(default)]
+    pub alarm_partitions: Vec<String>,
+    /// Where each alarm change is posted as JSON (http or https); empty: no webhook.
+    #[serde(default)]
+    pub alarm_webhook_url: String,
+    /// The output behaviour each SiPass pulse pattern is linked to, by pattern
+    /// (fast-pulse, single-pulse, slow-pulse, toggle): a command may name the behaviour.
+    #[serde(default)]
+    pub output_behaviours: std::collections::BTreeMap<String, String>,
 }
 
 /// A change: only the fields given change.
@@ -36,6 +53,11 @@ pub struct SettingsChange {
     pub events_not_logged: Option<serde_json::Value>,
     pub events_ignored: Option<serde_json::Value>,
     pub entity_partitions: Option<serde_json::Value>,
+    pub alarm_recipients: Option<serde_json::Value>,
+    pub alarm_partitions: Option<serde_json::Value>,
+    pub alarm_webhook_url: Option<String>,
+    /// `{"toggle": "SiPass toggle output", ...}`: only the patterns given change.
+    pub output_behaviours: Option<serde_json::Value>,
 }
 
 /// A refused value, naming the field.
@@ -212,7 +234,7 @@ pub fn validate_ignored(value: &serde_json::Value) -> Result<Vec<String>, Invali
 pub const DEFAULT_ENTITY_PARTITION: &str = "SiPass";
 
 /// Partition names: at least one, printable, 1 to 64 characters each, without repeats.
-pub fn validate_partitions(value: &serde_json::Value) -> Result<Vec<String>, InvalidSetting> {
+pub fn validate_entity_partitions(value: &serde_json::Value) -> Result<Vec<String>, InvalidSetting> {
     let invalid = |message: String| InvalidSetting {
         field: "entity_partitions",
         message,
@@ -258,6 +280,18 @@ pub fn read(directory: &dyn Directory) -> Result<RoleSettings, StoreError> {
             .is_none_or(|v| v == "true"),
         events_not_logged: stored_list(directory, keys::EVENTS_NOT_LOGGED)?,
         events_ignored: stored_list(directory, keys::EVENTS_IGNORED)?,
+        alarm_recipients: directory
+            .config(keys::ALARM_RECIPIENTS)?
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default(),
+        alarm_partitions: stored_list(directory, keys::ALARM_PARTITIONS)?,
+        alarm_webhook_url: directory
+            .config(keys::ALARM_WEBHOOK_URL)?
+            .unwrap_or_default(),
+        output_behaviours: output_behaviours(directory)?
+            .into_iter()
+            .map(|(p, b)| (p.as_str().to_owned(), b))
+            .collect(),
         entity_partitions: entity_partitions(directory)?,
     })
 }
@@ -270,6 +304,92 @@ pub fn entity_partitions(directory: &dyn Directory) -> Result<Vec<String>, Store
     } else {
         list
     })
+}
+
+/// The longest output behaviour name.
+const MAX_BEHAVIOUR_NAME: usize = 100;
+
+/// The Directory key of a pulse pattern's output behaviour.
+pub fn behaviour_key(pattern: PulsePattern) -> String {
+    format!("{}{}", keys::OUTPUT_BEHAVIOUR_PREFIX, pattern.as_str())
+}
+
+/// The output behaviour linked to each pulse pattern (the default when not set).
+pub fn output_behaviours(
+    directory: &dyn Directory,
+) -> Result<Vec<(PulsePattern, String)>, StoreError> {
+    PulsePattern::ALL
+        .into_iter()
+        .map(|p| {
+            let stored = directory.config(&behaviour_key(p))?;
+            Ok((
+                p,
+                stored.unwrap_or_else(|| p.default_behaviour().to_owned()),
+            ))
+        })
+        .collect()
+}
+
+/// A change of output behaviours, given as `{pattern: behaviour}`: each pattern one of the
+/// four, each name printable and at most 100 characters, and no behaviour linked to two
+/// patterns once applied over `current` (a "Trigger output" names one behaviour, which must
+/// say which pattern).
+pub fn validate_behaviours(
+    value: &serde_json::Value,
+    current: &[(PulsePattern, String)],
+) -> Result<Vec<(PulsePattern, String)>, InvalidSetting> {
+    let invalid = |message: String| InvalidSetting {
+        field: "output_behaviours",
+        message,
+    };
+    let serde_json::Value::Object(map) = value else {
+        return Err(invalid(format!(
+            "{value} is not a mapping of pulse patterns to output behaviours, e.g. {{\"toggle\": \"SiPass toggle output\"}}"
+        )));
+    };
+    let mut changed = Vec::new();
+    for (pattern, behaviour) in map {
+        let pattern: PulsePattern = pattern.parse().map_err(|_| {
+            invalid(format!(
+                "'{}' is not a pulse pattern; the patterns are fast-pulse, single-pulse, slow-pulse and toggle",
+                pattern.escape_debug()
+            ))
+        })?;
+        let name = behaviour.as_str().map(str::trim).unwrap_or_default();
+        if name.is_empty()
+            || name.chars().count() > MAX_BEHAVIOUR_NAME
+            || name.chars().any(char::is_control)
+        {
+            return Err(invalid(format!(
+                "{pattern}: {} is not an output behaviour name (printable text, 1 to {MAX_BEHAVIOUR_NAME} characters)",
+                behaviour
+                    .to_string()
+                    .chars()
+                    .take(MAX_BEHAVIOUR_NAME)
+                    .collect::<String>()
+                    .escape_debug()
+            )));
+        }
+        changed.push((pattern, name.to_owned()));
+    }
+    let mut after: Vec<(PulsePattern, String)> = current.to_vec();
+    for (pattern, name) in &changed {
+        if let Some(slot) = after.iter_mut().find(|(p, _)| p == pattern) {
+            slot.1 = name.clone();
+        }
+    }
+    for (i, (pattern, name)) in after.iter().enumerate() {
+        if let Some((other, _)) = after[i + 1..]
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(name))
+        {
+            return Err(invalid(format!(
+                "'{}' would be the output behaviour of both {pattern} and {other}; each pattern needs its own",
+                name.escape_debug()
+            )));
+        }
+    }
+    Ok(changed)
 }
 
 /// Validates every field of `change` first, then applies all of them at once; a bad value
@@ -297,11 +417,166 @@ pub fn apply(
         values.push((keys::EVENTS_IGNORED, json_list(&list)));
     }
     if let Some(list) = &change.entity_partitions {
-        let list = validate_partitions(list)?;
+        let list = validate_entity_partitions(list)?;
         values.push((keys::ENTITY_PARTITIONS, json_list(&list)));
     }
-    directory.set_config(&values)?;
+    if let Some(list) = &change.alarm_recipients {
+        let list = validate_recipients(list)?;
+        values.push((
+            keys::ALARM_RECIPIENTS,
+            serde_json::to_string(&list).unwrap_or_else(|_| "[]".into()),
+        ));
+    }
+    if let Some(url) = &change.alarm_webhook_url {
+        values.push((keys::ALARM_WEBHOOK_URL, validate_webhook_url(url)?));
+    }
+    let partitions = match &change.alarm_partitions {
+        Some(list) => Some(validate_partitions(list)?),
+        None => None,
+    };
+    let mut behaviours = Vec::new();
+    if let Some(value) = &change.output_behaviours {
+        behaviours = validate_behaviours(value, &output_behaviours(directory)?)?;
+    }
+    // Everything is valid: only now is anything written.
+    let behaviour_keys: Vec<String> = behaviours.iter().map(|(p, _)| behaviour_key(*p)).collect();
+    let mut all: Vec<(&str, String)> = values;
+    for ((_, name), key) in behaviours.into_iter().zip(&behaviour_keys) {
+        all.push((key.as_str(), name));
+    }
+    directory.set_config(&all)?;
+    if let Some(partitions) = partitions {
+        let reapplied = directory.set_alarm_partitions(
+            keys::ALARM_PARTITIONS,
+            &json_list(&partitions),
+            &partitions,
+        )?;
+        tracing::info!(
+            alarm_entities = reapplied,
+            "alarm partitions set and reapplied to every alarm entity (partitions added by hand are removed)"
+        );
+    }
     Ok(read(directory)?)
+}
+
+/// The most recipients and partitions a setting lists, and the longest name in it.
+const MAX_ALARM_LIST: usize = 500;
+const MAX_ALARM_NAME: usize = 100;
+
+/// Recipients: a JSON array of `{"type": "user"|"group", "name": ...}` objects or of
+/// "user:NAME" / "group:NAME" strings, or one comma-separated string of the latter. Empty is
+/// allowed (nobody will be notified).
+pub fn validate_recipients(value: &serde_json::Value) -> Result<Vec<Recipient>, InvalidSetting> {
+    const FIELD: &str = "alarm_recipients";
+    let invalid = |message: String| InvalidSetting {
+        field: FIELD,
+        message,
+    };
+    let items: Vec<serde_json::Value> = match value {
+        serde_json::Value::Array(items) => items.clone(),
+        serde_json::Value::String(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| serde_json::Value::String(s.to_owned()))
+            .collect(),
+        other => return Err(invalid(format!("{other} is not a list of recipients"))),
+    };
+    let mut out: Vec<Recipient> = Vec::new();
+    for item in items {
+        let recipient = match &item {
+            serde_json::Value::String(s) => match s.trim().split_once(':') {
+                Some(("user", name)) => Recipient::User(name.trim().to_owned()),
+                Some(("group", name)) => Recipient::Group(name.trim().to_owned()),
+                _ => {
+                    return Err(invalid(format!(
+                        "'{}' is not a recipient; write user:NAME or group:NAME",
+                        s.escape_debug()
+                    )));
+                }
+            },
+            other => serde_json::from_value(other.clone()).map_err(|_| {
+                invalid(format!(
+                    "{other} is not a recipient; give {{\"type\": \"user\" or \"group\", \"name\": ...}}"
+                ))
+            })?,
+        };
+        let (Recipient::User(name) | Recipient::Group(name)) = &recipient;
+        if name.is_empty()
+            || name.chars().count() > MAX_ALARM_NAME
+            || name.chars().any(char::is_control)
+        {
+            return Err(invalid(format!(
+                "'{}' is not a user or group name (printable, 1 to {MAX_ALARM_NAME} characters)",
+                name.chars()
+                    .take(MAX_ALARM_NAME)
+                    .collect::<String>()
+                    .escape_debug()
+            )));
+        }
+        if !out.contains(&recipient) {
+            out.push(recipient);
+        }
+    }
+    if out.len() > MAX_ALARM_LIST {
+        return Err(invalid(format!(
+            "{} recipients listed; at most {MAX_ALARM_LIST}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// Partition names, without repeats.
+pub fn validate_partitions(value: &serde_json::Value) -> Result<Vec<String>, InvalidSetting> {
+    const FIELD: &str = "alarm_partitions";
+    let mut out: Vec<String> = Vec::new();
+    for name in string_list(FIELD, value)? {
+        let name = crate::alarms::validate_partition(FIELD, &name)?;
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    if out.len() > MAX_ALARM_LIST {
+        return Err(InvalidSetting {
+            field: FIELD,
+            message: format!("{} partitions listed; at most {MAX_ALARM_LIST}", out.len()),
+        });
+    }
+    Ok(out)
+}
+
+/// A webhook address: empty (no webhook), or an http:// URL without spaces or control
+/// characters, at most 2000 characters. https:// is refused: this build carries no public
+/// CA roots to check a receiver's certificate with, and a webhook that silently never
+/// delivers would be worse than a refusal.
+pub fn validate_webhook_url(url: &str) -> Result<String, InvalidSetting> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Ok(String::new());
+    }
+    if url.starts_with("https://") {
+        return Err(InvalidSetting {
+            field: "alarm_webhook_url",
+            message: "https:// webhooks are not supported by this release (it carries no public CA roots); use an http:// receiver on a trusted network, e.g. a local relay".into(),
+        });
+    }
+    let rest = url.strip_prefix("http://");
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
+    let ok = url.len() <= 2000
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
+        && host.is_some_and(|h| !h.is_empty());
+    if ok {
+        Ok(url.to_owned())
+    } else {
+        Err(InvalidSetting {
+            field: "alarm_webhook_url",
+            message: format!(
+                "'{}' is not an http:// address (empty switches the webhook off)",
+                url.chars().take(200).collect::<String>().escape_debug()
+            ),
+        })
+    }
 }
 
 fn json_list(list: &[String]) -> String {
@@ -382,5 +657,40 @@ mod tests {
         assert!(validate_ignored(&json!(["x".repeat(101)])).is_err());
         let many: Vec<String> = (0..501).map(|i| format!("t{i}")).collect();
         assert!(validate_ignored(&json!(many)).is_err());
+    }
+
+    #[test]
+    fn output_behaviours_are_checked_and_each_pattern_keeps_its_own() {
+        let defaults: Vec<(PulsePattern, String)> = PulsePattern::ALL
+            .iter()
+            .map(|p| (*p, p.default_behaviour().to_owned()))
+            .collect();
+        let ok = validate_behaviours(&json!({"toggle": " Relay flip "}), &defaults).unwrap();
+        assert_eq!(ok, [(PulsePattern::Toggle, "Relay flip".to_owned())]);
+        let unknown = validate_behaviours(&json!({"wiggle": "x"}), &defaults).unwrap_err();
+        assert_eq!(unknown.field, "output_behaviours");
+        assert!(unknown.message.contains("'wiggle'"), "{unknown}");
+        for bad in [
+            json!({"toggle": ""}),
+            json!({"toggle": 3}),
+            json!({"toggle": "a\nb"}),
+        ] {
+            assert!(validate_behaviours(&bad, &defaults).is_err(), "{bad}");
+        }
+        let twice =
+            validate_behaviours(&json!({"toggle": "SiPass fast pulse"}), &defaults).unwrap_err();
+        assert!(
+            twice.message.contains("fast-pulse") && twice.message.contains("toggle"),
+            "{twice}"
+        );
+        // Swapping two in one change is fine.
+        assert!(
+            validate_behaviours(
+                &json!({"toggle": "SiPass fast pulse", "fast-pulse": "SiPass toggle output"}),
+                &defaults
+            )
+            .is_ok()
+        );
+        assert!(validate_behaviours(&json!(["toggle"]), &defaults).is_err());
     }
 }

@@ -11,6 +11,8 @@ use protocol::kind_from_wire;
 use runtime::{Backoff, WorkerContext};
 use store::Directory;
 
+use crate::alarms::AlarmManager;
+use crate::commands::CommandLine;
 use crate::events::EventRecorder;
 use crate::proxy::{Dialer, Endpoint, Proxy, ProxyError};
 use crate::session::{Session, SessionEnd, configured_endpoint, wanted_kinds};
@@ -55,6 +57,8 @@ pub(crate) struct Connection<D> {
     /// same session, and the first to end it ends it for all.
     pub synchronizer: Synchronizer,
     pub events: EventRecorder,
+    pub alarms: AlarmManager,
+    pub commands: CommandLine,
 }
 
 impl<D: Dialer> runtime::Worker for Connection<D> {
@@ -74,11 +78,16 @@ impl<D: Dialer> runtime::Worker for Connection<D> {
                     tokio::select! {
                         end = self.synchronizer.serve(&session, &ctx.shutdown) => end,
                         end = self.events.serve(&session, &ctx.shutdown) => end,
+                        end = self.alarms.serve(&session, &ctx.shutdown) => end,
+                        end = self.commands.serve(&session, &ctx.shutdown) => end,
                     }
                 }
                 Err(end) => end,
             };
             self.status.set_connected(false);
+            // Whichever worker ended the session, the lag is unknown until following again
+            // (the synchronizer clears it itself only when its own watch ends).
+            self.status.clear_revisions();
             let wait = match self.wait_after(end, &mut backoff, &ctx) {
                 Some(wait) => wait,
                 None => break,
@@ -90,6 +99,7 @@ impl<D: Dialer> runtime::Worker for Connection<D> {
         tracing::info!("disconnected from the proxy: the role stops");
         self.synchronizer.reporter.stopped();
         self.events.reporter.stopped();
+        self.alarms.reporter.stopped();
         Ok(())
     }
 }

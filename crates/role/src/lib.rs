@@ -7,6 +7,8 @@
 //! the `events` recorder (the proxy's event journal into the plugin database). Both reach the proxy through the `proxy::Proxy` trait: gRPC in production,
 //! an in-memory fake in the unit tests.
 
+pub mod alarms;
+pub mod commands;
 pub mod config;
 mod connection;
 pub mod events;
@@ -26,6 +28,8 @@ use std::sync::Arc;
 use store::{Directory, PluginDatabase, StoreError};
 use tokio::sync::Notify;
 
+use crate::alarms::{AlarmManager, AlarmSignals};
+use crate::commands::CommandDesk;
 use crate::connection::{Connection, Waits};
 use crate::events::{EventFeed, EventRecorder};
 use crate::proxy::{Dialer, GrpcDialer};
@@ -44,6 +48,15 @@ pub mod keys {
     pub const EVENTS_IGNORED: &str = "events.ignored";
     /// The partitions every SiPass entity belongs to (JSON array of names); "SiPass" when unset.
     pub const ENTITY_PARTITIONS: &str = "entities.partitions";
+    /// The default recipients of a new alarm entity (JSON array of recipients).
+    pub const ALARM_RECIPIENTS: &str = "alarms.recipients";
+    /// The partitions of every alarm entity (JSON array of names).
+    pub const ALARM_PARTITIONS: &str = "alarms.partitions";
+    /// Where alarm changes are posted; empty or absent: nowhere.
+    pub const ALARM_WEBHOOK_URL: &str = "alarms.webhook_url";
+    /// The output behaviour linked to a pulse pattern: this prefix and the pattern's name
+    /// (`outputs.behaviour.toggle`).
+    pub const OUTPUT_BEHAVIOUR_PREFIX: &str = "outputs.behaviour.";
 }
 
 /// What the role needs before it can open its database.
@@ -90,8 +103,12 @@ pub struct Role {
     pub status: Arc<StatusBoard>,
     /// Events as they are stored (the live feed).
     pub feed: EventFeed,
+    /// Alarm changes as they are written (the live feed), and the alarm workers' wake-ups.
+    pub alarm_signals: AlarmSignals,
     /// The role's workers, for the status API.
     pub workers: runtime::Workers,
+    /// Where commands to SiPass are sent from (the activity trail records each).
+    pub commands: CommandDesk,
     config: RoleConfig,
     manual_sync: Arc<Notify>,
 }
@@ -106,12 +123,21 @@ impl Role {
         let directory = store::open(&directory_path(&config.data_dir))?;
         let plugin = store::open_plugin(&plugin_path(&config.data_dir))?;
         let accounts = store::open_accounts(&directory_path(&config.data_dir))?;
+        let status = Arc::new(StatusBoard::new());
+        let commands = CommandDesk::new(
+            directory.clone(),
+            plugin.clone(),
+            config.client_name.clone(),
+            status.clone(),
+        );
         Ok(Role {
+            commands,
             directory,
             plugin,
             accounts,
-            status: Arc::new(StatusBoard::new()),
+            status,
             feed: EventFeed::default(),
+            alarm_signals: AlarmSignals::default(),
             workers: runtime::Workers::new(),
             config,
             manual_sync: Arc::new(Notify::new()),
@@ -162,7 +188,22 @@ impl Role {
             plugin: self.plugin.clone(),
             reporter: self.workers.reporter("events"),
             feed: self.feed.clone(),
+            alarms: self.alarm_signals.clone(),
         };
+        let alarms = AlarmManager {
+            directory: self.directory.clone(),
+            plugin: self.plugin.clone(),
+            reporter: self.workers.reporter("alarms"),
+            signals: self.alarm_signals.clone(),
+        };
+        self.workers.spawn(
+            alarms::webhook::Webhook {
+                directory: self.directory.clone(),
+                plugin: self.plugin.clone(),
+                signals: self.alarm_signals.clone(),
+            },
+            shutdown,
+        );
         let connection = Connection {
             dialer,
             directory: self.directory.clone(),
@@ -171,6 +212,8 @@ impl Role {
             waits,
             synchronizer,
             events,
+            alarms,
+            commands: self.commands.line(),
         };
         self.workers.spawn(connection, shutdown)
     }

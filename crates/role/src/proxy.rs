@@ -44,8 +44,12 @@ pub enum ProxyError {
 /// One item of a watch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchItem {
-    /// Changes in revision order.
-    Changes(Vec<pb::Change>),
+    /// Changes in revision order, with the proxy's latest revision when they were read
+    /// (0 when the proxy does not say).
+    Changes {
+        changes: Vec<pb::Change>,
+        proxy_revision: u64,
+    },
     /// Every change up to this revision has been sent.
     CaughtUp(u64),
     /// The proxy no longer holds the revision asked for: list again. The stream ends.
@@ -115,6 +119,33 @@ pub trait Proxy: Clone + Send + Sync + 'static {
         journal_id: &str,
         role_id: &str,
     ) -> impl Future<Output = Result<u64, ProxyError>> + Send;
+
+    /// The alarms active in SiPass now.
+    fn active_alarms(&self) -> impl Future<Output = Result<Vec<pb::Alarm>, ProxyError>> + Send;
+
+    /// Acknowledges SiPass's alarm `sipass_id` as `operator`, with `comment`.
+    fn acknowledge_alarm(
+        &self,
+        sipass_id: &str,
+        operator: &str,
+        comment: &str,
+    ) -> impl Future<Output = Result<AckDelivery, ProxyError>> + Send;
+
+    /// Sends a manual-override command to SiPass; SiPass's result (a refusal by SiPass, e.g.
+    /// a unit offline, is a result, not an error).
+    fn command(
+        &self,
+        request: pb::CommandRequest,
+    ) -> impl Future<Output = Result<pb::CommandReply, ProxyError>> + Send;
+}
+
+/// What became of an acknowledgement sent to SiPass through the proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckDelivery {
+    /// SiPass took it (or had it already: its acknowledgement is idempotent).
+    Delivered,
+    /// SiPass refused it for good (it does not know the alarm): sending again cannot help.
+    Refused(String),
 }
 
 /// Opens a link to the proxy at an endpoint.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use model::RunOutcome;
 
 use crate::Role;
-use crate::status::{Health, Progress, ProxyInfo, Transfer};
+use crate::status::{Health, Progress, ProxyInfo, Revisions, Transfer};
 use store::StoreError;
 
 /// Everything the Synchronization page shows.
@@ -20,6 +20,9 @@ pub struct SyncStatus {
     pub latest_run: Option<RunReport>,
     /// Entities received from the proxy since the role started.
     pub transfer: Transfer,
+    /// How far the Directory is behind the proxy while following changes.
+    #[serde(default)]
+    pub revisions: Revisions,
     /// What each of the role's workers is doing (the connection, the synchronizer).
     #[serde(default)]
     pub workers: Vec<runtime::WorkerStatus>,
@@ -91,6 +94,7 @@ impl Role {
             kinds,
             latest_run,
             transfer: self.status.transfer(),
+            revisions: self.status.revisions(),
             workers: self.workers.statuses(),
         })
     }

@@ -104,6 +104,19 @@ struct Inner {
     progress: BTreeMap<EntityKind, Progress>,
     proxy: ProxyInfo,
     transfer: Transfer,
+    revisions: Revisions,
+}
+
+/// How far the Directory is behind the proxy's cache while following changes: the
+/// real-time synchronization's lag, in revisions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revisions {
+    /// The revision the Directory holds every change up to (null before following).
+    pub applied: Option<u64>,
+    /// The proxy's latest revision, as it last said (null before it said).
+    pub proxy: Option<u64>,
+    /// Revisions the Directory is behind the proxy (null while either is unknown).
+    pub behind: Option<u64>,
 }
 
 /// Entities received from the proxy since the role started: what a synchronization cost.
@@ -129,6 +142,7 @@ impl StatusBoard {
                 progress: BTreeMap::new(),
                 proxy: ProxyInfo::default(),
                 transfer: Transfer::default(),
+                revisions: Revisions::default(),
             }),
         }
     }
@@ -223,10 +237,61 @@ impl StatusBoard {
     pub fn transfer(&self) -> Transfer {
         self.lock().transfer
     }
+
+    /// Records where following changes stands: the Directory holds every change up to
+    /// `applied`; the proxy is at `proxy` (0: it did not say; the last known value stays,
+    /// raised to `applied`, since the proxy cannot be behind what it sent).
+    pub fn note_revisions(&self, applied: u64, proxy: u64) {
+        let mut inner = self.lock();
+        let known = inner.revisions.proxy.unwrap_or(0);
+        let proxy = if proxy == 0 { known } else { proxy }.max(applied);
+        inner.revisions = Revisions {
+            applied: Some(applied),
+            proxy: Some(proxy),
+            behind: Some(proxy - applied),
+        };
+    }
+
+    /// Forgets the lag when the role stops following (disconnected, listing again).
+    pub fn clear_revisions(&self) {
+        self.lock().revisions = Revisions::default();
+    }
+
+    pub fn revisions(&self) -> Revisions {
+        self.lock().revisions
+    }
 }
 
 impl Default for StatusBoard {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lag_is_the_proxy_revision_minus_the_applied_one_and_never_negative() {
+        let board = StatusBoard::new();
+        assert_eq!(board.revisions(), Revisions::default());
+        board.note_revisions(10, 25);
+        assert_eq!(board.revisions().behind, Some(15));
+        // A proxy that does not say keeps the last value it said.
+        board.note_revisions(20, 0);
+        assert_eq!(
+            board.revisions(),
+            Revisions {
+                applied: Some(20),
+                proxy: Some(25),
+                behind: Some(5)
+            }
+        );
+        // Nor can the proxy be behind what it sent.
+        board.note_revisions(30, 0);
+        assert_eq!(board.revisions().behind, Some(0));
+        board.clear_revisions();
+        assert_eq!(board.revisions(), Revisions::default());
     }
 }

@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/events", post(inject_event))
         .route("/alarms", post(raise_alarm))
         .route("/alarms/{id}/clear", post(clear_alarm))
+        .route("/alarms/{id}/acknowledgements", get(ack_requests))
         .route("/{collection}", post(create))
         .route(
             "/{collection}/{token}",
@@ -157,6 +158,15 @@ async fn raise_alarm(
 async fn clear_alarm(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match state.site.clear_alarm(&id) {
         Some(a) => json(a),
+        None => not_found(&format!("no alarm with id '{id}'")),
+    }
+}
+
+/// `{"AlarmId": ..., "Requests": n}`: how many acknowledge requests the alarm received,
+/// repeats included (SiPass's acknowledgement is idempotent, so only this tells them apart).
+async fn ack_requests(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match state.site.alarm_ack_requests(&id) {
+        Some(n) => json(serde_json::json!({ "AlarmId": id.trim(), "Requests": n })),
         None => not_found(&format!("no alarm with id '{id}'")),
     }
 }

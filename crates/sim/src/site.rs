@@ -197,6 +197,15 @@ impl Site {
         self.read().alarms.get(id.trim().parse().ok()?).cloned()
     }
 
+    /// How many acknowledge requests an alarm received (repeats included); `None` when no
+    /// alarm has that id.
+    pub fn alarm_ack_requests(&self, id: &str) -> Option<u32> {
+        let id = id.trim().parse().ok()?;
+        let r = self.read();
+        r.alarms.get(id)?;
+        Some(r.alarms.ack_requests(id))
+    }
+
     /// Raises an alarm of a class.
     pub fn raise_alarm(&self, raise: RaiseAlarm) -> Result<Alarm, ChangeError> {
         let mut w = self.write();
@@ -234,6 +243,7 @@ impl Site {
     pub fn acknowledge_alarm(&self, id: &str, operator: &str, comment: &str) -> Option<Alarm> {
         let id = id.trim().parse().ok()?;
         let mut w = self.write();
+        w.alarms.count_ack_request(id);
         let (alarm, changed) = w.alarms.update(id, |alarm| {
             let changed = !alarm.acknowledged;
             if changed {
@@ -498,8 +508,12 @@ fn apply_command(w: &mut World, token: u64, command: ManualOverride) -> Applied 
                 };
             };
             let before = d.state.clone();
+            d.state.last_override = Some(command);
             let name = match command {
-                AllowAccess => "Door Access Allowed",
+                AllowAccess => {
+                    d.state.access_allowed += 1;
+                    "Door Access Allowed"
+                }
                 Block => {
                     d.state.blocked = true;
                     "Door Blocked"
@@ -547,8 +561,9 @@ fn apply_command(w: &mut World, token: u64, command: ManualOverride) -> Applied 
             } else {
                 (model::management::AreaState::Disarmed, "Area Disarmed")
             };
-            set(a.state != state);
+            set(a.state != state || a.last_override != Some(command));
             a.state = state;
+            a.last_override = Some(command);
             vec![name]
         }
         CommandTarget::Output => {
@@ -558,6 +573,7 @@ fn apply_command(w: &mut World, token: u64, command: ManualOverride) -> Applied 
                     names: Vec::new(),
                 };
             };
+            o.last_override = Some(command);
             if command == Toggle {
                 o.state = match o.state {
                     OutputState::On => OutputState::Off,
@@ -570,7 +586,10 @@ fn apply_command(w: &mut World, token: u64, command: ManualOverride) -> Applied 
                     "Output Off"
                 }]
             } else {
-                // A pulse turns the output on and back off: the state ends where it began.
+                // A pulse turns the output on and back off: the state ends where it began,
+                // and the counter is what shows it happened.
+                o.pulses += 1;
+                set(true);
                 vec!["Output On", "Output Off"]
             }
         }

@@ -138,6 +138,9 @@ pub struct Alarms {
     active: BTreeSet<u64>,
     /// Finished alarms, oldest first, forgotten beyond `INACTIVE_ALARMS_KEPT`.
     finished: VecDeque<u64>,
+    /// Acknowledge requests received per alarm (repeats included, although they change
+    /// nothing), forgotten with the alarm: what a test counts to prove a client sent one once.
+    ack_requests: BTreeMap<u64, u32>,
 }
 
 impl Alarms {
@@ -162,6 +165,7 @@ impl Alarms {
             while self.finished.len() > INACTIVE_ALARMS_KEPT {
                 if let Some(old) = self.finished.pop_front() {
                     self.by_id.remove(&old);
+                    self.ack_requests.remove(&old);
                 }
             }
         }
@@ -171,6 +175,18 @@ impl Alarms {
     /// The active alarms (raised and not yet both acknowledged and cleared), oldest first.
     pub fn active(&self) -> impl Iterator<Item = &Alarm> {
         self.active.iter().filter_map(|id| self.by_id.get(id))
+    }
+
+    /// Counts an acknowledge request for an alarm that exists.
+    pub fn count_ack_request(&mut self, id: u64) {
+        if self.by_id.contains_key(&id) {
+            *self.ack_requests.entry(id).or_default() += 1;
+        }
+    }
+
+    /// How many acknowledge requests an alarm received.
+    pub fn ack_requests(&self, id: u64) -> u32 {
+        self.ack_requests.get(&id).copied().unwrap_or(0)
     }
 
     /// How many alarms are active.

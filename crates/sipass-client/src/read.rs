@@ -4,6 +4,7 @@
 //! case, `null` anywhere, unknown fields, numbers as strings and strings as numbers. Lists
 //! come in the `Records` envelope or as bare arrays, with totals, with `-1`, or without.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use model::lenient::{self, Shape};
@@ -51,9 +52,21 @@ pub fn session_timeout(body: Value) -> Result<Duration, SiPassError> {
 pub fn list(body: Value, what: &str) -> Result<(Vec<Value>, i64), SiPassError> {
     match body {
         Value::Array(items) => Ok((items, -1)),
-        Value::Object(_) => {
-            let envelope: Envelope<Value> = lenient::bind(body).map_err(|e| malformed(what, e))?;
-            Ok((envelope.records, envelope.total_records))
+        Value::Object(mut envelope) => {
+            // The records are taken out as they are (binding them would copy every one);
+            // the rest of the envelope, the totals, is bound leniently.
+            let key = envelope
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case("Records"))
+                .cloned();
+            let records = match key.and_then(|k| envelope.remove(&k)) {
+                Some(Value::Array(records)) => records,
+                Some(Value::Null) | None => Vec::new(),
+                Some(_) => return Err(malformed(what, "Records must be a JSON list")),
+            };
+            let totals: Envelope<Value> =
+                lenient::bind(Value::Object(envelope)).map_err(|e| malformed(what, e))?;
+            Ok((records, totals.total_records))
         }
         _ => Err(malformed(what, "neither a list nor a Records envelope")),
     }
@@ -68,24 +81,47 @@ pub fn list_bytes(bytes: &[u8], what: &str) -> Result<(Vec<Value>, i64), SiPassE
 /// what reads it further finds `Token`, `FirstName` and `Credentials` whatever the server
 /// sent. Fields it does not send stay absent; nulls are dropped.
 pub fn cardholder(record: Value) -> Value {
-    canonical(record, &Cardholder::shape())
+    canonical(record, &SHAPES.cardholder)
 }
+
+/// The shapes records are read against, built once: building one is a serialisation of
+/// the type's default, which cost as much as reading the record itself.
+struct Shapes {
+    cardholder: Value,
+    work_group: Value,
+    access_level: Value,
+    access_group: Value,
+    credential_profile: Value,
+    card_technology: Value,
+    named_token: Value,
+}
+
+static SHAPES: LazyLock<Shapes> = LazyLock::new(|| Shapes {
+    cardholder: Cardholder::shape(),
+    work_group: WorkGroup::shape(),
+    access_level: AccessLevel::shape(),
+    access_group: AccessGroup::shape(),
+    credential_profile: CredentialProfile::shape(),
+    card_technology: CardTechnology::shape(),
+    named_token: NamedToken::shape(),
+});
 
 /// An object of an HR API kind in SiPass's spelling (workgroup contacts flat); objects of
 /// other kinds as they came.
 pub fn object(kind: ObjectKind, record: Value) -> Value {
+    let shapes = &*SHAPES;
     let shape = match kind {
-        ObjectKind::Cardholder => Cardholder::shape(),
-        ObjectKind::WorkGroup => WorkGroup::shape(),
-        ObjectKind::AccessLevel => AccessLevel::shape(),
-        ObjectKind::AccessGroup => AccessGroup::shape(),
-        ObjectKind::CredentialProfile => CredentialProfile::shape(),
-        ObjectKind::CardTechnology => CardTechnology::shape(),
+        ObjectKind::Cardholder => &shapes.cardholder,
+        ObjectKind::WorkGroup => &shapes.work_group,
+        ObjectKind::AccessLevel => &shapes.access_level,
+        ObjectKind::AccessGroup => &shapes.access_group,
+        ObjectKind::CredentialProfile => &shapes.credential_profile,
+        ObjectKind::CardTechnology => &shapes.card_technology,
         ObjectKind::AccessPoint
         | ObjectKind::AccessPointGroup
         | ObjectKind::FloorPoint
         | ObjectKind::FloorPointGroup
-        | ObjectKind::TimeSchedule => NamedToken::shape(),
+        | ObjectKind::TimeSchedule => &shapes.named_token,
         _ => return record,
     };
     let mut record = record;
@@ -94,7 +130,7 @@ pub fn object(kind: ObjectKind, record: Value) -> Value {
     {
         flatten_contacts(fields);
     }
-    canonical(record, &shape)
+    canonical(record, shape)
 }
 
 /// `record` normalised against `shape`; a value that is not the object the shape wants is

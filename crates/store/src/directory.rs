@@ -117,7 +117,7 @@ pub trait DirectoryRead: Send + Sync {
 /// and the listing's position after it, in one transaction. Callers hand over domain rows and
 /// never see how they are laid out, so that an engine may change its schema (the
 /// performance work will) without changing them.
-pub trait Directory: DirectoryRead {
+pub trait Directory: DirectoryRead + crate::AlarmEntities {
     /// Sets configuration values, all or none.
     fn set_config(&self, values: &[(&str, String)]) -> Result<(), StoreError>;
 

@@ -5,13 +5,15 @@
 //! Callers see the Directory as traits ([`DirectoryRead`], [`Directory`]) in domain terms,
 //! never SQL, so that an engine can change its schema, and PostgreSQL can follow SQLite
 //! (the embedded default, [`sqlite`]) as a second engine passing the same conformance suite.
-//! The plugin database (events; alarms to come) is a second pair of traits beside these
+//! The plugin database (events, alarms) is a second pair of traits beside these
 //! ([`PluginRead`], [`PluginDatabase`]), in a file of its own.
 //!
 //! Every schema comes from versioned, checksummed migrations ([`migrate`]); a database on
 //! another schema is refused, an older one with the command that updates it.
 
 mod accounts;
+pub mod activity;
+mod alarms;
 mod directory;
 mod error;
 pub mod migrate;
@@ -25,6 +27,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use accounts::{Accounts, GroupRow, Membership, UserRow};
+pub use activity::{Activity, ActivityFilter, ActivityTrail, MAX_ACTIVITY_PAGE};
+pub use alarms::{
+    AckOutcome, AlarmAction, AlarmEntities, AlarmEntity, AlarmFilter, AlarmHistoryEntry,
+    AlarmInstance, AlarmRead, AlarmUpdate, AlarmWrite, ORIGIN_HERE, ORIGIN_SIPASS, OutboxEntry,
+    QueuedAck, SipassAlarmChange,
+};
 pub use directory::{
     Directory, DirectoryRead, EntityRow, SourceChange, SourceEntity, SyncPosition, SyncRun,
     WatchPosition,

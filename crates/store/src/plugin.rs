@@ -92,7 +92,7 @@ pub struct EventFilter {
 pub type Tally = Vec<(String, u64)>;
 
 /// Reading the plugin database.
-pub trait PluginRead: Send + Sync {
+pub trait PluginRead: crate::AlarmRead {
     /// The role's stable identity, created with the database.
     fn role_id(&self) -> Result<String, StoreError>;
 
@@ -110,7 +110,7 @@ pub trait PluginRead: Send + Sync {
 }
 
 /// The plugin database, read and written. Every write is one transaction.
-pub trait PluginDatabase: PluginRead {
+pub trait PluginDatabase: PluginRead + crate::AlarmWrite + crate::ActivityTrail {
     /// Stores `events` (those the database has already, by journal id and sequence, are
     /// skipped), adds `tally` to the counters and records `position`, in one transaction
     /// that is durable on disk when this returns. Entries at or before the stored position

@@ -13,6 +13,8 @@ use store::StoreError;
 pub enum Code {
     /// 401: not signed in, no API token, or the wrong one.
     Unauthorized,
+    /// 403: the user may not do this (an operator changing what only an administrator may).
+    Forbidden,
     /// 404: no such endpoint, or no entity with that id in the Directory.
     NotFound,
     /// 405: the endpoint exists, the method does not.
@@ -35,10 +37,18 @@ pub enum Code {
     DatabaseModified,
     /// 503: the server serves as many clients of this kind as it will (the live feed).
     Busy,
+    /// 400: the action is neither a command nor an output behaviour.
+    UnknownCommand,
+    /// 422: the entity does not take that command; the message names both.
+    CommandNotSupported,
+    /// 409: the id names several entities that take the command; give the kind.
+    AmbiguousEntity,
+    /// 503: the role has no session with the proxy; the command was not sent.
+    NotConnected,
+    /// 502: the proxy or SiPass failed to carry out the command, or did not answer.
+    CommandFailed,
     /// 500: a bug; the message says where.
     Internal,
-    /// 403: the user is signed in but may not do this (an operator on an administrator's page).
-    Forbidden,
     /// 403: a browser's change without the session's CSRF token (`X-CSRF-Token`).
     CsrfTokenInvalid,
     /// 403: the user signed in with a one-time password and must choose its own first.
@@ -52,8 +62,9 @@ pub enum Code {
 
 impl Code {
     /// Every code, for the table's own tests and documentation.
-    pub const ALL: [Code; 18] = [
+    pub const ALL: [Code; 23] = [
         Code::Unauthorized,
+        Code::Forbidden,
         Code::NotFound,
         Code::MethodNotAllowed,
         Code::InvalidBody,
@@ -65,8 +76,12 @@ impl Code {
         Code::DatabaseTooNew,
         Code::DatabaseModified,
         Code::Busy,
+        Code::UnknownCommand,
+        Code::CommandNotSupported,
+        Code::AmbiguousEntity,
+        Code::NotConnected,
+        Code::CommandFailed,
         Code::Internal,
-        Code::Forbidden,
         Code::CsrfTokenInvalid,
         Code::PasswordChangeRequired,
         Code::Conflict,
@@ -87,6 +102,7 @@ impl Code {
     fn row(self) -> (&'static str, StatusCode) {
         match self {
             Code::Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED),
+            Code::Forbidden => ("forbidden", StatusCode::FORBIDDEN),
             Code::NotFound => ("not_found", StatusCode::NOT_FOUND),
             Code::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             Code::InvalidBody => ("invalid_body", StatusCode::BAD_REQUEST),
@@ -98,8 +114,14 @@ impl Code {
             Code::DatabaseTooNew => ("database_too_new", StatusCode::SERVICE_UNAVAILABLE),
             Code::DatabaseModified => ("database_modified", StatusCode::INTERNAL_SERVER_ERROR),
             Code::Busy => ("busy", StatusCode::SERVICE_UNAVAILABLE),
+            Code::UnknownCommand => ("unknown_command", StatusCode::BAD_REQUEST),
+            Code::CommandNotSupported => {
+                ("command_not_supported", StatusCode::UNPROCESSABLE_ENTITY)
+            }
+            Code::AmbiguousEntity => ("ambiguous_entity", StatusCode::CONFLICT),
+            Code::NotConnected => ("not_connected", StatusCode::SERVICE_UNAVAILABLE),
+            Code::CommandFailed => ("command_failed", StatusCode::BAD_GATEWAY),
             Code::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
-            Code::Forbidden => ("forbidden", StatusCode::FORBIDDEN),
             Code::CsrfTokenInvalid => ("csrf_token_invalid", StatusCode::FORBIDDEN),
             Code::PasswordChangeRequired => ("password_change_required", StatusCode::FORBIDDEN),
             Code::Conflict => ("conflict", StatusCode::CONFLICT),

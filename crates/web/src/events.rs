@@ -88,7 +88,7 @@ pub(crate) async fn summary(State(state): State<AppState>) -> Result<Response, A
 }
 
 /// An instant given as RFC 3339 or as Unix milliseconds.
-fn instant(field: &'static str, value: Option<String>) -> Result<Option<i64>, ApiError> {
+pub(crate) fn instant(field: &'static str, value: Option<String>) -> Result<Option<i64>, ApiError> {
     let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
         return Ok(None);
     };
@@ -162,7 +162,7 @@ pub(crate) async fn list(
 }
 
 /// Holds a live-feed place until the client's stream is dropped.
-struct Place(Arc<LiveClients>);
+pub(crate) struct Place(Arc<LiveClients>);
 
 impl Drop for Place {
     fn drop(&mut self) {
@@ -202,6 +202,20 @@ impl Stream for LiveStream {
     }
 }
 
+/// A live-feed place (events or alarms), or `Busy` when every one is taken.
+pub(crate) fn take_place(state: &AppState) -> Result<Place, ApiError> {
+    let taken = state.live.0.fetch_add(1, Ordering::AcqRel);
+    let place = Place(state.live.clone());
+    if taken >= MAX_LIVE {
+        drop(place);
+        return Err(ApiError::new(
+            Code::Busy,
+            format!("{MAX_LIVE} clients already follow the live feed; try again later"),
+        ));
+    }
+    Ok(place)
+}
+
 #[utoipa::path(get, path = "/api/v1/events/live", tag = "events", responses((status = 200, description = "Server-sent events: `stored` with each event as JSON, `lagged` before the end", content_type = "text/event-stream", body = String), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 503, description = "Too many live clients", body = ErrorBody)))]
 pub(crate) async fn live(
     State(state): State<AppState>,
@@ -216,15 +230,7 @@ pub(crate) async fn live(
             ),
         ));
     }
-    let taken = state.live.0.fetch_add(1, Ordering::AcqRel);
-    let place = Place(state.live.clone());
-    if taken >= MAX_LIVE {
-        drop(place);
-        return Err(ApiError::new(
-            Code::Busy,
-            format!("{MAX_LIVE} clients already follow the live feed; try again later"),
-        ));
-    }
+    let place = take_place(&state)?;
     let stream = LiveStream {
         inner: BroadcastStream::new(state.role.feed.subscribe()),
         done: false,

@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod accounts;
 pub mod auth;
+pub mod alarms;
+pub mod commands;
 mod error;
 pub mod events;
 pub mod metrics;
@@ -108,9 +110,24 @@ pub fn router_with(role: Arc<Role>, token: String, options: Options) -> Router {
         .route("/config", get(config_show).put(config_set))
         .route("/entities", get(entities_list))
         .route("/entities/{id}", get(entity_show))
+        .route(
+            "/entities/{id}/commands",
+            get(commands::offered).post(commands::send),
+        )
+        .route("/activity", get(commands::activity))
         .route("/events", get(events::list))
         .route("/events/live", get(events::live))
         .route("/events/summary", get(events::summary))
+        .route("/alarms", get(alarms::list))
+        .route("/alarms/live", get(alarms::live))
+        .route("/alarms/{id}", get(alarms::show))
+        .route("/alarms/{id}/history", get(alarms::history))
+        .route("/alarms/{id}/acknowledge", post(alarms::acknowledge))
+        .route("/alarm-entities", get(alarms::entities))
+        .route(
+            "/alarm-entities/{id}/partitions",
+            post(alarms::add_partition),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
@@ -209,8 +226,16 @@ async fn health(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "monitoring", security(()), responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
-    let status = runtime::try_blocking(move || role.sync_status()).await??;
-    let text = metrics::encode(&status);
+    let (status, alarms) = runtime::try_blocking(move || {
+        let alarms = metrics::AlarmFigures {
+            active: role.plugin.active_alarm_count()?,
+            acks_queued: role.plugin.queued_acks()?.len() as u64,
+        };
+        Ok::<_, store::StoreError>((role.sync_status()?, alarms))
+    })
+    .await??;
+    let mut text = metrics::encode(&status);
+    text.push_str(&metrics::encode_alarms(&alarms));
     Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }
 

@@ -113,6 +113,33 @@ pub fn encode(status: &SyncStatus) -> String {
         .with_label_values(&["watch"])
         .inc_by(status.transfer.watched);
 
+    // Only while following changes: absent (not zero) while listing or disconnected, so a
+    // lag alert does not read "in step" from a role that is not following at all.
+    if let (Some(applied), Some(proxy), Some(behind)) = (
+        status.revisions.applied,
+        status.revisions.proxy,
+        status.revisions.behind,
+    ) {
+        gauge(
+            &registry,
+            "sync_applied_revision",
+            "The revision the Directory holds every change up to, while following changes",
+        )
+        .set(saturating(applied));
+        gauge(
+            &registry,
+            "sync_proxy_revision",
+            "The proxy's latest revision, as it last said while the role follows changes",
+        )
+        .set(saturating(proxy));
+        gauge(
+            &registry,
+            "sync_lag_revisions",
+            "Revisions the Directory is behind the proxy's cache (real-time synchronization lag)",
+        )
+        .set(saturating(behind));
+    }
+
     if let Some(run) = &status.latest_run {
         gauge(
             &registry,
@@ -188,4 +215,58 @@ pub fn encode(status: &SyncStatus) -> String {
 
 fn saturating(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The alarm figures of `/metrics`, read from the plugin database at scrape time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlarmFigures {
+    /// Alarms not both acknowledged and cleared.
+    pub active: u64,
+    /// Acknowledgements made here that SiPass has not confirmed yet.
+    pub acks_queued: u64,
+}
+
+/// The alarm figures as Prometheus text, to follow [`encode`]'s.
+pub fn encode_alarms(figures: &AlarmFigures) -> String {
+    let registry = Registry::new_custom(Some(PREFIX.to_owned()), None).expect("valid prefix");
+    gauge(
+        &registry,
+        "alarms_active",
+        "Alarms triggered and not yet both acknowledged and cleared",
+    )
+    .set(figures.active.min(i64::MAX as u64) as i64);
+    gauge(
+        &registry,
+        "alarm_acks_queued",
+        "Alarm acknowledgements made here waiting to be delivered to SiPass (the proxy is away, or SiPass did not answer)",
+    )
+    .set(figures.acks_queued.min(i64::MAX as u64) as i64);
+    TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod alarm_tests {
+    use super::*;
+
+    #[test]
+    fn alarm_figures_are_gauges_with_the_role_prefix() {
+        let text = encode_alarms(&AlarmFigures {
+            active: 3,
+            acks_queued: 1,
+        });
+        assert!(
+            text.contains("# TYPE sipass_bridge_role_alarms_active gauge"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sipass_bridge_role_alarms_active 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sipass_bridge_role_alarm_acks_queued 1\n"),
+            "{text}"
+        );
+    }
 }

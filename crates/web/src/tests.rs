@@ -577,3 +577,158 @@ async fn sessions_need_the_csrf_token_and_operators_see_only_their_partitions() 
     let (code, body) = test.call("DELETE", "/api/v1/users/admin", "").await;
     assert_eq!(code, StatusCode::CONFLICT, "{body}");
 }
+
+fn sipass_alarm(id: &str) -> store::SipassAlarmChange {
+    store::SipassAlarmChange {
+        journal_seq: 0,
+        action: store::AlarmAction::Triggered,
+        sipass_id: id.into(),
+        class_id: "3".into(),
+        class_name: "Door Forced".into(),
+        priority: 10,
+        message: "forced\nopen".into(),
+        source_kind: String::new(),
+        source_id: String::new(),
+        by: String::new(),
+        comment: String::new(),
+        at: "2026-11-30T10:00:00+00:00".into(),
+        at_ms: 1,
+    }
+}
+
+#[tokio::test]
+async fn alarms_are_listed_acknowledged_once_with_history_and_bad_input_names_the_field() {
+    let test = TestRole::new("alarms");
+    test.role
+        .plugin
+        .apply_sipass_alarms(&[sipass_alarm("41"), sipass_alarm("42")], false)
+        .unwrap();
+    let (status, page) = test.call("GET", "/api/v1/alarms?active=true", "").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let page: alarms::AlarmPage = serde_json::from_value(page).unwrap();
+    let ids: Vec<&str> = page
+        .alarms
+        .iter()
+        .map(|a| a.alarm.sipass_id.as_str())
+        .collect();
+    assert_eq!(ids, ["42", "41"], "newest first");
+    let id = page.alarms[1].alarm.id;
+
+    assert_error(
+        &test.call("GET", "/api/v1/alarms/abc", "").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        Some("id"),
+    );
+    assert_error(
+        &test.call("GET", "/api/v1/alarms/999/history", "").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        None,
+    );
+    let ack = format!("/api/v1/alarms/{id}/acknowledge");
+    assert_error(
+        &test
+            .call("POST", &ack, r#"{"comment": "x", "by": "me"}"#)
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+        None,
+    );
+    assert_error(
+        &test
+            .call("POST", &ack, r#"{"comment": "bad\u001b[2J"}"#)
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+        Some("comment"),
+    );
+
+    // The live feed sees the acknowledgement once it is committed.
+    let request = Request::builder()
+        .uri("/api/v1/alarms/live")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let live = test.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    let (status, first) = test
+        .call("POST", &ack, r#"{"comment": "guard sent"}"#)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["already_acknowledged"], false);
+    assert_eq!(first["alarm"]["acknowledged_by"], API_TOKEN_USER);
+    assert_eq!(first["alarm"]["ack_pending"], true);
+    let text = read_live(live.into_body(), "\n\n").await;
+    assert!(text.starts_with("event: alarm\n"), "{text}");
+    assert!(text.contains("\"action\":\"acknowledged\""), "{text}");
+    assert!(text.contains("\"comment\":\"guard sent\""), "{text}");
+
+    let (_, again) = test.call("POST", &ack, "").await;
+    assert_eq!(again["already_acknowledged"], true);
+    let (status, history) = test
+        .call("GET", &format!("/api/v1/alarms/{id}/history"), "")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let history: alarms::AlarmHistory = serde_json::from_value(history).unwrap();
+    let actions: Vec<(&str, &str)> = history
+        .history
+        .iter()
+        .map(|h| (h.action.as_str(), h.by.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [("triggered", ""), ("acknowledged", API_TOKEN_USER)]
+    );
+    assert_eq!(test.role.plugin.queued_acks().unwrap().len(), 1);
+
+    // Alarm entities, and a partition for one that does not exist.
+    let (status, entities) = test.call("GET", "/api/v1/alarm-entities", "").await;
+    assert_eq!(
+        (status, entities["entities"].clone()),
+        (StatusCode::OK, serde_json::json!([]))
+    );
+    assert_error(
+        &test
+            .call(
+                "POST",
+                "/api/v1/alarm-entities/9/partitions",
+                r#"{"partition": "north"}"#,
+            )
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        None,
+    );
+    assert_error(
+        &test
+            .call(
+                "POST",
+                "/api/v1/alarm-entities/9/partitions",
+                r#"{"partition": ""}"#,
+            )
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+        Some("partition"),
+    );
+
+    // The gauges.
+    let request = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .unwrap();
+    let response = test.router.clone().oneshot(request).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("sipass_bridge_role_alarms_active 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sipass_bridge_role_alarm_acks_queued 1\n"),
+        "{text}"
+    );
+}

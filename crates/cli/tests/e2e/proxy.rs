@@ -559,3 +559,45 @@ fn the_proxy_serves_a_certificate_given_as_files_and_names_a_bad_one() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_proxy_stops_on_sigterm_while_a_role_streams_from_it() {
+    let mut system = crate::support::System::start("proxy-stop", 50);
+    let role_dir = system.role_dir();
+    eventually(Duration::from_secs(60), "a verified role", || {
+        let status = crate::support::sync_status(&role_dir)?;
+        let kind = status.kinds.get("cardholder")?;
+        (kind.synchronized == 50 && kind.digest_match == Some(true)).then_some(())
+    });
+    // A second role or proxy on a folder in use is refused, naming the first.
+    let proxy_port = system.proxy.port().unwrap();
+    let proxy_dir = system.dir.0.join("proxy");
+    let second = crate::support::bin().start_role(&role_dir, &proxy_dir, proxy_port);
+    let refused = second.err().expect("a second role refused").to_string();
+    assert!(
+        refused.contains(&format!(
+            "a sipass-bridge role (process {}) is already running on the data folder",
+            system.role.id()
+        )),
+        "{refused}"
+    );
+    let sim_dir = system.dir.0.join("sim");
+    let second =
+        crate::support::bin().start_proxy(&proxy_dir, &sim_dir, &system.sim_url, None, &[]);
+    let refused = second.err().expect("a second proxy refused").to_string();
+    assert!(
+        refused.contains("is already running on the data folder"),
+        "{refused}"
+    );
+
+    // The role holds its Watch and Events streams open: a graceful stop that waited for
+    // them would never end.
+    let stopping = Instant::now();
+    let stopped = system.proxy.terminate(Duration::from_secs(15));
+    assert!(
+        stopped.is_ok(),
+        "the proxy was still running 15 s after SIGTERM: {}",
+        system.proxy.stderr()
+    );
+    assert!(stopping.elapsed() < Duration::from_secs(15));
+}

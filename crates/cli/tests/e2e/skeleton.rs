@@ -123,6 +123,15 @@ fn a_thousand_cardholders_reach_the_directory_exactly() {
         metric_value(&metrics, "sipass_bridge_role_health", "state=\"online\""),
         Some(1.0)
     );
+    // Following changes: the lag in revisions is there and adds up.
+    let lag = |name: &str| metric_value(&metrics, name, "").unwrap_or_else(|| panic!("{name}"));
+    assert_eq!(
+        lag("sipass_bridge_role_sync_applied_revision")
+            + lag("sipass_bridge_role_sync_lag_revisions"),
+        lag("sipass_bridge_role_sync_proxy_revision"),
+        "{metrics}"
+    );
+    assert!(status.revisions.behind.is_some(), "{status:?}");
 
     // A clean stop: each process exits successfully on SIGTERM.
     assert!(

@@ -103,6 +103,13 @@ pub struct DoorsetState {
     pub blocked: bool,
     pub buzzer: bool,
     pub control: ControlMode,
+    /// How many momentary unlocks (Allow access) the door has made: the command leaves no
+    /// other trace, since the door relocks at once.
+    #[serde(default)]
+    pub access_allowed: u64,
+    /// The latest manual override the door carried out.
+    #[serde(default)]
+    pub last_override: Option<super::ManualOverride>,
 }
 
 /// A doorset (door) with its side A/B readers and lock output. The plugin maps it to a door.
@@ -179,6 +186,9 @@ pub struct IntrusionArea {
     pub description: String,
     pub unit_token: String,
     pub state: AreaState,
+    /// The latest manual override the area carried out (run-time state, not served).
+    #[serde(default)]
+    pub last_override: Option<super::ManualOverride>,
 }
 
 /// An input point's state (reference §5).
@@ -222,6 +232,13 @@ pub struct Output {
     pub point_no: i64,
     pub state: OutputState,
     pub alarm_class_token: String,
+    /// How many pulses the output has made: a pulse ends where it began, so only this
+    /// counter shows it happened (run-time state, not served).
+    #[serde(default)]
+    pub pulses: u64,
+    /// The latest manual override the output carried out (run-time state, not served).
+    #[serde(default)]
+    pub last_override: Option<super::ManualOverride>,
 }
 
 /// An alarm class with its priority. The plugin maps each to an alarm.

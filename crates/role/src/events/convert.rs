@@ -10,7 +10,7 @@ use model::event_mapping::{linked_kinds, native_events};
 use model::management::{EventType, ObjectKind};
 use model::sipass::credential_id;
 use protocol::pb;
-use store::{DirectoryRead, EventEntity, NewEvent, StoreError, Tally};
+use store::{DirectoryRead, EventEntity, NewEvent, SipassAlarmChange, StoreError, Tally};
 
 /// The longest SiPass type name, message, id and name kept; the largest payload kept.
 const MAX_NAME: usize = 200;
@@ -87,6 +87,8 @@ impl Names {
 #[derive(Debug, Default)]
 pub struct Converted {
     pub events: Vec<NewEvent>,
+    /// Alarm changes, for the alarm manager's tables in the same transaction.
+    pub alarms: Vec<SipassAlarmChange>,
     pub tally: Tally,
     /// Unknown SiPass event types met, for the log.
     pub unknown_types: Vec<String>,
@@ -105,8 +107,24 @@ pub fn convert(
         match pb::JournalEntryType::try_from(entry.r#type) {
             Ok(pb::JournalEntryType::Event) => {}
             Ok(pb::JournalEntryType::Alarm) => {
-                // Alarm changes are the alarm manager's (not built yet): counted.
-                *tally.entry("alarm_changes".into()).or_default() += 1;
+                match crate::alarms::journal_change(entry) {
+                    Ok(mut change) => {
+                        change.class_name = names
+                            .get(directory, "alarm", &change.class_id)?
+                            .map(|n| crate::alarms::bounded(&n, MAX_NAME))
+                            .unwrap_or_else(|| change.class_id.clone());
+                        *tally.entry("alarm_changes".into()).or_default() += 1;
+                        out.alarms.push(change);
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            sequence = entry.sequence,
+                            error = %e.escape_debug(),
+                            "a journaled alarm change cannot be read; counted as unreadable_alarm_changes"
+                        );
+                        *tally.entry("unreadable_alarm_changes".into()).or_default() += 1;
+                    }
+                }
                 continue;
             }
             _ => {
@@ -439,11 +457,11 @@ mod tests {
         assert_eq!(
             out.tally,
             [
-                ("alarm_changes".to_owned(), 1),
                 ("ignored:door closed".to_owned(), 1),
                 ("not_logged:Operator".to_owned(), 1),
                 ("unknown_type:Brand New Thing".to_owned(), 1),
                 ("unreadable".to_owned(), 1),
+                ("unreadable_alarm_changes".to_owned(), 1),
             ]
         );
         assert_eq!(out.unknown_types, ["Brand New Thing"]);

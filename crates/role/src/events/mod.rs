@@ -18,6 +18,8 @@ use protocol::pb;
 use runtime::{Shutdown, StatusReporter};
 use store::{Directory, EventPosition, PluginDatabase, StoredEvent};
 
+use crate::alarms::AlarmSignals;
+
 pub use convert::UNREADABLE;
 pub use feed::{EventFeed, FEED_BUFFER};
 
@@ -76,6 +78,8 @@ pub(crate) struct EventRecorder {
     pub reporter: StatusReporter,
     /// Events as they are stored, for the live feed.
     pub feed: EventFeed,
+    /// Alarm changes as they are applied (the journal carries them with the events).
+    pub alarms: AlarmSignals,
 }
 
 /// What the recorder keeps within one session.
@@ -186,14 +190,21 @@ impl EventRecorder {
             sequence: last,
         };
         let names = std::mem::take(&mut reading.names);
-        let (stored, unknown, names) = self
+        let ((stored, alarms), unknown, names) = self
             .blocking(move |plugin, directory| {
                 let settings = config::read(directory)?;
                 let switches =
                     convert::Switches::new(&settings.events_not_logged, &settings.events_ignored);
                 let mut names = names;
                 let converted = convert::convert(&entries, &switches, &mut names, directory)?;
-                let stored = plugin.store_events(&converted.events, &converted.tally, &position)?;
+                // Alarm changes with the events and the position: exactly once, both.
+                let stored = plugin.store_journal(
+                    &converted.events,
+                    &converted.alarms,
+                    &converted.tally,
+                    &position,
+                    !settings.alarm_webhook_url.is_empty(),
+                )?;
                 Ok((stored, converted.unknown_types, names))
             })
             .await?;
@@ -201,6 +212,7 @@ impl EventRecorder {
         reading.position.sequence = last;
         self.log_unknown(unknown, reading);
         self.publish(stored);
+        self.alarms.published(alarms);
         self.reporter.idle("recording events");
         Ok(true)
     }

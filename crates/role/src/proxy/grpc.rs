@@ -4,7 +4,9 @@ use model::EntityKind;
 use protocol::pb::{self, watch_event::Event};
 use protocol::{BridgeClient, ProxyAddress, kind_to_wire};
 
-use super::{ChangeStream, Dialer, Endpoint, EntryStream, Proxy, ProxyError, WatchItem};
+use super::{
+    AckDelivery, ChangeStream, Dialer, Endpoint, EntryStream, Proxy, ProxyError, WatchItem,
+};
 
 /// Dials the proxy over TLS, trusting only its CA, with the shared token on every call.
 #[derive(Clone)]
@@ -152,6 +154,56 @@ impl Proxy for GrpcProxy {
             Err(s) => Err(unavailable(s)),
         }
     }
+
+    async fn active_alarms(&self) -> Result<Vec<pb::Alarm>, ProxyError> {
+        let mut client = self.client.clone();
+        let reply = client
+            .alarms(pb::AlarmsRequest {})
+            .await
+            .map_err(unavailable)?;
+        Ok(reply.into_inner().alarms)
+    }
+
+    async fn acknowledge_alarm(
+        &self,
+        sipass_id: &str,
+        operator: &str,
+        comment: &str,
+    ) -> Result<AckDelivery, ProxyError> {
+        let mut client = self.client.clone();
+        let request = pb::AcknowledgeAlarmRequest {
+            alarm_id: sipass_id.to_owned(),
+            operator: operator.to_owned(),
+            comment: comment.to_owned(),
+        };
+        match client.acknowledge_alarm(request).await {
+            Ok(_) => Ok(AckDelivery::Delivered),
+            // SiPass answered, and will answer the same again.
+            Err(s)
+                if matches!(
+                    s.code(),
+                    tonic::Code::NotFound
+                        | tonic::Code::InvalidArgument
+                        | tonic::Code::FailedPrecondition
+                ) =>
+            {
+                Ok(AckDelivery::Refused(s.message().to_owned()))
+            }
+            Err(s) => Err(unavailable(s)),
+        }
+    }
+
+    async fn command(&self, request: pb::CommandRequest) -> Result<pb::CommandReply, ProxyError> {
+        let mut client = self.client.clone();
+        match client.command(request).await {
+            Ok(reply) => Ok(reply.into_inner()),
+            Err(s) => Err(ProxyError::Unavailable(format!(
+                "the proxy at {} did not carry out the command: {}",
+                self.endpoint,
+                s.message()
+            ))),
+        }
+    }
 }
 
 /// An Events stream.
@@ -178,7 +230,12 @@ impl ChangeStream for GrpcChanges {
             };
             // An event this role does not know (from a newer proxy) is skipped.
             match message.event {
-                Some(Event::Changes(batch)) => return Ok(Some(WatchItem::Changes(batch.changes))),
+                Some(Event::Changes(batch)) => {
+                    return Ok(Some(WatchItem::Changes {
+                        changes: batch.changes,
+                        proxy_revision: batch.head_revision,
+                    }));
+                }
                 Some(Event::CaughtUp(up)) => return Ok(Some(WatchItem::CaughtUp(up.revision))),
                 Some(Event::TooOld(too_old)) => {
                     return Ok(Some(WatchItem::TooOld(too_old.reason)));

@@ -97,7 +97,10 @@ impl Synchronizer {
         }
         loop {
             let all = session.kinds.clone();
-            match self.follow(session, verified, shutdown).await? {
+            let end = self.follow(session, verified, shutdown).await;
+            // The lag is a following figure: unknown while listing or disconnected.
+            self.status.clear_revisions();
+            match end? {
                 FollowEnd::TooOld(reason) => {
                     tracing::info!("{reason}; listing everything again");
                     self.full_sync(session, verified, &all, "proxy change log too old", true)
@@ -184,6 +187,7 @@ impl Synchronizer {
             .await
             .map_err(|e| SessionEnd::from_proxy("the proxy refused to watch", e))?;
         self.reporter.idle("following changes");
+        self.status.note_revisions(position.revision, 0);
         let mut check = tokio::time::interval(self.pace.check_every);
         // The revision the proxy last said the role has caught up with, while nothing newer
         // has arrived.
@@ -195,12 +199,14 @@ impl Synchronizer {
                         .map_err(|e| SessionEnd::from_proxy("the watch was interrupted", e))?
                         .ok_or_else(|| SessionEnd::Disconnected("the proxy ended the watch".into()))?;
                     match item {
-                        WatchItem::Changes(batch) => {
+                        WatchItem::Changes { changes, proxy_revision } => {
                             caught_up = None;
-                            self.apply(batch, &mut position).await?;
+                            self.apply(changes, &mut position).await?;
+                            self.status.note_revisions(position.revision, proxy_revision);
                         }
                         WatchItem::CaughtUp(revision) => {
                             self.caught_up(revision, &mut position).await?;
+                            self.status.note_revisions(position.revision, revision);
                             caught_up = Some(position.revision);
                             // Right after a listing, verify at once; otherwise on the next tick.
                             if verified.at.is_none() {

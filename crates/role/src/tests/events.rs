@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use store::{
-    EventFilter, EventPosition, NewEvent, PluginDatabase, PluginRead, StoreError, StoredEvent,
-    Tally,
+    AckOutcome, AlarmFilter, AlarmHistoryEntry, AlarmInstance, AlarmRead, AlarmUpdate, AlarmWrite,
+    EventFilter, EventPosition, NewEvent, OutboxEntry, PluginDatabase, PluginRead, QueuedAck,
+    SipassAlarmChange, StoreError, StoredEvent, Tally,
 };
 
 use super::fake_proxy::FakeProxy;
@@ -73,13 +74,20 @@ impl PluginRead for Flaky {
     }
 }
 
-impl PluginDatabase for Flaky {
-    fn store_events(
+impl store::ActivityTrail for Flaky {
+    fn record_activity(&self, activity: &store::Activity) -> Result<store::Activity, StoreError> {
+        self.inner.record_activity(activity)
+    }
+    fn activities(
         &self,
-        events: &[NewEvent],
-        tally: &Tally,
-        position: &EventPosition,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
+        filter: &store::ActivityFilter,
+    ) -> Result<Vec<store::Activity>, StoreError> {
+        self.inner.activities(filter)
+    }
+}
+
+impl Flaky {
+    fn check(&self) -> Result<(), StoreError> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(StoreError::Open {
                 database: "plugin database",
@@ -87,9 +95,91 @@ impl PluginDatabase for Flaky {
                 reason: "the disk is full (test)".into(),
             });
         }
+        Ok(())
+    }
+}
+
+impl PluginDatabase for Flaky {
+    fn store_events(
+        &self,
+        events: &[NewEvent],
+        tally: &Tally,
+        position: &EventPosition,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.check()?;
         let stored = self.inner.store_events(events, tally, position)?;
         self.committed.lock().unwrap().push(position.sequence);
         Ok(stored)
+    }
+}
+
+impl AlarmRead for Flaky {
+    fn alarms(&self, filter: &AlarmFilter) -> Result<Vec<AlarmInstance>, StoreError> {
+        self.inner.alarms(filter)
+    }
+    fn alarm(&self, id: i64) -> Result<Option<AlarmInstance>, StoreError> {
+        self.inner.alarm(id)
+    }
+    fn alarm_by_sipass_id(&self, sipass_id: &str) -> Result<Option<AlarmInstance>, StoreError> {
+        self.inner.alarm_by_sipass_id(sipass_id)
+    }
+    fn alarm_history(&self, id: i64) -> Result<Vec<AlarmHistoryEntry>, StoreError> {
+        self.inner.alarm_history(id)
+    }
+    fn active_alarm_count(&self) -> Result<u64, StoreError> {
+        self.inner.active_alarm_count()
+    }
+    fn queued_acks(&self) -> Result<Vec<QueuedAck>, StoreError> {
+        self.inner.queued_acks()
+    }
+    fn outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.inner.outbox(limit)
+    }
+}
+
+/// The recorder writes through `store_journal`: that is where the disk fails.
+impl AlarmWrite for Flaky {
+    fn store_journal(
+        &self,
+        events: &[NewEvent],
+        alarms: &[SipassAlarmChange],
+        tally: &Tally,
+        position: &EventPosition,
+        webhook: bool,
+    ) -> Result<(Vec<StoredEvent>, Vec<AlarmUpdate>), StoreError> {
+        self.check()?;
+        let stored = self
+            .inner
+            .store_journal(events, alarms, tally, position, webhook)?;
+        self.committed.lock().unwrap().push(position.sequence);
+        Ok(stored)
+    }
+    fn apply_sipass_alarms(
+        &self,
+        changes: &[SipassAlarmChange],
+        webhook: bool,
+    ) -> Result<Vec<AlarmUpdate>, StoreError> {
+        self.inner.apply_sipass_alarms(changes, webhook)
+    }
+    fn acknowledge_here(
+        &self,
+        id: i64,
+        user: &str,
+        comment: &str,
+        now_ms: i64,
+        webhook: bool,
+    ) -> Result<AckOutcome, StoreError> {
+        self.inner
+            .acknowledge_here(id, user, comment, now_ms, webhook)
+    }
+    fn ack_delivered(&self, queue_id: i64) -> Result<(), StoreError> {
+        self.inner.ack_delivered(queue_id)
+    }
+    fn ack_failed(&self, queue_id: i64, error: &str) -> Result<(), StoreError> {
+        self.inner.ack_failed(queue_id, error)
+    }
+    fn outbox_delivered(&self, sequence: i64) -> Result<(), StoreError> {
+        self.inner.outbox_delivered(sequence)
     }
 }
 

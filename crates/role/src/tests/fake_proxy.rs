@@ -8,7 +8,9 @@ use model::{Digest, EntityKind};
 use protocol::{kind_from_wire, kind_to_wire, pb};
 use tokio::sync::watch;
 
-use crate::proxy::{ChangeStream, Dialer, Endpoint, EntryStream, Proxy, ProxyError, WatchItem};
+use crate::proxy::{
+    AckDelivery, ChangeStream, Dialer, Endpoint, EntryStream, Proxy, ProxyError, WatchItem,
+};
 
 /// A fake proxy; clones share one state.
 #[derive(Clone)]
@@ -54,6 +56,12 @@ struct State {
     events_calls: Vec<(u64, String, String)>,
     /// Acknowledgements fail while set.
     failing_acks: bool,
+    /// The alarms active in SiPass, and every alarm acknowledgement received:
+    /// (SiPass alarm id, operator, comment).
+    alarms: Vec<pb::Alarm>,
+    alarm_acks: Vec<(String, String, String)>,
+    /// Every command received, in order.
+    commands: Vec<pb::CommandRequest>,
 }
 
 impl FakeProxy {
@@ -84,9 +92,22 @@ impl FakeProxy {
                 acks: Vec::new(),
                 events_calls: Vec::new(),
                 failing_acks: false,
+                alarms: Vec::new(),
+                alarm_acks: Vec::new(),
+                commands: Vec::new(),
             })),
             moved: Arc::new(watch::channel(0).0),
         }
+    }
+
+    /// Sets the alarms SiPass has active.
+    pub fn set_active_alarms(&self, alarms: Vec<pb::Alarm>) {
+        self.state().alarms = alarms;
+    }
+
+    /// Every alarm acknowledgement received.
+    pub fn alarm_acks(&self) -> Vec<(String, String, String)> {
+        self.state().alarm_acks.clone()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -227,6 +248,11 @@ impl FakeProxy {
 
     pub fn fail_acks(&self, failing: bool) {
         self.state().failing_acks = failing;
+    }
+
+    /// Every command received, in order.
+    pub fn commands(&self) -> Vec<pb::CommandRequest> {
+        self.state().commands.clone()
     }
 
     /// Every acknowledgement received: (role, journal, up to).
@@ -436,6 +462,40 @@ impl Proxy for FakeProxy {
             .push((role_id.to_owned(), journal_id.to_owned(), up_to));
         Ok((s.journal.len() as u64).saturating_sub(up_to))
     }
+
+    async fn active_alarms(&self) -> Result<Vec<pb::Alarm>, ProxyError> {
+        Ok(self.state().alarms.clone())
+    }
+
+    async fn acknowledge_alarm(
+        &self,
+        sipass_id: &str,
+        operator: &str,
+        comment: &str,
+    ) -> Result<AckDelivery, ProxyError> {
+        let mut s = self.state();
+        if s.failing_acks {
+            return Err(ProxyError::Unavailable("the proxy is away".into()));
+        }
+        s.alarm_acks.push((
+            sipass_id.to_owned(),
+            operator.to_owned(),
+            comment.to_owned(),
+        ));
+        Ok(AckDelivery::Delivered)
+    }
+
+    async fn command(&self, request: pb::CommandRequest) -> Result<pb::CommandReply, ProxyError> {
+        let message = format!(
+            "{} sent to {} {}",
+            request.command, request.target_kind, request.target_token
+        );
+        self.state().commands.push(request);
+        Ok(pb::CommandReply {
+            result: "Succeeded".into(),
+            message,
+        })
+    }
 }
 
 /// One Events stream on the fake: the journal after `after`, then live entries. It fails
@@ -515,7 +575,10 @@ impl FakeChanges {
             .collect();
         self.after = s.revision;
         if !batch.is_empty() {
-            return Ok(Some(WatchItem::Changes(batch)));
+            return Ok(Some(WatchItem::Changes {
+                changes: batch,
+                proxy_revision: s.revision,
+            }));
         }
         if self.caught_up_at != Some(s.revision) {
             self.caught_up_at = Some(s.revision);

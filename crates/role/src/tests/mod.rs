@@ -1,6 +1,8 @@
 //! Unit tests of the role's workers against an in-memory proxy and a real Directory in a
 //! temporary folder.
 
+mod alarms;
+mod commands;
 mod events;
 mod fake_proxy;
 
@@ -316,5 +318,41 @@ async fn the_role_waits_for_a_proxy_still_loading_and_synchronizes_once_loaded()
         (run.trigger.as_str(), run.outcome),
         ("first connection", RunOutcome::Succeeded)
     );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn the_lag_behind_the_proxy_is_known_while_following_and_forgotten_when_the_watch_ends() {
+    let proxy = proxy_with(3);
+    let running = Running::start(&proxy);
+    running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
+    // Five entities, one revision each: in step at revision 5.
+    let in_step = |applied: u64| crate::status::Revisions {
+        applied: Some(applied),
+        proxy: Some(applied),
+        behind: Some(0),
+    };
+    running
+        .eventually("in step at revision 5", |role| {
+            (role.status.revisions() == in_step(5)).then_some(())
+        })
+        .await;
+
+    proxy.upsert(CARDHOLDER, "c10");
+    proxy.upsert(CARDHOLDER, "c11");
+    running
+        .eventually("in step at revision 7", |role| {
+            (role.status.revisions() == in_step(7)).then_some(())
+        })
+        .await;
+
+    // A dropped watch: the role is not following until it watches again.
+    proxy.freeze_watches(true);
+    proxy.drop_watches();
+    running
+        .eventually("the lag forgotten", |role| {
+            (role.status.revisions().applied.is_none()).then_some(())
+        })
+        .await;
     running.stop().await;
 }

@@ -4,6 +4,7 @@
 //! a synchronization writes (WAL). Nothing outside this module knows the tables.
 
 mod accounts;
+mod alarms;
 pub mod migrate;
 mod plugin;
 
@@ -40,6 +41,11 @@ pub const DIRECTORY_MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "entities_rowid",
         sql: include_str!("migrations/0002_entities_rowid.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "directory_alarms",
+        sql: include_str!("migrations/0003_directory_alarms.sql"),
     },
     Migration {
         version: 4,

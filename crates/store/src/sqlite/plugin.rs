@@ -18,11 +18,23 @@ use crate::plugin::{
 };
 
 /// The plugin database's migrations, oldest first. Append only; never edit a released one.
-pub const PLUGIN_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "plugin",
-    sql: include_str!("migrations/0001_plugin.sql"),
-}];
+pub const PLUGIN_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "plugin",
+        sql: include_str!("migrations/0001_plugin.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "plugin_alarms",
+        sql: include_str!("migrations/0002_plugin_alarms.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "plugin_activity",
+        sql: include_str!("migrations/0003_plugin_activity.sql"),
+    },
+];
 
 /// The plugin database as the migration runner knows it.
 pub const PLUGIN: Schema = Schema {
@@ -33,6 +45,9 @@ pub const PLUGIN: Schema = Schema {
     counts: &[
         ("events", "SELECT COUNT(*) FROM events"),
         ("event_entities", "SELECT COUNT(*) FROM event_entities"),
+        ("alarms", "SELECT COUNT(*) FROM alarms"),
+        ("alarm_ack_queue", "SELECT COUNT(*) FROM alarm_ack_queue"),
+        ("activity", "SELECT COUNT(*) FROM activity"),
     ],
 };
 
@@ -191,81 +206,111 @@ impl PluginDatabase for SqlitePlugin {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let stored = read_position(&tx)?;
-        if stored.journal_id == position.journal_id && position.sequence <= stored.sequence {
-            // A replay of what is stored already.
+        let Some(added) = write_events(&tx, events, tally, position)? else {
             return Ok(Vec::new());
-        }
-        let mut added = Vec::with_capacity(events.len());
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO events (journal_id, journal_seq, sipass_id, occurred_at,
-                    occurred_ms, journaled_ms, sipass_type, native_events, category, known_type,
-                    message, entities, payload)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?;
-            let mut link = tx.prepare_cached(
-                "INSERT OR IGNORE INTO event_entities (entity_id, event_id) VALUES (?1, ?2)",
-            )?;
-            for e in events {
-                let native = e.native_events.join(&NATIVE_SEPARATOR.to_string());
-                let inserted = insert.execute(params![
-                    position.journal_id,
-                    e.journal_seq as i64,
-                    e.sipass_id,
-                    e.occurred_at,
-                    e.occurred_ms,
-                    e.journaled_ms,
-                    e.sipass_type,
-                    native,
-                    e.category,
-                    e.known_type,
-                    e.message,
-                    entities_json(&e.entities),
-                    e.payload,
-                ])?;
-                if inserted == 0 {
-                    continue;
-                }
-                let id = tx.last_insert_rowid();
-                // A controller is linked twice (two kinds), indexed once.
-                let mut ids: Vec<&str> = e.entities.iter().map(|x| x.id.as_str()).collect();
-                ids.sort_unstable();
-                ids.dedup();
-                for entity_id in ids {
-                    link.execute(params![entity_id, id])?;
-                }
-                added.push(StoredEvent {
-                    id,
-                    journal_seq: e.journal_seq,
-                    sipass_id: e.sipass_id.clone(),
-                    occurred_at: e.occurred_at.clone(),
-                    occurred_ms: e.occurred_ms,
-                    sipass_type: e.sipass_type.clone(),
-                    native_events: e.native_events.clone(),
-                    category: e.category.clone(),
-                    known_type: e.known_type,
-                    message: e.message.clone(),
-                    entities: e.entities.clone(),
-                });
-            }
-            let mut count = tx.prepare_cached(
-                "INSERT INTO event_counters (counter, count) VALUES (?1, ?2)
-                 ON CONFLICT (counter) DO UPDATE SET count = count + excluded.count",
-            )?;
-            for (counter, n) in tally {
-                count.execute(params![counter, *n as i64])?;
-            }
-            tx.prepare_cached(
-                "INSERT INTO event_position (one, journal_id, sequence) VALUES (1, ?1, ?2)
-                 ON CONFLICT (one) DO UPDATE SET journal_id = excluded.journal_id,
-                    sequence = excluded.sequence",
-            )?
-            .execute(params![position.journal_id, position.sequence as i64])?;
-        }
+        };
         tx.commit()?;
         Ok(added)
     }
+}
+
+impl SqlitePlugin {
+    /// The writer connection, for the alarm tables beside the events.
+    pub(super) fn writer(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.writer)
+    }
+
+    /// The reader connection.
+    pub(super) fn reader(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.reader)
+    }
+}
+
+impl SqlitePluginReader {
+    pub(super) fn reader(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.conn)
+    }
+}
+
+/// Writes events, the tally and the position within `tx`. `None` when the position is a
+/// replay of what is stored already (nothing written).
+pub(super) fn write_events(
+    tx: &rusqlite::Transaction<'_>,
+    events: &[NewEvent],
+    tally: &Tally,
+    position: &EventPosition,
+) -> Result<Option<Vec<StoredEvent>>, StoreError> {
+    let stored = read_position(tx)?;
+    if stored.journal_id == position.journal_id && position.sequence <= stored.sequence {
+        // A replay of what is stored already.
+        return Ok(None);
+    }
+    let mut added = Vec::with_capacity(events.len());
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO events (journal_id, journal_seq, sipass_id, occurred_at,
+            occurred_ms, journaled_ms, sipass_type, native_events, category, known_type,
+            message, entities, payload)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?;
+    let mut link = tx.prepare_cached(
+        "INSERT OR IGNORE INTO event_entities (entity_id, event_id) VALUES (?1, ?2)",
+    )?;
+    for e in events {
+        let native = e.native_events.join(&NATIVE_SEPARATOR.to_string());
+        let inserted = insert.execute(params![
+            position.journal_id,
+            e.journal_seq as i64,
+            e.sipass_id,
+            e.occurred_at,
+            e.occurred_ms,
+            e.journaled_ms,
+            e.sipass_type,
+            native,
+            e.category,
+            e.known_type,
+            e.message,
+            entities_json(&e.entities),
+            e.payload,
+        ])?;
+        if inserted == 0 {
+            continue;
+        }
+        let id = tx.last_insert_rowid();
+        // A controller is linked twice (two kinds), indexed once.
+        let mut ids: Vec<&str> = e.entities.iter().map(|x| x.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for entity_id in ids {
+            link.execute(params![entity_id, id])?;
+        }
+        added.push(StoredEvent {
+            id,
+            journal_seq: e.journal_seq,
+            sipass_id: e.sipass_id.clone(),
+            occurred_at: e.occurred_at.clone(),
+            occurred_ms: e.occurred_ms,
+            sipass_type: e.sipass_type.clone(),
+            native_events: e.native_events.clone(),
+            category: e.category.clone(),
+            known_type: e.known_type,
+            message: e.message.clone(),
+            entities: e.entities.clone(),
+        });
+    }
+    let mut count = tx.prepare_cached(
+        "INSERT INTO event_counters (counter, count) VALUES (?1, ?2)
+         ON CONFLICT (counter) DO UPDATE SET count = count + excluded.count",
+    )?;
+    for (counter, n) in tally {
+        count.execute(params![counter, *n as i64])?;
+    }
+    tx.prepare_cached(
+        "INSERT INTO event_position (one, journal_id, sequence) VALUES (1, ?1, ?2)
+         ON CONFLICT (one) DO UPDATE SET journal_id = excluded.journal_id,
+            sequence = excluded.sequence",
+    )?
+    .execute(params![position.journal_id, position.sequence as i64])?;
+    Ok(Some(added))
 }
 
 fn read_position(conn: &Connection) -> Result<EventPosition, StoreError> {
@@ -355,5 +400,6 @@ fn escape_like(text: &str) -> String {
     out
 }
 
+mod activity;
 #[cfg(test)]
 mod tests;

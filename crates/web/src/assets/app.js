@@ -20,7 +20,8 @@ function el(tag, attributes, ...children) {
 
 /** Calls the API; a refusal throws an Error with the API's code, message and field. */
 async function api(path, { method = "GET", body } = {}) {
-  const headers = { Accept: "application/json" };
+  // The application header names the Config Tool in the activity trail of commands.
+  const headers = { Accept: "application/json", "X-SiPass-Bridge-Application": "Config Tool" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET" && App.session && App.session.csrf_token) headers["X-CSRF-Token"] = App.session.csrf_token;
   const res = await fetch("/api/v1" + path, {

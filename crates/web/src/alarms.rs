@@ -1,0 +1,293 @@
+//! Alarms over the REST API, each answer decided with the request's [`Viewer`]:
+//!
+//! - `GET /alarms[?active=true&before=ID&limit=N]`: alarm instances, newest first;
+//! - `GET /alarms/{id}`, `GET /alarms/{id}/history`;
+//! - `POST /alarms/{id}/acknowledge {"comment": ...}`: recorded at once with the user, sent
+//!   to SiPass now or, while the proxy is away, when it returns; idempotent;
+//! - `GET /alarms/live`: each alarm change the viewer may see, as server-sent events;
+//! - `GET /alarm-entities`, `POST /alarm-entities/{id}/partitions {"partition": ...}`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Extension, Path, Query, State};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use model::access::Viewer;
+use role::alarms::{AlarmEntityView, AlarmError, AlarmView};
+use serde::{Deserialize, Serialize};
+use store::AlarmHistoryEntry;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::AppState;
+
+/// How long acknowledging waits for SiPass's confirmation before answering "queued".
+const DELIVERY_WAIT: Duration = Duration::from_secs(1);
+use crate::error::{ApiError, Code};
+
+impl From<AlarmError> for ApiError {
+    fn from(e: AlarmError) -> Self {
+        match e {
+            AlarmError::NotFound(message) => ApiError::new(Code::NotFound, message),
+            AlarmError::Invalid { field, message } => {
+                ApiError::field(Code::InvalidBody, field, format!("{field}: {message}"))
+            }
+            AlarmError::Forbidden(message) => ApiError::new(Code::Forbidden, message),
+            AlarmError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// `GET /alarms` query.
+#[derive(Debug, Default, Deserialize)]
+pub struct AlarmQuery {
+    /// Only active alarms (not both acknowledged and cleared).
+    #[serde(default)]
+    pub active: bool,
+    /// Our id of the last alarm of the previous page.
+    pub before: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+/// A page of `GET /alarms`: `next_before` is where the next page starts when there may be
+/// more (a page may be short when the user sees few of the alarms read).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlarmPage {
+    pub alarms: Vec<AlarmView>,
+    pub next_before: Option<i64>,
+}
+
+/// `GET /alarms/{id}/history`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlarmHistory {
+    pub alarm: AlarmView,
+    pub history: Vec<AlarmHistoryEntry>,
+}
+
+/// `GET /alarm-entities`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlarmEntityList {
+    pub entities: Vec<AlarmEntityView>,
+}
+
+/// `POST /alarms/{id}/acknowledge` body; an empty body acknowledges without comment.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckBody {
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /alarm-entities/{id}/partitions` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartitionBody {
+    partition: String,
+}
+
+/// An alarm id from the path: our id, a positive number.
+fn alarm_id(text: &str) -> Result<i64, ApiError> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            ApiError::field(
+                Code::NotFound,
+                "id",
+                format!(
+                    "'{}' is not an alarm id (a positive number, as `alarms list` shows)",
+                    text.chars().take(40).collect::<String>().escape_debug()
+                ),
+            )
+        })
+}
+
+fn json_body<T: serde::de::DeserializeOwned + Default>(
+    body: Result<axum::body::Bytes, BytesRejection>,
+    what: &str,
+) -> Result<T, ApiError> {
+    let body = body.map_err(crate::body_refused)?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(Code::InvalidBody, format!("the body must be {what}: {e}")))
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    query: Result<Query<AlarmQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let role = state.role.clone();
+    let (alarms, next_before) = runtime::try_blocking(move || {
+        role.alarms(
+            &viewer,
+            query.active,
+            query.before.unwrap_or(0).max(0),
+            limit,
+        )
+    })
+    .await??;
+    Ok(Json(AlarmPage {
+        alarms,
+        next_before,
+    })
+    .into_response())
+}
+
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = alarm_id(&id)?;
+    let role = state.role.clone();
+    let alarm = runtime::try_blocking(move || role.alarm(&viewer, id)).await??;
+    Ok(Json(alarm).into_response())
+}
+
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = alarm_id(&id)?;
+    let role = state.role.clone();
+    let answer = runtime::try_blocking(move || -> Result<AlarmHistory, AlarmError> {
+        Ok(AlarmHistory {
+            alarm: role.alarm(&viewer, id)?,
+            history: role.alarm_history(&viewer, id)?,
+        })
+    })
+    .await??;
+    Ok(Json(answer).into_response())
+}
+
+pub(crate) async fn acknowledge(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+    body: Result<axum::body::Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = alarm_id(&id)?;
+    let body: AckBody = json_body(body, "a JSON object like {\"comment\": \"...\"}")?;
+    let role = state.role.clone();
+    let acting = viewer.clone();
+    let mut answer =
+        runtime::try_blocking(move || role.acknowledge_alarm(&acting, id, &body.comment)).await??;
+    // A moment for the alarm manager to deliver it, so that the answer can say whether
+    // SiPass has it; past that it stays queued and the answer says so.
+    let started = std::time::Instant::now();
+    while answer.alarm.alarm.ack_pending && started.elapsed() < DELIVERY_WAIT {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (role, viewer) = (state.role.clone(), viewer.clone());
+        answer.alarm = runtime::try_blocking(move || role.alarm(&viewer, id)).await??;
+    }
+    Ok(Json(answer).into_response())
+}
+
+pub(crate) async fn entities(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, ApiError> {
+    let role = state.role.clone();
+    let entities = runtime::try_blocking(move || role.alarm_entities(&viewer)).await??;
+    Ok(Json(AlarmEntityList { entities }).into_response())
+}
+
+pub(crate) async fn add_partition(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+    body: Result<axum::body::Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(crate::body_refused)?;
+    let body: PartitionBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            Code::InvalidBody,
+            format!("the body must be a JSON object like {{\"partition\": \"north\"}}: {e}"),
+        )
+    })?;
+    let role = state.role.clone();
+    let entity =
+        runtime::try_blocking(move || role.add_alarm_partition(&viewer, &id, &body.partition))
+            .await??;
+    Ok(Json(entity).into_response())
+}
+
+/// One alarm change on the live feed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlarmChangeEvent {
+    pub alarm: AlarmView,
+    pub change: AlarmHistoryEntry,
+}
+
+/// `GET /alarms/live`: the changes of the alarms the viewer may see, as they are written.
+/// A client that falls more than the feed's buffer behind gets `lagged` and the end. Shares
+/// the live-feed client limit with `GET /events/live`.
+pub(crate) async fn live(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, ApiError> {
+    let place = crate::events::take_place(&state)?;
+    let role = state.role.clone();
+    let mut updates = role.alarm_signals.feed.subscribe();
+    // A task per client reads the feed and keeps what the viewer may see; it ends when the
+    // client goes (its sends fail) or after `lagged`.
+    let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(16);
+    tokio::spawn(async move {
+        let _place = place;
+        let viewer = Arc::new(viewer);
+        loop {
+            let event = match updates.recv().await {
+                Ok(update) => {
+                    let (role, viewer) = (role.clone(), viewer.clone());
+                    let seen =
+                        runtime::try_blocking(move || role.alarm_update_for(&viewer, &update))
+                            .await;
+                    match seen {
+                        Ok(Ok(Some((alarm, change)))) => SseEvent::default()
+                            .event("alarm")
+                            .id(change.id.to_string())
+                            .json_data(AlarmChangeEvent { alarm, change })
+                            .unwrap_or_else(|_| SseEvent::default().event("unencodable")),
+                        Ok(Ok(None)) => continue,
+                        _ => {
+                            let _ = tx
+                                .send(SseEvent::default().event("error").data(
+                                    "the role could not read who may see an alarm change; reconnect",
+                                ))
+                                .await;
+                            return;
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    let _ = tx
+                        .send(SseEvent::default().event("lagged").data(format!(
+                            "this client fell {n} alarm changes behind the live feed and is disconnected; list them with GET /api/v1/alarms and reconnect"
+                        )))
+                        .await;
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            };
+            if tx.send(event).await.is_err() {
+                return;
+            }
+        }
+    });
+    let stream = ReceiverStream::new(rx).map(Ok::<_, Infallible>);
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}

@@ -234,7 +234,9 @@ pub fn validate_ignored(value: &serde_json::Value) -> Result<Vec<String>, Invali
 pub const DEFAULT_ENTITY_PARTITION: &str = "SiPass";
 
 /// Partition names: at least one, printable, 1 to 64 characters each, without repeats.
-pub fn validate_entity_partitions(value: &serde_json::Value) -> Result<Vec<String>, InvalidSetting> {
+pub fn validate_entity_partitions(
+    value: &serde_json::Value,
+) -> Result<Vec<String>, InvalidSetting> {
     let invalid = |message: String| InvalidSetting {
         field: "entity_partitions",
         message,

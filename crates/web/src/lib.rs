@@ -20,8 +20,8 @@ use role::Role;
 use serde::{Deserialize, Serialize};
 
 pub mod accounts;
-pub mod auth;
 pub mod alarms;
+pub mod auth;
 pub mod commands;
 mod error;
 pub mod events;

@@ -46,7 +46,7 @@ async function api(path, { method = "GET", body } = {}) {
 function showError(form, error) {
   const slot = (error.field && form.querySelector(`[data-error-for="${CSS.escape(error.field)}"]`)) ||
     form.querySelector("[data-error-for='']");
-  if (slot) { slot.textContent = error.message; slot.hidden = false; } else alert(error.message);
+  if (slot) { slot.textContent = error.message; slot.hidden = false; slot.scrollIntoView({ block: "center" }); } else alert(error.message);
 }
 function clearErrors(form) {
   for (const slot of form.querySelectorAll("[data-error-for]")) { slot.textContent = ""; slot.hidden = true; }

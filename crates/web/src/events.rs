@@ -73,7 +73,7 @@ pub struct EventSummary {
     pub counters: std::collections::BTreeMap<String, u64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/events/summary", tag = "events", responses((status = 200, description = "Stored events and counters", body = EventSummary), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
+#[utoipa::path(get, operation_id = "events_summary", path = "/api/v1/events/summary", tag = "events", responses((status = 200, description = "Stored events and counters", body = EventSummary), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
 pub(crate) async fn summary(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
     let summary = runtime::try_blocking(move || -> Result<EventSummary, store::StoreError> {
@@ -136,7 +136,7 @@ pub fn filter(query: EventQuery) -> Result<EventFilter, ApiError> {
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(("since" = Option<String>, Query, description = "RFC 3339 or Unix ms"), ("until" = Option<String>, Query, description = "RFC 3339 or Unix ms"), ("type" = Option<String>, Query, description = "SiPass type or native event"), ("entity" = Option<String>, Query, description = "An entity id"), ("after" = Option<i64>, Query, description = "The last id of the previous page"), ("limit" = Option<u32>, Query, description = "Page size")), responses((status = 200, description = "A page of the events the user may see", body = EventPage), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
+#[utoipa::path(get, operation_id = "events_list", path = "/api/v1/events", tag = "events", params(("since" = Option<String>, Query, description = "RFC 3339 or Unix ms"), ("until" = Option<String>, Query, description = "RFC 3339 or Unix ms"), ("type" = Option<String>, Query, description = "SiPass type or native event"), ("entity" = Option<String>, Query, description = "An entity id"), ("after" = Option<i64>, Query, description = "The last id of the previous page"), ("limit" = Option<u32>, Query, description = "Page size")), responses((status = 200, description = "A page of the events the user may see", body = EventPage), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
@@ -216,7 +216,7 @@ pub(crate) fn take_place(state: &AppState) -> Result<Place, ApiError> {
     Ok(place)
 }
 
-#[utoipa::path(get, path = "/api/v1/events/live", tag = "events", responses((status = 200, description = "Server-sent events: `stored` with each event as JSON, `lagged` before the end", content_type = "text/event-stream", body = String), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 503, description = "Too many live clients", body = ErrorBody)))]
+#[utoipa::path(get, operation_id = "events_live", path = "/api/v1/events/live", tag = "events", responses((status = 200, description = "Server-sent events: `stored` with each event as JSON, `lagged` before the end", content_type = "text/event-stream", body = String), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 503, description = "Too many live clients", body = ErrorBody)))]
 pub(crate) async fn live(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,

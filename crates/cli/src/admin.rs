@@ -43,6 +43,8 @@ pub enum SyncCommand {
     },
 }
 
+// Parsed once per run: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(clap::Subcommand)]
 pub enum ConfigCommand {
     /// Print a commented configuration file for a service (every setting at its default),

@@ -43,7 +43,7 @@ pub enum SyncCommand {
     },
 }
 
-// Parsed once per run: the size of the largest variant costs nothing.
+// Parsed once per run: the size of its largest variant costs nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(clap::Subcommand)]
 pub enum ConfigCommand {

@@ -21,21 +21,29 @@ impl Api {
     pub fn new(target: &RoleTarget) -> Result<Self> {
         let base = match &target.role {
             Some(url) => url.trim_end_matches('/').to_owned(),
-            None => read_trimmed(&crate::services::role_address_path(&target.data)).with_context(|| {
-                format!(
-                    "no running role found in data folder '{}'; start one (`sipass-bridge demo` or `sipass-bridge role`) or pass --data or --role",
-                    target.data.display()
-                )
-            })?,
+            None => {
+                let path = crate::services::role_address_path(&target.data);
+                read_trimmed(&path).map_err(|e| match denied(&e) {
+                    true => permission_denied(&path),
+                    false => e.context(format!(
+                        "no running role found in data folder '{}'; start one (`sipass-bridge demo` or `sipass-bridge role`) or pass --data or --role",
+                        target.data.display()
+                    )),
+                })?
+            }
         };
         let token = match std::env::var("SIPASS_BRIDGE_API_TOKEN") {
             Ok(t) if !t.trim().is_empty() => t.trim().to_owned(),
-            _ => read_trimmed(&web::token_path(&target.data)).with_context(|| {
-                format!(
-                    "no API token: set SIPASS_BRIDGE_API_TOKEN or pass --data with the role's data folder (api-token in '{}')",
-                    target.data.display()
-                )
-            })?,
+            _ => {
+                let path = web::token_path(&target.data);
+                read_trimmed(&path).map_err(|e| match denied(&e) {
+                    true => permission_denied(&path),
+                    false => e.context(format!(
+                        "no API token: set SIPASS_BRIDGE_API_TOKEN or pass --data with the role's data folder (api-token in '{}')",
+                        target.data.display()
+                    )),
+                })?
+            }
         };
         Ok(Api {
             base,
@@ -179,6 +187,20 @@ fn error_text(body: &[u8]) -> String {
         Ok(error) => error.message,
         Err(_) => "no details".to_owned(),
     }
+}
+
+/// Whether reading a file failed because this user may not read it.
+fn denied(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+}
+
+/// A role's folder this user may not read: the role may well be running, as another user.
+fn permission_denied(path: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "cannot read {} (permission denied): run as the service's user (sudo -u sipass-bridge sipass-bridge ...) or as root, or pass --role URL with the API token in SIPASS_BRIDGE_API_TOKEN",
+        path.display()
+    )
 }
 
 fn read_trimmed(path: &Path) -> Result<String> {

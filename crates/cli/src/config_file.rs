@@ -335,11 +335,34 @@ pub fn template(command: &clap::Command, service: &str) -> Option<String> {
             _ if matches!(arg.get_action(), ArgAction::Append) => "[]".to_owned(),
             Some(v) if v.parse::<i64>().is_ok() || v == "true" || v == "false" => v,
             Some(v) => toml_string(&v),
-            None => "\"\"".to_owned(),
+            None => match example(service, long) {
+                Some((value, note)) => {
+                    out.push_str(&format!("# {note}\n"));
+                    value.to_owned()
+                }
+                None => "\"\"".to_owned(),
+            },
         };
         out.push_str(&format!("# {long} = {value}\n"));
     }
     Some(out)
+}
+
+/// A valid value (and a note) for a setting that has no default but is rarely left empty, so
+/// that uncommenting the template's line gives a file that starts.
+fn example(service: &str, flag: &str) -> Option<(&'static str, &'static str)> {
+    match (service, flag) {
+        ("role", "proxy-host") => Some((
+            "\"sipass-server\"",
+            "Required on first start: a name or address in the proxy's certificate. Given here, it\n\
+             # replaces the one set in the Config Tool at every start; leave it out to manage it there.",
+        )),
+        ("role", "proxy-port") => Some((
+            "5645",
+            "Absent: the port stored in the Directory, else 5645. Given here, it replaces the stored one at every start.",
+        )),
+        _ => None,
+    }
 }
 
 fn toml_string(text: &str) -> String {
@@ -483,6 +506,54 @@ mod tests {
         let path = file("template.toml", &uncommented);
         let given = args(&["sb", "proxy", "--config", path.to_str().unwrap()]);
         apply(given, &command()).unwrap();
+    }
+
+    #[test]
+    fn every_proxy_and_role_setting_has_its_environment_variable() {
+        use clap::CommandFactory;
+        let cli = crate::Cli::command();
+        for service in ["proxy", "role"] {
+            let subcommand = cli.find_subcommand(service).unwrap();
+            for arg in subcommand.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if NOT_SETTINGS.contains(&long) {
+                    continue;
+                }
+                let expected = format!("SIPASS_BRIDGE_{}", long.to_uppercase().replace('-', "_"));
+                assert_eq!(
+                    arg.get_env().map(|e| e.to_string_lossy().into_owned()),
+                    Some(expected),
+                    "{service} --{long}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_role_template_uncommented_starts_with_the_default_port() {
+        use clap::CommandFactory;
+        let cli = crate::Cli::command();
+        let text = template(&cli, "role").unwrap();
+        assert!(text.contains("# proxy-port = 5645\n"), "{text}");
+        assert!(
+            text.contains("# proxy-host = \"sipass-server\"\n"),
+            "{text}"
+        );
+        let uncommented: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.contains(" = ") && !l.contains("\"\""))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let path = file("role-template.toml", &uncommented);
+        let given = args(&["sb", "role", "--config", path.to_str().unwrap()]);
+        let (mut out, _) = apply(given, &cli).unwrap();
+        out.extend(args(&["--proxy-ca", "ca.pem"]));
+        assert!(
+            strings(&out).contains(&"--proxy-port=5645".to_owned()),
+            "{out:?}"
+        );
+        <crate::Cli as clap::Parser>::try_parse_from(out).unwrap();
     }
 
     #[test]

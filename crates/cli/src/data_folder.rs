@@ -121,9 +121,44 @@ pub fn lock(data: &std::path::Path, service: &str) -> anyhow::Result<FolderLock>
     }
 }
 
+/// Why a secret file should be narrowed, when users other than its owner can read or write
+/// it (a password or token file made by hand often is 0644).
+#[cfg(unix)]
+pub fn loose_secret_file(path: &std::path::Path, flag: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "the secret file {} ({flag}) can be read by other users (mode {mode:o}): chmod 600 {}",
+            path.display(),
+            path.display()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_file_others_can_read_is_named_with_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sipass-bridge-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sipass-password");
+        std::fs::write(&path, "secret\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let warning = loose_secret_file(&path, "--sipass-password-file").expect("warned");
+        assert!(warning.contains("(mode 644)"), "{warning}");
+        assert!(
+            warning.contains(&format!("chmod 600 {}", path.display())),
+            "{warning}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(loose_secret_file(&path, "--sipass-password-file"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn a_second_service_on_a_locked_data_folder_is_refused_naming_the_first() {

@@ -45,7 +45,8 @@ pub(crate) struct Cli {
     /// Log format on standard error.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SIPASS_BRIDGE_LOG_FORMAT")]
     log_format: LogFormat,
-    /// Also write the log to files in this folder, one per day (sipass-bridge.log.YYYY-MM-DD),
+    /// Also write the log to files in this folder (created when missing), one per day and
+    /// named after the service (sipass-bridge-proxy.log.YYYY-MM-DD, sipass-bridge-role.log...),
     /// keeping the last 14, for services without a journal that keeps their output.
     #[arg(long, global = true, value_name = "DIR", env = "SIPASS_BRIDGE_LOG_DIR")]
     log_dir: Option<PathBuf>,
@@ -135,7 +136,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    let _log_files = match init_logging(cli.log_format, cli.log_dir.as_deref()) {
+    let log_name = log_file_name(&cli.command);
+    let _log_files = match init_logging(cli.log_format, cli.log_dir.as_deref(), log_name) {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("error: {e}");
@@ -260,11 +262,24 @@ fn chain(e: &anyhow::Error) -> String {
 /// Log files kept by `--log-dir`.
 const LOG_FILES_KEPT: usize = 14;
 
+/// The prefix of `--log-dir`'s daily files: named after the service, so that services
+/// sharing a folder do not mix their lines in one file.
+fn log_file_name(command: &Command) -> &'static str {
+    match command {
+        Command::Proxy(_) => "sipass-bridge-proxy.log",
+        Command::Role(_) => "sipass-bridge-role.log",
+        Command::Sim(_) => "sipass-bridge-sim.log",
+        Command::Demo(_) => "sipass-bridge-demo.log",
+        _ => "sipass-bridge.log",
+    }
+}
+
 /// Logs to standard error, and to daily files in `log_dir` when given. The returned guard
 /// flushes the files when main ends.
 fn init_logging(
     format: LogFormat,
     log_dir: Option<&std::path::Path>,
+    file_name: &str,
 ) -> anyhow::Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::layer::SubscriberExt;
@@ -273,9 +288,17 @@ fn init_logging(
         .unwrap_or_else(|_| EnvFilter::new("info,h2=warn,hyper=warn,tower=warn,rustls=warn"));
     let (files, guard) = match log_dir {
         Some(dir) => {
+            // Created first (0700, see `private_files`): the appender would create it too,
+            // but only after printing an error about reading it.
+            std::fs::create_dir_all(dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the log folder {}: {e}; choose another with --log-dir",
+                    dir.display()
+                )
+            })?;
             let appender = tracing_appender::rolling::Builder::new()
                 .rotation(tracing_appender::rolling::Rotation::DAILY)
-                .filename_prefix("sipass-bridge.log")
+                .filename_prefix(file_name)
                 .max_log_files(LOG_FILES_KEPT)
                 .build(dir)
                 .map_err(|e| {

@@ -78,7 +78,7 @@ pub struct ProxyArgs {
     #[arg(long, default_value_os_t = crate::data_folder::service_default("proxy"), env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
     /// Address for the bridge protocol; roles connect here.
-    #[arg(long, default_value = "0.0.0.0:5645")]
+    #[arg(long, default_value = "0.0.0.0:5645", env = "SIPASS_BRIDGE_LISTEN")]
     listen: SocketAddr,
     /// SiPass's HR API base URL.
     #[arg(
@@ -98,55 +98,67 @@ pub struct ProxyArgs {
     #[arg(long, default_value = "operator", env = "SIPASS_BRIDGE_SIPASS_USER")]
     sipass_user: String,
     /// File holding the operator's password (or set SIPASS_BRIDGE_SIPASS_PASSWORD).
-    #[arg(long)]
+    #[arg(long, env = "SIPASS_BRIDGE_SIPASS_PASSWORD_FILE")]
     sipass_password_file: Option<PathBuf>,
     /// The SiPass release behind this proxy.
     #[arg(long, default_value = "2.80", env = "SIPASS_BRIDGE_SIPASS_VERSION")]
     sipass_version: SiPassVersion,
     /// File holding the bridge token (or set SIPASS_BRIDGE_TOKEN); by default the token in
     /// the data folder, created on first start.
-    #[arg(long)]
+    #[arg(long, env = "SIPASS_BRIDGE_TOKEN_FILE")]
     token_file: Option<PathBuf>,
     /// Extra host names or addresses roles use to reach the proxy (for its certificate).
-    #[arg(long = "tls-name")]
+    #[arg(
+        long = "tls-name",
+        env = "SIPASS_BRIDGE_TLS_NAME",
+        value_delimiter = ','
+    )]
     tls_names: Vec<String>,
     /// The proxy's certificate chain (PEM) instead of one issued by its own CA.
-    #[arg(long, requires = "tls_key")]
+    #[arg(long, requires = "tls_key", env = "SIPASS_BRIDGE_TLS_CERT")]
     tls_cert: Option<PathBuf>,
     /// The key of --tls-cert (PEM).
-    #[arg(long, requires = "tls_cert")]
+    #[arg(long, requires = "tls_cert", env = "SIPASS_BRIDGE_TLS_KEY")]
     tls_key: Option<PathBuf>,
     /// The CA that signed --tls-cert, which roles trust (default: the certificate itself).
-    #[arg(long, requires = "tls_cert")]
+    #[arg(long, requires = "tls_cert", env = "SIPASS_BRIDGE_TLS_CA")]
     tls_ca: Option<PathBuf>,
     /// Seconds between two complete reads of SiPass (reconciliation).
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 600, env = "SIPASS_BRIDGE_RELOAD_EVERY")]
     reload_every: u64,
     /// Seconds between two complete reads when SiPass has no push channel (a real SiPass):
     /// reading again is then the only way changes are found.
-    #[arg(long, default_value_t = 30)]
+    #[arg(
+        long,
+        default_value_t = 30,
+        env = "SIPASS_BRIDGE_RELOAD_EVERY_WITHOUT_PUSH"
+    )]
     reload_every_without_push: u64,
     /// Hours changes stay watchable; a role away longer lists again.
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = 24, env = "SIPASS_BRIDGE_CHANGE_LOG_HOURS")]
     change_log_hours: u64,
     /// The most changes kept watchable.
-    #[arg(long, default_value_t = 10_000_000)]
+    #[arg(
+        long,
+        default_value_t = 10_000_000,
+        env = "SIPASS_BRIDGE_CHANGE_LOG_MAX"
+    )]
     change_log_max: u64,
     /// The most events the journal keeps while no role acknowledges them.
-    #[arg(long, default_value_t = 10_000_000)]
+    #[arg(long, default_value_t = 10_000_000, env = "SIPASS_BRIDGE_JOURNAL_MAX")]
     journal_max: u64,
     /// The most connections port 5645 holds at once (lowered to fit the open-files limit).
-    #[arg(long, default_value_t = proxy::ListenerLimits::default().max_connections)]
+    #[arg(long, default_value_t = proxy::ListenerLimits::default().max_connections, env = "SIPASS_BRIDGE_MAX_CONNECTIONS")]
     max_connections: usize,
     /// The most established connections from one address (a role uses one).
-    #[arg(long, default_value_t = proxy::ListenerLimits::default().max_per_address)]
+    #[arg(long, default_value_t = proxy::ListenerLimits::default().max_per_address, env = "SIPASS_BRIDGE_MAX_CONNECTIONS_PER_ADDRESS")]
     max_connections_per_address: usize,
     /// Serve the proxy's metrics in the Prometheus text format on http://ADDR/metrics (off by
     /// default; plain HTTP, so keep it on loopback or a monitoring network).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", env = "SIPASS_BRIDGE_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
     /// Seconds a new connection gets to finish its TLS handshake.
-    #[arg(long, default_value_t = proxy::ListenerLimits::default().handshake_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=600))]
+    #[arg(long, default_value_t = proxy::ListenerLimits::default().handshake_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=600), env = "SIPASS_BRIDGE_HANDSHAKE_TIMEOUT_SECS")]
     handshake_timeout_secs: u64,
 }
 
@@ -164,16 +176,16 @@ pub struct RoleArgs {
     #[arg(long, default_value = "127.0.0.1:8080", env = "SIPASS_BRIDGE_LISTEN")]
     listen: SocketAddr,
     /// The proxy's host name or IP address (stored in the Directory's configuration).
-    #[arg(long)]
+    #[arg(long, env = "SIPASS_BRIDGE_PROXY_HOST")]
     proxy_host: Option<String>,
     /// The proxy's port (stored in the Directory's configuration).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..), env = "SIPASS_BRIDGE_PROXY_PORT")]
     proxy_port: Option<u16>,
     /// PEM file of the proxy's CA (the proxy's tls/ca.pem).
     #[arg(long, env = "SIPASS_BRIDGE_PROXY_CA")]
     proxy_ca: PathBuf,
     /// File holding the bridge token (or set SIPASS_BRIDGE_TOKEN).
-    #[arg(long)]
+    #[arg(long, env = "SIPASS_BRIDGE_PROXY_TOKEN_FILE")]
     proxy_token_file: Option<PathBuf>,
     /// Serve the Config Tool over HTTPS with this certificate chain (PEM), for remote
     /// administrators; needs --tls-key.
@@ -257,6 +269,9 @@ fn sim_config(site: &SiteArgs, data: &Path) -> sim::SimConfig {
 
 pub async fn sim(args: SimArgs) -> Result<()> {
     let shutdown = shutdown_on_signal();
+    // "Created when missing": before the lock, which lives in it.
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("cannot create the data folder {}", args.data.display()))?;
     let _lock = crate::data_folder::lock(&args.data, "sim")?;
     warn_if_others_can_read(&args.data);
     let listener = bind(args.listen, "SiPass simulator").await?;
@@ -273,19 +288,39 @@ pub async fn sim(args: SimArgs) -> Result<()> {
         running.ca_path.display(),
         args.site.operator.user
     );
-    out!(
-        "  management API {} (push channel: {}/Notifications), test endpoints {}",
-        running.management_url(),
-        running.management_url(),
-        running.sim_url()
-    );
+    if args.site.hr_only {
+        out!(
+            "  HR API only: no management API and no push channel; test endpoints {}",
+            running.sim_url()
+        );
+    } else {
+        out!(
+            "  management API {} (push channel: {}/Notifications), test endpoints {}",
+            running.management_url(),
+            running.management_url(),
+            running.sim_url()
+        );
+    }
     running.stopped().await;
     Ok(())
+}
+
+/// Prints where a service listens, and logs it too: a log file (`--log-dir`) then records
+/// which port the service took and where its CA and tokens are.
+fn announce(line: &str) {
+    out!("{line}");
+    tracing::info!("{line}");
 }
 
 /// Reads a secret from a file named by a flag, or from an environment variable.
 fn secret(file: Option<&Path>, env: &str, what: &str, flag: &str) -> Result<Option<String>> {
     if let Some(path) = file {
+        #[cfg(unix)]
+        if let Some(warning) = crate::data_folder::loose_secret_file(path, flag) {
+            tracing::warn!("{warning}");
+        }
+        #[cfg(not(unix))]
+        let _ = flag;
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {what} from {}", path.display()))?;
         let text = text.trim().to_owned();
@@ -296,10 +331,7 @@ fn secret(file: Option<&Path>, env: &str, what: &str, flag: &str) -> Result<Opti
     }
     match std::env::var(env) {
         Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
-        _ => {
-            let _ = flag;
-            Ok(None)
-        }
+        _ => Ok(None),
     }
 }
 
@@ -389,9 +421,9 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
             }),
         );
         tokio::spawn(tls::serve(listener, router, until(shutdown)));
-        out!("proxy metrics on http://{addr}/metrics");
+        announce(&format!("proxy metrics on http://{addr}/metrics"));
     }
-    out!(
+    announce(&format!(
         "proxy listening on {} (CA: {}, token: {})",
         running.addr,
         running.ca_path.display(),
@@ -400,7 +432,7 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
         } else {
             proxy::token_path(&args.data).display().to_string()
         }
-    );
+    ));
     running.stopped().await;
     tracing::info!("proxy stopped");
     Ok(())
@@ -424,6 +456,8 @@ struct RunningRole {
     api_token: String,
     /// The first administrator's password, when this start made it.
     first_password: Option<String>,
+    /// The proxy address given at start and the different one it replaced in the Directory.
+    replaced_proxy: Option<(String, String)>,
     engine: tokio::task::JoinHandle<()>,
     web: tokio::task::JoinHandle<()>,
 }
@@ -438,7 +472,7 @@ impl RunningRole {
 async fn start_role(
     data: &Path,
     listener: TcpListener,
-    proxy: Option<(String, u16)>,
+    proxy: Option<(String, Option<u16>)>,
     proxy_ca_pem: String,
     proxy_token: String,
     shutdown: Shutdown,
@@ -450,9 +484,13 @@ async fn start_role(
         proxy_token,
         client_name: tls::host_name().unwrap_or_else(|| "sipass-bridge-role".into()),
     })?;
-    if let Some((host, port)) = proxy {
-        role.set_proxy_address(&host, port)?;
-    }
+    let replaced_proxy = match &proxy {
+        Some((host, port)) => role.set_proxy_address(host, *port)?.map(|old| {
+            let given = port.map_or_else(|| host.clone(), |p| format!("{host}:{p}"));
+            (given, old)
+        }),
+        None => None,
+    };
     let role = Arc::new(role);
     let api_token = tls::load_or_create_secret(&web::token_path(data))?;
     let addr = listener.local_addr()?;
@@ -472,6 +510,7 @@ async fn start_role(
         addr,
         api_token,
         first_password,
+        replaced_proxy,
         engine,
         web,
     })
@@ -497,10 +536,7 @@ pub async fn role(args: RoleArgs) -> Result<()> {
         .context("the bridge token is needed: pass --proxy-token-file FILE (the proxy's proxy-token) or set SIPASS_BRIDGE_TOKEN")?;
     let ca = read_pem(&args.proxy_ca, "the proxy's CA certificate")?;
     let proxy = match (args.proxy_host, args.proxy_port) {
-        (Some(host), port) => Some((
-            role::config::validate_host(&host)?,
-            port.unwrap_or(protocol::DEFAULT_PORT),
-        )),
+        (Some(host), port) => Some((role::config::validate_host(&host)?, port)),
         (None, Some(_)) => bail!("--proxy-port needs --proxy-host"),
         (None, None) => None,
     };
@@ -524,11 +560,16 @@ pub async fn role(args: RoleArgs) -> Result<()> {
         demo_password: None,
     };
     let running = start_role(&args.data, listener, proxy, ca, token, shutdown, setup).await?;
-    out!(
+    if let Some((given, stored)) = &running.replaced_proxy {
+        tracing::warn!(
+            "the proxy address from the configuration file or flags ({given}) replaces the one stored in the Directory ({stored}, set in the Config Tool or with `config set`); leave proxy-host and proxy-port out of role.toml to manage them there"
+        );
+    }
+    announce(&format!(
         "Config Tool listening on {scheme}://{}/ (API token in {})",
         running.addr,
         web::token_path(&args.data).display()
-    );
+    ));
     if let Some(password) = &running.first_password {
         out!(
             "First start: sign in as 'admin' with the one-time password {password} (shown only now; you will be asked to choose your own)"
@@ -602,7 +643,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
     let role = start_role(
         &args.data,
         web_listener,
-        Some(("127.0.0.1".into(), proxy.addr.port())),
+        Some(("127.0.0.1".into(), Some(proxy.addr.port()))),
         proxy.ca_pem.clone(),
         proxy.token.clone(),
         shutdown,

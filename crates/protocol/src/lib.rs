@@ -185,10 +185,12 @@ pub enum ConnectError {
     BadAddress(String, String),
     #[error("the bridge token contains characters that cannot be sent; it must be printable ASCII")]
     BadToken,
-    #[error(
-        "cannot reach the proxy at {addr}: {reason}; check the host and port and that the proxy is running"
-    )]
-    Unreachable { addr: String, reason: String },
+    #[error("cannot reach the proxy at {addr}: {reason}; {hint}")]
+    Unreachable {
+        addr: String,
+        reason: String,
+        hint: String,
+    },
 }
 
 /// Where a proxy is and how to trust it.
@@ -202,6 +204,18 @@ pub struct ProxyAddress {
 }
 
 /// Connects to a proxy over TLS, trusting only its CA.
+/// What to do about a failed connection: a certificate that does not name the host the role
+/// connects by is fixed on the proxy's side, not by checking the network.
+fn unreachable_hint(reason: &str, host: &str) -> String {
+    if reason.contains("not valid for name") || reason.contains("NotValidForName") {
+        format!(
+            "connect by a name in the proxy's certificate, or start the proxy with --tls-name {host} (tls-name in proxy.toml)"
+        )
+    } else {
+        "check the host and port and that the proxy is running".to_owned()
+    }
+}
+
 pub async fn connect(proxy: &ProxyAddress) -> Result<BridgeClient, ConnectError> {
     let addr = format!("{}:{}", proxy.host, proxy.port);
     let host = if proxy.host.contains(':') {
@@ -220,13 +234,14 @@ pub async fn connect(proxy: &ProxyAddress) -> Result<BridgeClient, ConnectError>
         .http2_keep_alive_interval(Duration::from_secs(20))
         .keep_alive_timeout(Duration::from_secs(10))
         .tcp_nodelay(true);
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| ConnectError::Unreachable {
+    let channel = endpoint.connect().await.map_err(|e| {
+        let reason = error_chain(&e);
+        ConnectError::Unreachable {
+            hint: unreachable_hint(&reason, &proxy.host),
             addr,
-            reason: error_chain(&e),
-        })?;
+            reason,
+        }
+    })?;
     let value = format!("Bearer {}", proxy.token)
         .parse()
         .map_err(|_| ConnectError::BadToken)?;
@@ -253,6 +268,15 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_certificate_name_failure_points_at_tls_name() {
+        let reason = "transport error: invalid peer certificate: certificate not valid for name \"192.0.2.2\"; certificate is only valid for DnsName(\"vm\")";
+        let hint = super::unreachable_hint(reason, "192.0.2.2");
+        assert!(hint.contains("--tls-name 192.0.2.2"), "{hint}");
+        let refused = super::unreachable_hint("connection refused", "192.0.2.2");
+        assert!(refused.contains("that the proxy is running"), "{refused}");
+    }
 
     #[test]
     fn peer_text_is_logged_on_one_line_and_cut_to_size() {

@@ -69,7 +69,7 @@ pub async fn load_all(
             Err(LoadError::SiPass(SiPassError::Refused { status: 404, .. })) => {
                 if !progress.management_missing.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
-                        "SiPass has no {} list (404); {} are not synchronized",
+                        "SiPass has no {} list (404); {} entities are not synchronized",
                         object_kind.collection(),
                         kind
                     );

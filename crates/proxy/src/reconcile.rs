@@ -115,7 +115,7 @@ impl Reconciler {
         if !shared.loaded.swap(true, Ordering::AcqRel) {
             shared.loaded_now.notify_waiters();
             tracing::info!(
-                cardholders = stats.seen,
+                entities = stats.seen,
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 revision = shared.cache.revision(),
                 "loaded SiPass"

@@ -25,7 +25,7 @@ use crate::shared::Shared;
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
     #[error(
-        "data folder '{0}' does not exist; create it (mkdir -p {0}) or point --data at the proxy's folder"
+        "data folder '{0}' does not exist; create it (mkdir -p -m 700 {0}) or point --data at the proxy's folder"
     )]
     NoDataFolder(PathBuf),
     #[error(transparent)]

@@ -76,7 +76,7 @@ pub struct RoleConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum RoleError {
     #[error(
-        "data folder '{0}' does not exist; create it (mkdir -p {0}) or point --data at the role's folder"
+        "data folder '{0}' does not exist; create it (mkdir -p -m 700 {0}) or point --data at the role's folder"
     )]
     NoDataFolder(PathBuf),
     #[error(transparent)]
@@ -144,12 +144,22 @@ impl Role {
         })
     }
 
-    /// Sets the proxy's address in the Directory's configuration.
-    pub fn set_proxy_address(&self, host: &str, port: u16) -> Result<(), StoreError> {
+    /// Sets the proxy's address in the Directory's configuration; returns the different
+    /// address it replaces (set in the Config Tool or with `config set`), if one was stored,
+    /// so that the caller can say so. Without a port, the stored one (or 5645) is kept.
+    pub fn set_proxy_address(
+        &self,
+        host: &str,
+        port: Option<u16>,
+    ) -> Result<Option<String>, StoreError> {
+        let stored = config::read(self.directory.as_ref())?;
+        let port = port.unwrap_or(stored.port);
         self.directory.set_config(&[
             (keys::PROXY_HOST, host.to_owned()),
             (keys::PROXY_PORT, port.to_string()),
-        ])
+        ])?;
+        let replaced = !stored.host.is_empty() && (stored.host != host || stored.port != port);
+        Ok(replaced.then(|| format!("{}:{}", stored.host, stored.port)))
     }
 
     /// Asks for a full synchronization now (the Config Tool's "Start synchronization").

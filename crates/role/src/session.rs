@@ -66,7 +66,7 @@ pub(crate) fn configured_endpoint(directory: &dyn Directory) -> Result<Endpoint,
     let host = directory.config(keys::PROXY_HOST)?.unwrap_or_default();
     if host.is_empty() {
         return Err(SessionEnd::NotConfigured(
-            "no proxy host is configured; set it with `sipass-bridge config set host <name or IP>`"
+            "no proxy host is configured; set it with `sipass-bridge config set --host <name or IP>`"
                 .into(),
         ));
     }

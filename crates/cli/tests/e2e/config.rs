@@ -96,11 +96,16 @@ fn an_old_environment_variable_still_works_and_is_named_deprecated() {
         "the old name's value is used: {stderr}"
     );
 
-    // --log-dir keeps the log in a daily file too.
+    // --log-dir keeps the log in a daily file too, named after the service, in a folder it
+    // creates without complaining that it was missing.
+    assert!(
+        !stderr.contains("Error reading the log directory"),
+        "{stderr}"
+    );
     let files: Vec<_> = std::fs::read_dir(&logs).unwrap().flatten().collect();
     assert_eq!(files.len(), 1, "{files:?}");
     let name = files[0].file_name().to_string_lossy().into_owned();
-    assert!(name.starts_with("sipass-bridge.log."), "{name}");
+    assert!(name.starts_with("sipass-bridge-proxy.log."), "{name}");
     let logged = std::fs::read_to_string(files[0].path()).unwrap();
     assert!(logged.contains("SIPASS_CA is deprecated"), "{logged}");
 }
@@ -123,4 +128,58 @@ fn a_service_without_data_folder_uses_the_service_managers_state_folder() {
         mode, 0o700,
         "the folder systemd would have made, created private"
     );
+}
+
+/// An installer's shared environment file and hand-made secret file: the proxy takes its
+/// listen and metrics addresses from SIPASS_BRIDGE_*, warns that the password file is open
+/// to others, and its log file records where it listens.
+#[test]
+fn the_proxy_takes_every_setting_from_the_environment_and_logs_where_it_listens() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("config-proxy-env");
+    let (sim_dir, proxy_dir, logs) = (dir.sub("sim"), dir.sub("proxy"), dir.0.join("logs"));
+    let (mut sim, sim_url) = crate::support::start_sim(&sim_dir, 5);
+    let password = dir.0.join("sipass-password");
+    std::fs::write(&password, "sipass\n").unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (port, metrics_port) = (crate::support::free_port(), crate::support::free_port());
+    let (listen, metrics) = (
+        format!("127.0.0.1:{port}"),
+        format!("127.0.0.1:{metrics_port}"),
+    );
+    let ca = sim_dir.join("ca.pem");
+    let mut proxy = bin()
+        .start(
+            "proxy",
+            &["--log-dir", s(&logs), "proxy", "--data", s(&proxy_dir)],
+            &[
+                ("SIPASS_BRIDGE_LISTEN", &listen),
+                ("SIPASS_BRIDGE_METRICS_LISTEN", &metrics),
+                ("SIPASS_BRIDGE_SIPASS_URL", &sim_url),
+                ("SIPASS_BRIDGE_SIPASS_CA", s(&ca)),
+                ("SIPASS_BRIDGE_SIPASS_PASSWORD_FILE", s(&password)),
+            ],
+        )
+        .unwrap();
+    assert_eq!(proxy.addr(), listen);
+    let logged = crate::support::eventually(
+        std::time::Duration::from_secs(10),
+        "the log file names the metrics address and the password file",
+        || {
+            let file = std::fs::read_dir(&logs).ok()?.flatten().next()?;
+            let text = std::fs::read_to_string(file.path()).ok()?;
+            (text.contains(&format!("proxy metrics on http://{metrics}/metrics"))
+                && text.contains(&format!("proxy listening on {listen}")))
+            .then_some(text)
+        },
+    );
+    assert!(
+        logged.contains(&format!(
+            "the secret file {} (--sipass-password-file) can be read by other users (mode 644): chmod 600",
+            s(&password)
+        )),
+        "{logged}"
+    );
+    crate::support::terminate(&mut proxy);
+    crate::support::terminate(&mut sim);
 }

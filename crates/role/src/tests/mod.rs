@@ -49,7 +49,7 @@ impl Running {
             client_name: "test".into(),
         })
         .expect("the Directory opens");
-        role.set_proxy_address("proxy.test", 5645)
+        role.set_proxy_address("proxy.test", Some(5645))
             .expect("the address is stored");
         adjust(&mut role);
         let waits = Waits {
@@ -355,4 +355,30 @@ async fn the_lag_behind_the_proxy_is_known_while_following_and_forgotten_when_th
         })
         .await;
     running.stop().await;
+}
+
+#[test]
+fn a_proxy_address_given_at_start_names_the_different_one_it_replaces() {
+    let folder =
+        std::env::temp_dir().join(format!("sipass-bridge-role-address-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("a temporary folder");
+    let role = Role::open(RoleConfig {
+        data_dir: folder.clone(),
+        proxy_ca_pem: String::new(),
+        proxy_token: String::new(),
+        client_name: "test".into(),
+    })
+    .expect("the Directory opens");
+    assert_eq!(role.set_proxy_address("file-host", None).unwrap(), None);
+    assert_eq!(role.set_proxy_address("file-host", None).unwrap(), None);
+    // Set in the Config Tool, then the file's value again at the next start.
+    role.set_proxy_address("tool-host", Some(6000)).unwrap();
+    assert_eq!(
+        role.set_proxy_address("file-host", None).unwrap(),
+        Some("tool-host:6000".to_owned())
+    );
+    let stored = crate::config::read(role.directory.as_ref()).unwrap();
+    assert_eq!((stored.host.as_str(), stored.port), ("file-host", 6000));
+    drop(role);
+    let _ = std::fs::remove_dir_all(&folder);
 }

@@ -107,6 +107,7 @@ pub fn router_with(role: Arc<Role>, token: String, options: Options) -> Router {
         .route("/sync/status", get(sync_status))
         .route("/sync/start", post(sync_start))
         .route("/sync/verify", post(sync_verify))
+        .route("/sync/runs", get(sync_runs))
         .route("/config", get(config_show).put(config_set))
         .route("/entities", get(entities_list))
         .route("/entities/{id}", get(entity_show))
@@ -179,6 +180,51 @@ async fn sync_status(State(state): State<AppState>) -> Result<Response, ApiError
     let role = state.role.clone();
     let status = runtime::try_blocking(move || role.sync_status()).await??;
     Ok(Json(status).into_response())
+}
+
+/// A past synchronization, as the history shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RunView {
+    pub id: i64,
+    pub trigger: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    /// Until its end, or until now while it runs.
+    pub duration_ms: i64,
+    #[schema(value_type = String, example = "succeeded")]
+    pub outcome: model::RunOutcome,
+    pub error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RunsQuery {
+    limit: Option<u32>,
+}
+
+/// The synchronization history, newest first.
+#[utoipa::path(get, path = "/api/v1/sync/runs", tag = "synchronization", params(("limit" = Option<u32>, Query, description = "1 to 1000, 20 by default")), responses((status = 200, description = "The latest synchronizations, newest first", body = Vec<RunView>), (status = 400, description = "A malformed limit", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
+async fn sync_runs(
+    State(state): State<AppState>,
+    query: Result<Query<RunsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let limit = query.limit.unwrap_or(20).clamp(1, 1000);
+    let role = state.role.clone();
+    let runs = runtime::try_blocking(move || role.directory.runs(limit)).await??;
+    let now = runtime::now_millis();
+    let runs: Vec<RunView> = runs
+        .into_iter()
+        .map(|r| RunView {
+            id: r.id,
+            trigger: r.trigger,
+            started_at: model::time::rfc3339_millis(r.started_at),
+            ended_at: r.ended_at.map(model::time::rfc3339_millis),
+            duration_ms: r.ended_at.unwrap_or(now) - r.started_at,
+            outcome: r.outcome,
+            error: r.error,
+        })
+        .collect();
+    Ok(Json(runs).into_response())
 }
 
 /// Deep verification: every kind's count and digest recomputed from the Directory's rows and

@@ -25,6 +25,7 @@ use crate::{DeepVerification, EntityMatches, EntityPage, EntityView};
         crate::sync_status,
         crate::sync_start,
         crate::sync_verify,
+        crate::sync_runs,
         crate::config_show,
         crate::config_set,
         crate::entities_list,
@@ -64,7 +65,7 @@ use crate::{DeepVerification, EntityMatches, EntityPage, EntityView};
     components(schemas(
         ErrorBody, SignIn, SessionView, PasswordChange, UserView, UserChange, Credentials,
         TokenRequest, NewToken, GroupView, PartitionView, EntityView, EntityPage, EntityMatches,
-        EventPage, EventSummary, DeepVerification
+        EventPage, EventSummary, DeepVerification, crate::RunView
     )),
     modifiers(&Security),
     security(("bearer" = []), ("session" = []))

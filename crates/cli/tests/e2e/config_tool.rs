@@ -155,6 +155,11 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
         "the synchronization to succeed",
         |t| t == "succeeded",
     );
+    eventually(WAIT, "both runs in the history", || {
+        (browser.find_all("#history tr[data-run]").ok()?.len() >= 2).then_some(())
+    });
+    let newest = browser.find("#history tr[data-run]").unwrap();
+    assert!(browser.text(&newest).unwrap().contains("manual"));
     let health = text_until(&browser, "#health", "the health state", |t| t == "online");
     assert_eq!(health, "online");
     assert!(

@@ -251,6 +251,9 @@ impl DirectoryRead for SqliteReader {
     fn latest_run(&self) -> Result<Option<SyncRun>, StoreError> {
         read::latest_run(&self.conn())
     }
+    fn runs(&self, limit: u32) -> Result<Vec<SyncRun>, StoreError> {
+        read::runs(&self.conn(), limit)
+    }
 }
 
 /// Reads go through the reader connection, never waiting for a write to commit.
@@ -281,6 +284,9 @@ impl DirectoryRead for SqliteDirectory {
     }
     fn latest_run(&self) -> Result<Option<SyncRun>, StoreError> {
         self.reader.latest_run()
+    }
+    fn runs(&self, limit: u32) -> Result<Vec<SyncRun>, StoreError> {
+        self.reader.runs(limit)
     }
 }
 

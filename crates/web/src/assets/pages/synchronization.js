@@ -24,8 +24,17 @@ function showStatus(s) {
   $("run").className = "";
   $("run").replaceChildren(el("table", { id: "run-facts" }, ...facts), el("h3", {}, "Progress per entity type"), el("table", {}, ...progress));
 }
+function showHistory(runs) {
+  $("history").replaceChildren(...(runs.length ? runs.map((r) => el("tr", { "data-run": r.id },
+    el("td", {}, r.started_at), el("td", {}, r.trigger), el("td", {}, r.outcome),
+    el("td", {}, (r.duration_ms / 1000).toFixed(1) + " s"), el("td", {}, r.error || "")))
+    : [el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No synchronization yet."))]));
+}
 async function refreshStatus() {
-  try { showStatus(await api("/sync/status")); notice("page-error", ""); } catch (e) { notice("page-error", e.message); }
+  try {
+    const [status, runs] = await Promise.all([api("/sync/status"), api("/sync/runs?limit=20")]);
+    showStatus(status); showHistory(runs); notice("page-error", "");
+  } catch (e) { notice("page-error", e.message); }
 }
 App.page = async (session) => {
   $("refresh").onclick = refreshStatus;

@@ -210,6 +210,54 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
     assert_eq!(browser.open_dialog(), None, "script ran");
     shoot(&browser, "monitoring");
 
+    // An alarm raised in SiPass is acknowledged with a comment from the page, and SiPass has it.
+    let raised = sipass.ok(
+        "POST",
+        "/api/sim/V1/Alarms",
+        Some(json!({ "AlarmClassToken": "3", "Message": "raised by the browser test" })),
+    );
+    let alarm_id = raised["AlarmId"].as_str().unwrap().to_owned();
+    eventually(WAIT, "the alarm on the Monitoring page", || {
+        browser.goto(&format!("{url}monitoring")).ok()?;
+        let rows = browser.find_all("#alarms tr[data-alarm]").ok()?;
+        rows.into_iter().next()
+    });
+    browser
+        .type_into(
+            &browser.find("#alarms tr[data-alarm] input").unwrap(),
+            "checked by the guard",
+        )
+        .unwrap();
+    browser
+        .click(&browser.find("#alarms tr[data-alarm] button").unwrap())
+        .unwrap();
+    let state = text_until(
+        &browser,
+        "#alarms tr[data-alarm] td.state",
+        "the acknowledgement",
+        |t| t.starts_with("acknowledged"),
+    );
+    assert!(
+        state.contains("admin") && state.contains("checked by the guard"),
+        "{state}"
+    );
+    shoot(&browser, "monitoring-alarm-acknowledged");
+    eventually(WAIT, "the acknowledgement in SiPass", || {
+        let a = sipass.ok(
+            "GET",
+            &format!("/api/management/V1/Alarms/{alarm_id}"),
+            None,
+        );
+        (a["Acknowledged"] == true).then_some(a)
+    });
+    let in_sipass = sipass.ok(
+        "GET",
+        &format!("/api/management/V1/Alarms/{alarm_id}"),
+        None,
+    );
+    assert_eq!(in_sipass["Operator"], "admin");
+    assert_eq!(in_sipass["Comment"], "checked by the guard");
+
     // Users: a partition, an operator in it, and that operator's API token.
     browser.goto(&format!("{url}users")).unwrap();
     browser

@@ -33,6 +33,34 @@ async function loadCardholders() {
     ? page.entities.map((c) => el("tr", { "data-entity": c.id }, el("td", {}, c.id), el("td", { class: "name" }, c.name)))
     : [el("tr", {}, el("td", { colspan: 2, class: "muted" }, "No cardholder you may see."))]));
 }
+function alarmState(a) {
+  if (a.acknowledged) return `acknowledged by ${a.acknowledged_by}${a.ack_comment ? ": " + a.ack_comment : ""}${a.ack_pending ? " (SiPass not told yet)" : ""}`;
+  return a.cleared ? "cleared, not acknowledged" : "new";
+}
+async function loadAlarms() {
+  const page = await api("/alarms?active=true&limit=100");
+  $("alarms").replaceChildren(...(page.alarms.length ? page.alarms.map((a) => {
+    const comment = el("input", { type: "text", placeholder: "Comment", "aria-label": "Comment", maxlength: 500 });
+    const ack = el("button", { type: "button", class: "secondary" }, "Acknowledge");
+    ack.onclick = async () => {
+      try { await api(`/alarms/${a.id}/acknowledge`, { method: "POST", body: { comment: comment.value } }); await loadAlarms(); }
+      catch (e) { notice("page-error", e.message); }
+    };
+    return el("tr", { "data-alarm": a.id },
+      el("td", {}, a.triggered_at), el("td", {}, a.class_name, a.message ? el("div", { class: "hint" }, a.message) : ""),
+      el("td", {}, a.priority), el("td", { class: "state" }, alarmState(a)),
+      el("td", {}, a.acknowledged ? "" : el("span", {}, comment, " ", ack)));
+  }) : [el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No active alarm you may see."))]));
+}
 App.page = async () => {
-  await Promise.all([loadCardholders(), loadEvents().catch((e) => notice("page-error", e.message))]);
+  await Promise.all([
+    loadCardholders(),
+    loadAlarms().catch((e) => notice("page-error", e.message)),
+    loadEvents().catch((e) => notice("page-error", e.message)),
+  ]);
+  // Not while a comment is being written: the rows would be replaced under it.
+  setInterval(() => {
+    const writing = [...document.querySelectorAll("#alarms input")].some((i) => i.value || i === document.activeElement);
+    if (!writing) loadAlarms().catch(() => {});
+  }, 5000);
 };

@@ -272,16 +272,21 @@ async fn health(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "monitoring", security(()), responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
-    let (status, alarms) = runtime::try_blocking(move || {
+    let (status, alarms, events) = runtime::try_blocking(move || {
         let alarms = metrics::AlarmFigures {
             active: role.plugin.active_alarm_count()?,
             acks_queued: role.plugin.queued_acks()?.len() as u64,
         };
-        Ok::<_, store::StoreError>((role.sync_status()?, alarms))
+        let events = metrics::EventFigures {
+            stored: role.plugin.event_count()?,
+            counters: role.plugin.event_counters()?,
+        };
+        Ok::<_, store::StoreError>((role.sync_status()?, alarms, events))
     })
     .await??;
     let mut text = metrics::encode(&status);
     text.push_str(&metrics::encode_alarms(&alarms));
+    text.push_str(&metrics::encode_events(&events));
     Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }
 

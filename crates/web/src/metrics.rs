@@ -246,6 +246,83 @@ pub fn encode_alarms(figures: &AlarmFigures) -> String {
         .unwrap_or_default()
 }
 
+/// What the role did with the proxy's journal, from the plugin database.
+pub struct EventFigures {
+    /// SiPass events stored.
+    pub stored: u64,
+    /// The plugin database's counters ("not_logged:Access", "ignored:Door Closed",
+    /// "unknown_type:...", "alarm_changes", ...).
+    pub counters: Vec<(String, u64)>,
+}
+
+/// The event figures as Prometheus text, to follow [`encode`]'s. The counters are summed
+/// by what happened (the part before ':'), never labelled by SiPass's type names, which
+/// SiPass chooses and could make the series unbounded.
+pub fn encode_events(figures: &EventFigures) -> String {
+    let registry = Registry::new_custom(Some(PREFIX.to_owned()), None).expect("valid prefix");
+    let stored = prometheus::IntCounter::new(
+        "events_stored_total",
+        "SiPass events stored in the plugin database; rate() is the events per second",
+    )
+    .expect("valid metric");
+    register(&registry, stored).inc_by(figures.stored);
+    let entries = register(
+        &registry,
+        IntCounterVec::new(
+            Opts::new(
+                "journal_entries_total",
+                "Journal entries not stored as events, by what was done with them (alarm_changes, not_logged, ignored, unknown_type (stored as a custom event as well), unreadable, ...)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric"),
+    );
+    let mut by_outcome = std::collections::BTreeMap::<&str, u64>::new();
+    for (counter, count) in &figures.counters {
+        let outcome = counter.split(':').next().unwrap_or(counter);
+        *by_outcome.entry(outcome).or_default() += count;
+    }
+    for (outcome, count) in by_outcome {
+        entries.with_label_values(&[outcome]).inc_by(count);
+    }
+    TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod event_tests {
+    use super::*;
+
+    #[test]
+    fn event_counters_are_summed_by_outcome_never_by_sipass_type() {
+        let text = encode_events(&EventFigures {
+            stored: 12,
+            counters: vec![
+                ("ignored:Door Closed".into(), 2),
+                ("ignored:<script>".into(), 3),
+                ("alarm_changes".into(), 4),
+            ],
+        });
+        assert!(
+            text.contains("sipass_bridge_role_events_stored_total 12"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sipass_bridge_role_journal_entries_total{outcome=\"ignored\"} 5"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sipass_bridge_role_journal_entries_total{outcome=\"alarm_changes\"} 4"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Door Closed") && !text.contains("script"),
+            "{text}"
+        );
+    }
+}
+
 #[cfg(test)]
 mod alarm_tests {
     use super::*;

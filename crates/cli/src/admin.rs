@@ -75,6 +75,10 @@ pub enum ConfigCommand {
         /// SiPass event types never stored, comma-separated (e.g. "Door Closed"); "" for none.
         #[arg(long)]
         events_ignored: Option<String>,
+        /// The partitions SiPass entities and their events belong to, comma-separated (an
+        /// operator sees them when it belongs to one).
+        #[arg(long)]
+        entity_partitions: Option<String>,
         /// Default recipients of new alarm entities, comma-separated "user:NAME" and
         /// "group:NAME" (applied when an alarm class first appears); "" for nobody.
         #[arg(long)]
@@ -282,6 +286,7 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
             sync_credentials,
             events_not_logged,
             events_ignored,
+            entity_partitions,
             alarm_recipients,
             alarm_partitions,
             alarm_webhook_url,
@@ -303,6 +308,9 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
                     Value::Object(crate::commands::behaviour_pairs(&output_behaviour)?),
                 );
             }
+            if let Some(list) = entity_partitions {
+                change.insert("entity_partitions".into(), Value::String(list));
+            }
             if let Some(list) = events_not_logged {
                 change.insert("events_not_logged".into(), Value::String(list));
             }
@@ -323,7 +331,7 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
             }
             if change.is_empty() {
                 bail!(
-                    "nothing to set: give --host, --port, --sync-credentials, --events-not-logged, --events-ignored, --alarm-recipients, --alarm-partitions, --alarm-webhook-url and/or --output-behaviour"
+                    "nothing to set: give --host, --port, --sync-credentials, --events-not-logged, --events-ignored, --alarm-recipients, --alarm-partitions, --alarm-webhook-url, --output-behaviour and/or --entity-partitions"
                 );
             }
             let settings = Api::new(&target)?.put("/config", &change).await?;
@@ -348,6 +356,7 @@ pub async fn config(command: ConfigCommand) -> Result<()> {
         };
         out!("events not logged: {}", list(&settings.events_not_logged));
         out!("events ignored:    {}", list(&settings.events_ignored));
+        out!("entity partitions: {}", list(&settings.entity_partitions));
         let recipients = crate::alarms::recipients_text(&settings.alarm_recipients);
         out!("alarm recipients:  {recipients}");
         out!("alarm partitions:  {}", list(&settings.alarm_partitions));

@@ -187,6 +187,13 @@ pub struct RoleArgs {
     /// File holding the bridge token (or set SIPASS_BRIDGE_TOKEN).
     #[arg(long, env = "SIPASS_BRIDGE_PROXY_TOKEN_FILE")]
     proxy_token_file: Option<PathBuf>,
+    /// Serve the Config Tool over HTTPS with this certificate chain (PEM), for remote
+    /// administrators; needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -431,10 +438,24 @@ pub async fn proxy(args: ProxyArgs) -> Result<()> {
     Ok(())
 }
 
+/// The administrator the demo makes, said in its banner; a role makes `admin` with a
+/// one-time password instead.
+const DEMO_ADMIN_PASSWORD: &str = "demo-admin-password";
+
+/// How the Config Tool is served and its first administrator made.
+#[derive(Default)]
+struct WebSetup {
+    https: Option<Arc<tls::rustls::ServerConfig>>,
+    /// The demo's fixed password for `admin`; none for a one-time password.
+    demo_password: Option<&'static str>,
+}
+
 /// A role and what serves it, started.
 struct RunningRole {
     addr: SocketAddr,
     api_token: String,
+    /// The first administrator's password, when this start made it.
+    first_password: Option<String>,
     /// The proxy address given at start and the different one it replaced in the Directory.
     replaced_proxy: Option<(String, String)>,
     engine: tokio::task::JoinHandle<()>,
@@ -455,6 +476,7 @@ async fn start_role(
     proxy_ca_pem: String,
     proxy_token: String,
     shutdown: Shutdown,
+    setup: WebSetup,
 ) -> Result<RunningRole> {
     let role = role::Role::open(role::RoleConfig {
         data_dir: data.to_owned(),
@@ -472,13 +494,22 @@ async fn start_role(
     let role = Arc::new(role);
     let api_token = tls::load_or_create_secret(&web::token_path(data))?;
     let addr = listener.local_addr()?;
-    write_role_address(data, addr)?;
+    write_role_address(data, addr, setup.https.is_some())?;
+    let first_password = web::auth::first_administrator(&*role.accounts, setup.demo_password)
+        .map_err(|e| anyhow::anyhow!("cannot make the first administrator: {}", e.message))?;
     let engine = role.spawn(shutdown.clone());
-    let router = web::router(role, api_token.clone());
-    let web = tokio::spawn(tls::serve(listener, router, until(shutdown)));
+    let options = web::Options {
+        https: setup.https.is_some(),
+    };
+    let router = web::router_with(role, api_token.clone(), options);
+    let web = match setup.https {
+        Some(config) => tokio::spawn(tls::serve_tls(listener, router, config, until(shutdown))),
+        None => tokio::spawn(tls::serve(listener, router, until(shutdown))),
+    };
     Ok(RunningRole {
         addr,
         api_token,
+        first_password,
         replaced_proxy,
         engine,
         web,
@@ -490,9 +521,10 @@ pub fn role_address_path(data: &Path) -> PathBuf {
     data.join("role-address")
 }
 
-fn write_role_address(data: &Path, addr: SocketAddr) -> Result<()> {
+fn write_role_address(data: &Path, addr: SocketAddr, https: bool) -> Result<()> {
     let path = role_address_path(data);
-    std::fs::write(&path, format!("http://{addr}\n"))
+    let scheme = if https { "https" } else { "http" };
+    std::fs::write(&path, format!("{scheme}://{addr}\n"))
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
@@ -514,17 +546,35 @@ pub async fn role(args: RoleArgs) -> Result<()> {
     let _lock = crate::data_folder::lock(&args.data, "role")?;
     warn_if_others_can_read(&args.data);
     let listener = bind(args.listen, "Config Tool").await?;
-    let running = start_role(&args.data, listener, proxy, ca, token, shutdown).await?;
+    let https = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            tls::ServerIdentity::from_files(cert, key, None)
+                .and_then(|identity| identity.rustls_config())
+                .context("cannot serve the Config Tool over HTTPS (--tls-cert/--tls-key)")?,
+        ),
+        _ => None,
+    };
+    let scheme = if https.is_some() { "https" } else { "http" };
+    let setup = WebSetup {
+        https,
+        demo_password: None,
+    };
+    let running = start_role(&args.data, listener, proxy, ca, token, shutdown, setup).await?;
     if let Some((given, stored)) = &running.replaced_proxy {
         tracing::warn!(
             "the proxy address from the configuration file or flags ({given}) replaces the one stored in the Directory ({stored}, set in the Config Tool or with `config set`); leave proxy-host and proxy-port out of role.toml to manage them there"
         );
     }
     announce(&format!(
-        "Config Tool listening on http://{}/ (API token in {})",
+        "Config Tool listening on {scheme}://{}/ (API token in {})",
         running.addr,
         web::token_path(&args.data).display()
     ));
+    if let Some(password) = &running.first_password {
+        out!(
+            "First start: sign in as 'admin' with the one-time password {password} (shown only now; you will be asked to choose your own)"
+        );
+    }
     running.stopped().await;
     tracing::info!("role stopped");
     Ok(())
@@ -597,6 +647,10 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         proxy.ca_pem.clone(),
         proxy.token.clone(),
         shutdown,
+        WebSetup {
+            https: None,
+            demo_password: Some(DEMO_ADMIN_PASSWORD),
+        },
     )
     .await?;
 
@@ -607,8 +661,9 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         args.site.sipass_version
     );
     out!("  Config Tool:      http://{}/", role.addr);
+    out!("  Sign in as:       admin / {DEMO_ADMIN_PASSWORD} (demo credentials; an administrator)");
     out!(
-        "  Sign in with the API token {} (kept in {})",
+        "  API token:        {} (kept in {})",
         role.api_token,
         web::token_path(&args.data).display()
     );

@@ -65,3 +65,30 @@ pub fn get_text(url: &str) -> Result<(u16, String)> {
         Ok((status, response.text().await?))
     })
 }
+
+/// [`RoleApi`] called synchronously.
+pub struct RoleCalls {
+    runtime: tokio::runtime::Runtime,
+    api: RoleApi,
+}
+
+impl RoleCalls {
+    pub fn new(role_url: &str, role_dir: &Path) -> Result<Self> {
+        Ok(RoleCalls {
+            runtime: runtime()?,
+            api: RoleApi::new(role_url, role_dir)?,
+        })
+    }
+
+    /// See [`RoleApi::call`].
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value)> {
+        self.runtime
+            .block_on(self.api.call(method, path, token, body))
+    }
+}

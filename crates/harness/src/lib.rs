@@ -8,6 +8,7 @@
 //! [`blocking`] wrappers for the synchronous tests.
 
 pub mod blocking;
+pub mod browser;
 pub mod directory;
 mod error;
 mod parts;

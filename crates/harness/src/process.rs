@@ -70,9 +70,10 @@ impl Binary {
             child,
             name,
             addr: String::new(),
+            stdout,
             stderr,
         };
-        process.addr = listening_address(&stdout, START_TIMEOUT).ok_or_else(|| {
+        process.addr = listening_address(&process.stdout, START_TIMEOUT).ok_or_else(|| {
             HarnessError::NotListening {
                 name,
                 timeout: START_TIMEOUT,
@@ -127,6 +128,7 @@ pub struct Process {
     child: Child,
     name: &'static str,
     addr: String,
+    stdout: mpsc::Receiver<String>,
     stderr: mpsc::Receiver<String>,
 }
 
@@ -150,6 +152,12 @@ impl Process {
 
     pub fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The next line the process writes on standard output after its "listening on" line
+    /// (and what was read so far), waiting at most `timeout`.
+    pub fn stdout_line(&mut self, timeout: Duration) -> Option<String> {
+        self.stdout.recv_timeout(timeout).ok()
     }
 
     /// What the process wrote on standard error since the last call.

@@ -33,6 +33,34 @@ impl RoleApi {
         })
     }
 
+    /// `method /api/v1{path}` with `body`, as the role's API token or `token` when given:
+    /// (HTTP status, JSON answer or null).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value)> {
+        let method =
+            reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| HarnessError::Answer {
+                what: "an HTTP method".into(),
+                detail: e.to_string(),
+            })?;
+        let request = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.url))
+            .bearer_auth(token.unwrap_or(&self.token));
+        let request = match body {
+            Some(body) => request.json(body),
+            None => request,
+        };
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or_default()))
+    }
+
     /// `GET /api/v1/sync/status`, typed.
     pub async fn status(&self) -> Result<SyncStatus> {
         let request = format!("{}/api/v1/sync/status", self.url);

@@ -22,6 +22,10 @@ pub struct RoleSettings {
     /// SiPass event types that are never stored (counted instead), e.g. "Door Closed".
     #[serde(default)]
     pub events_ignored: Vec<String>,
+    /// The partitions every SiPass entity (and so every event about one) belongs to: an
+    /// operator sees the entities when it belongs to one of them (docs/config-tool.md).
+    #[serde(default)]
+    pub entity_partitions: Vec<String>,
     /// Who a new alarm entity notifies (users and user groups); applied when an alarm class
     /// becomes an alarm entity, never afterwards. Empty: nobody will be notified.
     #[serde(default)]
@@ -48,6 +52,7 @@ pub struct SettingsChange {
     pub sync_credentials: Option<serde_json::Value>,
     pub events_not_logged: Option<serde_json::Value>,
     pub events_ignored: Option<serde_json::Value>,
+    pub entity_partitions: Option<serde_json::Value>,
     pub alarm_recipients: Option<serde_json::Value>,
     pub alarm_partitions: Option<serde_json::Value>,
     pub alarm_webhook_url: Option<String>,
@@ -225,6 +230,37 @@ pub fn validate_ignored(value: &serde_json::Value) -> Result<Vec<String>, Invali
     Ok(out)
 }
 
+/// The partition SiPass entities belong to until `entity_partitions` is set.
+pub const DEFAULT_ENTITY_PARTITION: &str = "SiPass";
+
+/// Partition names: at least one, printable, 1 to 64 characters each, without repeats.
+pub fn validate_entity_partitions(
+    value: &serde_json::Value,
+) -> Result<Vec<String>, InvalidSetting> {
+    let invalid = |message: String| InvalidSetting {
+        field: "entity_partitions",
+        message,
+    };
+    let mut out: Vec<String> = Vec::new();
+    for name in string_list("entity_partitions", value)? {
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "'{}' is not a partition name (printable, 1 to 64 characters)",
+                name.chars().take(64).collect::<String>().escape_debug()
+            )));
+        }
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    if out.is_empty() {
+        return Err(invalid(
+            "give at least one partition (e.g. SiPass); an entity in none would be seen by administrators only".into(),
+        ));
+    }
+    Ok(out)
+}
+
 /// A stored list, or none when absent or unreadable.
 fn stored_list(directory: &dyn Directory, key: &str) -> Result<Vec<String>, StoreError> {
     Ok(directory
@@ -258,6 +294,17 @@ pub fn read(directory: &dyn Directory) -> Result<RoleSettings, StoreError> {
             .into_iter()
             .map(|(p, b)| (p.as_str().to_owned(), b))
             .collect(),
+        entity_partitions: entity_partitions(directory)?,
+    })
+}
+
+/// The partitions SiPass entities belong to.
+pub fn entity_partitions(directory: &dyn Directory) -> Result<Vec<String>, StoreError> {
+    let list = stored_list(directory, keys::ENTITY_PARTITIONS)?;
+    Ok(if list.is_empty() {
+        vec![DEFAULT_ENTITY_PARTITION.to_owned()]
+    } else {
+        list
     })
 }
 
@@ -370,6 +417,10 @@ pub fn apply(
     if let Some(list) = &change.events_ignored {
         let list = validate_ignored(list)?;
         values.push((keys::EVENTS_IGNORED, json_list(&list)));
+    }
+    if let Some(list) = &change.entity_partitions {
+        let list = validate_entity_partitions(list)?;
+        values.push((keys::ENTITY_PARTITIONS, json_list(&list)));
     }
     if let Some(list) = &change.alarm_recipients {
         let list = validate_recipients(list)?;

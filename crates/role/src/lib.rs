@@ -48,6 +48,8 @@ pub mod keys {
     pub const EVENTS_NOT_LOGGED: &str = "events.not_logged";
     /// SiPass event types never stored (JSON array of names).
     pub const EVENTS_IGNORED: &str = "events.ignored";
+    /// The partitions every SiPass entity belongs to (JSON array of names); "SiPass" when unset.
+    pub const ENTITY_PARTITIONS: &str = "entities.partitions";
     /// The default recipients of a new alarm entity (JSON array of recipients).
     pub const ALARM_RECIPIENTS: &str = "alarms.recipients";
     /// The partitions of every alarm entity (JSON array of names).
@@ -98,6 +100,8 @@ pub fn plugin_path(data_dir: &Path) -> PathBuf {
 pub struct Role {
     pub directory: Arc<dyn Directory>,
     pub plugin: Arc<dyn PluginDatabase>,
+    /// The Config Tool's users, groups and partitions (in the Directory's file).
+    pub accounts: Arc<dyn store::Accounts>,
     pub status: Arc<StatusBoard>,
     /// Events as they are stored (the live feed).
     pub feed: EventFeed,
@@ -124,6 +128,7 @@ impl Role {
         }
         let directory = store::open(&directory_path(&config.data_dir))?;
         let plugin = store::open_plugin(&plugin_path(&config.data_dir))?;
+        let accounts = store::open_accounts(&directory_path(&config.data_dir))?;
         let status = Arc::new(StatusBoard::new());
         let commands = CommandDesk::new(
             directory.clone(),
@@ -135,6 +140,7 @@ impl Role {
             commands,
             directory,
             plugin,
+            accounts,
             status,
             feed: EventFeed::default(),
             alarm_signals: AlarmSignals::default(),

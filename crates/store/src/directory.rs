@@ -108,6 +108,9 @@ pub trait DirectoryRead: Send + Sync {
 
     /// The most recent synchronization.
     fn latest_run(&self) -> Result<Option<SyncRun>, StoreError>;
+
+    /// The most recent `limit` synchronizations, newest first (the history).
+    fn runs(&self, limit: u32) -> Result<Vec<SyncRun>, StoreError>;
 }
 
 /// The Directory an engine keeps, read and written. Every write is one transaction, so a

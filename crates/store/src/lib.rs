@@ -11,6 +11,7 @@
 //! Every schema comes from versioned, checksummed migrations ([`migrate`]); a database on
 //! another schema is refused, an older one with the command that updates it.
 
+mod accounts;
 pub mod activity;
 mod alarms;
 pub mod backup;
@@ -27,6 +28,7 @@ mod conformance;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use accounts::{Accounts, GroupRow, Membership, UserRow};
 pub use activity::{Activity, ActivityFilter, ActivityTrail, MAX_ACTIVITY_PAGE};
 pub use alarms::{
     AckOutcome, AlarmAction, AlarmEntities, AlarmEntity, AlarmFilter, AlarmHistoryEntry,
@@ -48,6 +50,12 @@ pub use plugin::{
 /// refused.
 pub fn open(path: &Path) -> Result<Arc<dyn Directory>, StoreError> {
     Ok(Arc::new(sqlite::SqliteDirectory::open(path)?))
+}
+
+/// Opens the Config Tool's accounts in the Directory at `path`, which the role has opened
+/// (and so brought to this release's schema) first.
+pub fn open_accounts(path: &Path) -> Result<Arc<dyn Accounts>, StoreError> {
+    Ok(Arc::new(sqlite::SqliteAccounts::open(path)?))
 }
 
 /// Opens the Directory at `path` for reading only, beside a role that may be running on it:

@@ -1,4 +1,5 @@
-//! Serving an axum router over plain HTTP/1.1 with graceful shutdown (the Config Tool).
+//! Serving an axum router over HTTP/1.1, plain or over TLS, with graceful shutdown (the
+//! Config Tool).
 //!
 //! Its own accept loop rather than `axum::serve`, for the limits a listener needs: request
 //! headers must arrive within [`HEADER_TIMEOUT`] (a connection that sends nothing, or sends
@@ -11,7 +12,6 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -29,13 +29,29 @@ pub async fn serve(
     router: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    serve_within(listener, router, shutdown, HEADER_TIMEOUT).await
+    serve_within(listener, router, None, shutdown, HEADER_TIMEOUT).await
 }
 
-/// [`serve`], with request headers due within `header_timeout`.
+/// [`serve`] over HTTPS with `config` (HTTP/1.1): the TLS handshake, too, must finish
+/// within [`HEADER_TIMEOUT`].
+pub async fn serve_tls(
+    listener: TcpListener,
+    router: axum::Router,
+    config: Arc<rustls::ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let mut config = (*config).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    serve_within(listener, router, Some(acceptor), shutdown, HEADER_TIMEOUT).await
+}
+
+/// [`serve`], with request headers due within `header_timeout`. Every request carries the
+/// peer's address (`ConnectInfo<SocketAddr>`), e.g. to limit failed sign-ins per address.
 async fn serve_within(
     listener: TcpListener,
     router: axum::Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     header_timeout: Duration,
 ) {
@@ -59,18 +75,46 @@ async fn serve_within(
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(tcp), service);
-        let watched = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(err) = watched.await {
-                tracing::debug!(%peer, "HTTP connection ended: {err}");
-            }
-            drop(place);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            tower::ServiceExt::oneshot(router.clone(), req)
         });
+        let builder = {
+            let mut b = hyper::server::conn::http1::Builder::new();
+            b.timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            b
+        };
+        match &tls {
+            None => {
+                let watched = graceful.watch(builder.serve_connection(TokioIo::new(tcp), service));
+                tokio::spawn(async move {
+                    if let Err(err) = watched.await {
+                        tracing::debug!(%peer, "HTTP connection ended: {err}");
+                    }
+                    drop(place);
+                });
+            }
+            Some(acceptor) => {
+                let handshake = acceptor.accept(tcp);
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(header_timeout, handshake).await {
+                        Ok(Ok(stream)) => {
+                            let conn = builder.serve_connection(TokioIo::new(stream), service);
+                            if let Err(err) = watcher.watch(conn).await {
+                                tracing::debug!(%peer, "HTTPS connection ended: {err}");
+                            }
+                        }
+                        Ok(Err(err)) => tracing::debug!(%peer, "TLS handshake failed: {err}"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake took too long"),
+                    }
+                    drop(place);
+                });
+            }
+        }
     }
     drop(listener);
     let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
@@ -94,7 +138,7 @@ mod tests {
         let stop_on = async move {
             let _ = stopped.await;
         };
-        tokio::spawn(serve_within(listener, router, stop_on, TEST_TIMEOUT));
+        tokio::spawn(serve_within(listener, router, None, stop_on, TEST_TIMEOUT));
         (addr, stop)
     }
 

@@ -10,7 +10,9 @@ mod authority;
 mod https;
 
 pub use authority::{Authority, ServerIdentity, default_server_names, host_name};
-pub use https::serve;
+pub use https::{serve, serve_tls};
+/// The TLS library, for the configurations [`serve_tls`] takes.
+pub use rustls;
 
 use std::path::PathBuf;
 

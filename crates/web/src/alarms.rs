@@ -120,6 +120,7 @@ fn json_body<T: serde::de::DeserializeOwned + Default>(
         .map_err(|e| ApiError::new(Code::InvalidBody, format!("the body must be {what}: {e}")))
 }
 
+#[utoipa::path(get, operation_id = "alarms_list", path = "/api/v1/alarms", tag = "alarms", responses((status = 200, description = "The alarms this user sees, filtered and paged (docs/alarms.md)", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -144,6 +145,7 @@ pub(crate) async fn list(
     .into_response())
 }
 
+#[utoipa::path(get, operation_id = "alarms_show", path = "/api/v1/alarms/{id}", tag = "alarms", params(("id" = String, Path, description = "The id")), responses((status = 200, description = "One alarm", body = serde_json::Value), (status = 404, description = "No such thing, or not visible to this user", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody)))]
 pub(crate) async fn show(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -155,6 +157,7 @@ pub(crate) async fn show(
     Ok(Json(alarm).into_response())
 }
 
+#[utoipa::path(get, operation_id = "alarms_history", path = "/api/v1/alarms/{id}/history", tag = "alarms", params(("id" = String, Path, description = "The id")), responses((status = 200, description = "The alarm's history", body = serde_json::Value), (status = 404, description = "No such thing, or not visible to this user", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody)))]
 pub(crate) async fn history(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -172,6 +175,7 @@ pub(crate) async fn history(
     Ok(Json(answer).into_response())
 }
 
+#[utoipa::path(post, operation_id = "alarms_acknowledge", path = "/api/v1/alarms/{id}/acknowledge", tag = "alarms", params(("id" = String, Path, description = "The id")), request_body(content = serde_json::Value, description = "An optional comment"), responses((status = 200, description = "Acknowledged", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = crate::ErrorBody), (status = 404, description = "No such thing, or not visible to this user", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::ErrorBody)))]
 pub(crate) async fn acknowledge(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -195,6 +199,7 @@ pub(crate) async fn acknowledge(
     Ok(Json(answer).into_response())
 }
 
+#[utoipa::path(get, operation_id = "alarms_entities", path = "/api/v1/alarm-entities", tag = "alarms", responses((status = 200, description = "The alarm entities with their recipients and partitions", body = serde_json::Value), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::ErrorBody)))]
 pub(crate) async fn entities(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -204,6 +209,7 @@ pub(crate) async fn entities(
     Ok(Json(AlarmEntityList { entities }).into_response())
 }
 
+#[utoipa::path(post, operation_id = "alarms_add_partition", path = "/api/v1/alarm-entities/{id}/partitions", tag = "alarms", params(("id" = String, Path, description = "The id")), request_body(content = serde_json::Value, description = "The partition to add"), responses((status = 200, description = "Added", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = crate::ErrorBody), (status = 404, description = "No such thing, or not visible to this user", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::ErrorBody)))]
 pub(crate) async fn add_partition(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -234,6 +240,7 @@ pub struct AlarmChangeEvent {
 /// `GET /alarms/live`: the changes of the alarms the viewer may see, as they are written.
 /// A client that falls more than the feed's buffer behind gets `lagged` and the end. Shares
 /// the live-feed client limit with `GET /events/live`.
+#[utoipa::path(get, operation_id = "alarms_live", path = "/api/v1/alarms/live", tag = "alarms", responses((status = 200, description = "Server-sent alarm changes this user sees", content_type = "text/event-stream", body = String), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody), (status = 503, description = "Too many live clients", body = crate::ErrorBody)))]
 pub(crate) async fn live(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,

@@ -114,6 +114,7 @@ impl From<CommandError> for ApiError {
     }
 }
 
+#[utoipa::path(get, operation_id = "commands_offered", path = "/api/v1/entities/{id}/commands", tag = "commands", params(("id" = String, Path, description = "The id")), responses((status = 200, description = "The commands the entity takes", body = serde_json::Value), (status = 404, description = "No such thing, or not visible to this user", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody)))]
 pub(crate) async fn offered(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -129,6 +130,7 @@ pub(crate) async fn offered(
     Ok(Json(CommandTargets { entities }).into_response())
 }
 
+#[utoipa::path(post, operation_id = "commands_send", path = "/api/v1/entities/{id}/commands", tag = "commands", params(("id" = String, Path, description = "The id")), request_body(content = serde_json::Value, description = "The command and its arguments (docs/commands.md)"), responses((status = 200, description = "Carried out", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = crate::ErrorBody), (status = 404, description = "No such thing, or not visible to this user", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody), (status = 403, description = "Not allowed for this user", body = crate::ErrorBody), (status = 409, description = "The id names several entities; give the kind", body = crate::ErrorBody), (status = 422, description = "The entity does not take that command", body = crate::ErrorBody), (status = 502, description = "The proxy or SiPass failed", body = crate::ErrorBody), (status = 503, description = "Not connected to the proxy", body = crate::ErrorBody)))]
 pub(crate) async fn send(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -159,6 +161,7 @@ pub(crate) async fn send(
     Ok((StatusCode::OK, Json(answer)).into_response())
 }
 
+#[utoipa::path(get, operation_id = "commands_activity", path = "/api/v1/activity", tag = "commands", responses((status = 200, description = "The activity trail, newest first, paged", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody)))]
 pub(crate) async fn activity(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,

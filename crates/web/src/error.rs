@@ -11,7 +11,7 @@ use store::StoreError;
 /// The error codes, with their HTTP status (see [`Code::status`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
-    /// 401: no API token, or the wrong one.
+    /// 401: not signed in, no API token, or the wrong one.
     Unauthorized,
     /// 403: the user may not do this (an operator changing what only an administrator may).
     Forbidden,
@@ -55,11 +55,20 @@ pub enum Code {
     /// 507: a backup, restore or update could not write or read a file (full disk, read-only
     /// folder); the message names the path and the cause, nothing half-written remains.
     BackupFailed,
+    /// 403: a browser's change without the session's CSRF token (`X-CSRF-Token`).
+    CsrfTokenInvalid,
+    /// 403: the user signed in with a one-time password and must choose its own first.
+    PasswordChangeRequired,
+    /// 409: a user, group or partition of that name exists already, or the change would
+    /// leave no administrator.
+    Conflict,
+    /// 429: too many failed sign-ins for that user or address; wait and try again.
+    TooManyAttempts,
 }
 
 impl Code {
     /// Every code, for the table's own tests and documentation.
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 25] = [
         Code::Unauthorized,
         Code::Forbidden,
         Code::NotFound,
@@ -81,6 +90,10 @@ impl Code {
         Code::Internal,
         Code::BackupRefused,
         Code::BackupFailed,
+        Code::CsrfTokenInvalid,
+        Code::PasswordChangeRequired,
+        Code::Conflict,
+        Code::TooManyAttempts,
     ];
 
     /// The stable name clients match on; never changed once released.
@@ -119,6 +132,10 @@ impl Code {
             Code::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
             Code::BackupRefused => ("backup_refused", StatusCode::UNPROCESSABLE_ENTITY),
             Code::BackupFailed => ("backup_failed", StatusCode::INSUFFICIENT_STORAGE),
+            Code::CsrfTokenInvalid => ("csrf_token_invalid", StatusCode::FORBIDDEN),
+            Code::PasswordChangeRequired => ("password_change_required", StatusCode::FORBIDDEN),
+            Code::Conflict => ("conflict", StatusCode::CONFLICT),
+            Code::TooManyAttempts => ("too_many_attempts", StatusCode::TOO_MANY_REQUESTS),
         }
     }
 }
@@ -133,7 +150,7 @@ pub struct ApiError {
 }
 
 /// The JSON body of every error answer; the CLI decodes it to show `message` and `field`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,

@@ -18,6 +18,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use model::access::Viewer;
 use serde::{Deserialize, Serialize};
 use store::{EventFilter, StoredEvent};
 use tokio_stream::Stream;
@@ -25,7 +26,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::AppState;
-use crate::error::{ApiError, Code};
+use crate::error::{ApiError, Code, ErrorBody};
 
 /// The most live-feed clients at once.
 pub const MAX_LIVE: usize = 64;
@@ -55,21 +56,24 @@ pub struct EventQuery {
 }
 
 /// A page of `GET /events`: `next_after` is where the next page starts, if any.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventPage {
+    #[schema(value_type = Vec<Object>)]
     pub events: Vec<StoredEvent>,
     pub next_after: Option<i64>,
 }
 
 /// `GET /events/summary`: how many events are stored, where reading the proxy's journal
 /// stands, and what was counted instead of stored (by switch, ignore list, unknown type).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventSummary {
     pub stored: u64,
+    #[schema(value_type = Object)]
     pub position: store::EventPosition,
     pub counters: std::collections::BTreeMap<String, u64>,
 }
 
+#[utoipa::path(get, operation_id = "events_summary", path = "/api/v1/events/summary", tag = "events", responses((status = 200, description = "Stored events and counters", body = EventSummary), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
 pub(crate) async fn summary(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
     let summary = runtime::try_blocking(move || -> Result<EventSummary, store::StoreError> {
@@ -132,13 +136,23 @@ pub fn filter(query: EventQuery) -> Result<EventFilter, ApiError> {
     })
 }
 
+#[utoipa::path(get, operation_id = "events_list", path = "/api/v1/events", tag = "events", params(("since" = Option<String>, Query, description = "RFC 3339 or Unix ms"), ("until" = Option<String>, Query, description = "RFC 3339 or Unix ms"), ("type" = Option<String>, Query, description = "SiPass type or native event"), ("entity" = Option<String>, Query, description = "An entity id"), ("after" = Option<i64>, Query, description = "The last id of the previous page"), ("limit" = Option<u32>, Query, description = "Page size")), responses((status = 200, description = "A page of the events the user may see", body = EventPage), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
+    axum::Extension(viewer): axum::Extension<Viewer>,
     query: Result<Query<EventQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
     let filter = filter(query)?;
     let limit = filter.limit;
+    // Every event is about SiPass entities, which lie in the entity partitions.
+    if !crate::sees_entities(&state, &viewer).await? {
+        return Ok(Json(EventPage {
+            events: Vec::new(),
+            next_after: None,
+        })
+        .into_response());
+    }
     let role = state.role.clone();
     let events = runtime::try_blocking(move || role.plugin.events(&filter)).await??;
     let next_after = (events.len() as u32 == limit)
@@ -202,7 +216,20 @@ pub(crate) fn take_place(state: &AppState) -> Result<Place, ApiError> {
     Ok(place)
 }
 
-pub(crate) async fn live(State(state): State<AppState>) -> Result<Response, ApiError> {
+#[utoipa::path(get, operation_id = "events_live", path = "/api/v1/events/live", tag = "events", responses((status = 200, description = "Server-sent events: `stored` with each event as JSON, `lagged` before the end", content_type = "text/event-stream", body = String), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 503, description = "Too many live clients", body = ErrorBody)))]
+pub(crate) async fn live(
+    State(state): State<AppState>,
+    axum::Extension(viewer): axum::Extension<Viewer>,
+) -> Result<Response, ApiError> {
+    if !crate::sees_entities(&state, &viewer).await? {
+        return Err(ApiError::new(
+            Code::Forbidden,
+            format!(
+                "'{}' belongs to none of the partitions SiPass entities and their events are in",
+                viewer.user
+            ),
+        ));
+    }
     let place = take_place(&state)?;
     let stream = LiveStream {
         inner: BroadcastStream::new(state.role.feed.subscribe()),

@@ -1,27 +1,33 @@
 //! The Config Tool: the REST API under `/api/v1` and the web UI, served by the plugin role.
 //!
-//! Every API call needs `Authorization: Bearer <token>`, the role's API token kept in its
-//! data folder (`api-token`); the web UI asks for it once and keeps it in the browser.
+//! Every API call is made by someone ([`auth`]): a user signed in from a browser (session
+//! cookie and CSRF token), a user's API token, or the role's own API token kept in its data
+//! folder (`api-token`, an administrator's, for the CLI). The pages are static HTML and
+//! script ([`pages`]) that read and change everything through the same API.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use model::access::Viewer;
 use role::Role;
 use serde::{Deserialize, Serialize};
 
+pub mod accounts;
 pub mod alarms;
+pub mod auth;
 pub mod commands;
 mod error;
 pub mod events;
 pub mod metrics;
+pub mod openapi;
+pub mod pages;
 pub mod resources;
 
 pub use error::{ApiError, Code, ErrorBody};
@@ -39,19 +45,70 @@ struct AppState {
     role: Arc<Role>,
     token: Arc<String>,
     live: Arc<events::LiveClients>,
+    sessions: Arc<auth::Sessions>,
+    failures: Arc<auth::Failures>,
+    /// Served over HTTPS: the session cookie is `Secure`.
+    secure_cookies: bool,
+}
+
+/// How the Config Tool is served.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Over HTTPS (`--tls-cert`/`--tls-key`): cookies are sent over HTTPS only.
+    pub https: bool,
+}
+
+/// The Config Tool's router, served over plain HTTP.
+pub fn router(role: Arc<Role>, token: String) -> Router {
+    router_with(role, token, Options::default())
 }
 
 /// The Config Tool's router.
-pub fn router(role: Arc<Role>, token: String) -> Router {
+pub fn router_with(role: Arc<Role>, token: String, options: Options) -> Router {
     let state = AppState {
         role,
         token: Arc::new(format!("Bearer {token}")),
         live: Arc::default(),
+        sessions: Arc::default(),
+        failures: Arc::default(),
+        secure_cookies: options.https,
     };
     let api = Router::new()
+        .route("/session", get(auth::current).delete(auth::sign_out))
+        .route("/session/password", post(auth::change_password))
+        .route(
+            "/users",
+            get(accounts::users_list).post(accounts::user_create),
+        )
+        .route(
+            "/users/{name}",
+            axum::routing::put(accounts::user_update).delete(accounts::user_delete),
+        )
+        .route(
+            "/users/{name}/password",
+            post(accounts::user_reset_password),
+        )
+        .route("/users/{name}/tokens", post(accounts::user_token))
+        .route(
+            "/groups",
+            get(accounts::groups_list).post(accounts::group_create),
+        )
+        .route(
+            "/groups/{name}",
+            axum::routing::put(accounts::group_update).delete(accounts::group_delete),
+        )
+        .route(
+            "/partitions",
+            get(accounts::partitions_list).post(accounts::partition_create),
+        )
+        .route(
+            "/partitions/{name}",
+            axum::routing::delete(accounts::partition_delete),
+        )
         .route("/sync/status", get(sync_status))
         .route("/sync/start", post(sync_start))
         .route("/sync/verify", post(sync_verify))
+        .route("/sync/runs", get(sync_runs))
         .route("/config", get(config_show).put(config_set))
         .route("/entities", get(entities_list))
         .route("/entities/{id}", get(entity_show))
@@ -79,7 +136,13 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
             "/alarm-entities/{id}/partitions",
             post(alarms::add_partition),
         )
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        // Signing in is the one API call made by nobody yet.
+        .route("/session", post(auth::sign_in))
+        .route("/openapi.json", get(openapi::openapi_json))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such API endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -87,11 +150,7 @@ pub fn router(role: Arc<Role>, token: String) -> Router {
                 "this endpoint does not take that method",
             )
         });
-    Router::new()
-        .route("/", get(index))
-        .route("/app.js", get(script))
-        .route("/app.css", get(stylesheet))
-        .route("/resources.js", get(resources::script))
+    pages::routes()
         // Without the token, for load balancers, monitoring and Prometheus: they carry
         // states and counts, no personal data.
         .route("/health", get(health))
@@ -123,54 +182,66 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-/// Lets the request through when it carries the API token, with the [`Viewer`] it acts as
-/// in its extensions (`Extension<Viewer>` in a handler): the token is an administrator's.
-async fn require_token(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if protocol::constant_time_eq(given, state.token.as_bytes()) {
-        req.extensions_mut()
-            .insert(Viewer::administrator(API_TOKEN_USER));
-        next.run(req).await
-    } else {
-        ApiError::new(
-            Code::Unauthorized,
-            "missing or wrong API token; send 'Authorization: Bearer <token>' with the token from the role's data folder (api-token)",
-        )
-        .into_response()
-    }
-}
-
-async fn index() -> Html<&'static str> {
-    Html(include_str!("assets/index.html"))
-}
-
-async fn script() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("assets/app.js"),
-    )
-}
-
-async fn stylesheet() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        include_str!("assets/app.css"),
-    )
-}
-
+#[utoipa::path(get, path = "/api/v1/sync/status", tag = "synchronization", responses((status = 200, description = "Per entity type, synchronized against eligible with the digest verdict; the latest run with its progress; the health", body = serde_json::Value), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 503, description = "The database is unavailable", body = ErrorBody)))]
 async fn sync_status(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
     let status = runtime::try_blocking(move || role.sync_status()).await??;
     Ok(Json(status).into_response())
 }
 
+/// A past synchronization, as the history shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RunView {
+    pub id: i64,
+    pub trigger: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    /// Until its end, or until now while it runs.
+    pub duration_ms: i64,
+    #[schema(value_type = String, example = "succeeded")]
+    pub outcome: model::RunOutcome,
+    pub error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RunsQuery {
+    limit: Option<u32>,
+}
+
+/// The synchronization history, newest first.
+#[utoipa::path(get, path = "/api/v1/sync/runs", tag = "synchronization", params(("limit" = Option<u32>, Query, description = "1 to 1000, 20 by default")), responses((status = 200, description = "The latest synchronizations, newest first", body = Vec<RunView>), (status = 400, description = "A malformed limit", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
+async fn sync_runs(
+    State(state): State<AppState>,
+    query: Result<Query<RunsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let limit = query.limit.unwrap_or(20).clamp(1, 1000);
+    let role = state.role.clone();
+    let runs = runtime::try_blocking(move || role.directory.runs(limit)).await??;
+    let now = runtime::now_millis();
+    let runs: Vec<RunView> = runs
+        .into_iter()
+        .map(|r| RunView {
+            id: r.id,
+            trigger: r.trigger,
+            started_at: model::time::rfc3339_millis(r.started_at),
+            ended_at: r.ended_at.map(model::time::rfc3339_millis),
+            duration_ms: r.ended_at.unwrap_or(now) - r.started_at,
+            outcome: r.outcome,
+            error: r.error,
+        })
+        .collect();
+    Ok(Json(runs).into_response())
+}
+
 /// Deep verification: every kind's count and digest recomputed from the Directory's rows and
 /// compared with what the Directory keeps (seconds per million entities).
-async fn sync_verify(State(state): State<AppState>) -> Result<Response, ApiError> {
+#[utoipa::path(post, path = "/api/v1/sync/verify", tag = "synchronization", responses((status = 200, description = "Every kind recomputed from the Directory rows", body = DeepVerification), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 503, description = "The database is unavailable", body = ErrorBody)))]
+async fn sync_verify(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, ApiError> {
+    auth::require_administrator(&viewer)?;
     let role = state.role.clone();
     let kinds =
         runtime::try_blocking(move || role::verify::verify_deep(&*role.directory)).await??;
@@ -179,15 +250,17 @@ async fn sync_verify(State(state): State<AppState>) -> Result<Response, ApiError
 }
 
 /// The answer to `POST /api/v1/sync/verify`.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct DeepVerification {
     /// True when every kind's rows add up to the count and digest the Directory keeps.
     pub consistent: bool,
+    #[schema(value_type = Vec<Object>)]
     pub kinds: Vec<role::verify::DeepVerdict>,
 }
 
 /// The role's health for monitoring: 200 when it is online or synchronizing, 503 otherwise,
 /// with the state and its reason.
+#[utoipa::path(get, path = "/health", tag = "monitoring", security(()), responses((status = 200, description = "Online or synchronizing, with the reason", body = serde_json::Value), (status = 503, description = "Not working, with the reason", body = serde_json::Value)))]
 async fn health(State(state): State<AppState>) -> Response {
     let health = state.role.status.health();
     let working = matches!(
@@ -203,6 +276,7 @@ async fn health(State(state): State<AppState>) -> Response {
 }
 
 /// The role's metrics in the Prometheus text format (docs/metrics.md).
+#[utoipa::path(get, path = "/metrics", tag = "monitoring", security(()), responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
     let role = state.role.clone();
     let (status, alarms, events) = runtime::try_blocking(move || {
@@ -223,17 +297,25 @@ async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiErro
     Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }
 
-async fn config_show(State(state): State<AppState>) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/api/v1/config", tag = "properties", responses((status = 200, description = "The role's settings", body = serde_json::Value), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]
+async fn config_show(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, ApiError> {
+    auth::require_administrator(&viewer)?;
     let role = state.role.clone();
     let settings = runtime::try_blocking(move || role::config::read(&*role.directory)).await??;
     Ok(Json(settings).into_response())
 }
 
 /// Changes settings; a bad value is refused with the field named, and nothing changes.
+#[utoipa::path(put, path = "/api/v1/config", tag = "properties", request_body(content = serde_json::Value, description = "The settings to change (host, port, sync_credentials, events_not_logged, events_ignored, entity_partitions); every field is validated before any changes"), responses((status = 200, description = "The settings now in force", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]
 async fn config_set(
     State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    auth::require_administrator(&viewer)?;
     let body = body.map_err(body_refused)?;
     let change: role::config::SettingsChange = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
@@ -266,7 +348,7 @@ struct EntityQuery {
 }
 
 /// An entity as the API shows it, its SiPass fields as JSON.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntityView {
     pub kind: String,
     pub id: String,
@@ -292,14 +374,14 @@ impl From<store::EntityRow> for EntityView {
 }
 
 /// A page of `GET /entities`: `next_after` is where the next page starts, if any.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntityPage {
     pub entities: Vec<EntityView>,
     pub next_after: Option<String>,
 }
 
 /// `GET /entities/{id}`: every Directory entity with that id (a controller is two).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntityMatches {
     pub entities: Vec<EntityView>,
 }
@@ -328,13 +410,34 @@ fn directory_kind(kind: Option<String>) -> Result<String, ApiError> {
     }
 }
 
+/// Whether the viewer sees SiPass entities: an administrator always, an operator when it
+/// belongs to one of the partitions set by `entity_partitions` (docs/config-tool.md).
+pub(crate) async fn sees_entities(state: &AppState, viewer: &Viewer) -> Result<bool, ApiError> {
+    if viewer.is_administrator() {
+        return Ok(true);
+    }
+    let role = state.role.clone();
+    let partitions =
+        runtime::try_blocking(move || role::config::entity_partitions(&*role.directory)).await??;
+    Ok(viewer.sees(&partitions))
+}
+
+#[utoipa::path(get, path = "/api/v1/entities", tag = "entities", params(("kind" = String, Query, description = "The Directory kind, e.g. cardholder"), ("after" = Option<String>, Query, description = "The last id of the previous page"), ("limit" = Option<u32>, Query, description = "1 to 10000, 100 by default")), responses((status = 200, description = "A page of the entities the user may see", body = EntityPage), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
 async fn entities_list(
     State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
     query: Result<Query<EntityQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
     let kind = directory_kind(query.kind)?;
     let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
+    if !sees_entities(&state, &viewer).await? {
+        return Ok(Json(EntityPage {
+            entities: Vec::new(),
+            next_after: None,
+        })
+        .into_response());
+    }
     let role = state.role.clone();
     let rows = runtime::try_blocking(move || role.directory.entities(&kind, &query.after, limit))
         .await??;
@@ -349,14 +452,18 @@ async fn entities_list(
     .into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/entities/{id}", tag = "entities", params(("id" = String, Path, description = "The SiPass id")), responses((status = 200, description = "Every Directory entity with that id", body = EntityMatches), (status = 404, description = "No such thing", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
 async fn entity_show(
     State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Response, ApiError> {
+    let visible = sees_entities(&state, &viewer).await?;
     let role = state.role.clone();
     let lookup = id.clone();
     let rows = runtime::try_blocking(move || role.directory.entity(&lookup)).await??;
-    if rows.is_empty() {
+    // Another partition's entity is answered like a missing one: its existence is not told.
+    if rows.is_empty() || !visible {
         return Err(ApiError::new(
             Code::NotFound,
             format!("no entity with id '{id}' in the Directory"),
@@ -366,13 +473,19 @@ async fn entity_show(
     Ok(Json(EntityMatches { entities }).into_response())
 }
 
-async fn sync_start(State(state): State<AppState>) -> Response {
+#[utoipa::path(post, path = "/api/v1/sync/start", tag = "synchronization", responses((status = 202, description = "A full synchronization is requested", body = serde_json::Value), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]
+async fn sync_start(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, ApiError> {
+    auth::require_administrator(&viewer)?;
     state.role.start_full_sync();
-    (
+    tracing::info!(by = %viewer.user, "full synchronization requested");
+    Ok((
         StatusCode::ACCEPTED,
         Json(serde_json::json!({"message": "full synchronization requested"})),
     )
-        .into_response()
+        .into_response())
 }
 
 #[cfg(test)]

@@ -170,17 +170,7 @@ fn requested_file(file: &Path, data: &Path) -> Result<PathBuf, ApiError> {
     Ok(folder.join(file.file_name().expect("checked above")))
 }
 
-/// The Resources section of the Config Tool (its own script, beside app.js).
-pub(crate) async fn script() -> impl IntoResponse {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/javascript; charset=utf-8",
-        )],
-        include_str!("assets/resources.js"),
-    )
-}
-
+#[utoipa::path(get, operation_id = "db_status", path = "/api/v1/db/status", tag = "databases", responses((status = 200, description = "Each database: file, schema version found and expected, size, rows per table; the operation running and whether the role is deactivated", body = serde_json::Value), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody), (status = 403, description = "Administrators only", body = crate::ErrorBody)))]
 pub(crate) async fn db_status(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -196,6 +186,7 @@ pub(crate) async fn db_status(
     .into_response())
 }
 
+#[utoipa::path(post, operation_id = "db_update", path = "/api/v1/db/update", tag = "databases", responses((status = 200, description = "The migrations applied to each database (the role is deactivated around them)", body = serde_json::Value), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody), (status = 403, description = "Administrators only", body = crate::ErrorBody), (status = 409, description = "Another backup, restore, update or activation is running", body = crate::ErrorBody), (status = 507, description = "A file could not be written or read (full disk, read-only folder); the message names it", body = crate::ErrorBody)))]
 pub(crate) async fn db_update(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -206,6 +197,7 @@ pub(crate) async fn db_update(
     Ok(Json(DbUpdated { databases }).into_response())
 }
 
+#[utoipa::path(post, operation_id = "db_backup", path = "/api/v1/db/backup", tag = "databases", request_body(content = serde_json::Value, description = "`{\"file\": \"/absolute/path\"}`, or empty for the data folder's backups folder"), responses((status = 200, description = "The file written and its manifest", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody), (status = 403, description = "Administrators only", body = crate::ErrorBody), (status = 409, description = "Another backup, restore, update or activation is running", body = crate::ErrorBody), (status = 507, description = "A file could not be written or read (full disk, read-only folder); the message names it", body = crate::ErrorBody)))]
 pub(crate) async fn db_backup(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -233,6 +225,7 @@ pub(crate) async fn db_backup(
     Ok(Json(BackupWritten { file, manifest }).into_response())
 }
 
+#[utoipa::path(post, operation_id = "db_restore", path = "/api/v1/db/restore", tag = "databases", request_body(content = serde_json::Value, description = "`{\"file\": \"/absolute/path\", \"accept_foreign\": false}`"), responses((status = 200, description = "The manifest restored and the updates applied after it", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody), (status = 403, description = "Administrators only", body = crate::ErrorBody), (status = 409, description = "Another backup, restore, update or activation is running", body = crate::ErrorBody), (status = 422, description = "The backup file was refused (damaged, truncated, another role's, newer); nothing was replaced", body = crate::ErrorBody), (status = 507, description = "A file could not be written or read (full disk, read-only folder); the message names it", body = crate::ErrorBody)))]
 pub(crate) async fn db_restore(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -252,6 +245,7 @@ pub(crate) async fn db_restore(
     Ok(Json(report).into_response())
 }
 
+#[utoipa::path(post, operation_id = "role_deactivate", path = "/api/v1/role/deactivate", tag = "role", request_body(content = serde_json::Value, description = "`{\"reason\": \"...\"}` (optional), shown in the health"), responses((status = 200, description = "The health once deactivated", body = serde_json::Value), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody), (status = 403, description = "Administrators only", body = crate::ErrorBody), (status = 409, description = "Another backup, restore, update or activation is running", body = crate::ErrorBody)))]
 pub(crate) async fn role_deactivate(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -273,6 +267,7 @@ pub(crate) async fn role_deactivate(
     .into_response())
 }
 
+#[utoipa::path(post, operation_id = "role_activate", path = "/api/v1/role/activate", tag = "role", responses((status = 200, description = "The health once activated", body = serde_json::Value), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody), (status = 403, description = "Administrators only", body = crate::ErrorBody), (status = 409, description = "Another backup, restore, update or activation is running", body = crate::ErrorBody)))]
 pub(crate) async fn role_activate(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,

@@ -176,8 +176,10 @@ async fn the_status_reads_back_as_the_report_type() {
 async fn the_page_runs_only_its_own_script_and_never_parses_text_as_html() {
     let role = TestRole::new("page");
     for (path, content_type) in [
-        ("/", "text/html"),
+        ("/synchronization", "text/html"),
+        ("/signin", "text/html"),
         ("/app.js", "text/javascript"),
+        ("/pages/users.js", "text/javascript"),
         ("/app.css", "text/css"),
         ("/api/v1/sync/status", "application/json"),
     ] {
@@ -205,13 +207,30 @@ async fn the_page_runs_only_its_own_script_and_never_parses_text_as_html() {
         );
         assert!(!policy.contains("unsafe-inline"), "{path}: {policy}");
     }
-    let page = include_str!("assets/index.html");
-    assert!(
-        !page.contains("<script>") && !page.contains("<style>"),
-        "inline code in the page"
-    );
-    let script = include_str!("assets/app.js");
-    assert!(!script.contains("innerHTML") && !script.contains("insertAdjacentHTML"));
+    let scripts = pages::PAGES
+        .iter()
+        .map(|p| p.id)
+        .chain(["signin"])
+        .map(|id| format!("/pages/{id}.js"))
+        .chain(["/app.js".to_owned()]);
+    for path in scripts {
+        let request = Request::builder().uri(&path).body(Body::empty()).unwrap();
+        let response = role.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let script = String::from_utf8(bytes.to_vec()).unwrap();
+        for parser in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+        ] {
+            assert!(!script.contains(parser), "{path} uses {parser}");
+        }
+    }
 }
 
 fn new_event(seq: u64, event_type: &str, entity: &str) -> store::NewEvent {
@@ -466,7 +485,7 @@ async fn a_deactivated_role_says_so_in_its_health_and_the_database_status() {
 async fn the_resources_script_is_served_referenced_by_the_page_and_never_parses_html() {
     let role = TestRole::new("resources-script");
     let request = Request::builder()
-        .uri("/resources.js")
+        .uri("/pages/resources.js")
         .body(Body::empty())
         .unwrap();
     let response = role.router.clone().oneshot(request).await.unwrap();
@@ -476,8 +495,7 @@ async fn the_resources_script_is_served_referenced_by_the_page_and_never_parses_
         content_type.starts_with("text/javascript"),
         "{content_type}"
     );
-    assert!(include_str!("assets/index.html").contains("<script src=\"/resources.js\"></script>"));
-    let script = include_str!("assets/resources.js");
+    let script = include_str!("assets/pages/resources.js");
     assert!(!script.contains("innerHTML") && !script.contains("insertAdjacentHTML"));
     for endpoint in [
         "/db/status",
@@ -489,6 +507,195 @@ async fn the_resources_script_is_served_referenced_by_the_page_and_never_parses_
     ] {
         assert!(script.contains(&format!("\"{endpoint}\"")), "{endpoint}");
     }
+}
+
+/// The OpenAPI document, checked by openapi-spec-validator (scripts/test installs it) and
+/// against the router: every path it names is served, with the methods it names.
+#[tokio::test]
+async fn the_openapi_document_is_valid_and_names_only_served_endpoints() {
+    let test = TestRole::new("openapi");
+    let request = Request::builder()
+        .uri("/api/v1/openapi.json")
+        .body(Body::empty())
+        .unwrap();
+    let response = test.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let document: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+
+    let path = test.dir.join("openapi.json");
+    std::fs::write(&path, &bytes).unwrap();
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, json\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))\nprint('valid')",
+        ])
+        .arg(&path)
+        .output()
+        .expect("python3 (scripts/test installs it with openapi-spec-validator)");
+    assert!(
+        out.status.success(),
+        "openapi-spec-validator refused the document: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths.len() >= 20, "{:?}", paths.keys());
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let uri = path.replace("{id}", "x").replace("{name}", "nobody");
+            let request = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(&uri)
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .unwrap();
+            // Only a 404's body is read: the live feed's never ends.
+            let response = test.router.clone().oneshot(request).await.unwrap();
+            let status = response.status();
+            let unknown = status == StatusCode::METHOD_NOT_ALLOWED
+                || status == StatusCode::NOT_FOUND && {
+                    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                        .await
+                        .unwrap();
+                    String::from_utf8_lossy(&bytes).contains("no such API endpoint")
+                };
+            assert!(!unknown, "{method} {path} is documented but not served");
+        }
+    }
+}
+
+/// A browser's session: sign-in, the CSRF token on changes, operators refused the
+/// administrator's endpoints and kept out of the entity partitions.
+#[tokio::test]
+async fn sessions_need_the_csrf_token_and_operators_see_only_their_partitions() {
+    let test = TestRole::new("session");
+    let password = auth::first_administrator(&*test.role.accounts, None)
+        .unwrap()
+        .unwrap();
+    let sign_in = |user: &str, password: &str| {
+        Request::builder()
+            .method("POST")
+            .uri("/api/v1/session")
+            .body(Body::from(
+                serde_json::json!({"user": user, "password": password}).to_string(),
+            ))
+            .unwrap()
+    };
+    let response = test
+        .router
+        .clone()
+        .oneshot(sign_in("admin", "wrong-password"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = test
+        .router
+        .clone()
+        .oneshot(sign_in("admin", &password))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let view: auth::SessionView = serde_json::from_slice(&bytes).unwrap();
+    assert!(view.must_change_password);
+    let csrf = view.csrf_token.unwrap();
+
+    let call = |method: &str, uri: &str, csrf: Option<&str>, body: &str| {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("cookie", &session);
+        if let Some(csrf) = csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        test.router
+            .clone()
+            .oneshot(request.body(Body::from(body.to_owned())).unwrap())
+    };
+    let status =
+        |r: Result<axum::response::Response, std::convert::Infallible>| r.unwrap().status();
+    // A one-time password allows nothing but choosing one's own.
+    assert_eq!(
+        status(call("GET", "/api/v1/users", None, "").await),
+        StatusCode::FORBIDDEN
+    );
+    let change =
+        r#"{"current": "CURRENT", "new": "a-new-password-1"}"#.replace("CURRENT", &password);
+    assert_eq!(
+        status(call("POST", "/api/v1/session/password", None, &change).await),
+        StatusCode::FORBIDDEN,
+        "no CSRF token"
+    );
+    assert_eq!(
+        status(call("POST", "/api/v1/session/password", Some("forged"), &change).await),
+        StatusCode::FORBIDDEN,
+        "a wrong CSRF token"
+    );
+    assert_eq!(
+        status(call("POST", "/api/v1/session/password", Some(&csrf), &change).await),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        status(call("GET", "/api/v1/users", None, "").await),
+        StatusCode::OK
+    );
+
+    // An operator of partition North, with a token: no entities, no settings.
+    let (code, _) = test
+        .call("POST", "/api/v1/partitions", r#"{"name": "North"}"#)
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+    let (code, _) = test
+        .call(
+            "POST",
+            "/api/v1/users",
+            r#"{"name": "olga", "role": "operator", "partitions": ["North"], "password": "olga-password-1"}"#,
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+    let (_, token) = test
+        .call("POST", "/api/v1/users/olga/tokens", r#"{"label": "test"}"#)
+        .await;
+    let token = token["token"].as_str().unwrap().to_owned();
+    let as_olga = |method: &str, uri: &str| {
+        test.router.clone().oneshot(
+            Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+    };
+    assert_eq!(
+        status(as_olga("GET", "/api/v1/config").await),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(as_olga("POST", "/api/v1/sync/start").await),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(as_olga("GET", "/api/v1/users").await),
+        StatusCode::FORBIDDEN
+    );
+    let response = as_olga("GET", "/api/v1/session").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // The last administrator cannot be removed.
+    let (code, body) = test.call("DELETE", "/api/v1/users/admin", "").await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
 }
 
 fn sipass_alarm(id: &str) -> store::SipassAlarmChange {

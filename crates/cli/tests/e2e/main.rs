@@ -6,6 +6,7 @@ mod bad_input;
 mod bench;
 mod commands;
 mod config;
+mod config_tool;
 mod databases;
 mod db;
 mod events;

@@ -367,6 +367,9 @@ mod tests {
                 _ => Vec::new(),
             })
         }
+        fn runs(&self, _: u32) -> Result<Vec<store::SyncRun>, StoreError> {
+            Ok(Vec::new())
+        }
         fn latest_run(&self) -> Result<Option<store::SyncRun>, StoreError> {
             Ok(None)
         }

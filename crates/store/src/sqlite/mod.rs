@@ -3,11 +3,14 @@
 //! One writer connection and one reader connection, so that the Config Tool can read while
 //! a synchronization writes (WAL). Nothing outside this module knows the tables.
 
+mod accounts;
 mod alarms;
 pub mod backup;
 pub mod import;
 pub mod migrate;
 mod plugin;
+
+pub use accounts::SqliteAccounts;
 mod read;
 mod write;
 
@@ -45,6 +48,11 @@ pub const DIRECTORY_MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "directory_alarms",
         sql: include_str!("migrations/0003_directory_alarms.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "directory_accounts",
+        sql: include_str!("migrations/0004_directory_accounts.sql"),
     },
 ];
 
@@ -245,6 +253,9 @@ impl DirectoryRead for SqliteReader {
     fn latest_run(&self) -> Result<Option<SyncRun>, StoreError> {
         read::latest_run(&self.conn())
     }
+    fn runs(&self, limit: u32) -> Result<Vec<SyncRun>, StoreError> {
+        read::runs(&self.conn(), limit)
+    }
 }
 
 /// Reads go through the reader connection, never waiting for a write to commit.
@@ -275,6 +286,9 @@ impl DirectoryRead for SqliteDirectory {
     }
     fn latest_run(&self) -> Result<Option<SyncRun>, StoreError> {
         self.reader.latest_run()
+    }
+    fn runs(&self, limit: u32) -> Result<Vec<SyncRun>, StoreError> {
+        self.reader.runs(limit)
     }
 }
 

@@ -120,28 +120,33 @@ pub(crate) fn entity_by_id_sql() -> String {
 }
 
 pub fn latest_run(conn: &Connection) -> Result<Option<SyncRun>, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT id, trigger, started_at, ended_at, outcome, error FROM sync_runs ORDER BY id DESC LIMIT 1",
-            [],
-            |r| {
-                Ok(SyncRun {
-                    id: r.get(0)?,
-                    trigger: r.get(1)?,
-                    started_at: r.get(2)?,
-                    ended_at: r.get(3)?,
-                    outcome: r.get::<_, String>(4)?.parse().map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            4,
-                            rusqlite::types::Type::Text,
-                            Box::new(e),
-                        )
-                    })?,
-                    error: r.get(5)?,
-                })
-            },
-        )
-        .optional()?)
+    Ok(runs(conn, 1)?.pop())
+}
+
+/// The most recent `limit` runs, newest first.
+pub fn runs(conn: &Connection, limit: u32) -> Result<Vec<SyncRun>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, trigger, started_at, ended_at, outcome, error FROM sync_runs ORDER BY id DESC LIMIT ?1",
+    )?;
+    let runs = stmt
+        .query_map([limit], |r| {
+            Ok(SyncRun {
+                id: r.get(0)?,
+                trigger: r.get(1)?,
+                started_at: r.get(2)?,
+                ended_at: r.get(3)?,
+                outcome: r.get::<_, String>(4)?.parse().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        4,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })?,
+                error: r.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(runs)
 }
 
 fn entity_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EntityRow> {

@@ -1,55 +1,91 @@
-// The Config Tool's page. Text from the role, the proxy or SiPass (names, messages) is only
-// ever set as textContent, never parsed as HTML; the Content-Security-Policy refuses inline
-// script besides.
+// The Config Tool's shared script: the API client, the layout (navigation, health, who is
+// signed in) and small helpers. Text from the role, the proxy or SiPass (names, messages) is
+// only ever set as textContent, never parsed as HTML; the Content-Security-Policy refuses
+// inline script besides. Each page's own script sets App.page, run once signed in.
+"use strict";
 const $ = (id) => document.getElementById(id);
-// Kept for this browser tab only.
-let token = sessionStorage.getItem("sipass-bridge-token") || "";
-async function api(path, options = {}) {
-  // The application header names the Config Tool in the activity trail of commands.
-  const headers = { Authorization: "Bearer " + token, "X-SiPass-Bridge-Application": "Config Tool" };
-  const res = await fetch("/api/v1" + path, { ...options, headers });
-  if (res.status === 401) { showLogin("That token was refused."); throw new Error("unauthorized"); }
-  const body = await res.json();
-  if (!res.ok) throw new Error(body.message || res.statusText);
-  return body;
-}
-function showLogin(message) {
-  $("app").hidden = true; $("login").hidden = false;
-  if (message) { $("login-error").textContent = message; $("login-error").hidden = false; }
-}
+const App = { session: null, page: null, pageId: document.body.dataset.page };
+
 function text(value) { return value === null || value === undefined ? "–" : String(value); }
 /** An element with attributes and children (strings become text nodes). */
 function el(tag, attributes, ...children) {
   const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, String(value));
+  for (const [name, value] of Object.entries(attributes || {})) {
+    if (value === false || value === null || value === undefined) continue;
+    node.setAttribute(name, value === true ? "" : String(value));
+  }
   for (const child of children) node.append(child instanceof Node ? child : text(child));
   return node;
 }
-function render(s) {
-  $("login").hidden = true; $("app").hidden = false;
-  const h = $("health"); h.textContent = s.health.state; h.className = "health " + s.health.state;
-  const retry = s.health.retry_in_ms == null ? "" : "; retrying in " + Math.ceil(s.health.retry_in_ms / 1000) + " s";
-  $("reason").textContent = (s.health.reason || "") + retry;
-  $("proxy").textContent = s.proxy.address ? `${s.proxy.address} (${s.proxy.connected ? "connected" : "not connected"}, proxy ${s.proxy.product_version || "?"}, SiPass ${s.proxy.sipass_version || "?"})` : "not connected yet";
-  const missing = (s.proxy.unavailable || []).map(u =>
-    el("li", {}, el("strong", {}, u.feature), u.kinds.length ? ` (${u.kinds.join(", ")})` : "", ": ", u.reason));
-  $("unavailable").replaceChildren(...missing);
-  $("unavailable-section").hidden = missing.length === 0;
-  const rows = Object.entries(s.kinds).map(([kind, k]) =>
-    el("tr", {}, el("td", {}, kind), el("td", {}, k.synchronized), el("td", {}, text(k.eligible)),
-      el("td", {}, k.digest_match === null ? "–" : k.digest_match ? "✔ equal" : "✘ differs")));
-  $("kinds").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 4, class: "muted" }, "Nothing yet."))]));
-  const r = s.latest_run;
-  if (r) {
-    const progress = Object.entries(r.progress).map(([kind, p]) =>
-      el("tr", {}, el("td", {}, kind), el("td", {}, el("progress", { max: p.total || 1, value: p.done }), ` ${p.done} / ${p.total}`)));
-    const summary = `${r.outcome} · ${r.trigger} · started ${r.started_at}${r.ended_at ? " · ended " + r.ended_at : ""} · ${(r.duration_ms / 1000).toFixed(1)} s${r.error ? " · " + r.error : ""}`;
-    $("run").replaceChildren(el("p", {}, summary), el("table", {}, ...progress));
+
+/** Calls the API; a refusal throws an Error with the API's code, message and field. */
+async function api(path, { method = "GET", body } = {}) {
+  // The application header names the Config Tool in the activity trail of commands.
+  const headers = { Accept: "application/json", "X-SiPass-Bridge-Application": "Config Tool" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && App.session && App.session.csrf_token) headers["X-CSRF-Token"] = App.session.csrf_token;
+  const res = await fetch("/api/v1" + path, {
+    method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status === 401 && App.pageId !== "signin") {
+    location.assign("/signin?next=" + encodeURIComponent(location.pathname));
+    throw new Error("not signed in");
+  }
+  if (res.status === 204) return null;
+  const data = await res.json().catch(() => null);
+  if (!res.ok) {
+    const error = new Error((data && data.message) || res.statusText);
+    error.code = data && data.code; error.field = data && data.field; error.status = res.status;
+    throw error;
+  }
+  return data;
+}
+
+/** Shows `message` in the element marked data-error-for=field (or the form's general one). */
+function showError(form, error) {
+  const slot = (error.field && form.querySelector(`[data-error-for="${CSS.escape(error.field)}"]`)) ||
+    form.querySelector("[data-error-for='']");
+  if (slot) { slot.textContent = error.message; slot.hidden = false; slot.scrollIntoView({ block: "center" }); } else alert(error.message);
+}
+function clearErrors(form) {
+  for (const slot of form.querySelectorAll("[data-error-for]")) { slot.textContent = ""; slot.hidden = true; }
+}
+function notice(id, message) { const n = $(id); if (n) { n.textContent = message; n.hidden = !message; } }
+
+async function showHealth() {
+  try {
+    const res = await fetch("/health", { headers: { Accept: "application/json" } });
+    const h = await res.json();
+    $("health").textContent = h.state;
+    $("health").className = "health " + h.state;
+    const retry = h.retry_in_ms == null ? "" : "; retrying in " + Math.ceil(h.retry_in_ms / 1000) + " s";
+    $("health-reason").textContent = (h.reason || "") + retry;
+  } catch (e) {
+    $("health").textContent = "unreachable"; $("health").className = "health error";
+    $("health-reason").textContent = "The Config Tool cannot be reached: " + e.message;
   }
 }
-async function refresh() { try { render(await api("/sync/status")); } catch (e) { if (e.message !== "unauthorized") $("reason").textContent = e.message; } }
-$("login-form").onsubmit = (e) => { e.preventDefault(); token = $("token").value.trim(); sessionStorage.setItem("sipass-bridge-token", token); refresh(); };
-$("refresh").onclick = refresh;
-$("start").onclick = async () => { await api("/sync/start", { method: "POST" }); refresh(); };
-if (token) refresh(); else showLogin();
-setInterval(() => { if (token && !$("app").hidden) refresh(); }, 2000);
+
+function showNavigation(session) {
+  const entries = JSON.parse(document.body.dataset.nav || "[]");
+  const links = entries
+    .filter(([, , adminOnly]) => !adminOnly || session.role === "administrator")
+    .map(([id, title]) => el("a", { href: "/" + id, "aria-current": id === App.pageId ? "page" : false }, title));
+  $("nav").replaceChildren(...links);
+  $("who").textContent = `${session.user} (${session.role})`;
+  $("signout").hidden = false;
+  $("signout").onclick = async () => { await api("/session", { method: "DELETE" }).catch(() => {}); location.assign("/signin"); };
+}
+
+async function boot() {
+  showHealth();
+  setInterval(showHealth, 3000);
+  if (App.pageId === "signin") { if (App.page) App.page(null); return; }
+  const session = await api("/session");
+  if (session.must_change_password) { location.assign("/signin?change=1"); return; }
+  App.session = session;
+  showNavigation(session);
+  if (App.page) await App.page(session);
+}
+document.addEventListener("DOMContentLoaded", () => boot().catch((e) => notice("page-error", e.message)));

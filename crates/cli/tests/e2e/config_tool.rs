@@ -1,0 +1,388 @@
+//! The Config Tool in a real browser (headless Chromium through chromedriver) against the
+//! simulator, the proxy and the role as real processes: the first administrator's sign-in,
+//! Properties refusing a bad port beside its field, a synchronization watched to its end,
+//! SiPass text shown as text, and an operator kept out of another partition's entities in
+//! the page and the API. Every page is saved as a screenshot under target/screenshots.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use harness::blocking::RoleCalls;
+use harness::browser::Browser;
+use serde_json::{Value, json};
+
+use crate::support::{SipassApi, System, eventually};
+
+const WAIT: Duration = Duration::from_secs(60);
+/// A cardholder name that would run script if a page parsed it as HTML.
+const HOSTILE: &str = "<img src=x onerror=alert(1)>";
+
+fn screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target folder")
+        .join("screenshots")
+}
+
+fn shoot(browser: &Browser, name: &str) {
+    let path = screenshots().join(format!("{name}.png"));
+    browser.screenshot(&path).unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() > 1000, "{name}");
+}
+
+fn sign_in(browser: &Browser, url: &str, user: &str, password: &str) {
+    browser.goto(&format!("{url}signin")).unwrap();
+    browser
+        .type_into(&browser.find("#user").unwrap(), user)
+        .unwrap();
+    browser
+        .type_into(&browser.find("#password").unwrap(), password)
+        .unwrap();
+    browser.click(&browser.find("#signin").unwrap()).unwrap();
+}
+
+/// Waits until the element's text satisfies `check`; returns it.
+fn text_until(
+    browser: &Browser,
+    selector: &str,
+    what: &str,
+    check: impl Fn(&str) -> bool,
+) -> String {
+    eventually(WAIT, what, || {
+        let element = browser.find_all(selector).ok()?.into_iter().next()?;
+        let text = browser.text(&element).ok()?;
+        check(&text).then_some(text)
+    })
+}
+
+fn api(
+    calls: &RoleCalls,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    calls.call(method, path, token, body.as_ref()).unwrap()
+}
+
+#[test]
+fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
+    let mut system = System::start("config-tool", 30);
+    let url = format!("{}/", system.role_url.trim_end_matches('/'));
+    let first = eventually(WAIT, "the first administrator's password on stdout", || {
+        let line = system.role.stdout_line(Duration::from_secs(1))?;
+        let rest = line.split("one-time password ").nth(1)?;
+        rest.split_whitespace().next().map(str::to_owned)
+    });
+    let calls = RoleCalls::new(&system.role_url, &system.role_dir()).unwrap();
+    eventually(WAIT, "the first synchronization", || {
+        let status = crate::support::role_status(&system.role_url, &system.role_dir())?;
+        crate::support::verified(&status).then_some(())
+    });
+
+    // A cardholder whose name is markup, renamed in SiPass and synchronized in real time.
+    let sipass = SipassApi::login(&system.sim_url, &system.dir.0.join("sim"));
+    let mut cardholder = sipass.ok("GET", "/api/V1/hr/Cardholders/1", None);
+    cardholder["FirstName"] = json!(HOSTILE);
+    sipass.ok("PUT", "/api/V1/hr/Cardholders/1", Some(cardholder));
+    let hostile_id = eventually(WAIT, "the renamed cardholder in the Directory", || {
+        let (_, page) = api(
+            &calls,
+            "GET",
+            "/entities?kind=cardholder&limit=1000",
+            None,
+            None,
+        );
+        page["entities"].as_array()?.iter().find_map(|e| {
+            e["name"]
+                .as_str()?
+                .contains(HOSTILE)
+                .then(|| e["id"].as_str().unwrap().to_owned())
+        })
+    });
+
+    let browser = Browser::start().unwrap();
+
+    // An unsigned visitor is sent to the sign-in page.
+    browser.goto(&format!("{url}properties")).unwrap();
+    eventually(WAIT, "the sign-in page", || {
+        browser.url().ok()?.contains("/signin").then_some(())
+    });
+    shoot(&browser, "signin");
+    sign_in(&browser, &url, "admin", "not the password");
+    let refused = text_until(&browser, "[data-error-for='']", "the refusal", |t| {
+        !t.is_empty()
+    });
+    assert!(refused.contains("wrong user name or password"), "{refused}");
+
+    // The first administrator signs in with the one-time password and must choose its own.
+    sign_in(&browser, &url, "admin", &first);
+    browser
+        .wait_for("#change-section:not([hidden])", WAIT)
+        .unwrap();
+    shoot(&browser, "signin-choose-password");
+    browser
+        .type_into(&browser.find("#new").unwrap(), "admin-password-2")
+        .unwrap();
+    browser.click(&browser.find("#change").unwrap()).unwrap();
+    eventually(
+        WAIT,
+        "the synchronization page after the password change",
+        || {
+            browser
+                .url()
+                .ok()?
+                .ends_with("/synchronization")
+                .then_some(())
+        },
+    );
+
+    // Synchronization: start one and watch it reach completion.
+    let kinds = browser
+        .wait_for("#kinds tr[data-kind='cardholder']", WAIT)
+        .unwrap();
+    assert!(browser.text(&kinds).unwrap().starts_with("cardholder"));
+    browser.click(&browser.find("#start").unwrap()).unwrap();
+    text_until(
+        &browser,
+        "[data-fact='trigger']",
+        "a manual synchronization",
+        |t| t == "manual",
+    );
+    text_until(
+        &browser,
+        "[data-fact='outcome']",
+        "the synchronization to succeed",
+        |t| t == "succeeded",
+    );
+    eventually(WAIT, "both runs in the history", || {
+        (browser.find_all("#history tr[data-run]").ok()?.len() >= 2).then_some(())
+    });
+    let newest = browser.find("#history tr[data-run]").unwrap();
+    assert!(browser.text(&newest).unwrap().contains("manual"));
+    let health = text_until(&browser, "#health", "the health state", |t| t == "online");
+    assert_eq!(health, "online");
+    assert!(
+        !browser
+            .text(&browser.find("#health-reason").unwrap())
+            .unwrap()
+            .is_empty()
+    );
+    shoot(&browser, "synchronization");
+
+    // Properties: a port out of range is refused beside its field, and nothing changes.
+    let (_, before) = api(&calls, "GET", "/config", None, None);
+    browser.goto(&format!("{url}properties")).unwrap();
+    let port = browser.find("#port").unwrap();
+    eventually(WAIT, "the settings in the form", || {
+        let value = browser.property(&port, "value").ok()?;
+        (!value.as_str()?.is_empty()).then_some(())
+    });
+    browser.type_into(&port, "70000").unwrap();
+    browser.click(&browser.find("#apply").unwrap()).unwrap();
+    let error = text_until(
+        &browser,
+        "[data-error-for='port']",
+        "the port's error",
+        |t| !t.is_empty(),
+    );
+    assert!(
+        error.contains("70000") && error.contains("65535"),
+        "{error}"
+    );
+    shoot(&browser, "properties-port-refused");
+    let (_, after) = api(&calls, "GET", "/config", None, None);
+    assert_eq!(before, after, "a refused Apply changes nothing");
+
+    // Monitoring: SiPass text is shown as text, never run or parsed.
+    browser.goto(&format!("{url}monitoring")).unwrap();
+    let cell = browser
+        .wait_for(
+            &format!("#cardholders tr[data-entity='{hostile_id}'] td.name"),
+            WAIT,
+        )
+        .unwrap();
+    assert!(browser.text(&cell).unwrap().contains(HOSTILE));
+    assert!(
+        browser.find_all("#main img").unwrap().is_empty(),
+        "markup was parsed"
+    );
+    assert_eq!(browser.open_dialog(), None, "script ran");
+    shoot(&browser, "monitoring");
+
+    // An alarm raised in SiPass is acknowledged with a comment from the page, and SiPass has it.
+    let raised = sipass.ok(
+        "POST",
+        "/api/sim/V1/Alarms",
+        Some(json!({ "AlarmClassToken": "3", "Message": "raised by the browser test" })),
+    );
+    let alarm_id = raised["AlarmId"].as_str().unwrap().to_owned();
+    eventually(WAIT, "the alarm on the Monitoring page", || {
+        browser.goto(&format!("{url}monitoring")).ok()?;
+        let rows = browser.find_all("#alarms tr[data-alarm]").ok()?;
+        rows.into_iter().next()
+    });
+    browser
+        .type_into(
+            &browser.find("#alarms tr[data-alarm] input").unwrap(),
+            "checked by the guard",
+        )
+        .unwrap();
+    browser
+        .click(&browser.find("#alarms tr[data-alarm] button").unwrap())
+        .unwrap();
+    let state = text_until(
+        &browser,
+        "#alarms tr[data-alarm] td.state",
+        "the acknowledgement",
+        |t| t.starts_with("acknowledged"),
+    );
+    assert!(
+        state.contains("admin") && state.contains("checked by the guard"),
+        "{state}"
+    );
+    shoot(&browser, "monitoring-alarm-acknowledged");
+    eventually(WAIT, "the acknowledgement in SiPass", || {
+        let a = sipass.ok(
+            "GET",
+            &format!("/api/management/V1/Alarms/{alarm_id}"),
+            None,
+        );
+        (a["Acknowledged"] == true).then_some(a)
+    });
+    let in_sipass = sipass.ok(
+        "GET",
+        &format!("/api/management/V1/Alarms/{alarm_id}"),
+        None,
+    );
+    assert_eq!(in_sipass["Operator"], "admin");
+    assert_eq!(in_sipass["Comment"], "checked by the guard");
+
+    // Users: a partition, an operator in it, and that operator's API token.
+    browser.goto(&format!("{url}users")).unwrap();
+    browser
+        .wait_for("#users tr[data-user='admin']", WAIT)
+        .unwrap();
+    browser
+        .type_into(&browser.find("#partition-name").unwrap(), "North")
+        .unwrap();
+    browser
+        .click(&browser.find("#partition-save").unwrap())
+        .unwrap();
+    browser
+        .wait_for("#partitions tr[data-partition='North']", WAIT)
+        .unwrap();
+    browser
+        .type_into(&browser.find("#user-name").unwrap(), "olga")
+        .unwrap();
+    browser
+        .type_into(&browser.find("#user-partitions").unwrap(), "North")
+        .unwrap();
+    browser.click(&browser.find("#user-save").unwrap()).unwrap();
+    let secret = text_until(&browser, "#secret", "olga's one-time password", |t| {
+        t.len() >= 20
+    });
+    browser
+        .wait_for("#users tr[data-user='olga']", WAIT)
+        .unwrap();
+    shoot(&browser, "users");
+    browser.goto(&format!("{url}resources")).unwrap();
+    browser.find("#databases p").unwrap();
+    shoot(&browser, "resources");
+    browser.click(&browser.find("#signout").unwrap()).unwrap();
+    eventually(WAIT, "the sign-in page after signing out", || {
+        browser.url().ok()?.contains("/signin").then_some(())
+    });
+
+    // The operator, in partition North, does not see the SiPass partition's entities.
+    sign_in(&browser, &url, "olga", &secret);
+    browser
+        .wait_for("#change-section:not([hidden])", WAIT)
+        .unwrap();
+    browser
+        .type_into(&browser.find("#new").unwrap(), "olga-password-2")
+        .unwrap();
+    browser.click(&browser.find("#change").unwrap()).unwrap();
+    eventually(WAIT, "olga's synchronization page", || {
+        browser
+            .url()
+            .ok()?
+            .ends_with("/synchronization")
+            .then_some(())
+    });
+    let nav = text_until(&browser, "#nav", "the operator's navigation", |t| {
+        t.contains("Monitoring")
+    });
+    assert!(
+        !nav.contains("Properties") && !nav.contains("Users"),
+        "{nav}"
+    );
+    browser.goto(&format!("{url}monitoring")).unwrap();
+    let none = text_until(
+        &browser,
+        "#cardholders td",
+        "the empty cardholder list",
+        |t| !t.is_empty(),
+    );
+    assert_eq!(none, "No cardholder you may see.");
+    assert!(
+        browser
+            .find_all("#cardholders tr[data-entity]")
+            .unwrap()
+            .is_empty()
+    );
+    shoot(&browser, "monitoring-operator");
+    browser.goto(&format!("{url}properties")).unwrap();
+    let refused = text_until(&browser, "#page-error", "the operator's refusal", |t| {
+        !t.is_empty()
+    });
+    assert!(refused.contains("only an administrator"), "{refused}");
+
+    // The API tells the same: with a token of olga's, the entity is not there.
+    let (status, token) = api(
+        &calls,
+        "POST",
+        "/users/olga/tokens",
+        None,
+        Some(json!({"label": "e2e"})),
+    );
+    assert_eq!(status, 201, "{token}");
+    let olga = token["token"].as_str().unwrap();
+    let (status, _) = api(
+        &calls,
+        "GET",
+        &format!("/entities/{hostile_id}"),
+        Some(olga),
+        None,
+    );
+    assert_eq!(status, 404);
+    let (_, page) = api(&calls, "GET", "/entities?kind=cardholder", Some(olga), None);
+    assert_eq!(page["entities"], json!([]));
+    let (status, _) = api(
+        &calls,
+        "PUT",
+        "/config",
+        Some(olga),
+        Some(json!({"port": 5645})),
+    );
+    assert_eq!(status, 403);
+    // Once North holds the SiPass entities, olga sees them.
+    let (status, body) = api(
+        &calls,
+        "PUT",
+        "/config",
+        None,
+        Some(json!({"entity_partitions": ["North"]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, found) = api(
+        &calls,
+        "GET",
+        &format!("/entities/{hostile_id}"),
+        Some(olga),
+        None,
+    );
+    assert_eq!(status, 200, "{found}");
+    drop(browser);
+    crate::support::terminate(&mut system.role);
+}

@@ -287,7 +287,11 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
         .unwrap();
     shoot(&browser, "users");
     browser.goto(&format!("{url}resources")).unwrap();
-    browser.find("#databases p").unwrap();
+    // Both databases with their schema, size and rows, from the role's database status.
+    text_until(&browser, "#databases", "both databases listed", |t| {
+        let t = t.to_lowercase();
+        t.contains("directory") && t.contains("plugin") && t.contains("events")
+    });
     shoot(&browser, "resources");
     browser.click(&browser.find("#signout").unwrap()).unwrap();
     eventually(WAIT, "the sign-in page after signing out", || {

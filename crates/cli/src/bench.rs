@@ -67,7 +67,15 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU seconds a process has used so far, all its threads (Linux, /proc/PID/stat; none
+/// elsewhere, and the bench reports the figure as missing).
+#[cfg(not(unix))]
+fn cpu_secs(_pid: u32) -> Option<f64> {
+    None
+}
+
 /// CPU seconds a process has used so far, all its threads (Linux, /proc/PID/stat).
+#[cfg(unix)]
 fn cpu_secs(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces; the fields after its closing parenthesis do not.

@@ -716,4 +716,7 @@ fn warn_if_others_can_read(folder: &Path) {
             );
         }
     }
+    // Windows: the folder's access control list is the installer's (docs/deployment.md).
+    #[cfg(not(unix))]
+    let _ = folder;
 }

@@ -106,6 +106,26 @@ pub enum DirectoryKind {
 }
 
 impl DirectoryKind {
+    /// Every Directory kind.
+    pub const ALL: [DirectoryKind; 11] = [
+        DirectoryKind::Cardholder,
+        DirectoryKind::Credential,
+        DirectoryKind::CardholderGroup,
+        DirectoryKind::Door,
+        DirectoryKind::Elevator,
+        DirectoryKind::Area,
+        DirectoryKind::IntrusionDetectionArea,
+        DirectoryKind::AccessControlUnit,
+        DirectoryKind::IntrusionDetectionUnit,
+        DirectoryKind::Output,
+        DirectoryKind::Alarm,
+    ];
+
+    /// The kind a stored name stands for (see [`DirectoryKind::as_str`]).
+    pub fn from_name(name: &str) -> Option<DirectoryKind> {
+        DirectoryKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// The stable lower-case name used in URLs, JSON and the database.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -133,6 +153,14 @@ impl fmt::Display for DirectoryKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_directory_kind_round_trips_through_its_name() {
+        for kind in DirectoryKind::ALL {
+            assert_eq!(DirectoryKind::from_name(kind.as_str()), Some(kind));
+        }
+        assert_eq!(DirectoryKind::from_name("Cardholder"), None);
+    }
 
     #[test]
     fn every_kind_round_trips_through_its_name() {

@@ -74,22 +74,7 @@ pub enum Resolved {
 
 /// The Directory kind of a stored kind name.
 pub fn directory_kind(name: &str) -> Option<DirectoryKind> {
-    use DirectoryKind::*;
-    [
-        Cardholder,
-        Credential,
-        CardholderGroup,
-        Door,
-        Elevator,
-        Area,
-        IntrusionDetectionArea,
-        AccessControlUnit,
-        IntrusionDetectionUnit,
-        Output,
-        Alarm,
-    ]
-    .into_iter()
-    .find(|k| k.as_str() == name)
+    DirectoryKind::from_name(name)
 }
 
 fn supports(row: &EntityRow, command: ManualOverride) -> bool {

@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
-use super::plugin::{NATIVE_SEPARATOR, PLUGIN, entities_json};
+use super::plugin::{PLUGIN, insert_event};
 use crate::NewEvent;
 use crate::StoreError;
 use crate::import::{EventImport, IMPORT_JOURNAL};
@@ -45,44 +45,8 @@ impl EventImport for SqliteImport {
     fn import_events(&self, events: &[NewEvent]) -> Result<Vec<bool>, StoreError> {
         let tx = self.conn.unchecked_transaction()?;
         let mut stored = Vec::with_capacity(events.len());
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO events (journal_id, journal_seq, sipass_id, occurred_at,
-                    occurred_ms, journaled_ms, sipass_type, native_events, category, known_type,
-                    message, entities, payload)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?;
-            let mut link = tx.prepare_cached(
-                "INSERT OR IGNORE INTO event_entities (entity_id, event_id) VALUES (?1, ?2)",
-            )?;
-            for e in events {
-                let inserted = insert.execute(params![
-                    IMPORT_JOURNAL,
-                    e.journal_seq as i64,
-                    e.sipass_id,
-                    e.occurred_at,
-                    e.occurred_ms,
-                    e.journaled_ms,
-                    e.sipass_type,
-                    e.native_events.join(&NATIVE_SEPARATOR.to_string()),
-                    e.category,
-                    e.known_type,
-                    e.message,
-                    entities_json(&e.entities),
-                    e.payload,
-                ])?;
-                stored.push(inserted > 0);
-                if inserted == 0 {
-                    continue;
-                }
-                let id = tx.last_insert_rowid();
-                let mut ids: Vec<&str> = e.entities.iter().map(|x| x.id.as_str()).collect();
-                ids.sort_unstable();
-                ids.dedup();
-                for entity_id in ids {
-                    link.execute(params![entity_id, id])?;
-                }
-            }
+        for e in events {
+            stored.push(insert_event(&tx, IMPORT_JOURNAL, e)?.is_some());
         }
         tx.commit()?;
         Ok(stored)

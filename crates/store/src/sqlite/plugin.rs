@@ -232,6 +232,52 @@ impl SqlitePluginReader {
     }
 }
 
+/// Inserts one event with its entity links, as entry `e.journal_seq` of `journal_id`; the
+/// new row's id, or `None` when that entry is stored already.
+pub(super) fn insert_event(
+    conn: &Connection,
+    journal_id: &str,
+    e: &NewEvent,
+) -> Result<Option<i64>, StoreError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO events (journal_id, journal_seq, sipass_id, occurred_at,
+                occurred_ms, journaled_ms, sipass_type, native_events, category, known_type,
+                message, entities, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )?
+        .execute(params![
+            journal_id,
+            e.journal_seq as i64,
+            e.sipass_id,
+            e.occurred_at,
+            e.occurred_ms,
+            e.journaled_ms,
+            e.sipass_type,
+            e.native_events.join(&NATIVE_SEPARATOR.to_string()),
+            e.category,
+            e.known_type,
+            e.message,
+            entities_json(&e.entities),
+            e.payload,
+        ])?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    let id = conn.last_insert_rowid();
+    // A controller is linked twice (two kinds), indexed once.
+    let mut ids: Vec<&str> = e.entities.iter().map(|x| x.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut link = conn.prepare_cached(
+        "INSERT OR IGNORE INTO event_entities (entity_id, event_id) VALUES (?1, ?2)",
+    )?;
+    for entity_id in ids {
+        link.execute(params![entity_id, id])?;
+    }
+    Ok(Some(id))
+}
+
 /// Writes events, the tally and the position within `tx`. `None` when the position is a
 /// replay of what is stored already (nothing written).
 pub(super) fn write_events(
@@ -246,43 +292,10 @@ pub(super) fn write_events(
         return Ok(None);
     }
     let mut added = Vec::with_capacity(events.len());
-    let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO events (journal_id, journal_seq, sipass_id, occurred_at,
-            occurred_ms, journaled_ms, sipass_type, native_events, category, known_type,
-            message, entities, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?;
-    let mut link = tx.prepare_cached(
-        "INSERT OR IGNORE INTO event_entities (entity_id, event_id) VALUES (?1, ?2)",
-    )?;
     for e in events {
-        let native = e.native_events.join(&NATIVE_SEPARATOR.to_string());
-        let inserted = insert.execute(params![
-            position.journal_id,
-            e.journal_seq as i64,
-            e.sipass_id,
-            e.occurred_at,
-            e.occurred_ms,
-            e.journaled_ms,
-            e.sipass_type,
-            native,
-            e.category,
-            e.known_type,
-            e.message,
-            entities_json(&e.entities),
-            e.payload,
-        ])?;
-        if inserted == 0 {
+        let Some(id) = insert_event(tx, &position.journal_id, e)? else {
             continue;
-        }
-        let id = tx.last_insert_rowid();
-        // A controller is linked twice (two kinds), indexed once.
-        let mut ids: Vec<&str> = e.entities.iter().map(|x| x.id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        for entity_id in ids {
-            link.execute(params![entity_id, id])?;
-        }
+        };
         added.push(StoredEvent {
             id,
             journal_seq: e.journal_seq,

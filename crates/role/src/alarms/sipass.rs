@@ -11,17 +11,7 @@ use store::{AlarmAction, SipassAlarmChange};
 const MAX_NAME: usize = 200;
 const MAX_TEXT: usize = 2000;
 
-/// Text cut to `max` bytes at a character boundary.
-pub(crate) fn bounded(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
-}
+pub(crate) use crate::events::convert::bounded;
 
 /// A field as text: strings as they are, numbers written out, anything else empty.
 fn text(o: &Map<String, Value>, key: &str, max: usize) -> String {

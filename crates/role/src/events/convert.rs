@@ -310,7 +310,7 @@ fn unreadable(entry: &pb::JournalEntry, error: &str) -> NewEvent {
 }
 
 /// Text cut to `max` bytes at a character boundary.
-fn bounded(text: &str, max: usize) -> String {
+pub(crate) fn bounded(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }

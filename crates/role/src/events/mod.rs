@@ -8,7 +8,7 @@
 //! It works within a session the connection established, beside the synchronizer; the
 //! first of the two to end the session ends it for both.
 
-mod convert;
+pub(crate) mod convert;
 mod feed;
 
 use std::collections::HashSet;

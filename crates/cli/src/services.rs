@@ -189,10 +189,20 @@ pub struct RoleArgs {
     proxy_token_file: Option<PathBuf>,
     /// Serve the Config Tool over HTTPS with this certificate chain (PEM), for remote
     /// administrators; needs --tls-key.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        env = "SIPASS_BRIDGE_TLS_CERT"
+    )]
     tls_cert: Option<PathBuf>,
     /// The private key (PEM) of --tls-cert.
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        env = "SIPASS_BRIDGE_TLS_KEY"
+    )]
     tls_key: Option<PathBuf>,
 }
 

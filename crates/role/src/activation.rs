@@ -6,6 +6,8 @@
 //! The workers run under a shutdown of their own, triggered by a deactivation or by the
 //! process's shutdown, whichever comes first.
 
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use runtime::Shutdown;
@@ -13,6 +15,49 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use crate::status::{HealthState, StatusBoard};
+
+/// The file in the data folder that keeps a deactivation across restarts: a role deactivated
+/// for an upgrade must not resume on its own when its service is started again.
+pub const DEACTIVATED_FILE: &str = "role-deactivated";
+
+/// The longest reason kept in [`DEACTIVATED_FILE`]; the file is ours but lives in a folder
+/// others can write to, so what is read back is bounded and made printable.
+const REASON_LIMIT: usize = 200;
+
+/// Why the role in `data_dir` was left deactivated, if it was.
+pub fn kept_deactivation(data_dir: &Path) -> io::Result<Option<String>> {
+    match std::fs::read(data_dir.join(DEACTIVATED_FILE)) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4 * REASON_LIMIT)]);
+            let reason = protocol::printable(text.trim(), REASON_LIMIT);
+            Ok(Some(if reason.is_empty() {
+                "before the role stopped".to_owned()
+            } else {
+                reason
+            }))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Keeps (`Some`) or forgets (`None`) the deactivation of the role in `data_dir`; the file
+/// is replaced whole, so a crash leaves the old state or the new one.
+pub fn keep_deactivation(data_dir: &Path, reason: Option<&str>) -> io::Result<PathBuf> {
+    let path = data_dir.join(DEACTIVATED_FILE);
+    match reason {
+        Some(reason) => {
+            let partial = data_dir.join(format!("{DEACTIVATED_FILE}.partial"));
+            std::fs::write(&partial, reason.as_bytes())?;
+            std::fs::rename(&partial, &path)?;
+        }
+        None => match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        },
+    }
+    Ok(path)
+}
 
 /// Starts the role's workers under a given shutdown.
 pub(crate) type Starter = Arc<dyn Fn(&Shutdown) -> JoinHandle<()> + Send + Sync>;
@@ -41,15 +86,30 @@ pub enum Change {
 }
 
 impl Activation {
-    /// Starts the workers with `starter` and returns a handle that ends once the process's
+    /// Starts the workers with `starter` (unless the role was left `deactivated`, then it
+    /// waits for an activation) and returns a handle that ends once the process's
     /// `shutdown` has stopped whichever workers run then.
-    pub(crate) fn start(self: &Arc<Self>, starter: Starter, shutdown: Shutdown) -> JoinHandle<()> {
-        let own = Shutdown::new();
-        let handle = starter(&own);
+    pub(crate) fn start(
+        self: &Arc<Self>,
+        starter: Starter,
+        shutdown: Shutdown,
+        deactivated: Option<(String, &StatusBoard)>,
+    ) -> JoinHandle<()> {
         {
             let mut state = self.state.try_lock().expect("the role starts once");
+            match deactivated {
+                Some((reason, status)) => {
+                    status.set_health(HealthState::Deactivated, format!("deactivated: {reason}"));
+                    tracing::info!("role left deactivated before it stopped: {reason}");
+                    state.deactivated = Some(reason);
+                }
+                None => {
+                    let own = Shutdown::new();
+                    let handle = starter(&own);
+                    state.running = Some((own, handle));
+                }
+            }
             state.starter = Some(starter);
-            state.running = Some((own, handle));
         }
         let this = self.clone();
         tokio::spawn(async move {

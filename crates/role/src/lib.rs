@@ -252,6 +252,24 @@ impl Role {
                 let _ = webhook.await;
             })
         });
-        self.activation.start(starter, shutdown.clone())
+        let kept = match activation::kept_deactivation(&self.config.data_dir) {
+            Ok(kept) => kept,
+            Err(e) => {
+                // Unreadable: better stay deactivated than resume against the administrator.
+                let file = self.config.data_dir.join(activation::DEACTIVATED_FILE);
+                tracing::warn!(
+                    "could not read {}: {e}; the role stays deactivated",
+                    file.display()
+                );
+                Some(format!("{} could not be read ({e})", file.display()))
+            }
+        };
+        let kept = kept.map(|reason| {
+            let reason = format!(
+                "{reason} (kept across the restart; activate it from Resources or with `sipass-bridge role-state activate`)"
+            );
+            (reason, self.status.as_ref())
+        });
+        self.activation.start(starter, shutdown.clone(), kept)
     }
 }

@@ -48,6 +48,14 @@ pub enum MaintenanceError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Internal(#[from] runtime::Panicked),
+    #[error(
+        "could not keep the role's activation state in {}: {source}; check that the data folder is writable",
+        file.display()
+    )]
+    KeepState {
+        file: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// "a backup", "an update".
@@ -221,16 +229,37 @@ impl Role {
 impl Role {
     /// Deactivates the role on request, unless a backup, restore or update runs (they
     /// decide when the role is active while they run).
+    /// The deactivation is kept in the data folder (written first: when it cannot be kept,
+    /// nothing is deactivated) so that a restart does not activate the role behind the
+    /// administrator's back.
     pub async fn deactivate_when_idle(&self, reason: &str) -> Result<Change, MaintenanceError> {
         let _running = self.maintenance.begin("deactivation")?;
+        if self.activation.deactivated().await.is_none() {
+            self.keep_deactivation(Some(reason))?;
+        }
         Ok(self.activation.deactivate(&self.status, reason).await)
     }
 
     /// Activates the role on request, unless a backup, restore or update runs: a restore
     /// activates it itself once the databases are replaced.
+    /// The kept deactivation is forgotten first: when it cannot be, the role stays
+    /// deactivated rather than be deactivated again by the next restart.
     pub async fn activate_when_idle(&self) -> Result<Change, MaintenanceError> {
         let _running = self.maintenance.begin("activation")?;
+        self.keep_deactivation(None)?;
         Ok(self.activation.activate(&self.status).await)
+    }
+
+    fn keep_deactivation(&self, reason: Option<&str>) -> Result<(), MaintenanceError> {
+        crate::activation::keep_deactivation(&self.config.data_dir, reason)
+            .map(drop)
+            .map_err(|source| MaintenanceError::KeepState {
+                file: self
+                    .config
+                    .data_dir
+                    .join(crate::activation::DEACTIVATED_FILE),
+                source,
+            })
     }
 }
 

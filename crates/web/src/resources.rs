@@ -100,6 +100,7 @@ impl From<MaintenanceError> for ApiError {
             }
             MaintenanceError::Store(store) => store.into(),
             MaintenanceError::Internal(p) => p.into(),
+            MaintenanceError::KeepState { .. } => ApiError::new(Code::BackupFailed, e.to_string()),
         }
     }
 }

@@ -13,7 +13,7 @@ use store::DirectoryRead;
 
 use crate::support::{
     SipassApi, System, TempDir, eventually, role_status, run, s, start_proxy, start_role,
-    start_sim, verified,
+    start_sim, terminate, verified,
 };
 
 const CARDHOLDERS: usize = 20_000;
@@ -557,8 +557,9 @@ fn a_backup_into_a_folder_that_refuses_writes_names_the_path_and_the_cause() {
 }
 
 #[test]
-fn a_deactivated_role_says_why_takes_no_change_and_resumes_them_when_activated() {
-    let system = System::start("db-role-state", 30);
+fn a_deactivated_role_says_why_takes_no_change_even_after_a_restart_and_resumes_them_when_activated()
+ {
+    let mut system = System::start("db-role-state", 30);
     let role_dir = system.role_dir();
     wait_verified(&system);
     let runs_before = directory(&role_dir).latest_run().unwrap().map(|r| r.id);
@@ -592,6 +593,26 @@ fn a_deactivated_role_says_why_takes_no_change_and_resumes_them_when_activated()
     let health: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["state"], "deactivated", "{body}");
     assert_eq!(health["reason"], "deactivated: upgrading to 0.3", "{body}");
+
+    // A restart keeps it deactivated: the service coming back does not resume on its own.
+    terminate(&mut system.role);
+    let (role, role_url) = start_role(
+        &role_dir,
+        &system.dir.0.join("proxy"),
+        system.proxy.port().unwrap(),
+    );
+    (system.role, system.role_url) = (role, role_url);
+    let health = eventually(DEADLINE, "the restarted role's health", || {
+        let url = format!("{}/health", system.role_url.trim_end_matches('/'));
+        let (code, body) = harness::blocking::get_text(&url).ok()?;
+        (code == 503).then(|| serde_json::from_str::<Value>(&body).unwrap())
+    });
+    assert_eq!(health["state"], "deactivated", "{health}");
+    let reason = health["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("deactivated: upgrading to 0.3 (kept across the restart"),
+        "{reason}"
+    );
 
     // A SiPass change while deactivated is not taken...
     let api = SipassApi::login(&system.sim_url, &system.dir.0.join("sim"));

@@ -111,3 +111,70 @@ async fn activation_on_request_waits_for_no_operation_and_one_operation_runs_at_
     running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_deactivation_on_request_is_kept_across_a_restart_until_activated() {
+    let proxy: FakeProxy = proxy_with(3);
+    // The role deactivated on request before it stopped...
+    let running = Running::start(&proxy);
+    running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
+    let role = &running.role;
+    assert_eq!(
+        role.deactivate_when_idle("upgrading to 0.3").await.unwrap(),
+        Change::Done
+    );
+    let kept = crate::activation::kept_deactivation(role.data_dir()).unwrap();
+    assert_eq!(kept.as_deref(), Some("upgrading to 0.3"));
+    let folder = running.folder.clone();
+    let kept_file = folder.join(crate::activation::DEACTIVATED_FILE);
+    let copy = std::fs::read(&kept_file).unwrap();
+    running.stop().await;
+
+    // ...starts deactivated, saying why and how to resume, and reads nothing from the proxy.
+    let listings = proxy.list_calls();
+    let running = Running::start_with(&proxy, |role| {
+        std::fs::write(
+            role.data_dir().join(crate::activation::DEACTIVATED_FILE),
+            &copy,
+        )
+        .unwrap()
+    });
+    let role = &running.role;
+    let health = role.status.health();
+    assert_eq!(health.state, HealthState::Deactivated, "{health:?}");
+    let reason = health.reason.unwrap_or_default();
+    assert!(
+        reason.starts_with("deactivated: upgrading to 0.3 (kept across the restart")
+            && reason.contains("sipass-bridge role-state activate"),
+        "{reason}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(proxy.list_calls(), listings);
+    assert!(!role.status.proxy().connected);
+
+    // Activated on request, the kept state is forgotten and the role works again.
+    assert_eq!(role.activate_when_idle().await.unwrap(), Change::Done);
+    assert_eq!(
+        crate::activation::kept_deactivation(role.data_dir()).unwrap(),
+        None
+    );
+    running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
+    running.stop().await;
+}
+
+#[test]
+fn a_kept_reason_is_bounded_and_printable() {
+    let folder = std::env::temp_dir().join(format!("sipass-bridge-kept-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let hostile = format!("\u{1b}[31mred\n{}", "x".repeat(10_000));
+    std::fs::write(folder.join(crate::activation::DEACTIVATED_FILE), hostile).unwrap();
+    let reason = crate::activation::kept_deactivation(&folder)
+        .unwrap()
+        .unwrap();
+    assert!(reason.chars().count() < 240, "{}", reason.len());
+    assert!(!reason.chars().any(char::is_control), "{reason:?}");
+    crate::activation::keep_deactivation(&folder, None).unwrap();
+    crate::activation::keep_deactivation(&folder, None).unwrap();
+    assert_eq!(crate::activation::kept_deactivation(&folder).unwrap(), None);
+    let _ = std::fs::remove_dir_all(&folder);
+}

@@ -230,9 +230,7 @@ impl Failures {
     fn record(&self, user: &str, addr: Option<IpAddr>) {
         let mut failures = self.lock();
         let now = Instant::now();
-        if failures.len() > 100_000 {
-            failures.retain(|_, (_, since)| now.duration_since(*since) < FAILURE_WINDOW);
-        }
+        make_room(&mut failures, now);
         for (key, _) in Self::keys(user, addr) {
             let entry = failures.entry(key).or_insert((0, now));
             if now.duration_since(entry.1) >= FAILURE_WINDOW {
@@ -244,6 +242,39 @@ impl Failures {
 
     fn clear(&self, user: &str) {
         self.lock().remove(&format!("user:{user}"));
+    }
+}
+
+/// The most user names and addresses whose failures are remembered: sign-in attempts come
+/// from the network, so a flood of made-up names or addresses must not grow the map forever.
+const MAX_TRACKED: usize = 100_000;
+
+/// Keeps the failure map under [`MAX_TRACKED`]: first by forgetting what the window has
+/// expired, then, under a flood inside one window, by forgetting the oldest half, the
+/// entries that lock nobody out first, so that a flood cannot lift a lockout it did not earn.
+fn make_room(failures: &mut HashMap<String, (u32, Instant)>, now: Instant) {
+    if failures.len() < MAX_TRACKED {
+        return;
+    }
+    failures.retain(|_, (_, since)| now.duration_since(*since) < FAILURE_WINDOW);
+    if failures.len() < MAX_TRACKED {
+        return;
+    }
+    let locks = |key: &str, n: u32| {
+        let max = if key.starts_with("user:") {
+            MAX_FAILURES_PER_USER
+        } else {
+            MAX_FAILURES_PER_ADDRESS
+        };
+        n >= max
+    };
+    let mut order: Vec<(bool, Instant, String)> = failures
+        .iter()
+        .map(|(key, (n, since))| (locks(key, *n), *since, key.clone()))
+        .collect();
+    order.sort_unstable();
+    for (_, _, key) in order.into_iter().take(MAX_TRACKED / 2) {
+        failures.remove(&key);
     }
 }
 
@@ -587,6 +618,29 @@ pub fn require_administrator(viewer: &Viewer) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flood_of_made_up_names_is_bounded_and_keeps_the_lockouts_it_did_not_earn() {
+        let failures = Failures::default();
+        for _ in 0..MAX_FAILURES_PER_USER {
+            failures.record("admin", None);
+        }
+        assert!(!failures.allowed("admin", None));
+        let addr = Some(IpAddr::from([192, 0, 2, 1]));
+        for i in 0..(MAX_TRACKED + 10) {
+            failures.record(&format!("made-up-{i}"), addr);
+        }
+        let tracked = failures.lock().len();
+        assert!(tracked <= MAX_TRACKED, "{tracked}");
+        assert!(
+            !failures.allowed("admin", None),
+            "the flood lifted a lockout"
+        );
+        assert!(
+            !failures.allowed("anyone", addr),
+            "the flooding address is locked out"
+        );
+    }
 
     #[test]
     fn a_password_verifies_against_its_own_hash_only() {

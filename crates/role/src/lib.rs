@@ -232,6 +232,7 @@ impl Role {
                     directory: directory.clone(),
                     plugin: plugin.clone(),
                     signals: signals.clone(),
+                    max_waiting: alarms::webhook::MAX_WAITING,
                 },
                 own,
             );

@@ -186,6 +186,9 @@ pub trait AlarmRead: Send + Sync {
 
     /// Webhook messages waiting, oldest first, at most `limit`.
     fn outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// How many webhook messages wait.
+    fn outbox_len(&self) -> Result<u64, StoreError>;
 }
 
 /// Writing alarms to the plugin database. Every write is one durable transaction.
@@ -231,6 +234,10 @@ pub trait AlarmWrite: AlarmRead {
 
     /// The webhook took every message up to `sequence`.
     fn outbox_delivered(&self, sequence: i64) -> Result<(), StoreError>;
+
+    /// Forgets the oldest webhook messages beyond the newest `keep` (a receiver away for
+    /// long must not fill the disk); returns how many were forgotten.
+    fn trim_outbox(&self, keep: u64) -> Result<u64, StoreError>;
 }
 
 /// An alarm entity: a SiPass alarm class, with who its alarms notify and where they belong.

@@ -283,6 +283,11 @@ async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiErro
         let alarms = metrics::AlarmFigures {
             active: role.plugin.active_alarm_count()?,
             acks_queued: role.plugin.queued_acks()?.len() as u64,
+            webhook_waiting: role.plugin.outbox_len()?,
+            webhook_dropped: role
+                .alarm_signals
+                .webhook_dropped
+                .load(std::sync::atomic::Ordering::Relaxed),
         };
         let events = metrics::EventFigures {
             stored: role.plugin.event_count()?,

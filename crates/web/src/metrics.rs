@@ -225,6 +225,10 @@ pub struct AlarmFigures {
     pub active: u64,
     /// Acknowledgements made here that SiPass has not confirmed yet.
     pub acks_queued: u64,
+    /// Alarm changes waiting for the webhook's receiver.
+    pub webhook_waiting: u64,
+    /// Alarm changes the webhook forgot since the role started (its outbox was full).
+    pub webhook_dropped: u64,
 }
 
 /// The alarm figures as Prometheus text, to follow [`encode`]'s.
@@ -242,6 +246,18 @@ pub fn encode_alarms(figures: &AlarmFigures) -> String {
         "Alarm acknowledgements made here waiting to be delivered to SiPass (the proxy is away, or SiPass did not answer)",
     )
     .set(figures.acks_queued.min(i64::MAX as u64) as i64);
+    gauge(
+        &registry,
+        "alarm_webhook_waiting",
+        "Alarm changes waiting for the webhook's receiver (at most 100,000 are kept)",
+    )
+    .set(saturating(figures.webhook_waiting));
+    let dropped = prometheus::IntCounter::new(
+        "alarm_webhook_dropped_total",
+        "Alarm changes the webhook forgot, oldest first, because its receiver left 100,000 waiting",
+    )
+    .expect("valid metric");
+    register(&registry, dropped).inc_by(figures.webhook_dropped);
     TextEncoder::new()
         .encode_to_string(&registry.gather())
         .unwrap_or_default()
@@ -333,6 +349,8 @@ mod alarm_tests {
         let text = encode_alarms(&AlarmFigures {
             active: 3,
             acks_queued: 1,
+            webhook_waiting: 7,
+            webhook_dropped: 2,
         });
         assert!(
             text.contains("# TYPE sipass_bridge_role_alarms_active gauge"),
@@ -344,6 +362,11 @@ mod alarm_tests {
         );
         assert!(
             text.contains("sipass_bridge_role_alarm_acks_queued 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sipass_bridge_role_alarm_webhook_waiting 7\n")
+                && text.contains("sipass_bridge_role_alarm_webhook_dropped_total 2\n"),
             "{text}"
         );
     }

@@ -47,6 +47,9 @@ pub struct AlarmSignals {
     pub acks: Arc<Notify>,
     /// A webhook message was queued.
     pub webhook: Arc<Notify>,
+    /// Webhook messages forgotten since the role started because the outbox was full (the
+    /// receiver away for long); for `/metrics`.
+    pub webhook_dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl AlarmSignals {

@@ -18,12 +18,19 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 const IDLE: Duration = Duration::from_secs(5);
 /// Messages read from the outbox at a time.
 const BATCH: u32 = 100;
+/// The most messages kept for a receiver that does not answer (about 100 MB at 1 kB each):
+/// beyond it the oldest are forgotten, counted and logged, so that a receiver away for days
+/// cannot fill the plugin database's disk. Its gaps show in the sequence numbers, and every
+/// alarm's history stays in the plugin database.
+pub const MAX_WAITING: u64 = 100_000;
 
 /// The webhook worker.
 pub struct Webhook {
     pub directory: Arc<dyn Directory>,
     pub plugin: Arc<dyn PluginDatabase>,
     pub signals: AlarmSignals,
+    /// [`MAX_WAITING`], smaller in tests.
+    pub max_waiting: u64,
 }
 
 impl runtime::Worker for Webhook {
@@ -63,18 +70,28 @@ impl Webhook {
     async fn deliver(&self, client: &reqwest::Client, ctx: &WorkerContext) -> Result<(), String> {
         loop {
             let (directory, plugin) = (self.directory.clone(), self.plugin.clone());
-            let (url, pending) = runtime::try_blocking(move || {
+            let max_waiting = self.max_waiting;
+            let (url, pending, dropped) = runtime::try_blocking(move || {
                 let url = config::read(directory.as_ref())?.alarm_webhook_url;
-                let pending = if url.is_empty() {
-                    Vec::new()
+                let (pending, dropped) = if url.is_empty() {
+                    (Vec::new(), 0)
                 } else {
-                    plugin.outbox(BATCH)?
+                    let dropped = plugin.trim_outbox(max_waiting)?;
+                    (plugin.outbox(BATCH)?, dropped)
                 };
-                Ok::<_, store::StoreError>((url, pending))
+                Ok::<_, store::StoreError>((url, pending, dropped))
             })
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("reading the webhook outbox failed: {e}"))?;
+            if dropped > 0 {
+                self.signals
+                    .webhook_dropped
+                    .fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(
+                    "the alarm webhook's receiver has not taken the last {max_waiting} alarm changes; the {dropped} oldest were forgotten (every alarm's history is still in the plugin database)"
+                );
+            }
             if url.is_empty() {
                 ctx.status.idle("no webhook is set (alarm_webhook_url)");
                 return Ok(());
@@ -121,6 +138,7 @@ impl Webhook {
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
+    use std::sync::atomic::Ordering;
 
     use store::{AlarmAction, SipassAlarmChange};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -202,9 +220,14 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn alarm_changes_are_posted_in_order_retried_after_a_refusal_and_then_forgotten() {
-        let dir = std::env::temp_dir().join(format!("webhook-{}", std::process::id()));
+    /// Queues a trigger for each of `ids` with a webhook set, runs the worker (keeping at
+    /// most `max_waiting`) until the outbox is empty, and returns what the receiver took.
+    async fn delivered(
+        name: &str,
+        ids: &[&str],
+        max_waiting: u64,
+    ) -> (Vec<(String, String)>, AlarmSignals) {
+        let dir = std::env::temp_dir().join(format!("webhook-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let directory = store::open(&dir.join("directory.db")).unwrap();
@@ -219,9 +242,8 @@ mod tests {
             },
         )
         .unwrap();
-        plugin
-            .apply_sipass_alarms(&[trigger("1"), trigger("2")], true)
-            .unwrap();
+        let triggers: Vec<_> = ids.iter().map(|id| trigger(id)).collect();
+        plugin.apply_sipass_alarms(&triggers, true).unwrap();
         let signals = AlarmSignals::default();
         let workers = runtime::Workers::new();
         let shutdown = runtime::Shutdown::new();
@@ -229,7 +251,8 @@ mod tests {
             Webhook {
                 directory,
                 plugin: plugin.clone(),
-                signals,
+                signals: signals.clone(),
+                max_waiting,
             },
             &shutdown,
         );
@@ -240,7 +263,14 @@ mod tests {
         }
         shutdown.trigger();
         handle.await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
         let seen = seen.lock().unwrap().clone();
+        (seen, signals)
+    }
+
+    #[tokio::test]
+    async fn alarm_changes_are_posted_in_order_retried_after_a_refusal_and_then_forgotten() {
+        let (seen, signals) = delivered("order", &["1", "2"], MAX_WAITING).await;
         let sequences: Vec<&str> = seen.iter().map(|(s, _)| s.as_str()).collect();
         assert_eq!(
             sequences,
@@ -251,6 +281,14 @@ mod tests {
         assert_eq!(body["sequence"], 2);
         assert_eq!(body["alarm"]["sipass_id"], "2");
         assert_eq!(body["entry"]["action"], "triggered");
-        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(signals.webhook_dropped.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn a_full_outbox_forgets_its_oldest_messages_and_counts_them() {
+        let (seen, signals) = delivered("full", &["1", "2", "3", "4"], 2).await;
+        let sequences: Vec<&str> = seen.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(sequences, ["3", "4"], "the newest two, numbers intact");
+        assert_eq!(signals.webhook_dropped.load(Ordering::Relaxed), 2);
     }
 }

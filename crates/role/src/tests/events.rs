@@ -135,6 +135,9 @@ impl AlarmRead for Flaky {
     fn outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
         self.inner.outbox(limit)
     }
+    fn outbox_len(&self) -> Result<u64, StoreError> {
+        self.inner.outbox_len()
+    }
 }
 
 /// The recorder writes through `store_journal`: that is where the disk fails.
@@ -180,6 +183,9 @@ impl AlarmWrite for Flaky {
     }
     fn outbox_delivered(&self, sequence: i64) -> Result<(), StoreError> {
         self.inner.outbox_delivered(sequence)
+    }
+    fn trim_outbox(&self, keep: u64) -> Result<u64, StoreError> {
+        self.inner.trim_outbox(keep)
     }
 }
 

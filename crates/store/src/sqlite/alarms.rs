@@ -174,6 +174,13 @@ macro_rules! alarm_read {
             fn outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
                 outbox(&self.reader(), limit)
             }
+            fn outbox_len(&self) -> Result<u64, StoreError> {
+                let n: i64 = self
+                    .reader()
+                    .prepare_cached("SELECT count(*) FROM alarm_outbox")?
+                    .query_row([], |r| r.get(0))?;
+                Ok(n as u64)
+            }
         }
     };
 }
@@ -435,6 +442,17 @@ impl AlarmWrite for SqlitePlugin {
             .execute([sequence])?;
         Ok(())
     }
+
+    fn trim_outbox(&self, keep: u64) -> Result<u64, StoreError> {
+        let removed = self
+            .writer()
+            .prepare_cached(
+                "DELETE FROM alarm_outbox WHERE sequence <= (SELECT sequence FROM alarm_outbox
+                    ORDER BY sequence DESC LIMIT 1 OFFSET ?1)",
+            )?
+            .execute([keep.min(i64::MAX as u64) as i64])?;
+        Ok(removed as u64)
+    }
 }
 
 // ----- the Directory's alarm entities ------------------------------------------------------
@@ -632,6 +650,15 @@ mod tests {
         assert_eq!(body["entry"]["action"], "cleared");
         db.outbox_delivered(3).unwrap();
         assert_eq!(db.outbox(100).unwrap()[0].sequence, 4);
+        assert_eq!(db.outbox_len().unwrap(), 2);
+        // A receiver away for long: only the newest messages are kept, their numbers intact.
+        assert_eq!(db.trim_outbox(5).unwrap(), 0);
+        assert_eq!(db.trim_outbox(1).unwrap(), 1);
+        let kept: Vec<i64> = db.outbox(100).unwrap().iter().map(|m| m.sequence).collect();
+        assert_eq!(kept, [5]);
+        assert_eq!(db.trim_outbox(0).unwrap(), 1);
+        assert_eq!(db.outbox_len().unwrap(), 0);
+        assert_eq!(db.trim_outbox(0).unwrap(), 0);
     }
 
     #[test]

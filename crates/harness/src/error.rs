@@ -10,7 +10,7 @@ pub enum HarnessError {
         source: std::io::Error,
     },
     #[error(
-        "{name} did not print \"listening on\" within {timeout:?}; its standard error:\n{stderr}"
+        "{name} stopped or did not print \"listening on\" within {timeout:?}; its standard error:\n{stderr}"
     )]
     NotListening {
         name: &'static str,

@@ -73,13 +73,16 @@ impl Binary {
             stdout,
             stderr,
         };
-        process.addr = listening_address(&process.stdout, START_TIMEOUT).ok_or_else(|| {
-            HarnessError::NotListening {
-                name,
-                timeout: START_TIMEOUT,
-                stderr: process.stderr(),
+        match listening_address(&process.stdout, START_TIMEOUT) {
+            Some(addr) => process.addr = addr,
+            None => {
+                return Err(HarnessError::NotListening {
+                    name,
+                    timeout: START_TIMEOUT,
+                    stderr: process.last_words(),
+                });
             }
-        })?;
+        }
         Ok(process)
     }
 
@@ -163,6 +166,25 @@ impl Process {
     /// What the process wrote on standard error since the last call.
     pub fn stderr(&mut self) -> String {
         self.stderr.try_iter().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Everything it wrote on standard error once it has exited (killed after 5 s), read to
+    /// the pipe's end: a process that closed its standard output may not have had its
+    /// standard error read yet, and the reason it stopped is in there.
+    fn last_words(&mut self) -> String {
+        if self.wait(Duration::from_secs(5)).is_err() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut lines = Vec::new();
+        while let Ok(line) = self
+            .stderr
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            lines.push(line);
+        }
+        lines.join("\n")
     }
 
     /// Sends SIGTERM and waits for the exit status.

@@ -123,6 +123,7 @@ pub fn router_with(role: Arc<Role>, token: String, options: Options) -> Router {
         .route("/db/status", get(resources::db_status))
         .route("/db/update", post(resources::db_update))
         .route("/db/backup", post(resources::db_backup))
+        .route("/db/backups", get(resources::db_backups))
         .route("/db/restore", post(resources::db_restore))
         .route("/role/deactivate", post(resources::role_deactivate))
         .route("/role/activate", post(resources::role_activate))

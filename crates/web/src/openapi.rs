@@ -46,6 +46,7 @@ use crate::{DeepVerification, EntityMatches, EntityPage, EntityView};
         crate::resources::db_status,
         crate::resources::db_update,
         crate::resources::db_backup,
+        crate::resources::db_backups,
         crate::resources::db_restore,
         crate::resources::role_deactivate,
         crate::resources::role_activate,

@@ -71,6 +71,33 @@ pub struct RestoreRequest {
     pub accept_foreign: bool,
 }
 
+/// One file of the data folder's backups folder (`GET /api/v1/db/backups`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupFile {
+    /// Its absolute path, as `POST /api/v1/db/restore` takes it.
+    pub file: PathBuf,
+    pub bytes: u64,
+    /// When the file was last written (RFC 3339).
+    pub modified: String,
+    /// What it holds, when its manifest reads.
+    pub manifest: Option<Manifest>,
+    /// Why its manifest does not read (not a backup, damaged), otherwise absent.
+    pub unreadable: Option<String>,
+}
+
+/// `GET /api/v1/db/backups`: the newest first, at most [`MAX_LISTED`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupList {
+    /// The folder listed.
+    pub folder: PathBuf,
+    pub backups: Vec<BackupFile>,
+    /// Files left out beyond [`MAX_LISTED`].
+    pub more: usize,
+}
+
+/// The most backups listed: anyone can drop files in the folder, the page stays small.
+pub const MAX_LISTED: usize = 100;
+
 /// The body of `POST /api/v1/role/deactivate`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -185,6 +212,59 @@ pub(crate) async fn db_status(
         deactivated: state.role.activation.deactivated().await,
     })
     .into_response())
+}
+
+#[utoipa::path(get, operation_id = "db_backups", path = "/api/v1/db/backups", tag = "databases", responses((status = 200, description = "The backups in the data folder's backups folder, newest first, each with its manifest (or why it does not read)", body = serde_json::Value), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody), (status = 403, description = "Administrators only", body = crate::ErrorBody)))]
+pub(crate) async fn db_backups(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, ApiError> {
+    require_administrator(&viewer, "see the backups")?;
+    let folder = state.role.data_dir().join(BACKUPS);
+    let list = runtime::try_blocking(move || list_backups(folder)).await?;
+    Ok(Json(list).into_response())
+}
+
+/// The regular files of `folder` (none when it does not exist yet), newest first; only the
+/// manifests of the first [`MAX_LISTED`] are read.
+fn list_backups(folder: PathBuf) -> BackupList {
+    let mut files: Vec<(std::time::SystemTime, PathBuf, u64)> = std::fs::read_dir(&folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|entry| {
+            let meta = entry.metadata().ok().filter(|m| m.is_file())?;
+            Some((meta.modified().ok()?, entry.path(), meta.len()))
+        })
+        .collect();
+    files.sort_by(|a, b| b.0.cmp(&a.0));
+    let more = files.len().saturating_sub(MAX_LISTED);
+    let backups = files
+        .into_iter()
+        .take(MAX_LISTED)
+        .map(|(modified, file, bytes)| {
+            let millis = modified
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let (manifest, unreadable) = match store::backup::read_manifest_of(&file) {
+                Ok(m) => (Some(m), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            BackupFile {
+                file,
+                bytes,
+                modified: model::time::rfc3339_millis(millis),
+                manifest,
+                unreadable,
+            }
+        })
+        .collect();
+    BackupList {
+        folder,
+        backups,
+        more,
+    }
 }
 
 #[utoipa::path(post, operation_id = "db_update", path = "/api/v1/db/update", tag = "databases", responses((status = 200, description = "The migrations applied to each database (the role is deactivated around them)", body = serde_json::Value), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody), (status = 403, description = "Administrators only", body = crate::ErrorBody), (status = 409, description = "Another backup, restore, update or activation is running", body = crate::ErrorBody), (status = 507, description = "A file could not be written or read (full disk, read-only folder); the message names it", body = crate::ErrorBody)))]

@@ -455,6 +455,33 @@ async fn a_backup_written_by_the_api_restores_and_a_damaged_one_is_refused_with_
     let (status, restored) = role.call("POST", "/api/v1/db/restore", &body).await;
     assert_eq!(status, StatusCode::OK, "{restored}");
     assert_eq!(restored["manifest"], written["manifest"]);
+
+    // The Resources page lists the backups folder, each file with what it holds.
+    std::fs::write(
+        role.dir.join("backups").join("notes.txt"),
+        "<b>not a backup</b>",
+    )
+    .unwrap();
+    let (status, list) = role.call("GET", "/api/v1/db/backups", "").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let backups = list["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 3, "{list}");
+    assert_eq!(
+        backups[0]["file"].as_str().unwrap(),
+        role.dir
+            .join("backups")
+            .join("notes.txt")
+            .display()
+            .to_string()
+    );
+    assert!(
+        backups[0]["manifest"].is_null() && backups[0]["unreadable"].is_string(),
+        "{list}"
+    );
+    let good = backups.iter().find(|b| b["file"] == file.as_str()).unwrap();
+    assert_eq!(good["manifest"], written["manifest"]);
+    assert!(good["unreadable"].is_null(), "{list}");
+    assert_eq!(list["more"], 0);
 }
 
 #[tokio::test]

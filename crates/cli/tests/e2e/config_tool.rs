@@ -292,6 +292,14 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
         let t = t.to_lowercase();
         t.contains("directory") && t.contains("plugin") && t.contains("events")
     });
+    // Back up now: the backup appears in the list of the backups folder, restorable.
+    browser.click(&browser.find("#backup").unwrap()).unwrap();
+    text_until(&browser, "#resources-message", "the backup written", |t| {
+        t.contains("Backup written to")
+    });
+    text_until(&browser, "#backups", "the backup listed", |t| {
+        t.contains(".sipass-backup") && t.contains("Directory database")
+    });
     shoot(&browser, "resources");
     browser.click(&browser.find("#signout").unwrap()).unwrap();
     eventually(WAIT, "the sign-in page after signing out", || {

@@ -16,13 +16,46 @@ async function refreshDatabases() {
   } catch (e) { notice("page-error", e.message); }
 }
 
+/** Restores `file` after asking; says the outcome in the backup section. */
+async function restore(file) {
+  if (!confirm(`Replace the role's databases with ${file}? The file is checked first; the role is deactivated meanwhile.`)) return "";
+  const r = await api("/db/restore", { method: "POST", body: { file, accept_foreign: $("accept-foreign").checked } });
+  const updated = r.updates.map((u) => `${u.database} updated ${u.from} → ${u.to}`).join("; ");
+  return `Restored the backup of ${r.manifest.created_at}${updated ? "; " + updated : ""}`;
+}
+
+/** The backups folder's files, newest first, each restorable in one click. */
+async function refreshBackups() {
+  try {
+    const l = await api("/db/backups");
+    $("backups-folder").textContent = `${l.folder}${l.more ? ` (${l.more} older files not shown)` : ""}`;
+    $("backups").replaceChildren(...l.backups.map((b) => {
+      const m = b.manifest;
+      const button = el("button", { class: "secondary", disabled: !m }, "Restore");
+      button.onclick = async () => {
+        button.disabled = true;
+        try { const said = await restore(b.file); if (said) $("resources-message").textContent = said; }
+        catch (e) { $("resources-message").textContent = e.message; }
+        finally { button.disabled = false; refreshDatabases(); }
+      };
+      return el("tr", {},
+        el("td", {}, b.file.split("/").pop()),
+        el("td", {}, m ? m.created_at : b.modified),
+        el("td", {}, m ? m.product_version : ""),
+        el("td", {}, m ? m.parts.map((p) => `${p.database} ${p.schema_version}`).join(", ") : b.unreadable),
+        el("td", {}, size(b.bytes)),
+        el("td", {}, button));
+    }));
+  } catch (e) { notice("page-error", e.message); }
+}
+
 /** Runs `action` from `button`, saying its outcome, then shows the databases again. */
 function action(button, run) {
   $(button).onclick = async () => {
     $(button).disabled = true;
     try { const said = await run(); if (said) $("resources-message").textContent = said; }
     catch (e) { $("resources-message").textContent = e.message; }
-    finally { $(button).disabled = false; refreshDatabases(); }
+    finally { $(button).disabled = false; refreshDatabases(); refreshBackups(); }
   };
 }
 
@@ -39,11 +72,8 @@ App.page = async () => {
   });
   action("restore", async () => {
     const file = $("backup-file").value.trim();
-    if (!file) return "Give the backup file to restore.";
-    if (!confirm(`Replace the role's databases with ${file}? The file is checked first; the role is deactivated meanwhile.`)) return "";
-    const r = await api("/db/restore", { method: "POST", body: { file, accept_foreign: $("accept-foreign").checked } });
-    const updated = r.updates.map((u) => `${u.database} updated ${u.from} → ${u.to}`).join("; ");
-    return `Restored the backup of ${r.manifest.created_at}${updated ? "; " + updated : ""}`;
+    if (!file) return "Give the backup file to restore, or choose one below.";
+    return restore(file);
   });
   action("deactivate", async () => {
     const reason = prompt("Why? (shown in the health)", "maintenance");
@@ -53,5 +83,6 @@ App.page = async () => {
   });
   action("activate", async () => (await api("/role/activate", { method: "POST" })).health.state);
   await refreshDatabases();
+  await refreshBackups();
   setInterval(refreshDatabases, 2000);
 };

@@ -179,3 +179,14 @@ fn a_damaged_file_is_refused_naming_it() {
     assert!(matches!(err, StoreError::Damaged { .. }), "{err:?}");
     assert!(err.to_string().contains("plugin database"), "{err}");
 }
+
+#[test]
+fn sqlite_passes_the_plugin_conformance_suite() {
+    let dir = temp("conformance");
+    let dir = dir.parent().unwrap().to_owned();
+    let next = std::sync::atomic::AtomicU32::new(0);
+    crate::plugin_conformance::test_suite(&|| {
+        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::sync::Arc::new(SqlitePlugin::open(&dir.join(format!("plugin-{n}.db"))).unwrap())
+    });
+}

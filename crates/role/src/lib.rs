@@ -64,8 +64,11 @@ pub mod keys {
 /// What the role needs before it can open its database.
 #[derive(Clone)]
 pub struct RoleConfig {
-    /// Holds the Directory database; must exist.
+    /// Holds the Directory database (SQLite), the API token and the role's state; must exist.
     pub data_dir: PathBuf,
+    /// A PostgreSQL database holding the Directory and the plugin database instead of the
+    /// data folder's SQLite files (`postgres://...`).
+    pub database_url: Option<String>,
     /// PEM of the proxy's CA.
     pub proxy_ca_pem: String,
     /// The shared bridge token.
@@ -120,15 +123,25 @@ pub struct Role {
 }
 
 impl Role {
-    /// Opens the Directory and the plugin database in the data folder (creating them when
-    /// new); either one damaged or on another schema is refused, naming the file.
+    /// Opens the Directory and the plugin database, in the data folder or in the PostgreSQL
+    /// database of `database_url` (creating them when new); either one damaged or on
+    /// another schema is refused, naming the file or the database.
     pub fn open(config: RoleConfig) -> Result<Self, RoleError> {
         if !config.data_dir.is_dir() {
             return Err(RoleError::NoDataFolder(config.data_dir.clone()));
         }
-        let directory = store::open(&directory_path(&config.data_dir))?;
-        let plugin = store::open_plugin(&plugin_path(&config.data_dir))?;
-        let accounts = store::open_accounts(&directory_path(&config.data_dir))?;
+        let (directory, plugin, accounts) = match &config.database_url {
+            Some(url) => (
+                store::open_postgres(url)?,
+                store::open_postgres_plugin(url)?,
+                store::open_postgres_accounts(url)?,
+            ),
+            None => (
+                store::open(&directory_path(&config.data_dir))?,
+                store::open_plugin(&plugin_path(&config.data_dir))?,
+                store::open_accounts(&directory_path(&config.data_dir))?,
+            ),
+        };
         let status = Arc::new(StatusBoard::new());
         let commands = CommandDesk::new(
             directory.clone(),

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 mod connection;
 pub mod events;
+pub mod lease;
 pub mod maintenance;
 mod mapping;
 mod proxy;
@@ -118,6 +119,9 @@ pub struct Role {
     pub activation: Arc<activation::Activation>,
     /// One backup, restore or update at a time, and how far it is.
     pub maintenance: maintenance::Maintenance,
+    /// On PostgreSQL: the database's lease, which the active one of the roles sharing it
+    /// holds.
+    lease: Option<Arc<store::postgres::lease::Lease>>,
     config: RoleConfig,
     manual_sync: Arc<Notify>,
 }
@@ -142,6 +146,14 @@ impl Role {
                 store::open_accounts(&directory_path(&config.data_dir))?,
             ),
         };
+        let lease = config.database_url.as_ref().map(|url| {
+            let name = format!(
+                "sipass-bridge role {} pid {}",
+                config.client_name,
+                std::process::id()
+            );
+            Arc::new(store::postgres::lease::Lease::new(url, &name))
+        });
         let status = Arc::new(StatusBoard::new());
         let commands = CommandDesk::new(
             directory.clone(),
@@ -160,6 +172,7 @@ impl Role {
             workers: runtime::Workers::new(),
             activation: Arc::default(),
             maintenance: maintenance::Maintenance::default(),
+            lease,
             config,
             manual_sync: Arc::new(Notify::new()),
         })
@@ -279,11 +292,40 @@ impl Role {
             }
         };
         let kept = kept.map(|reason| {
-            let reason = format!(
+            format!(
                 "{reason} (kept across the restart; activate it from Resources or with `sipass-bridge role-state activate`)"
-            );
-            (reason, self.status.as_ref())
+            )
         });
-        self.activation.start(starter, shutdown.clone(), kept)
+        // A role sharing its database starts as a standby until it holds the lease.
+        let kept = match (&self.lease, kept) {
+            (Some(_), None) => Some(lease::waiting()),
+            (_, kept) => kept,
+        };
+        let handle = self.activation.start(
+            starter,
+            shutdown.clone(),
+            kept.map(|reason| (reason, self.status.as_ref())),
+        );
+        if let Some(held) = &self.lease {
+            tokio::spawn(lease::keep(
+                held.clone(),
+                self.activation.clone(),
+                self.status.clone(),
+                shutdown.clone(),
+            ));
+        }
+        handle
+    }
+
+    /// On a shared PostgreSQL database, who holds the lease when it is not this role; `None`
+    /// when this role may be active (it holds it, or shares nothing).
+    pub fn lease_elsewhere(&self) -> Result<Option<String>, StoreError> {
+        let Some(lease) = &self.lease else {
+            return Ok(None);
+        };
+        Ok(match lease.hold()? {
+            store::postgres::lease::LeaseState::Held => None,
+            store::postgres::lease::LeaseState::Elsewhere { holder } => Some(holder),
+        })
     }
 }

@@ -49,6 +49,11 @@ pub enum MaintenanceError {
     #[error(transparent)]
     Internal(#[from] runtime::Panicked),
     #[error(
+        "this role is a standby: {} holds the lease of the database they share, and only one role may be active; stop that role to have this one take over",
+        if .0.is_empty() { "another role" } else { .0.as_str() }
+    )]
+    Standby(String),
+    #[error(
         "could not keep the role's activation state in {}: {source}; check that the data folder is writable",
         file.display()
     )]
@@ -254,6 +259,9 @@ impl Role {
     /// deactivated rather than be deactivated again by the next restart.
     pub async fn activate_when_idle(&self) -> Result<Change, MaintenanceError> {
         let _running = self.maintenance.begin("activation")?;
+        if let Some(holder) = self.lease_elsewhere()? {
+            return Err(MaintenanceError::Standby(holder));
+        }
         self.keep_deactivation(None)?;
         Ok(self.activation.activate(&self.status).await)
     }

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod alarms;
+pub mod lease;
 pub mod maintained;
 pub mod migrate;
 mod plugin;

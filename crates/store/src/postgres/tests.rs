@@ -138,3 +138,35 @@ fn accounts_work(accounts: &dyn Accounts) {
     assert_eq!(accounts.administrators().unwrap(), 0);
     assert_eq!(accounts.partitions().unwrap(), ["North", "SiPass"]);
 }
+
+#[test]
+fn one_role_holds_the_lease_and_another_takes_it_once_it_is_gone() {
+    use super::lease::{Lease, LeaseState};
+    let cluster = Cluster::start().unwrap();
+    let url = database(&cluster);
+    let first = Lease::new(&url, "role on host-a");
+    let second = Lease::new(&url, "role on host-b");
+    assert_eq!(first.hold().unwrap(), LeaseState::Held);
+    assert_eq!(
+        first.hold().unwrap(),
+        LeaseState::Held,
+        "held, not taken twice"
+    );
+    let LeaseState::Elsewhere { holder } = second.hold().unwrap() else {
+        panic!("the lease is taken")
+    };
+    assert!(
+        holder.starts_with("role on host-a (from 127.0.0.1"),
+        "{holder}"
+    );
+    // The holder's connection ends (its process killed): PostgreSQL releases the lease.
+    drop(first);
+    let taken = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        second.hold().unwrap() == LeaseState::Held
+    });
+    assert!(taken, "the second role takes the lease once it is free");
+    // A server that goes away loses the lease for its holder, which says so.
+    drop(cluster);
+    assert!(second.hold().is_err());
+}

@@ -383,3 +383,39 @@ fn a_proxy_address_given_at_start_names_the_different_one_it_replaces() {
     drop(role);
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+#[tokio::test]
+async fn a_role_created_with_no_configuration_waits_not_configured_and_apply_starts_the_synchronization()
+ {
+    let proxy = proxy_with(4);
+    let running = Running::start_with(&proxy, |role| {
+        role.directory
+            .set_config(&[(crate::keys::PROXY_HOST, String::new())])
+            .expect("the address is cleared");
+    });
+    let health = running
+        .eventually("the not-configured state", |role| {
+            let health = role.status.health();
+            (health.state == HealthState::NotConfigured).then_some(health)
+        })
+        .await;
+    let reason = health.reason.unwrap_or_default();
+    assert!(reason.contains("Properties"), "{reason}");
+    assert_eq!(health.retry_in_ms, None, "nothing is being retried");
+    assert_eq!(
+        proxy.list_calls(),
+        0,
+        "a role with no address dials nowhere"
+    );
+    assert!(running.role.directory.latest_run().expect("runs").is_none());
+
+    let change = crate::config::SettingsChange {
+        host: Some("proxy.test".into()),
+        ..Default::default()
+    };
+    crate::config::apply(running.role.directory.as_ref(), &change).expect("applied");
+    running.role.settings_applied();
+    running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
+    assert_eq!(running.count(CARDHOLDER), 4);
+    running.stop().await;
+}

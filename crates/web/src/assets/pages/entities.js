@@ -7,8 +7,11 @@ const view = { kind: null, q: "", after: null };
 
 function head(...names) { $("list-head").replaceChildren(el("tr", {}, ...names.map((n) => el("th", {}, n)))); }
 function empty(message, columns) { return el("tr", {}, el("td", { colspan: columns, class: "muted" }, message)); }
-/** A field's value as text: strings as they are, anything else as JSON. */
-function shown(value) { return typeof value === "string" ? value : JSON.stringify(value); }
+/** A field's value as text: strings as they are, anything else as JSON; cut when long. */
+function shown(value) {
+  const t = typeof value === "string" ? value : JSON.stringify(value);
+  return t.length > 400 ? t.slice(0, 400) + "…" : t;
+}
 
 async function showTree() {
   const { kinds } = await api("/entity-kinds");

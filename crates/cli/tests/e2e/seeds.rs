@@ -49,9 +49,25 @@ impl Guide {
 
     /// Saves the window as `<procedure>-<step>.png`.
     fn step(&self, step: &str) {
-        let path = shots_folder().join(format!("{}-{step}.png", self.procedure));
+        let path = self.shot(step);
         self.browser.screenshot(&path).unwrap();
-        let size = std::fs::metadata(&path).unwrap().len();
+        Self::check(&path);
+    }
+
+    /// Saves only the element `selector` (the part of the page the step is about).
+    fn step_of(&self, step: &str, selector: &str) {
+        let path = self.shot(step);
+        let element = self.find(selector);
+        self.browser.screenshot_element(&element, &path).unwrap();
+        Self::check(&path);
+    }
+
+    fn shot(&self, step: &str) -> PathBuf {
+        shots_folder().join(format!("{}-{step}.png", self.procedure))
+    }
+
+    fn check(path: &Path) {
+        let size = std::fs::metadata(path).unwrap().len();
         assert!(size > 1000, "{} is empty", path.display());
     }
 
@@ -204,12 +220,12 @@ fn connecting_to_the_sipass_server_from_the_properties_tab_synchronizes_the_enti
     // 5-6. Alarm recipients and alarm partitions.
     guide.type_into("#alarm_recipients", "user:admin");
     guide.type_into("#alarm_partitions", "Alarms");
-    guide.step("6-alarm-recipients-and-partitions");
+    guide.step_of("6-alarm-recipients-and-partitions", "#alarms-section");
     // 7. Apply: the role connects and synchronizes.
     guide.click("#apply");
     let applied = guide.text_until("#applied", "Apply's answer", |t| !t.is_empty());
     assert!(applied.contains("Connecting to the proxy"), "{applied}");
-    guide.step("7-applied");
+    guide.step_of("7-applied", "p:has(#apply)");
 
     // The synchronization runs by itself and ends verified.
     guide.click("#nav a[href='/synchronization']");
@@ -217,7 +233,7 @@ fn connecting_to_the_sipass_server_from_the_properties_tab_synchronizes_the_enti
         t == "succeeded"
     });
     guide.health("online");
-    guide.step("8-synchronized");
+    guide.step_of("8-synchronized", "section:has(#run)");
 
     // The SiPass entities, under the plugin, by type, searchable, read-only.
     let calls = RoleCalls::new(&role_url, &role_dir).unwrap();
@@ -265,7 +281,7 @@ fn connecting_to_the_sipass_server_from_the_properties_tab_synchronizes_the_enti
             .is_empty(),
         "the SiPass fields are read-only"
     );
-    guide.step("9-entity-fields");
+    guide.step_of("9-entity-fields", "#details");
 
     // The alarm entities created from SiPass, with the recipients and partitions of step 5-6
     // (created once the alarm classes are synchronized).
@@ -350,7 +366,7 @@ fn the_plugin_cannot_synchronize_with_sipass_until_the_connection_and_a_manual_s
         verdict.contains("2.80") || verdict.contains("SiPass 2."),
         "{verdict}"
     );
-    guide.step("1-compatible");
+    guide.step_of("1-compatible", "#compatibility-section");
 
     // 2-4. The Synchronization tab; Refresh; synchronized against eligible, per type.
     guide.click("#refresh");
@@ -385,7 +401,7 @@ fn the_plugin_cannot_synchronize_with_sipass_until_the_connection_and_a_manual_s
         runs.as_array().unwrap().len(),
         runs_before.as_array().unwrap().len() + 1
     );
-    guide.step("6-synchronized");
+    guide.step_of("6-synchronized", "section:has(#run)");
 
     // 7. Restart the plugin role: Deactivate, then Activate, from Resources.
     guide.click("#nav a[href='/resources']");
@@ -420,7 +436,7 @@ fn the_plugin_cannot_synchronize_with_sipass_until_the_connection_and_a_manual_s
         after.transfer.listed, before.transfer.listed,
         "nothing listed again"
     );
-    guide.step("9-proxy-restarted");
+    guide.step_of("9-proxy-restarted", "section:has(#restart-note)");
     drop(guide);
     terminate(&mut system.role);
 }
@@ -549,7 +565,7 @@ fn upgrading_the_sipass_plugin_keeps_every_entity_event_and_alarm() {
         t.starts_with("supported")
     });
     assert!(verdict.contains("bridge protocol"), "{verdict}");
-    guide.step("0-compatible");
+    guide.step_of("0-compatible", "#compatibility-section");
 
     // Before you begin: export all SiPass events.
     let export = backups.join("all-events.csv");
@@ -586,14 +602,14 @@ fn upgrading_the_sipass_plugin_keeps_every_entity_event_and_alarm() {
     guide.text_until("#resources-message", "the backup written", |t| {
         t.contains("Backup written to")
     });
-    guide.step("3-backed-up");
+    guide.step_of("3-backed-up", "#backup-section");
     // 3.3. Database update.
     guide.click("#db-update");
     guide.accept("the update's confirmation");
-    let updated = guide.text_until("#resources-message", "the update's outcome", |t| {
+    let updated = guide.text_until("#role-message", "the update's outcome", |t| {
         t.contains("Directory")
     });
-    guide.step("3-database-update");
+    guide.step_of("3-database-update", "#databases-section");
     assert!(!updated.contains("failed"), "{updated}");
     // 3.4. Deactivate, then activate the plugin role.
     guide.click("#deactivate");

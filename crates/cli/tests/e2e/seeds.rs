@@ -12,11 +12,13 @@ use harness::browser::{Browser, Element};
 use serde_json::Value;
 
 use crate::support::{
-    Process, System, TempDir, eventually, role_status, run, s, start, start_proxy, start_role,
-    start_sim, terminate, verified,
+    Process, SipassApi, System, TempDir, eventually, role_status, run, s, start, start_proxy,
+    start_role, start_sim, terminate, verified,
 };
 
 const WAIT: Duration = Duration::from_secs(90);
+/// A cardholder name that would run script if a page parsed it as HTML.
+const HOSTILE: &str = "<img src=x onerror=alert(1)>";
 /// The window the guide's pictures are taken in: small files, still readable.
 const WINDOW: (u32, u32) = (1000, 720);
 
@@ -310,6 +312,31 @@ fn connecting_to_the_sipass_server_from_the_properties_tab_synchronizes_the_enti
     guide.click("#view-custom-events");
     guide.find("#list tr[data-custom-event='Access Granted']");
     guide.step("11-custom-events");
+
+    // SiPass's text is shown as text in the entity browser, never parsed: a cardholder named
+    // as markup, renamed in SiPass and found by a search for that markup.
+    let sipass = SipassApi::login(&sim_url, &sim_dir);
+    let mut cardholder = sipass.ok("GET", "/api/V1/hr/Cardholders/2", None);
+    cardholder["FirstName"] = serde_json::json!(HOSTILE);
+    sipass.ok("PUT", "/api/V1/hr/Cardholders/2", Some(cardholder));
+    eventually(WAIT, "the renamed cardholder in the Directory", || {
+        let page = api(&calls, "GET", "/entities?kind=cardholder&q=%3Cimg");
+        (!page["entities"].as_array()?.is_empty()).then_some(())
+    });
+    guide.click("#tree button[data-kind='cardholder']");
+    guide.type_into("#search", "<img");
+    guide.click("#search-button");
+    let shown = guide.text_until("#list tr[data-entity] td.name", "the markup name", |t| {
+        t.contains("<img")
+    });
+    assert!(shown.contains(HOSTILE), "{shown}");
+    guide.click("#list tr[data-entity]");
+    guide.text_until("#fields", "its fields", |t| t.contains(HOSTILE));
+    assert!(
+        guide.browser.find_all("#main img").unwrap().is_empty(),
+        "markup was parsed"
+    );
+    assert_eq!(guide.browser.open_dialog(), None, "script ran");
     drop(guide);
     terminate(&mut role);
 }
@@ -591,6 +618,10 @@ fn upgrading_the_sipass_plugin_keeps_every_entity_event_and_alarm() {
     assert!(!events_before.is_empty(), "the fixture's events are there");
     let entities_before = kind_counts(&calls);
     let alarms_before = alarms(&calls);
+    assert!(
+        !alarms_before.is_empty(),
+        "the old journal's alarm is there"
+    );
     let alarm_entities_before = api(&calls, "GET", "/alarm-entities");
 
     // 3.1-3.2. The plugin's Resources tab: back up both databases.
@@ -625,6 +656,12 @@ fn upgrading_the_sipass_plugin_keeps_every_entity_event_and_alarm() {
         role_status(&role_url, &role_dir).filter(verified)
     });
     assert_eq!(kind_counts(&calls), entities_before, "every entity kept");
+    let cardholders = entities_before.iter().find(|(k, _)| k == "cardholder");
+    assert_eq!(
+        cardholders.map(|c| c.1),
+        Some(holders as u64),
+        "the fixture's cardholders"
+    );
     let events_after = event_ids(&calls);
     assert!(
         events_before.iter().all(|id| events_after.contains(id)),

@@ -183,7 +183,9 @@ impl Role {
     /// address, or backing off from the old one, tries at once; a connected one notices a
     /// changed address by itself. The first connection starts the full synchronization.
     pub fn settings_applied(&self) {
-        self.reconnect.notify_waiters();
+        // A permit, not a wake-up of current waiters only: an Apply landing just before the
+        // connection starts waiting still ends that wait (at worst, one wait is skipped).
+        self.reconnect.notify_one();
     }
 
     /// Starts the role's workers (the connection to the proxy, and within each session the

@@ -36,6 +36,16 @@ impl Running {
 
     /// Like [`Running::start`], with the role changed by `adjust` before its workers start.
     fn start_with(proxy: &FakeProxy, adjust: impl FnOnce(&mut Role)) -> Self {
+        Self::start_waiting(proxy, adjust, Duration::from_millis(10))
+    }
+
+    /// Like [`Running::start_with`], looking at a configuration without a proxy address
+    /// again only every `not_configured`.
+    fn start_waiting(
+        proxy: &FakeProxy,
+        adjust: impl FnOnce(&mut Role),
+        not_configured: Duration,
+    ) -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let folder = std::env::temp_dir().join(format!(
             "sipass-bridge-role-test-{}-{}",
@@ -56,7 +66,7 @@ impl Running {
         let waits = Waits {
             first_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(50),
-            not_configured: Duration::from_millis(10),
+            not_configured,
             database: Duration::from_millis(10),
             loading: Duration::from_millis(20),
         };
@@ -388,11 +398,16 @@ fn a_proxy_address_given_at_start_names_the_different_one_it_replaces() {
 async fn a_role_created_with_no_configuration_waits_not_configured_and_apply_starts_the_synchronization()
  {
     let proxy = proxy_with(4);
-    let running = Running::start_with(&proxy, |role| {
-        role.directory
-            .set_config(&[(crate::keys::PROXY_HOST, String::new())])
-            .expect("the address is cleared");
-    });
+    // The role looks at its settings again only after an hour: Apply must wake it.
+    let running = Running::start_waiting(
+        &proxy,
+        |role| {
+            role.directory
+                .set_config(&[(crate::keys::PROXY_HOST, String::new())])
+                .expect("the address is cleared");
+        },
+        Duration::from_secs(3600),
+    );
     let health = running
         .eventually("the not-configured state", |role| {
             let health = role.status.health();

@@ -419,13 +419,11 @@ fn directory_kind(kind: Option<String>) -> Result<String, ApiError> {
 /// Whether the viewer sees SiPass entities: an administrator always, an operator when it
 /// belongs to one of the partitions set by `entity_partitions` (docs/config-tool.md).
 pub(crate) async fn sees_entities(state: &AppState, viewer: &Viewer) -> Result<bool, ApiError> {
-    if viewer.is_administrator() {
-        return Ok(true);
-    }
-    let role = state.role.clone();
-    let partitions =
-        runtime::try_blocking(move || role::config::entity_partitions(&*role.directory)).await??;
-    Ok(viewer.sees(&partitions))
+    let (role, viewer) = (state.role.clone(), viewer.clone());
+    let sees =
+        runtime::try_blocking(move || role::config::sees_entities(&*role.directory, &viewer))
+            .await??;
+    Ok(sees)
 }
 
 #[utoipa::path(get, path = "/api/v1/entities", tag = "entities", params(("kind" = String, Query, description = "The Directory kind, e.g. cardholder"), ("after" = Option<String>, Query, description = "The last id of the previous page"), ("limit" = Option<u32>, Query, description = "1 to 10000, 100 by default")), responses((status = 200, description = "A page of the entities the user may see", body = EntityPage), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]

@@ -89,6 +89,11 @@ pub fn router_with(role: Arc<Role>, token: String, options: Options) -> Router {
             post(accounts::user_reset_password),
         )
         .route("/users/{name}/tokens", post(accounts::user_token))
+        .route("/tokens", get(accounts::tokens_list))
+        .route(
+            "/tokens/{id}",
+            axum::routing::delete(accounts::token_revoke),
+        )
         .route(
             "/groups",
             get(accounts::groups_list).post(accounts::group_create),

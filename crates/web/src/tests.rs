@@ -1141,3 +1141,74 @@ async fn an_operator_outside_the_entity_partitions_gets_no_events_activity_or_co
     assert_eq!(count(&activity, "activities"), 2, "{activity}");
     assert_eq!(activity["activities"][0]["user"], "olga");
 }
+
+/// API tokens are listed without the tokens themselves and revoked by id: the next request
+/// made with a revoked token is 401; an operator may do neither.
+#[tokio::test]
+async fn an_api_token_is_listed_by_id_and_revoked_at_once() {
+    let test = TestRole::new("tokens");
+    let olga = operator_in_north(&test).await;
+    let (status, created) = test
+        .call(
+            "POST",
+            "/api/v1/users/olga/tokens",
+            r#"{"label": "backup"}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (id, token) = (
+        created["id"].as_str().unwrap().to_owned(),
+        created["token"].as_str().unwrap().to_owned(),
+    );
+    let (status, listed) = test.call("GET", "/api/v1/tokens?user=olga", "").await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let labels: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["backup", "test"]);
+    assert!(!listed.to_string().contains(&token), "never the token");
+    let (_, nobody) = test.call("GET", "/api/v1/tokens?user=oleg", "").await;
+    assert_eq!(nobody, serde_json::json!([]));
+    assert_error(
+        &test.call_as(&olga, "GET", "/api/v1/tokens", "").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        None,
+    );
+    assert_error(
+        &test
+            .call_as(&olga, "DELETE", &format!("/api/v1/tokens/{id}"), "")
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        None,
+    );
+
+    let (status, _) = test.call_as(&token, "GET", "/api/v1/session", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = test
+        .call("DELETE", &format!("/api/v1/tokens/{id}"), "")
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_error(
+        &test.call_as(&token, "GET", "/api/v1/session", "").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        None,
+    );
+    let (status, _) = test.call_as(&olga, "GET", "/api/v1/session", "").await;
+    assert_eq!(status, StatusCode::OK, "olga's other token still works");
+    for missing in [id.as_str(), "not-an-id", "0123456789abcdef"] {
+        assert_error(
+            &test
+                .call("DELETE", &format!("/api/v1/tokens/{missing}"), "")
+                .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            None,
+        );
+    }
+}

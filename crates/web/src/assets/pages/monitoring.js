@@ -20,6 +20,7 @@ function eventRow(e) {
 }
 function addEvents(events) {
   const body = $("events");
+  if (events.length) body.querySelector("tr.none")?.remove();
   for (const e of events) body.prepend(eventRow(e));
   while (body.children.length > SHOWN) body.lastElementChild.remove();
 }
@@ -31,11 +32,23 @@ async function loadEvents() {
     page = await api(`/events?since=${encodeURIComponent(since)}&limit=1000&after=${page.next_after}`);
     events = events.concat(page.events);
   }
+  if (!events.length) $("events").replaceChildren(el("tr", { class: "none" }, el("td", { colspan: 3, class: "muted" }, "No event you may see in the last 24 hours.")));
   addEvents(events.slice(-SHOWN));
+  const refused = await liveRefusal();
+  if (refused) { $("events").append(emptyRow(3, "No live events: " + refused)); return; }
   const live = new EventSource("/api/v1/events/live");
   live.addEventListener("stored", (m) => addEvents([JSON.parse(m.data)]));
   live.addEventListener("lagged", () => { live.close(); notice("page-error", "The live feed fell behind; reload the page."); });
   live.onerror = () => { live.close(); notice("page-error", "The live feed stopped; reload the page to follow it again."); };
+}
+/** Why the live feed would be refused (an operator outside the entity partitions), or null.
+ *  EventSource hides the answer's status, so one request asks first and is cut at once. */
+async function liveRefusal() {
+  const probe = new AbortController();
+  const res = await fetch("/api/v1/events/live", { signal: probe.signal, credentials: "same-origin", headers: { Accept: "text/event-stream" } });
+  if (res.ok) { probe.abort(); return null; }
+  const data = await res.json().catch(() => null);
+  return (data && data.message) || res.statusText;
 }
 function emptyRow(columns, message) {
   return el("tr", {}, el("td", { colspan: columns, class: "muted" }, message));

@@ -238,7 +238,7 @@ fn list_backups(folder: PathBuf) -> BackupList {
             Some((meta.modified().ok()?, entry.path(), meta.len()))
         })
         .collect();
-    files.sort_by(|a, b| b.0.cmp(&a.0));
+    files.sort_by_key(|file| std::cmp::Reverse(file.0));
     let more = files.len().saturating_sub(MAX_LISTED);
     let backups = files
         .into_iter()

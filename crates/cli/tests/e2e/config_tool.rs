@@ -295,6 +295,29 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
     browser
         .wait_for("#users tr[data-user='olga']", WAIT)
         .unwrap();
+    // An API token for olga, shown once and listed by its id.
+    browser
+        .type_into(&browser.find("#token-for").unwrap(), "olga")
+        .unwrap();
+    browser
+        .type_into(&browser.find("#token-label").unwrap(), "e2e")
+        .unwrap();
+    browser
+        .click(&browser.find("#token-save").unwrap())
+        .unwrap();
+    let olga_token = text_until(&browser, "#token-secret", "olga's API token", |t| {
+        t.len() >= 32
+    });
+    let listed = text_until(
+        &browser,
+        "#tokens tr[data-token]",
+        "the token listed",
+        |t| t.contains("olga") && t.contains("e2e"),
+    );
+    assert!(
+        !listed.contains(&olga_token),
+        "a listed token is never shown"
+    );
     shoot(&browser, "users");
     browser.goto(&format!("{url}resources")).unwrap();
     // Both databases with their schema, size and rows, from the role's database status.
@@ -379,16 +402,8 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
     });
     assert!(refused.contains("only an administrator"), "{refused}");
 
-    // The API tells the same: with a token of olga's, the entity is not there.
-    let (status, token) = api(
-        &calls,
-        "POST",
-        "/users/olga/tokens",
-        None,
-        Some(json!({"label": "e2e"})),
-    );
-    assert_eq!(status, 201, "{token}");
-    let olga = token["token"].as_str().unwrap();
+    // The API tells the same: with olga's token, the entity is not there.
+    let olga = olga_token.as_str();
     let (status, body) = api(
         &calls,
         "GET",

@@ -120,7 +120,7 @@ fn json_body<T: serde::de::DeserializeOwned + Default>(
         .map_err(|e| ApiError::new(Code::InvalidBody, format!("the body must be {what}: {e}")))
 }
 
-#[utoipa::path(get, operation_id = "alarms_list", path = "/api/v1/alarms", tag = "alarms", responses((status = 200, description = "The alarms this user sees, filtered and paged (docs/alarms.md)", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody)))]
+#[utoipa::path(get, operation_id = "alarms_list", path = "/api/v1/alarms", tag = "alarms", params(("active" = Option<bool>, Query, description = "Only alarms not both acknowledged and cleared"), ("before" = Option<i64>, Query, description = "next_before of the previous page"), ("limit" = Option<u32>, Query, description = "1 to 1000, 100 by default")), responses((status = 200, description = "The alarms this user sees, filtered and paged (docs/alarms.md)", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,

@@ -249,13 +249,34 @@ pub(crate) async fn live(
     let role = state.role.clone();
     let mut updates = role.alarm_signals.feed.subscribe();
     // A task per client reads the feed and keeps what the viewer may see; it ends when the
-    // client goes (its sends fail) or after `lagged`.
+    // client goes, after `lagged`, or when the user is deleted.
     let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(16);
     tokio::spawn(async move {
         let _place = place;
-        let viewer = Arc::new(viewer);
+        let mut viewer = Arc::new(viewer);
+        let mut recheck = tokio::time::interval(crate::events::RECHECK);
+        recheck.tick().await;
         loop {
-            let event = match updates.recv().await {
+            let received = tokio::select! {
+                received = updates.recv() => received,
+                // The client went: its place is given back now, not at the next change.
+                _ = tx.closed() => return,
+                // The user's partitions are read again: what it may see follows them; a
+                // deleted user's feed ends.
+                _ = recheck.tick() => {
+                    let (name, message) = match crate::events::current_viewer(&state, &viewer).await {
+                        Ok(Some(now)) => {
+                            viewer = Arc::new(now);
+                            continue;
+                        }
+                        Ok(None) => ("revoked", "this user no longer exists"),
+                        Err(_) => ("error", "the role could not read this user's partitions; reconnect"),
+                    };
+                    let _ = tx.send(SseEvent::default().event(name).data(message)).await;
+                    return;
+                }
+            };
+            let event = match received {
                 Ok(update) => {
                     let (role, viewer) = (role.clone(), viewer.clone());
                     let seen =

@@ -342,7 +342,8 @@ async fn read_live(body: Body, want: &str) -> String {
     use http_body_util::BodyExt;
     let mut body = body;
     let mut text = String::new();
-    let deadline = std::time::Duration::from_secs(5);
+    // Beyond a live feed's recheck, for the tests of what a recheck ends.
+    let deadline = events::RECHECK * 2;
     while let Ok(Some(Ok(frame))) = tokio::time::timeout(deadline, body.frame()).await {
         if let Ok(data) = frame.into_data() {
             text.push_str(&String::from_utf8_lossy(&data));
@@ -1211,4 +1212,39 @@ async fn an_api_token_is_listed_by_id_and_revoked_at_once() {
             None,
         );
     }
+}
+
+/// A live feed follows its user's access: once the entity partitions no longer include the
+/// operator's, its events feed ends with `revoked` within a recheck.
+#[tokio::test]
+async fn an_operator_s_live_feed_ends_when_it_may_no_longer_see_events() {
+    let test = TestRole::new("operator-live");
+    let olga = operator_in_north(&test).await;
+    let (status, body) = test
+        .call(
+            "PUT",
+            "/api/v1/config",
+            r#"{"entity_partitions": ["North"]}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let request = Request::builder()
+        .uri("/api/v1/events/live")
+        .header("authorization", format!("Bearer {olga}"))
+        .body(Body::empty())
+        .unwrap();
+    let live = test.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    let (status, body) = test
+        .call(
+            "PUT",
+            "/api/v1/config",
+            r#"{"entity_partitions": ["South"]}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let started = std::time::Instant::now();
+    let text = read_live(live.into_body(), "event: revoked").await;
+    assert!(text.contains("event: revoked"), "{text}");
+    assert!(started.elapsed() <= events::RECHECK * 2);
 }

@@ -39,6 +39,7 @@ async function loadEvents() {
   const live = new EventSource("/api/v1/events/live");
   live.addEventListener("stored", (m) => addEvents([JSON.parse(m.data)]));
   live.addEventListener("lagged", () => { live.close(); notice("page-error", "The live feed fell behind; reload the page."); });
+  live.addEventListener("revoked", (m) => { live.close(); notice("page-error", "The live feed ended: " + m.data); });
   live.onerror = () => { live.close(); notice("page-error", "The live feed stopped; reload the page to follow it again."); };
 }
 /** Why the live feed would be refused (an operator outside the entity partitions), or null.

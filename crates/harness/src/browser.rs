@@ -240,6 +240,16 @@ impl Browser {
         )
     }
 
+    /// An attribute of the element as written in the page (`data-device`), if it has it.
+    pub fn attribute(&self, element: &Element, name: &str) -> Result<Option<String>> {
+        let value = self.session_call(
+            "GET",
+            &format!("/element/{}/attribute/{name}", element.0),
+            None,
+        )?;
+        Ok(value.as_str().map(str::to_owned))
+    }
+
     /// The text of an alert, confirm or prompt open now, if any.
     pub fn open_dialog(&self) -> Option<String> {
         self.session_call("GET", "/alert/text", None)

@@ -91,6 +91,11 @@ pub fn router_with(role: Arc<Role>, token: String, options: Options) -> Router {
             post(accounts::user_reset_password),
         )
         .route("/users/{name}/tokens", post(accounts::user_token))
+        .route("/tokens", get(accounts::tokens_list))
+        .route(
+            "/tokens/{id}",
+            axum::routing::delete(accounts::token_revoke),
+        )
         .route(
             "/groups",
             get(accounts::groups_list).post(accounts::group_create),
@@ -448,13 +453,11 @@ fn directory_kind(kind: Option<String>) -> Result<String, ApiError> {
 /// Whether the viewer sees SiPass entities: an administrator always, an operator when it
 /// belongs to one of the partitions set by `entity_partitions` (docs/config-tool.md).
 pub(crate) async fn sees_entities(state: &AppState, viewer: &Viewer) -> Result<bool, ApiError> {
-    if viewer.is_administrator() {
-        return Ok(true);
-    }
-    let role = state.role.clone();
-    let partitions =
-        runtime::try_blocking(move || role::config::entity_partitions(&*role.directory)).await??;
-    Ok(viewer.sees(&partitions))
+    let (role, viewer) = (state.role.clone(), viewer.clone());
+    let sees =
+        runtime::try_blocking(move || role::config::sees_entities(&*role.directory, &viewer))
+            .await??;
+    Ok(sees)
 }
 
 #[utoipa::path(get, path = "/api/v1/entities", tag = "entities", params(("kind" = String, Query, description = "The Directory kind, e.g. cardholder"), ("after" = Option<String>, Query, description = "The last id of the previous page"), ("limit" = Option<u32>, Query, description = "1 to 10000, 100 by default"), ("q" = Option<String>, Query, description = "Only entities whose name or id contains this text (ASCII letters in any case), at most 100 characters")), responses((status = 200, description = "A page of the entities the user may see", body = EntityPage), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]

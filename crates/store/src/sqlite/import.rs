@@ -6,7 +6,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::plugin::{PLUGIN, insert_event};
+use super::plugin::{EntityLinks, PLUGIN, insert_event};
 use crate::NewEvent;
 use crate::StoreError;
 use crate::import::{EventImport, IMPORT_JOURNAL};
@@ -45,9 +45,15 @@ impl EventImport for SqliteImport {
     fn import_events(&self, events: &[NewEvent]) -> Result<Vec<bool>, StoreError> {
         let tx = self.conn.unchecked_transaction()?;
         let mut stored = Vec::with_capacity(events.len());
+        let mut links = EntityLinks::default();
         for e in events {
-            stored.push(insert_event(&tx, IMPORT_JOURNAL, e)?.is_some());
+            let id = insert_event(&tx, IMPORT_JOURNAL, e)?;
+            if let Some(id) = id {
+                links.add(id, e);
+            }
+            stored.push(id.is_some());
         }
+        links.write(&tx)?;
         tx.commit()?;
         Ok(stored)
     }

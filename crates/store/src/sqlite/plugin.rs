@@ -63,6 +63,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
         PLUGIN.database,
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
+         PRAGMA cache_size = -65536;
          PRAGMA temp_store = MEMORY;",
     )
 }
@@ -232,8 +233,8 @@ impl SqlitePluginReader {
     }
 }
 
-/// Inserts one event with its entity links, as entry `e.journal_seq` of `journal_id`; the
-/// new row's id, or `None` when that entry is stored already.
+/// Inserts one event, as entry `e.journal_seq` of `journal_id`, without its entity links
+/// (see [`EntityLinks`]); the new row's id, or `None` when that entry is stored already.
 pub(super) fn insert_event(
     conn: &Connection,
     journal_id: &str,
@@ -261,21 +262,53 @@ pub(super) fn insert_event(
             entities_json(&e.entities),
             e.payload,
         ])?;
-    if inserted == 0 {
-        return Ok(None);
+    Ok((inserted > 0).then(|| conn.last_insert_rowid()))
+}
+
+/// The entity index rows of the events of one transaction, written together in the
+/// index's own order: one event's links land all over the index (a cardholder, a door...),
+/// so inserting them event by event touched a different page for nearly every row, and
+/// that was most of the time spent storing events.
+#[derive(Default)]
+pub(super) struct EntityLinks<'a> {
+    links: Vec<(&'a str, i64)>,
+}
+
+impl<'a> EntityLinks<'a> {
+    /// The links of stored event `event_id` (a controller is linked twice, as two kinds,
+    /// and indexed once).
+    pub(super) fn add(&mut self, event_id: i64, e: &'a NewEvent) {
+        let start = self.links.len();
+        self.links
+            .extend(e.entities.iter().map(|x| (x.id.as_str(), event_id)));
+        let mine = &mut self.links[start..];
+        mine.sort_unstable();
+        let unique = dedup_sorted(mine);
+        self.links.truncate(start + unique);
     }
-    let id = conn.last_insert_rowid();
-    // A controller is linked twice (two kinds), indexed once.
-    let mut ids: Vec<&str> = e.entities.iter().map(|x| x.id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut link = conn.prepare_cached(
-        "INSERT OR IGNORE INTO event_entities (entity_id, event_id) VALUES (?1, ?2)",
-    )?;
-    for entity_id in ids {
-        link.execute(params![entity_id, id])?;
+
+    pub(super) fn write(mut self, conn: &Connection) -> Result<(), StoreError> {
+        self.links.sort_unstable();
+        let mut link = conn.prepare_cached(
+            "INSERT OR IGNORE INTO event_entities (entity_id, event_id) VALUES (?1, ?2)",
+        )?;
+        for (entity_id, event_id) in self.links {
+            link.execute(params![entity_id, event_id])?;
+        }
+        Ok(())
     }
-    Ok(Some(id))
+}
+
+/// Moves the distinct elements of a sorted slice to its front; how many there are.
+fn dedup_sorted<T: PartialEq>(items: &mut [T]) -> usize {
+    let mut kept = 0;
+    for i in 0..items.len() {
+        if kept == 0 || items[i] != items[kept - 1] {
+            items.swap(kept, i);
+            kept += 1;
+        }
+    }
+    kept
 }
 
 /// Writes events, the tally and the position within `tx`. `None` when the position is a
@@ -292,10 +325,12 @@ pub(super) fn write_events(
         return Ok(None);
     }
     let mut added = Vec::with_capacity(events.len());
+    let mut links = EntityLinks::default();
     for e in events {
         let Some(id) = insert_event(tx, &position.journal_id, e)? else {
             continue;
         };
+        links.add(id, e);
         added.push(StoredEvent {
             id,
             journal_seq: e.journal_seq,
@@ -310,6 +345,7 @@ pub(super) fn write_events(
             entities: e.entities.clone(),
         });
     }
+    links.write(tx)?;
     let mut count = tx.prepare_cached(
         "INSERT INTO event_counters (counter, count) VALUES (?1, ?2)
          ON CONFLICT (counter) DO UPDATE SET count = count + excluded.count",

@@ -179,3 +179,58 @@ fn a_damaged_file_is_refused_naming_it() {
     assert!(matches!(err, StoreError::Damaged { .. }), "{err:?}");
     assert!(err.to_string().contains("plugin database"), "{err}");
 }
+
+#[test]
+fn each_linked_entity_finds_its_events_and_a_twice_linked_one_is_indexed_once() {
+    let db = SqlitePlugin::open(&temp("links")).unwrap();
+    // Links written together in the index's order, whatever the events' order.
+    let batch: Vec<NewEvent> = (1..=6)
+        .map(|s| {
+            let mut e = event(s, "door", &format!("door-{}", 7 - s));
+            e.entities.push(EventEntity {
+                kind: "unit".into(),
+                id: "ctl-1".into(),
+                name: "controller".into(),
+            });
+            e.entities.push(EventEntity {
+                kind: "unit".into(),
+                id: "ctl-1".into(),
+                name: "controller (second kind)".into(),
+            });
+            e
+        })
+        .collect();
+    db.store_events(&batch, &vec![], &position("j", 6)).unwrap();
+    let of = |entity: &str| -> Vec<u64> {
+        db.events(&EventFilter {
+            limit: 100,
+            entity: Some(entity.into()),
+            ..EventFilter::default()
+        })
+        .unwrap()
+        .iter()
+        .map(|e| e.journal_seq)
+        .collect()
+    };
+    assert_eq!(of("ctl-1"), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(of("door-6"), [1]);
+    assert_eq!(of("door-1"), [6]);
+    let index_rows: i64 = db
+        .reader()
+        .query_row("SELECT count(*) FROM event_entities", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(index_rows, 12, "one row per distinct entity of each event");
+    assert_eq!(
+        all(&db)[0].entities.len(),
+        3,
+        "the event keeps every link it was given"
+    );
+}
+
+#[test]
+fn dedup_sorted_keeps_one_of_each_in_order() {
+    let mut items = [1, 1, 2, 3, 3, 3, 7];
+    let kept = dedup_sorted(&mut items);
+    assert_eq!(&items[..kept], [1, 2, 3, 7]);
+    assert_eq!(dedup_sorted::<u8>(&mut []), 0);
+}

@@ -279,6 +279,20 @@ impl Browser {
         save_png(&encoded, path)
     }
 
+    /// Scrolls the page so that the element's top is at the top of the window (an element
+    /// screenshot shows only what is in the window).
+    pub fn scroll_to(&self, element: &Element) -> Result<()> {
+        self.session_call(
+            "POST",
+            "/execute/sync",
+            Some(json!({
+                "script": "arguments[0].scrollIntoView({block: 'start'});",
+                "args": [{ ELEMENT: element.0 }],
+            })),
+        )
+        .map(drop)
+    }
+
     /// Saves a PNG of one element (cropped to it) to `path` (its folder created).
     pub fn screenshot_element(&self, element: &Element, path: &Path) -> Result<()> {
         let encoded =

@@ -60,6 +60,7 @@ impl Guide {
     fn step_of(&self, step: &str, selector: &str) {
         let path = self.shot(step);
         let element = self.find(selector);
+        self.browser.scroll_to(&element).unwrap();
         self.browser.screenshot_element(&element, &path).unwrap();
         Self::check(&path);
     }
@@ -226,7 +227,7 @@ fn connecting_to_the_sipass_server_from_the_properties_tab_synchronizes_the_enti
     // 7. Apply: the role connects and synchronizes.
     guide.click("#apply");
     let applied = guide.text_until("#applied", "Apply's answer", |t| !t.is_empty());
-    assert!(applied.contains("Connecting to the proxy"), "{applied}");
+    assert!(applied.contains("connecting to the proxy"), "{applied}");
     guide.step_of("7-applied", "p:has(#apply)");
 
     // The synchronization runs by itself and ends verified.

@@ -68,7 +68,7 @@ App.page = async () => {
       const after = `${loaded.host}:${loaded.port}`;
       // A new proxy address: the role connects at once and its first connection synchronizes.
       notice("applied", loaded.host && before !== after
-        ? `Applied. Connecting to the proxy at ${after}; the synchronization starts once connected (see Synchronization).`
+        ? `Applied: connecting to the proxy at ${after}; the synchronization starts once connected.`
         : "Applied.");
     } catch (e) { showError(form, e); }
   };

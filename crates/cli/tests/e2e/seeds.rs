@@ -17,6 +17,8 @@ use crate::support::{
 };
 
 const WAIT: Duration = Duration::from_secs(90);
+/// The password the first administrator chooses.
+const PASSWORD: &str = "guide-admin-password";
 /// A cardholder name that would run script if a page parsed it as HTML.
 const HOSTILE: &str = "<img src=x onerror=alert(1)>";
 /// The window the guide's pictures are taken in: small files, still readable.
@@ -121,8 +123,21 @@ impl Guide {
         self.type_into("#password", &first);
         self.click("#signin");
         self.find("#change-section:not([hidden])");
-        self.type_into("#new", "guide-admin-password");
+        self.type_into("#new", PASSWORD);
         self.click("#change");
+        self.wait_signed_in();
+    }
+
+    /// Signs in again (after the role's process restarted, its sessions are gone).
+    fn sign_in(&self) {
+        self.open("signin");
+        self.type_into("#user", "admin");
+        self.type_into("#password", PASSWORD);
+        self.click("#signin");
+        self.wait_signed_in();
+    }
+
+    fn wait_signed_in(&self) {
         eventually(WAIT, "the Config Tool after signing in", || {
             self.browser
                 .url()
@@ -178,6 +193,38 @@ fn start_unconfigured_role(role_dir: &Path, proxy_dir: &Path) -> (Process, Strin
             s(role_dir),
             "--listen",
             "127.0.0.1:0",
+            "--proxy-ca",
+            s(&ca),
+            "--proxy-token-file",
+            s(&token),
+        ],
+        &[],
+    )
+}
+
+/// Starts the role of `role_dir` again on the same Config Tool port.
+fn restart_role(
+    role_dir: &Path,
+    proxy_dir: &Path,
+    port: &str,
+    proxy_port: u16,
+) -> (Process, String) {
+    let ca = proxy::tls_dir(proxy_dir).join("ca.pem");
+    let token = proxy::token_path(proxy_dir);
+    let listen = format!("127.0.0.1:{port}");
+    let proxy_port = proxy_port.to_string();
+    start(
+        "role",
+        &[
+            "role",
+            "--data",
+            s(role_dir),
+            "--listen",
+            &listen,
+            "--proxy-host",
+            "127.0.0.1",
+            "--proxy-port",
+            &proxy_port,
             "--proxy-ca",
             s(&ca),
             "--proxy-token-file",
@@ -441,6 +488,24 @@ fn the_plugin_cannot_synchronize_with_sipass_until_the_connection_and_a_manual_s
     guide.click("#activate");
     guide.health("online");
     guide.step("7-activated");
+
+    // 8. Restart the server the role runs on (here its process): it resumes, listing nothing.
+    let role_port = system.role.port().unwrap().to_string();
+    let before = role_status(&system.role_url, &role_dir).unwrap();
+    terminate(&mut system.role);
+    let (role, _) = restart_role(&role_dir, &proxy_dir, &role_port, proxy_port);
+    system.role = role;
+    guide.sign_in();
+    guide.health("online");
+    let after = eventually(WAIT, "the restarted role verified", || {
+        role_status(&system.role_url, &role_dir).filter(verified)
+    });
+    assert_eq!(
+        after.latest_run.map(|r| r.id),
+        before.latest_run.map(|r| r.id),
+        "no synchronization ran after the restart"
+    );
+    assert_eq!(after.transfer.listed, 0, "nothing listed again");
 
     // 9. Restart the proxy service: no full synchronization, as the page says.
     guide.click("#nav a[href='/synchronization']");

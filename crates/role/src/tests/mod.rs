@@ -261,6 +261,19 @@ async fn an_incompatible_proxy_is_refused_naming_both_versions_and_nothing_is_wr
     assert!(running.role.directory.latest_run().unwrap().is_none());
     assert!(running.role.directory.watch_position().unwrap().is_none());
     assert_eq!(running.count(CARDHOLDER), 0);
+    // The compatibility report names the proxy's versions and the rule's refusal.
+    let report = crate::compatibility::CompatibilityReport::from_status(&running.role.status);
+    assert_eq!(report.verdict, crate::compatibility::Verdict::Unsupported);
+    let said = report.proxy.expect("the proxy's versions are kept");
+    assert_eq!(
+        (said.product_version.as_str(), said.protocol_version),
+        ("9.9.9", ours.protocol + 1)
+    );
+    assert!(
+        report.reason.contains("same-protocol-version"),
+        "{}",
+        report.reason
+    );
     running.stop().await;
 }
 

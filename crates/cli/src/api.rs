@@ -106,6 +106,31 @@ impl Api {
         self.send(self.http.post(url).json(body)).await
     }
 
+    /// A change answered without a body (201 or 204): `method` on the API path made of
+    /// `segments`, with `body` as JSON when given.
+    pub async fn change_at(
+        &self,
+        method: reqwest::Method,
+        segments: &[&str],
+        body: Option<&serde_json::Value>,
+    ) -> Result<()> {
+        let mut request = self.http.request(method, self.url_at(segments)?);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let bytes = response.bytes().await.unwrap_or_default();
+        bail!("the role answered {status}: {}", error_text(&bytes))
+    }
+
     fn url_at(&self, segments: &[&str]) -> Result<reqwest::Url> {
         let mut url = reqwest::Url::parse(&self.url(""))
             .with_context(|| format!("the role's address '{}' is not a URL", self.base))?;

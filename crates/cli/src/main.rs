@@ -10,6 +10,7 @@ macro_rules! out {
     }};
 }
 
+mod accounts;
 mod admin;
 mod alarms;
 mod api;
@@ -25,6 +26,7 @@ mod events;
 mod events_import;
 mod progress;
 mod services;
+mod version;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,6 +104,21 @@ enum Command {
         #[command(subcommand)]
         command: alarms::AlarmsCommand,
     },
+    /// Config Tool users and their API tokens (administrators; the Users page).
+    Users {
+        #[command(subcommand)]
+        command: accounts::UsersCommand,
+    },
+    /// Config Tool user groups.
+    Groups {
+        #[command(subcommand)]
+        command: accounts::GroupsCommand,
+    },
+    /// Partitions: an operator sees only what lies in one of its partitions.
+    Partitions {
+        #[command(subcommand)]
+        command: accounts::PartitionsCommand,
+    },
     /// Send a command to a door, intrusion area or output (through the proxy to SiPass).
     #[command(name = "command")]
     Send(commands::CommandArgs),
@@ -118,6 +135,9 @@ enum Command {
         #[command(subcommand)]
         command: db_backup::RoleStateCommand,
     },
+    /// The compatibility report of a running role: this release, the bridge protocol, the
+    /// proxy's and SiPass's versions, and whether the pair is supported (`--check` for scripts).
+    Version(version::VersionArgs),
 }
 
 /// How an administration command finds the running role.
@@ -176,8 +196,12 @@ fn main() -> ExitCode {
             Command::Bench(args) => bench::bench(args).await,
             Command::Db { command } => db::db(command).await,
             Command::RoleState { command } => db_backup::role_state(command).await,
+            Command::Version(args) => version::version(args).await,
             Command::Events { command } => events::events(command).await,
             Command::Alarms { command } => alarms::alarms(command).await,
+            Command::Users { command } => accounts::users(command).await,
+            Command::Groups { command } => accounts::groups(command).await,
+            Command::Partitions { command } => accounts::partitions(command).await,
             Command::Send(args) => commands::command(args).await,
             Command::Activity(args) => commands::activity(args).await,
         }
@@ -347,5 +371,17 @@ where
     match format {
         LogFormat::Text => layer.with_target(false).with_ansi(ansi).boxed(),
         LogFormat::Json => layer.json().boxed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own checks of every subcommand (repeated argument names, bad defaults), which
+    /// otherwise fail only when that subcommand is first run.
+    #[test]
+    fn every_subcommand_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

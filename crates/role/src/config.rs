@@ -1,7 +1,7 @@
 //! The role's connection settings (the Properties page), kept in the Directory and changed
 //! only as a whole after every field has been validated.
 
-use model::access::Recipient;
+use model::access::{Recipient, Viewer};
 use model::commands::PulsePattern;
 use serde::{Deserialize, Serialize};
 use store::{Directory, StoreError};
@@ -306,6 +306,16 @@ pub fn entity_partitions(directory: &dyn Directory) -> Result<Vec<String>, Store
     } else {
         list
     })
+}
+
+/// Whether `viewer` sees SiPass entities (and their events and commands): an administrator
+/// always, an operator when it belongs to one of the entity partitions. The one place that
+/// decides it, so that listings, commands and the activity trail cannot disagree.
+pub fn sees_entities(directory: &dyn Directory, viewer: &Viewer) -> Result<bool, StoreError> {
+    if viewer.is_administrator() {
+        return Ok(true);
+    }
+    Ok(viewer.sees(&entity_partitions(directory)?))
 }
 
 /// The longest output behaviour name.

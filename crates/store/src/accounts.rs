@@ -34,6 +34,14 @@ pub struct Membership {
     pub partitions: Vec<String>,
 }
 
+/// An API token as kept: its SHA-256 (the token itself is never kept), its user and label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    pub digest: String,
+    pub user: String,
+    pub label: String,
+}
+
 /// Users, groups, partitions and API tokens. Names are unique per kind; a name that does not
 /// exist in a reference (a member, a partition) is refused by the engine as `Sql`, so callers
 /// check first to give a message naming it.
@@ -64,4 +72,8 @@ pub trait Accounts: Send + Sync {
     fn add_token(&self, digest: &str, user: &str, label: &str) -> Result<(), StoreError>;
     /// The user an API token's digest belongs to.
     fn token_user(&self, digest: &str) -> Result<Option<String>, StoreError>;
+    /// Every API token, by user then label.
+    fn tokens(&self) -> Result<Vec<TokenRow>, StoreError>;
+    /// Revokes the API token with this digest; false when there was none.
+    fn delete_token(&self, digest: &str) -> Result<bool, StoreError>;
 }

@@ -31,7 +31,7 @@ mod plugin_conformance;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use accounts::{Accounts, GroupRow, Membership, UserRow};
+pub use accounts::{Accounts, GroupRow, Membership, TokenRow, UserRow};
 pub use activity::{Activity, ActivityFilter, ActivityTrail, MAX_ACTIVITY_PAGE};
 pub use alarms::{
     AckOutcome, AlarmAction, AlarmEntities, AlarmEntity, AlarmFilter, AlarmHistoryEntry,

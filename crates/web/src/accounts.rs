@@ -70,9 +70,28 @@ pub struct TokenRequest {
 /// A new API token, shown once (only its digest is kept).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
+    /// What revokes it (`DELETE /api/v1/tokens/{id}`).
+    pub id: String,
     pub user: String,
     pub label: String,
     pub token: String,
+}
+
+/// An API token as listed: an id to revoke it by, its user and label (never the token).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TokenView {
+    /// The first 16 hex digits of the token's SHA-256: names it without revealing it.
+    pub id: String,
+    pub user: String,
+    pub label: String,
+}
+
+/// How many hex digits of a token's digest make its id.
+const TOKEN_ID_DIGITS: usize = 16;
+
+/// A token's id: the start of its digest.
+pub fn token_id(digest: &str) -> String {
+    digest.chars().take(TOKEN_ID_DIGITS).collect()
 }
 
 /// A group as given and shown.
@@ -341,8 +360,10 @@ pub(crate) async fn user_token(
             .user(&name)?
             .ok_or_else(|| not_found("user", &name))?;
         let token = tls::random_hex(32);
-        accounts.add_token(&token_digest(&token), &name, &label)?;
+        let digest = token_digest(&token);
+        accounts.add_token(&digest, &name, &label)?;
         Ok(NewToken {
+            id: token_id(&digest),
             user: name,
             label,
             token,
@@ -350,6 +371,70 @@ pub(crate) async fn user_token(
     })
     .await?;
     Ok((StatusCode::CREATED, Json(token)).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TokensQuery {
+    user: Option<String>,
+}
+
+/// The API tokens (all, or one user's), to see which exist and revoke one.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "users", params(("user" = Option<String>, Query, description = "Only this user's tokens")), responses((status = 200, description = "The API tokens, by user then label (never the tokens themselves)", body = Vec<TokenView>), (status = 400, description = "A malformed query", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]
+pub(crate) async fn tokens_list(
+    State(state): State<AppState>,
+    axum::Extension(viewer): axum::Extension<Viewer>,
+    query: Result<axum::extract::Query<TokensQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let axum::extract::Query(query) =
+        query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let tokens = admin(&state, &viewer, move |accounts| {
+        Ok(accounts
+            .tokens()?
+            .into_iter()
+            .filter(|t| query.user.as_ref().is_none_or(|u| *u == t.user))
+            .map(|t| TokenView {
+                id: token_id(&t.digest),
+                user: t.user,
+                label: t.label,
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(Json(tokens).into_response())
+}
+
+/// Revokes an API token: the next request made with it is 401.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "users", params(("id" = String, Path, description = "The token's id, as GET /api/v1/tokens lists it")), responses((status = 204, description = "Revoked"), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 404, description = "No such thing", body = ErrorBody)))]
+pub(crate) async fn token_revoke(
+    State(state): State<AppState>,
+    axum::Extension(viewer): axum::Extension<Viewer>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let missing = |id: &str| {
+        ApiError::new(
+            Code::NotFound,
+            format!(
+                "there is no API token with id '{}'; `sipass-bridge users tokens list` lists them",
+                id.chars().take(40).collect::<String>().escape_debug()
+            ),
+        )
+    };
+    if id.len() != TOKEN_ID_DIGITS || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(missing(&id));
+    }
+    let revoked = admin(&state, &viewer, move |accounts| {
+        let id = id.to_ascii_lowercase();
+        let token = accounts
+            .tokens()?
+            .into_iter()
+            .find(|t| token_id(&t.digest) == id)
+            .ok_or_else(|| missing(&id))?;
+        accounts.delete_token(&token.digest)?;
+        Ok(token)
+    })
+    .await?;
+    tracing::info!(by = %viewer.user, user = %revoked.user, label = %revoked.label, "API token revoked");
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/groups", tag = "users", responses((status = 200, description = "Every user group", body = Vec<GroupView>), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use model::access::Viewer;
 use role::alarms::{AlarmEntityView, AlarmError, AlarmView};
 use serde::{Deserialize, Serialize};
-use store::AlarmHistoryEntry;
+use store::{AlarmHistoryEntry, AlarmUpdate};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
@@ -120,7 +120,7 @@ fn json_body<T: serde::de::DeserializeOwned + Default>(
         .map_err(|e| ApiError::new(Code::InvalidBody, format!("the body must be {what}: {e}")))
 }
 
-#[utoipa::path(get, operation_id = "alarms_list", path = "/api/v1/alarms", tag = "alarms", responses((status = 200, description = "The alarms this user sees, filtered and paged (docs/alarms.md)", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody)))]
+#[utoipa::path(get, operation_id = "alarms_list", path = "/api/v1/alarms", tag = "alarms", params(("active" = Option<bool>, Query, description = "Only alarms not both acknowledged and cleared"), ("before" = Option<i64>, Query, description = "next_before of the previous page"), ("limit" = Option<u32>, Query, description = "1 to 1000, 100 by default")), responses((status = 200, description = "The alarms this user sees, filtered and paged (docs/alarms.md)", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -246,55 +246,103 @@ pub(crate) async fn live(
     Extension(viewer): Extension<Viewer>,
 ) -> Result<Response, ApiError> {
     let place = crate::events::take_place(&state)?;
-    let role = state.role.clone();
-    let mut updates = role.alarm_signals.feed.subscribe();
-    // A task per client reads the feed and keeps what the viewer may see; it ends when the
-    // client goes (its sends fail) or after `lagged`.
+    let updates = state.role.alarm_signals.feed.subscribe();
     let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(16);
-    tokio::spawn(async move {
-        let _place = place;
-        let viewer = Arc::new(viewer);
-        loop {
-            let event = match updates.recv().await {
-                Ok(update) => {
-                    let (role, viewer) = (role.clone(), viewer.clone());
-                    let seen =
-                        runtime::try_blocking(move || role.alarm_update_for(&viewer, &update))
-                            .await;
-                    match seen {
-                        Ok(Ok(Some((alarm, change)))) => SseEvent::default()
-                            .event("alarm")
-                            .id(change.id.to_string())
-                            .json_data(AlarmChangeEvent { alarm, change })
-                            .unwrap_or_else(|_| SseEvent::default().event("unencodable")),
-                        Ok(Ok(None)) => continue,
-                        _ => {
-                            let _ = tx
-                                .send(SseEvent::default().event("error").data(
-                                    "the role could not read who may see an alarm change; reconnect",
-                                ))
-                                .await;
-                            return;
-                        }
-                    }
-                }
-                Err(RecvError::Lagged(n)) => {
-                    let _ = tx
-                        .send(SseEvent::default().event("lagged").data(format!(
-                            "this client fell {n} alarm changes behind the live feed and is disconnected; list them with GET /api/v1/alarms and reconnect"
-                        )))
-                        .await;
-                    return;
-                }
-                Err(RecvError::Closed) => return,
-            };
-            if tx.send(event).await.is_err() {
-                return;
-            }
-        }
-    });
+    tokio::spawn(follow(state, viewer, updates, tx, place));
     let stream = ReceiverStream::new(rx).map(Ok::<_, Infallible>);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
+}
+
+/// What one step of a client's alarm feed comes to.
+enum Step {
+    /// Send this and go on.
+    Send(SseEvent),
+    /// Nothing for this client (an alarm it may not see).
+    Skip,
+    /// Send this, then end the feed.
+    End(SseEvent),
+    /// End the feed.
+    Stop,
+}
+
+/// Sends one client the changes of the alarms its user may see, until the client goes,
+/// falls more than the feed's buffer behind (`lagged`), or its user is deleted (`revoked`).
+/// The user's partitions are read again every [`crate::events::RECHECK`], so what it sees
+/// follows them.
+async fn follow(
+    state: AppState,
+    viewer: Viewer,
+    mut updates: tokio::sync::broadcast::Receiver<Arc<AlarmUpdate>>,
+    tx: tokio::sync::mpsc::Sender<SseEvent>,
+    _place: crate::events::Place,
+) {
+    let mut viewer = Arc::new(viewer);
+    let mut recheck = tokio::time::interval(crate::events::RECHECK);
+    recheck.tick().await;
+    loop {
+        let step = tokio::select! {
+            received = updates.recv() => change_step(&state, &viewer, received).await,
+            // The client went: its place is given back now, not at the next change.
+            _ = tx.closed() => Step::Stop,
+            _ = recheck.tick() => match crate::events::current_viewer(&state, &viewer).await {
+                Ok(Some(now)) => {
+                    viewer = Arc::new(now);
+                    Step::Skip
+                }
+                Ok(None) => Step::End(SseEvent::default().event("revoked").data("this user no longer exists")),
+                Err(_) => Step::End(SseEvent::default().event("error").data(
+                    "the role could not read this user's partitions; reconnect",
+                )),
+            },
+        };
+        match step {
+            Step::Send(event) => {
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+            Step::Skip => {}
+            Step::End(event) => {
+                let _ = tx.send(event).await;
+                return;
+            }
+            Step::Stop => return,
+        }
+    }
+}
+
+/// An alarm change read from the feed, as this viewer's client gets it.
+async fn change_step(
+    state: &AppState,
+    viewer: &Arc<Viewer>,
+    received: Result<Arc<AlarmUpdate>, RecvError>,
+) -> Step {
+    let update = match received {
+        Ok(update) => update,
+        Err(RecvError::Lagged(n)) => {
+            return Step::End(SseEvent::default().event("lagged").data(format!(
+                "this client fell {n} alarm changes behind the live feed and is disconnected; list them with GET /api/v1/alarms and reconnect"
+            )));
+        }
+        Err(RecvError::Closed) => return Step::Stop,
+    };
+    let (role, viewer) = (state.role.clone(), viewer.clone());
+    let seen = runtime::try_blocking(move || role.alarm_update_for(&viewer, &update)).await;
+    match seen {
+        Ok(Ok(Some((alarm, change)))) => Step::Send(
+            SseEvent::default()
+                .event("alarm")
+                .id(change.id.to_string())
+                .json_data(AlarmChangeEvent { alarm, change })
+                .unwrap_or_else(|_| SseEvent::default().event("unencodable")),
+        ),
+        Ok(Ok(None)) => Step::Skip,
+        _ => Step::End(
+            SseEvent::default()
+                .event("error")
+                .data("the role could not read who may see an alarm change; reconnect"),
+        ),
+    }
 }

@@ -114,7 +114,7 @@ impl From<CommandError> for ApiError {
     }
 }
 
-#[utoipa::path(get, operation_id = "commands_offered", path = "/api/v1/entities/{id}/commands", tag = "commands", params(("id" = String, Path, description = "The id")), responses((status = 200, description = "The commands the entity takes", body = serde_json::Value), (status = 404, description = "No such thing, or not visible to this user", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody)))]
+#[utoipa::path(get, operation_id = "commands_offered", path = "/api/v1/entities/{id}/commands", tag = "commands", params(("id" = String, Path, description = "The id"), ("kind" = Option<String>, Query, description = "The Directory kind, when the id names several entities")), responses((status = 200, description = "The commands the entity takes", body = serde_json::Value), (status = 404, description = "No such thing, or not visible to this user", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody)))]
 pub(crate) async fn offered(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -161,7 +161,7 @@ pub(crate) async fn send(
     Ok((StatusCode::OK, Json(answer)).into_response())
 }
 
-#[utoipa::path(get, operation_id = "commands_activity", path = "/api/v1/activity", tag = "commands", responses((status = 200, description = "The activity trail, newest first, paged", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody)))]
+#[utoipa::path(get, operation_id = "commands_activity", path = "/api/v1/activity", tag = "commands", params(("entity" = Option<String>, Query, description = "Only commands to this entity id"), ("since" = Option<String>, Query, description = "RFC 3339 or Unix ms"), ("before" = Option<i64>, Query, description = "next_before of the previous page"), ("limit" = Option<u32>, Query, description = "1 to 1000, 100 by default")), responses((status = 200, description = "The activity trail, newest first, paged", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody)))]
 pub(crate) async fn activity(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,

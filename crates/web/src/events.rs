@@ -1,16 +1,15 @@
 //! `GET /events`: the stored SiPass events, filtered and paged; `GET /events/live`: each
 //! event as it is stored, as server-sent events.
 //!
-//! The live feed holds nothing per client beyond the role's shared, bounded buffer: a client
-//! that falls more than that buffer behind is sent a `lagged` event and dropped, so a slow
-//! or stalled browser never makes the role grow its memory. At most [`MAX_LIVE`] clients are
-//! served at once.
+//! The live feed holds little per client beyond the role's shared, bounded buffer (a task
+//! and 16 queued events): a client that falls more than that buffer behind is sent a
+//! `lagged` event and dropped, so a slow or stalled browser never makes the role grow its
+//! memory. At most [`MAX_LIVE`] clients are served at once. Every [`RECHECK`] the feed asks
+//! again whether its user may still see events, and ends with `revoked` when not.
 
 use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Json;
@@ -21,9 +20,8 @@ use axum::response::{IntoResponse, Response};
 use model::access::Viewer;
 use serde::{Deserialize, Serialize};
 use store::{EventFilter, StoredEvent};
-use tokio_stream::Stream;
-use tokio_stream::wrappers::BroadcastStream;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_stream::StreamExt;
 
 use crate::AppState;
 use crate::error::{ApiError, Code, ErrorBody};
@@ -170,34 +168,73 @@ impl Drop for Place {
     }
 }
 
-/// The feed for one client: stored events, then `lagged` and the end if it falls behind.
-struct LiveStream {
-    inner: BroadcastStream<Arc<StoredEvent>>,
-    done: bool,
-    _place: Place,
+/// How often a live feed asks again whether its user may still follow it: a user removed
+/// from the entity partitions, or deleted, stops receiving within this time.
+pub(crate) const RECHECK: Duration = Duration::from_secs(5);
+
+/// The user behind a live feed as it is now (its role, groups and partitions read again),
+/// or `None` once it is deleted. The role's own API token has no account and stays.
+pub(crate) async fn current_viewer(
+    state: &AppState,
+    viewer: &Viewer,
+) -> Result<Option<Viewer>, ApiError> {
+    if viewer.user == crate::API_TOKEN_USER && viewer.is_administrator() {
+        return Ok(Some(viewer.clone()));
+    }
+    let (accounts, name) = (state.role.accounts.clone(), viewer.user.clone());
+    let membership = runtime::try_blocking(move || accounts.membership(&name)).await??;
+    Ok(membership.map(crate::auth::viewer_of))
 }
 
-impl Stream for LiveStream {
-    type Item = Result<SseEvent, Infallible>;
+/// Whether `viewer` may still follow the events feed.
+async fn still_follows(state: &AppState, viewer: &Viewer) -> bool {
+    match current_viewer(state, viewer).await {
+        Ok(Some(now)) => crate::sees_entities(state, &now).await.unwrap_or(false),
+        _ => false,
+    }
+}
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        match Pin::new(&mut self.inner).poll_next(cx) {
-            Poll::Ready(Some(Ok(event))) => Poll::Ready(Some(Ok(SseEvent::default()
-                .event("stored")
-                .id(event.id.to_string())
-                .json_data(event.as_ref())
-                .unwrap_or_else(|_| SseEvent::default().event("unencodable"))))),
-            Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(n)))) => {
-                self.done = true;
-                Poll::Ready(Some(Ok(SseEvent::default().event("lagged").data(format!(
-                    "this client fell {n} events behind the live feed and is disconnected; list them with GET /api/v1/events and reconnect"
-                )))))
+/// Sends one client each stored event until it goes, falls more than the feed's buffer
+/// behind (`lagged`), or may no longer see events (`revoked`).
+async fn follow(
+    state: AppState,
+    viewer: Viewer,
+    mut events: tokio::sync::broadcast::Receiver<Arc<StoredEvent>>,
+    tx: tokio::sync::mpsc::Sender<SseEvent>,
+    _place: Place,
+) {
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.tick().await;
+    loop {
+        let event = tokio::select! {
+            received = events.recv() => match received {
+                Ok(event) => SseEvent::default()
+                    .event("stored")
+                    .id(event.id.to_string())
+                    .json_data(event.as_ref())
+                    .unwrap_or_else(|_| SseEvent::default().event("unencodable")),
+                Err(RecvError::Lagged(n)) => {
+                    let _ = tx.send(SseEvent::default().event("lagged").data(format!(
+                        "this client fell {n} events behind the live feed and is disconnected; list them with GET /api/v1/events and reconnect"
+                    ))).await;
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            },
+            // The client went: its place is given back now, not at the next event.
+            _ = tx.closed() => return,
+            _ = recheck.tick() => {
+                if still_follows(&state, &viewer).await {
+                    continue;
+                }
+                let _ = tx.send(SseEvent::default().event("revoked").data(
+                    "this user may no longer see SiPass events (its partitions changed, or it was deleted)",
+                )).await;
+                return;
             }
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+        };
+        if tx.send(event).await.is_err() {
+            return;
         }
     }
 }
@@ -231,11 +268,15 @@ pub(crate) async fn live(
         ));
     }
     let place = take_place(&state)?;
-    let stream = LiveStream {
-        inner: BroadcastStream::new(state.role.feed.subscribe()),
-        done: false,
-        _place: place,
-    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<SseEvent>(16);
+    tokio::spawn(follow(
+        state.clone(),
+        viewer,
+        state.role.feed.subscribe(),
+        tx,
+        place,
+    ));
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<_, Infallible>);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())

@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::accounts::{
-    Credentials, GroupView, NewToken, PartitionView, TokenRequest, UserChange, UserView,
+    Credentials, GroupView, NewToken, PartitionView, TokenRequest, TokenView, UserChange, UserView,
 };
 use crate::auth::{PasswordChange, SessionView, SignIn};
 use crate::error::ErrorBody;
@@ -30,6 +30,9 @@ use crate::{DeepVerification, EntityMatches, EntityPage, EntityView};
         crate::config_set,
         crate::entities_list,
         crate::entity_show,
+        crate::browse::entity_kinds,
+        crate::browse::event_types,
+        crate::version::version,
         crate::events::list,
         crate::events::live,
         crate::events::summary,
@@ -60,6 +63,8 @@ use crate::{DeepVerification, EntityMatches, EntityPage, EntityView};
         crate::accounts::user_delete,
         crate::accounts::user_reset_password,
         crate::accounts::user_token,
+        crate::accounts::tokens_list,
+        crate::accounts::token_revoke,
         crate::accounts::groups_list,
         crate::accounts::group_create,
         crate::accounts::group_update,
@@ -71,8 +76,10 @@ use crate::{DeepVerification, EntityMatches, EntityPage, EntityView};
     ),
     components(schemas(
         ErrorBody, SignIn, SessionView, PasswordChange, UserView, UserChange, Credentials,
-        TokenRequest, NewToken, GroupView, PartitionView, EntityView, EntityPage, EntityMatches,
-        EventPage, EventSummary, DeepVerification, crate::RunView
+        TokenRequest, NewToken, TokenView, GroupView, PartitionView, EntityView, EntityPage, EntityMatches,
+        EventPage, EventSummary, DeepVerification, crate::RunView,
+        crate::browse::KindList, crate::browse::KindCount, crate::browse::CustomEventList,
+        crate::browse::CustomEvent
     )),
     modifiers(&Security),
     security(("bearer" = []), ("session" = []))

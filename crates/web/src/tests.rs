@@ -40,10 +40,21 @@ impl TestRole {
     }
 
     async fn call(&self, method: &str, uri: &str, body: &str) -> (StatusCode, serde_json::Value) {
+        self.call_as(TOKEN, method, uri, body).await
+    }
+
+    /// A call with `token` (a user's API token).
+    async fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        uri: &str,
+        body: &str,
+    ) -> (StatusCode, serde_json::Value) {
         let request = Request::builder()
             .method(method)
             .uri(uri)
-            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("authorization", format!("Bearer {token}"))
             .body(Body::from(body.to_owned()))
             .unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
@@ -332,7 +343,8 @@ async fn read_live(body: Body, want: &str) -> String {
     use http_body_util::BodyExt;
     let mut body = body;
     let mut text = String::new();
-    let deadline = std::time::Duration::from_secs(5);
+    // Beyond a live feed's recheck, for the tests of what a recheck ends.
+    let deadline = events::RECHECK * 2;
     while let Ok(Some(Ok(frame))) = tokio::time::timeout(deadline, body.frame()).await {
         if let Ok(data) = frame.into_data() {
             text.push_str(&String::from_utf8_lossy(&data));
@@ -878,5 +890,447 @@ async fn alarms_are_listed_acknowledged_once_with_history_and_bad_input_names_th
     assert!(
         text.contains("sipass_bridge_role_alarm_acks_queued 1\n"),
         "{text}"
+    );
+}
+
+/// Puts SiPass entities in the Directory as the synchronizer would: `(source kind, id,
+/// name, Directory kinds)`.
+fn put_entities(role: &Role, entities: &[(&str, &str, &str, &str)]) {
+    let changes: Vec<store::SourceChange> = entities
+        .iter()
+        .map(|(source_kind, id, name, kind)| {
+            store::SourceChange::Upsert(store::SourceEntity {
+                source_kind: (*source_kind).into(),
+                id: (*id).into(),
+                revision: 1,
+                name: (*name).into(),
+                fields: "{}".into(),
+                kinds: vec![(*kind).into()],
+            })
+        })
+        .collect();
+    let position = store::WatchPosition {
+        cache_id: "c".into(),
+        revision: 1,
+    };
+    role.directory.apply_changes(&changes, &position).unwrap();
+}
+
+/// An operator of partition North and its API token.
+async fn operator_in_north(test: &TestRole) -> String {
+    for partition in ["North", "South"] {
+        let (code, body) = test
+            .call(
+                "POST",
+                "/api/v1/partitions",
+                &format!(r#"{{"name": "{partition}"}}"#),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{body}");
+    }
+    let (code, body) = test
+        .call(
+            "POST",
+            "/api/v1/users",
+            r#"{"name": "olga", "role": "operator", "partitions": ["North"], "password": "olga-password-1"}"#,
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let (_, token) = test
+        .call("POST", "/api/v1/users/olga/tokens", r#"{"label": "test"}"#)
+        .await;
+    token["token"].as_str().unwrap().to_owned()
+}
+
+/// An operator of North sees and acknowledges North's alarms only: another partition's
+/// alarm is 404 everywhere (list, show, history, acknowledge) and never on its live feed.
+#[tokio::test]
+async fn an_operator_sees_and_acknowledges_only_the_alarms_of_its_partitions() {
+    let test = TestRole::new("operator-alarms");
+    let olga = operator_in_north(&test).await;
+    // Alarm class 3 appears while alarms go to North, class 4 while they go to South.
+    put_entities(&test.role, &[("alarm-class", "3", "Door Forced", "alarm")]);
+    test.role
+        .directory
+        .ensure_alarm_entities(&[], &["North".into()], 1)
+        .unwrap();
+    put_entities(&test.role, &[("alarm-class", "4", "Tamper", "alarm")]);
+    test.role
+        .directory
+        .ensure_alarm_entities(&[], &["South".into()], 2)
+        .unwrap();
+    let mut south = sipass_alarm("52");
+    south.class_id = "4".into();
+    test.role
+        .plugin
+        .apply_sipass_alarms(&[sipass_alarm("51"), south], false)
+        .unwrap();
+    let (_, all) = test.call("GET", "/api/v1/alarms", "").await;
+    let id_of = |sipass: &str| {
+        all["alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["sipass_id"] == sipass)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (north_id, south_id) = (id_of("51"), id_of("52"));
+
+    let (status, page) = test.call_as(&olga, "GET", "/api/v1/alarms", "").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let seen: Vec<i64> = page["alarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seen, [north_id], "{page}");
+    for (method, path) in [
+        ("GET", format!("/api/v1/alarms/{south_id}")),
+        ("GET", format!("/api/v1/alarms/{south_id}/history")),
+        ("POST", format!("/api/v1/alarms/{south_id}/acknowledge")),
+    ] {
+        assert_error(
+            &test.call_as(&olga, method, &path, "").await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            None,
+        );
+    }
+    let (_, south) = test
+        .call("GET", &format!("/api/v1/alarms/{south_id}"), "")
+        .await;
+    assert_eq!(
+        south["acknowledged"], false,
+        "a refused ack changes nothing"
+    );
+    let (status, history) = test
+        .call_as(
+            &olga,
+            "GET",
+            &format!("/api/v1/alarms/{north_id}/history"),
+            "",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+
+    // The live feed: South's acknowledgement never reaches olga, North's does.
+    let request = Request::builder()
+        .uri("/api/v1/alarms/live")
+        .header("authorization", format!("Bearer {olga}"))
+        .body(Body::empty())
+        .unwrap();
+    let live = test.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    let (status, _) = test
+        .call(
+            "POST",
+            &format!("/api/v1/alarms/{south_id}/acknowledge"),
+            r#"{"comment": "south secret"}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = test
+        .call_as(
+            &olga,
+            "POST",
+            &format!("/api/v1/alarms/{north_id}/acknowledge"),
+            r#"{"comment": "north checked"}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["alarm"]["acknowledged_by"], "olga");
+    let text = read_live(live.into_body(), "\n\n").await;
+    assert!(text.contains("north checked"), "{text}");
+    assert!(!text.contains("south secret"), "{text}");
+}
+
+/// Events, the activity trail and commands are about SiPass entities: an operator outside
+/// the entity partitions gets none of them (empty lists, 403 for the live feed, 404 for an
+/// entity's commands, nothing recorded), and all of them once its partition holds them.
+#[tokio::test]
+async fn an_operator_outside_the_entity_partitions_gets_no_events_activity_or_commands() {
+    let test = TestRole::new("operator-entities");
+    let olga = operator_in_north(&test).await;
+    put_entities(&test.role, &[("doorset", "3", "Main door", "door")]);
+    test.role
+        .plugin
+        .store_events(
+            &[new_event(1, "Door Closed", "3")],
+            &vec![],
+            &store::EventPosition {
+                journal_id: "j".into(),
+                sequence: 1,
+            },
+        )
+        .unwrap();
+    // An administrator's command, refused as not connected, is in the trail.
+    let (status, _) = test
+        .call(
+            "POST",
+            "/api/v1/entities/3/commands",
+            r#"{"action": "unlock"}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let count = |body: &serde_json::Value, list: &str| body[list].as_array().unwrap().len();
+
+    let (_, events) = test.call_as(&olga, "GET", "/api/v1/events", "").await;
+    assert_eq!(count(&events, "events"), 0, "{events}");
+    assert_error(
+        &test.call_as(&olga, "GET", "/api/v1/events/live", "").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        None,
+    );
+    let (_, activity) = test.call_as(&olga, "GET", "/api/v1/activity", "").await;
+    assert_eq!(count(&activity, "activities"), 0, "{activity}");
+    assert_error(
+        &test
+            .call_as(&olga, "GET", "/api/v1/entities/3/commands", "")
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        None,
+    );
+    assert_error(
+        &test
+            .call_as(
+                &olga,
+                "POST",
+                "/api/v1/entities/3/commands",
+                r#"{"action": "unlock"}"#,
+            )
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        None,
+    );
+    let (_, activity) = test.call("GET", "/api/v1/activity", "").await;
+    assert_eq!(
+        count(&activity, "activities"),
+        1,
+        "olga's refusal is not recorded"
+    );
+
+    // North holds the SiPass entities now: olga sees and commands them.
+    let (status, body) = test
+        .call(
+            "PUT",
+            "/api/v1/config",
+            r#"{"entity_partitions": ["North"]}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, events) = test.call_as(&olga, "GET", "/api/v1/events", "").await;
+    assert_eq!(count(&events, "events"), 1, "{events}");
+    let (status, offered) = test
+        .call_as(&olga, "GET", "/api/v1/entities/3/commands", "")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{offered}");
+    let (status, _) = test
+        .call_as(
+            &olga,
+            "POST",
+            "/api/v1/entities/3/commands",
+            r#"{"action": "unlock"}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let (_, activity) = test.call_as(&olga, "GET", "/api/v1/activity", "").await;
+    assert_eq!(count(&activity, "activities"), 2, "{activity}");
+    assert_eq!(activity["activities"][0]["user"], "olga");
+}
+
+/// API tokens are listed without the tokens themselves and revoked by id: the next request
+/// made with a revoked token is 401; an operator may do neither.
+#[tokio::test]
+async fn an_api_token_is_listed_by_id_and_revoked_at_once() {
+    let test = TestRole::new("tokens");
+    let olga = operator_in_north(&test).await;
+    let (status, created) = test
+        .call(
+            "POST",
+            "/api/v1/users/olga/tokens",
+            r#"{"label": "backup"}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (id, token) = (
+        created["id"].as_str().unwrap().to_owned(),
+        created["token"].as_str().unwrap().to_owned(),
+    );
+    let (status, listed) = test.call("GET", "/api/v1/tokens?user=olga", "").await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let labels: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["backup", "test"]);
+    assert!(!listed.to_string().contains(&token), "never the token");
+    let (_, nobody) = test.call("GET", "/api/v1/tokens?user=oleg", "").await;
+    assert_eq!(nobody, serde_json::json!([]));
+    assert_error(
+        &test.call_as(&olga, "GET", "/api/v1/tokens", "").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        None,
+    );
+    assert_error(
+        &test
+            .call_as(&olga, "DELETE", &format!("/api/v1/tokens/{id}"), "")
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        None,
+    );
+
+    let (status, _) = test.call_as(&token, "GET", "/api/v1/session", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = test
+        .call("DELETE", &format!("/api/v1/tokens/{id}"), "")
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_error(
+        &test.call_as(&token, "GET", "/api/v1/session", "").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        None,
+    );
+    let (status, _) = test.call_as(&olga, "GET", "/api/v1/session", "").await;
+    assert_eq!(status, StatusCode::OK, "olga's other token still works");
+    for missing in [id.as_str(), "not-an-id", "0123456789abcdef"] {
+        assert_error(
+            &test
+                .call("DELETE", &format!("/api/v1/tokens/{missing}"), "")
+                .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            None,
+        );
+    }
+}
+
+/// A live feed follows its user's access: once the entity partitions no longer include the
+/// operator's, its events feed ends with `revoked` within a recheck.
+#[tokio::test]
+async fn an_operator_s_live_feed_ends_when_it_may_no_longer_see_events() {
+    let test = TestRole::new("operator-live");
+    let olga = operator_in_north(&test).await;
+    let (status, body) = test
+        .call(
+            "PUT",
+            "/api/v1/config",
+            r#"{"entity_partitions": ["North"]}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let request = Request::builder()
+        .uri("/api/v1/events/live")
+        .header("authorization", format!("Bearer {olga}"))
+        .body(Body::empty())
+        .unwrap();
+    let live = test.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    let (status, body) = test
+        .call(
+            "PUT",
+            "/api/v1/config",
+            r#"{"entity_partitions": ["South"]}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let started = std::time::Instant::now();
+    let text = read_live(live.into_body(), "event: revoked").await;
+    assert!(text.contains("event: revoked"), "{text}");
+    assert!(started.elapsed() <= events::RECHECK * 2);
+}
+
+#[tokio::test]
+async fn entities_are_searched_on_the_server_and_the_browser_lists_kinds_and_custom_events() {
+    let test = TestRole::new("browse");
+    let names = ["Ana Lopez", "Bruno <b>Diaz</b>", "ANABEL Smith", "Carl"];
+    let page: Vec<store::SourceEntity> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| store::SourceEntity {
+            source_kind: "cardholder".into(),
+            id: format!("{:02}", i + 1),
+            revision: 1,
+            name: (*name).into(),
+            fields: r#"{"FirstName":"x"}"#.into(),
+            kinds: vec!["cardholder".into()],
+        })
+        .collect();
+    let position = store::SyncPosition {
+        source_kind: "cardholder".into(),
+        cache_id: "c1".into(),
+        generation: 1,
+        snapshot_revision: 1,
+        page_token: String::new(),
+        done: 4,
+        total: 4,
+        complete: false,
+    };
+    test.role.directory.write_page(&page, &position).unwrap();
+
+    let found = |page: serde_json::Value| -> Vec<String> {
+        let page: EntityPage = serde_json::from_value(page).unwrap();
+        page.entities.into_iter().map(|e| e.name).collect()
+    };
+    let (status, page) = test
+        .call("GET", "/api/v1/entities?kind=cardholder&q=ana", "")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found(page), ["Ana Lopez", "ANABEL Smith"]);
+    // A page at a time: the next one starts after the last id.
+    let (_, page) = test
+        .call("GET", "/api/v1/entities?kind=cardholder&q=ana&limit=1", "")
+        .await;
+    assert_eq!(page["next_after"], "01");
+    let (_, page) = test
+        .call("GET", "/api/v1/entities?kind=cardholder&q=%3Cb%3E", "")
+        .await;
+    assert_eq!(found(page), ["Bruno <b>Diaz</b>"]);
+    let long = "a".repeat(101);
+    let refused = test
+        .call(
+            "GET",
+            &format!("/api/v1/entities?kind=cardholder&q={long}"),
+            "",
+        )
+        .await;
+    assert_error(
+        &refused,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        Some("q"),
+    );
+
+    let (status, kinds) = test.call("GET", "/api/v1/entity-kinds", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let kinds = kinds["kinds"].as_array().unwrap();
+    assert_eq!(kinds.len(), model::DirectoryKind::ALL.len());
+    assert_eq!(
+        kinds[0],
+        serde_json::json!({"kind": "cardholder", "count": 4})
+    );
+
+    let (status, events) = test.call("GET", "/api/v1/event-types", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let granted = events["custom_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "Access Granted")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        granted["native_events"],
+        serde_json::json!(["Access Granted"])
     );
 }

@@ -4,7 +4,7 @@
 //! SiPass text shown as text, and an operator kept out of another partition's entities in
 //! the page and the API. Every page is saved as a screenshot under target/screenshots.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use harness::blocking::RoleCalls;
@@ -24,7 +24,15 @@ fn screenshots() -> PathBuf {
         .join("screenshots")
 }
 
+/// Saves the page as a screenshot, once its header shows the role's health with a reason.
 fn shoot(browser: &Browser, name: &str) {
+    let state = text_until(browser, "#health", "the health state", |t| {
+        !t.is_empty() && t != "…"
+    });
+    let reason = text_until(browser, "#health-reason", "the health's reason", |t| {
+        !t.is_empty()
+    });
+    assert!(!state.contains("unreachable"), "{name}: {state}: {reason}");
     let path = screenshots().join(format!("{name}.png"));
     browser.screenshot(&path).unwrap();
     assert!(std::fs::metadata(&path).unwrap().len() > 1000, "{name}");
@@ -257,6 +265,8 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
     );
     assert_eq!(in_sipass["Operator"], "admin");
     assert_eq!(in_sipass["Comment"], "checked by the guard");
+    alarm_history_on_the_page(&browser);
+    unlock_a_door_from_the_page(&browser, &url, &sipass);
 
     // Users: a partition, an operator in it, and that operator's API token.
     browser.goto(&format!("{url}users")).unwrap();
@@ -285,6 +295,29 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
     browser
         .wait_for("#users tr[data-user='olga']", WAIT)
         .unwrap();
+    // An API token for olga, shown once and listed by its id.
+    browser
+        .type_into(&browser.find("#token-for").unwrap(), "olga")
+        .unwrap();
+    browser
+        .type_into(&browser.find("#token-label").unwrap(), "e2e")
+        .unwrap();
+    browser
+        .click(&browser.find("#token-save").unwrap())
+        .unwrap();
+    let olga_token = text_until(&browser, "#token-secret", "olga's API token", |t| {
+        t.len() >= 32
+    });
+    let listed = text_until(
+        &browser,
+        "#tokens tr[data-token]",
+        "the token listed",
+        |t| t.contains("olga") && t.contains("e2e"),
+    );
+    assert!(
+        !listed.contains(&olga_token),
+        "a listed token is never shown"
+    );
     shoot(&browser, "users");
     browser.goto(&format!("{url}resources")).unwrap();
     // Both databases with their schema, size and rows, from the role's database status.
@@ -301,6 +334,7 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
         t.contains(".sipass-backup") && t.contains("Directory database")
     });
     shoot(&browser, "resources");
+    let (north_alarm, south_alarm) = alarms_in_two_partitions(&calls, &sipass);
     browser.click(&browser.find("#signout").unwrap()).unwrap();
     eventually(WAIT, "the sign-in page after signing out", || {
         browser.url().ok()?.contains("/signin").then_some(())
@@ -343,6 +377,24 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
             .unwrap()
             .is_empty()
     );
+    // North's alarm is on olga's page, South's is not.
+    browser
+        .wait_for(&format!("#alarms tr[data-alarm='{north_alarm}']"), WAIT)
+        .unwrap();
+    let rows = browser.find_all("#alarms tr[data-alarm]").unwrap();
+    assert_eq!(rows.len(), 1, "olga sees North's alarm only");
+    assert!(
+        browser
+            .find_all(&format!("#alarms tr[data-alarm='{south_alarm}']"))
+            .unwrap()
+            .is_empty()
+    );
+    text_until(&browser, "#doors td", "no door for olga", |t| {
+        t == "No door you may see."
+    });
+    text_until(&browser, "#events", "no live events for olga", |t| {
+        t.contains("No live events") && t.contains("belongs to none of the partitions")
+    });
     shoot(&browser, "monitoring-operator");
     browser.goto(&format!("{url}properties")).unwrap();
     let refused = text_until(&browser, "#page-error", "the operator's refusal", |t| {
@@ -350,16 +402,32 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
     });
     assert!(refused.contains("only an administrator"), "{refused}");
 
-    // The API tells the same: with a token of olga's, the entity is not there.
-    let (status, token) = api(
+    // The API tells the same: with olga's token, the entity is not there.
+    let olga = olga_token.as_str();
+    let (status, body) = api(
         &calls,
-        "POST",
-        "/users/olga/tokens",
+        "GET",
+        &format!("/alarms/{south_alarm}"),
+        Some(olga),
         None,
-        Some(json!({"label": "e2e"})),
     );
-    assert_eq!(status, 201, "{token}");
-    let olga = token["token"].as_str().unwrap();
+    assert_eq!(status, 404, "another partition's alarm: {body}");
+    let (status, body) = api(
+        &calls,
+        "GET",
+        &format!("/alarms/{north_alarm}"),
+        Some(olga),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, page) = api(&calls, "GET", "/alarms", Some(olga), None);
+    let ids: Vec<i64> = page["alarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [north_alarm]);
     let (status, _) = api(
         &calls,
         "GET",
@@ -396,5 +464,212 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
     );
     assert_eq!(status, 200, "{found}");
     drop(browser);
+    accounts_through_the_cli(&system.role_dir(), &calls);
     crate::support::terminate(&mut system.role);
+}
+
+/// `sipass-bridge ARGS --json --data ROLE_DIR`: its JSON, or its standard error.
+fn cli(role_dir: &Path, args: &[&str]) -> Result<Value, String> {
+    let mut all = args.to_vec();
+    all.extend(["--json", "--data", crate::support::s(role_dir)]);
+    let (ok, out, err) = crate::support::run(&all, &[]);
+    if !ok {
+        return Err(err);
+    }
+    Ok(serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?} printed {out}: {e}")))
+}
+
+/// Users, groups, partitions and tokens made, listed, used, revoked and removed with the
+/// CLI, through the role's REST API.
+fn accounts_through_the_cli(role_dir: &Path, calls: &RoleCalls) {
+    let ok = |args: &[&str]| cli(role_dir, args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    let names = |list: Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    ok(&["partitions", "add", "West"]);
+    assert!(names(ok(&["partitions", "list"])).contains(&"West".to_owned()));
+    let created = ok(&["users", "add", "oleg", "--partitions", "West"]);
+    assert!(created["one_time_password"].as_str().unwrap().len() >= 20);
+    ok(&[
+        "groups",
+        "add",
+        "night",
+        "--members",
+        "oleg",
+        "--partitions",
+        "North",
+    ]);
+    let groups = ok(&["groups", "list"]);
+    assert!(groups.to_string().contains("night"), "{groups}");
+    let users = ok(&["users", "list"]);
+    let oleg = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "oleg")
+        .unwrap_or_else(|| panic!("{users}"));
+    assert_eq!(
+        (&oleg["role"], &oleg["groups"], &oleg["partitions"]),
+        (&json!("operator"), &json!(["night"]), &json!(["West"]))
+    );
+
+    let token = ok(&["users", "tokens", "create", "oleg", "--label", "cli"]);
+    let (id, secret) = (
+        token["id"].as_str().unwrap(),
+        token["token"].as_str().unwrap(),
+    );
+    let (status, session) = api(calls, "GET", "/session", Some(secret), None);
+    assert_eq!((status, &session["user"]), (200, &json!("oleg")));
+    let listed = ok(&["users", "tokens", "list", "--user", "oleg"]);
+    assert_eq!(listed, json!([{"id": id, "user": "oleg", "label": "cli"}]));
+    ok(&["users", "tokens", "revoke", id]);
+    let (status, _) = api(calls, "GET", "/session", Some(secret), None);
+    assert_eq!(status, 401, "a revoked token");
+    let again = cli(role_dir, &["users", "tokens", "revoke", id]).unwrap_err();
+    assert!(again.contains("no API token with id"), "{again}");
+
+    ok(&["groups", "remove", "night"]);
+    ok(&["users", "remove", "oleg"]);
+    ok(&["partitions", "remove", "West"]);
+    assert!(!names(ok(&["users", "list"])).contains(&"oleg".to_owned()));
+    assert!(!names(ok(&["partitions", "list"])).contains(&"West".to_owned()));
+    let missing = cli(role_dir, &["users", "remove", "nobody"]).unwrap_err();
+    assert!(
+        missing.contains("there is no user named 'nobody'"),
+        "{missing}"
+    );
+}
+
+/// The acknowledged alarm's history, opened from its row: triggered, then acknowledged by
+/// admin with the comment.
+fn alarm_history_on_the_page(browser: &Browser) {
+    browser
+        .click(
+            &browser
+                .find("#alarms tr[data-alarm] button.history")
+                .unwrap(),
+        )
+        .unwrap();
+    browser
+        .wait_for("#alarm-history-section:not([hidden])", WAIT)
+        .unwrap();
+    let acknowledged = eventually(WAIT, "the acknowledgement in the history", || {
+        let rows = browser.find_all("#alarm-history tr[data-history]").ok()?;
+        let texts: Vec<String> = rows.iter().filter_map(|r| browser.text(r).ok()).collect();
+        texts.first()?.contains("triggered").then_some(())?;
+        texts.into_iter().find(|t| t.contains("acknowledged"))
+    });
+    assert!(
+        acknowledged.contains("admin") && acknowledged.contains("checked by the guard"),
+        "{acknowledged}"
+    );
+    shoot(browser, "monitoring-alarm-history");
+}
+
+/// Unlocks the first door from the Monitoring page: SiPass answers, the activity trail
+/// shows the command with every field, and the simulator's door is unlocked.
+fn unlock_a_door_from_the_page(browser: &Browser, url: &str, sipass: &SipassApi) {
+    browser.goto(&format!("{url}monitoring")).unwrap();
+    let row = browser.wait_for("#doors tr[data-device]", WAIT).unwrap();
+    let door = browser
+        .attribute(&row, "data-device")
+        .unwrap()
+        .expect("the door's id");
+    let name = browser
+        .text(&browser.find("#doors tr[data-device] td.name").unwrap())
+        .unwrap();
+    let name = name.lines().next().unwrap_or_default().to_owned();
+    browser
+        .click(
+            &browser
+                .find(&format!(
+                    "#doors tr[data-device='{door}'] button[data-command='unlock']"
+                ))
+                .unwrap(),
+        )
+        .unwrap();
+    let result = text_until(browser, "#command-result", "SiPass's answer", |t| {
+        !t.is_empty()
+    });
+    assert!(result.contains("Succeeded"), "{result}");
+    let field = |name: &str| {
+        text_until(
+            browser,
+            &format!("#activity tr[data-activity] td[data-field='{name}']"),
+            name,
+            |t| !t.is_empty(),
+        )
+    };
+    assert!(field("entity").contains(&name), "the door's name");
+    assert!(field("entity").contains(&door), "the door's id");
+    assert_eq!(field("activity"), "Unlock door");
+    assert_eq!(field("application"), "Config Tool");
+    assert_eq!(field("version"), model::version::PRODUCT_VERSION);
+    assert_eq!(field("user"), "admin");
+    assert!(!field("machine").is_empty());
+    assert!(field("outcome").starts_with("succeeded"));
+    let at = field("at");
+    assert!(
+        at.starts_with("20") && at.contains('T'),
+        "a timestamp: {at}"
+    );
+    let now = sipass.ok("GET", &format!("/api/management/V1/Doorsets/{door}"), None);
+    assert_eq!(now["State"]["Lock"], "Unlocked", "{now}");
+    let last = match &now["State"]["LastOverride"] {
+        Value::Null => &now["LastOverride"],
+        last => last,
+    };
+    assert_eq!(last, "Unlock", "{now}");
+    // A click scrolls the trail into view for the screenshot.
+    browser
+        .click(
+            &browser
+                .find("#activity tr[data-activity] td[data-field='user']")
+                .unwrap(),
+        )
+        .unwrap();
+    shoot(browser, "monitoring-door-unlocked");
+}
+
+/// Alarms now go to partition South, except alarm class 5 (Tamper), given North by hand;
+/// one alarm of each is raised in SiPass. Our ids: (North's, South's).
+fn alarms_in_two_partitions(calls: &RoleCalls, sipass: &SipassApi) -> (i64, i64) {
+    let (status, body) = api(
+        calls,
+        "PUT",
+        "/config",
+        None,
+        Some(json!({"alarm_partitions": ["South"]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api(
+        calls,
+        "POST",
+        "/alarm-entities/5/partitions",
+        None,
+        Some(json!({"partition": "North"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut ours = Vec::new();
+    for class in ["5", "3"] {
+        let raised = sipass.ok(
+            "POST",
+            "/api/sim/V1/Alarms",
+            Some(json!({ "AlarmClassToken": class, "Message": "partitions" })),
+        );
+        let sipass_id = raised["AlarmId"].as_str().unwrap().to_owned();
+        ours.push(eventually(WAIT, "the alarm in the role", || {
+            let (_, page) = api(calls, "GET", "/alarms", None, None);
+            page["alarms"]
+                .as_array()?
+                .iter()
+                .find(|a| a["sipass_id"] == sipass_id.as_str())?["id"]
+                .as_i64()
+        }));
+    }
+    (ours[0], ours[1])
 }

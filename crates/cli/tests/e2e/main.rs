@@ -14,6 +14,7 @@ mod hardening;
 mod hr_only;
 mod postgres;
 mod proxy;
+mod seeds;
 mod skeleton;
 mod support;
 mod sync;

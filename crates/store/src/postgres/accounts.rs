@@ -4,7 +4,7 @@ use postgres::GenericClient;
 
 use super::{DIRECTORY, Pg, migrate};
 use crate::StoreError;
-use crate::accounts::{Accounts, GroupRow, Membership, UserRow};
+use crate::accounts::{Accounts, GroupRow, Membership, TokenRow, UserRow};
 
 /// The accounts tables of a Directory the role has opened (and so migrated).
 pub struct PgAccounts {
@@ -259,5 +259,28 @@ impl Accounts for PgAccounts {
             )?
             .map(|r| r.get(0)))
         })
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
+        self.conn.run(|c| {
+            let rows = c.query(
+                "SELECT digest, user_name, label FROM api_tokens
+                 ORDER BY user_name, label, digest",
+                &[],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| TokenRow {
+                    digest: r.get(0),
+                    user: r.get(1),
+                    label: r.get(2),
+                })
+                .collect())
+        })
+    }
+
+    fn delete_token(&self, digest: &str) -> Result<bool, StoreError> {
+        self.conn
+            .run(|c| Ok(c.execute("DELETE FROM api_tokens WHERE digest = $1", &[&digest])? > 0))
     }
 }

@@ -277,6 +277,16 @@ macro_rules! directory_read {
             ) -> Result<Vec<EntityRow>, StoreError> {
                 self.$conn.run(|c| read::entities(c, kind, after, limit))
             }
+            fn search(
+                &self,
+                kind: &str,
+                text: &str,
+                after: &str,
+                limit: u32,
+            ) -> Result<Vec<EntityRow>, StoreError> {
+                self.$conn
+                    .run(|c| read::search(c, kind, text, after, limit))
+            }
             fn all_entities(&self, kind: &str) -> Result<Vec<EntityRow>, StoreError> {
                 self.$conn.run(|c| read::all_entities(c, kind))
             }

@@ -80,6 +80,30 @@ pub fn entities(
     Ok(rows.iter().map(entity_row).collect())
 }
 
+/// Entities of a kind whose name or id holds `text`, ASCII letters in any case (as the
+/// SQLite engine: only ASCII is folded, whatever the server's locale); `%` and `_` are
+/// plain characters here.
+pub fn search(
+    c: &mut impl GenericClient,
+    kind: &str,
+    text: &str,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<EntityRow>, StoreError> {
+    const FOLD: &str = "'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'";
+    let rows = c.query(
+        &format!(
+            "SELECT {ENTITY_COLUMNS} FROM entities
+             WHERE kind = $1 AND id > $2
+               AND (strpos(translate(name, {FOLD}), $3) > 0
+                    OR strpos(translate(id, {FOLD}), $3) > 0)
+             ORDER BY id, source_kind LIMIT $4"
+        ),
+        &[&kind, &after, &text.to_ascii_lowercase(), &i64::from(limit)],
+    )?;
+    Ok(rows.iter().map(entity_row).collect())
+}
+
 pub fn all_entities(c: &mut impl GenericClient, kind: &str) -> Result<Vec<EntityRow>, StoreError> {
     let rows = c.query(
         &format!("SELECT {ENTITY_COLUMNS} FROM entities WHERE kind = $1 ORDER BY id, source_kind"),

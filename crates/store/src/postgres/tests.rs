@@ -131,7 +131,17 @@ fn accounts_work(accounts: &dyn Accounts) {
         ["North"]
     );
     accounts.add_token("d1", "olga", "script").unwrap();
+    accounts.add_token("d2", "olga", "backup").unwrap();
     assert_eq!(accounts.token_user("d1").unwrap().as_deref(), Some("olga"));
+    let labels: Vec<String> = accounts
+        .tokens()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.label)
+        .collect();
+    assert_eq!(labels, ["backup", "script"]);
+    assert!(accounts.delete_token("d2").unwrap());
+    assert!(!accounts.delete_token("d2").unwrap());
     assert!(accounts.delete_user("olga").unwrap());
     assert_eq!(accounts.token_user("d1").unwrap(), None);
     assert!(accounts.groups().unwrap()[0].members.is_empty());

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{DIRECTORY, connect, lock, migrate};
 use crate::StoreError;
-use crate::accounts::{Accounts, GroupRow, Membership, UserRow};
+use crate::accounts::{Accounts, GroupRow, Membership, TokenRow, UserRow};
 
 /// The accounts tables of a Directory the role has opened (and so migrated).
 pub struct SqliteAccounts {
@@ -273,6 +273,27 @@ impl Accounts for SqliteAccounts {
             )
             .optional()?)
     }
+
+    fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
+        let conn = lock(&self.conn);
+        let mut stmt = conn.prepare_cached(
+            "SELECT digest, user_name, label FROM api_tokens ORDER BY user_name, label, digest",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(TokenRow {
+                    digest: r.get(0)?,
+                    user: r.get(1)?,
+                    label: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn delete_token(&self, digest: &str) -> Result<bool, StoreError> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM api_tokens WHERE digest = ?1", [digest])? > 0))
+    }
 }
 
 #[cfg(test)]
@@ -312,7 +333,18 @@ mod tests {
             ["North"]
         );
         accounts.add_token("d1", "olga", "script").unwrap();
+        accounts.add_token("d2", "olga", "another").unwrap();
         assert_eq!(accounts.token_user("d1").unwrap().as_deref(), Some("olga"));
+        let labels: Vec<String> = accounts
+            .tokens()
+            .unwrap()
+            .into_iter()
+            .map(|t| t.label)
+            .collect();
+        assert_eq!(labels, ["another", "script"]);
+        assert!(accounts.delete_token("d2").unwrap());
+        assert!(!accounts.delete_token("d2").unwrap(), "revoked already");
+        assert_eq!(accounts.token_user("d2").unwrap(), None);
         assert!(accounts.delete_user("olga").unwrap());
         assert_eq!(accounts.token_user("d1").unwrap(), None);
         assert!(accounts.groups().unwrap()[0].members.is_empty());

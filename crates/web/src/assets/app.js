@@ -57,10 +57,13 @@ async function showHealth() {
   try {
     const res = await fetch("/health", { headers: { Accept: "application/json" } });
     const h = await res.json();
-    $("health").textContent = h.state;
+    $("health").textContent = String(h.state).replace("_", " ");
     $("health").className = "health " + h.state;
     const retry = h.retry_in_ms == null ? "" : "; retrying in " + Math.ceil(h.retry_in_ms / 1000) + " s";
-    $("health-reason").textContent = (h.reason || "") + retry;
+    // Every state comes with its reason; one missing is said rather than left blank.
+    const reason = (h.reason || "the role gave no reason") + retry;
+    $("health-reason").textContent = reason;
+    $("health").title = reason;
   } catch (e) {
     $("health").textContent = "unreachable"; $("health").className = "health error";
     $("health-reason").textContent = "The Config Tool cannot be reached: " + e.message;

@@ -16,7 +16,12 @@ function button(label, onclick, cls = "secondary") {
   return b;
 }
 async function load() {
-  const [users, groups, partitions] = await Promise.all([api("/users"), api("/groups"), api("/partitions")]);
+  const [users, groups, partitions, tokens] = await Promise.all([api("/users"), api("/groups"), api("/partitions"), api("/tokens")]);
+  $("tokens").replaceChildren(...tokens.map((t) => el("tr", { "data-token": t.id },
+    el("td", {}, t.id), el("td", {}, t.user), el("td", {}, t.label),
+    el("td", {}, button("Revoke", async () => {
+      if (confirm(`Revoke the token '${t.label}' of ${t.user}? Scripts using it are refused from now on.`)) { await api("/tokens/" + encodeURIComponent(t.id), { method: "DELETE" }); await load(); }
+    }, "danger")))));
   $("users").replaceChildren(...users.map((u) => el("tr", { "data-user": u.name },
     el("td", {}, u.name, u.must_change_password ? el("span", { class: "muted" }, " (one-time password)") : ""),
     el("td", {}, u.role), el("td", {}, u.groups.join(", ")), el("td", {}, u.partitions.join(", ")),
@@ -85,6 +90,11 @@ App.page = async () => {
   submit($("partition-form"), async () => {
     await api("/partitions", { method: "POST", body: { name: $("partition-name").value } });
     $("partition-form").reset();
+  });
+  submit($("token-form"), async () => {
+    const made = await api(path("users", $("token-for").value.trim()) + "/tokens", { method: "POST", body: { label: $("token-label").value } });
+    $("token-user").textContent = made.user; $("token-secret").textContent = made.token; $("token-notice").hidden = false;
+    $("token-form").reset();
   });
   $("user-cancel").onclick = resetUserForm;
   $("group-cancel").onclick = resetGroupForm;

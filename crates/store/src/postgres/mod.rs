@@ -127,10 +127,15 @@ pub(crate) fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     })
 }
 
-/// One connection to one schema of the database, used by one caller at a time.
+/// One connection to one schema of the database, used by one caller at a time, made again
+/// when the server closed it (restarted, or the network failed): the call that found it
+/// closed failed as transient, the next one reconnects.
 pub(crate) struct Pg {
-    /// Always `Some` until dropped (see `Drop`).
+    /// `None` only once dropped (see `Drop`).
     client: Mutex<Option<Client>>,
+    url: String,
+    database: &'static str,
+    search_path: &'static str,
     location: PathBuf,
 }
 
@@ -138,25 +143,13 @@ impl Pg {
     /// Connects to `url` with `search_path` set to `schema.file`; the schema itself is made
     /// by the migration runner.
     pub(crate) fn connect(url: &str, schema: &Schema) -> Result<Self, StoreError> {
-        let location = location(url);
-        let open_error = |reason: String| StoreError::Open {
-            database: schema.database,
-            path: location.clone(),
-            reason,
-        };
-        let config = postgres::Config::from_str(url).map_err(|e| open_error(e.to_string()))?;
-        let client = off_runtime(|| -> Result<Client, postgres::Error> {
-            let mut client = config.connect(NoTls)?;
-            client.batch_execute(&format!(
-                "SET search_path TO {}; SET application_name TO 'sipass-bridge'",
-                schema.file
-            ))?;
-            Ok(client)
-        })
-        .map_err(|e| open_error(e.to_string()))?;
+        let client = open_client(url, schema.database, schema.file)?;
         Ok(Pg {
             client: Mutex::new(Some(client)),
-            location,
+            url: url.to_owned(),
+            database: schema.database,
+            search_path: schema.file,
+            location: location(url),
         })
     }
 
@@ -166,14 +159,27 @@ impl Pg {
         f: impl FnOnce(&mut Client) -> Result<R, StoreError> + Send,
     ) -> Result<R, StoreError> {
         let mut guard = self.lock();
+        if guard.as_ref().is_none_or(Client::is_closed) {
+            let fresh = open_client(&self.url, self.database, self.search_path)?;
+            tracing::info!(database = self.database, "connected to PostgreSQL again");
+            let closed = guard.replace(fresh);
+            off_runtime(move || drop(closed));
+        }
         let Some(client) = guard.as_mut() else {
             return Err(StoreError::Open {
-                database: "database",
+                database: self.database,
                 path: self.location.clone(),
                 reason: "the connection is closed".into(),
             });
         };
-        off_runtime(move || f(client))
+        let result = off_runtime(move || f(client));
+        if let Err(StoreError::Postgres(e)) = &result
+            && connection_lost(e)
+        {
+            let lost = guard.take();
+            off_runtime(move || drop(lost));
+        }
+        result
     }
 
     /// Runs `f` in one transaction, committed when it returns `Ok`.
@@ -197,6 +203,35 @@ impl Pg {
     pub(crate) fn location(&self) -> &Path {
         &self.location
     }
+}
+
+/// Whether the connection is gone after `e` (the server closed or ended the session, the
+/// network failed), rather than one statement having failed on a sound connection.
+fn connection_lost(e: &postgres::Error) -> bool {
+    match e.code() {
+        Some(state) => ["08", "57P"]
+            .iter()
+            .any(|class| state.code().starts_with(class)),
+        None => e.as_db_error().is_none(),
+    }
+}
+
+/// A connection to `url` for `database`, its `search_path` set to its schema.
+fn open_client(url: &str, database: &'static str, search_path: &str) -> Result<Client, StoreError> {
+    let open_error = |reason: String| StoreError::Open {
+        database,
+        path: location(url),
+        reason,
+    };
+    let config = postgres::Config::from_str(url).map_err(|e| open_error(e.to_string()))?;
+    off_runtime(|| -> Result<Client, postgres::Error> {
+        let mut client = config.connect(NoTls)?;
+        client.batch_execute(&format!(
+            "SET search_path TO {search_path}; SET application_name TO 'sipass-bridge'"
+        ))?;
+        Ok(client)
+    })
+    .map_err(|e| open_error(e.to_string()))
 }
 
 /// The client owns a runtime, which may not be dropped on a thread driving another one

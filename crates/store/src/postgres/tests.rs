@@ -180,3 +180,36 @@ fn one_role_holds_the_lease_and_another_takes_it_once_it_is_gone() {
     drop(cluster);
     assert!(second.hold().is_err());
 }
+
+#[test]
+fn a_connection_the_server_closed_is_made_again_at_the_next_call() {
+    let cluster = Cluster::start().unwrap();
+    let url = database(&cluster);
+    let directory = PgDirectory::open(&url).unwrap();
+    directory.set_config(&[("k", "v".into())]).unwrap();
+    // Every session of the database ended by the server, as a restart does.
+    let admin = Pg::connect(&url, &DIRECTORY).unwrap();
+    admin
+        .run(|c| {
+            c.batch_execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    // Each connection (the reader, the writer) fails once, as transient, then works.
+    let failed = directory
+        .config("k")
+        .err()
+        .expect("the closed reader fails once");
+    assert!(failed.is_transient(), "{failed:?}");
+    assert_eq!(directory.config("k").unwrap().as_deref(), Some("v"));
+    let failed = directory
+        .set_config(&[("k", "w".into())])
+        .err()
+        .expect("the closed writer fails once");
+    assert!(failed.is_transient(), "{failed:?}");
+    directory.set_config(&[("k", "w".into())]).unwrap();
+    assert_eq!(directory.config("k").unwrap().as_deref(), Some("w"));
+}

@@ -201,14 +201,12 @@ fn a_connection_the_server_closed_is_made_again_at_the_next_call() {
     // Each connection (the reader, the writer) fails once, as transient, then works.
     let failed = directory
         .config("k")
-        .err()
-        .expect("the closed reader fails once");
+        .expect_err("the closed reader fails once");
     assert!(failed.is_transient(), "{failed:?}");
     assert_eq!(directory.config("k").unwrap().as_deref(), Some("v"));
     let failed = directory
         .set_config(&[("k", "w".into())])
-        .err()
-        .expect("the closed writer fails once");
+        .expect_err("the closed writer fails once");
     assert!(failed.is_transient(), "{failed:?}");
     directory.set_config(&[("k", "w".into())]).unwrap();
     assert_eq!(directory.config("k").unwrap().as_deref(), Some("w"));

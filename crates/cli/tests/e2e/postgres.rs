@@ -115,6 +115,15 @@ fn a_role_on_postgresql_synchronizes_a_hundred_thousand_cardholders_and_stores_e
     assert!(!ok, "a backup of a role on PostgreSQL is refused");
     assert!(err.contains("pg_dump"), "{err}");
     assert!(!backup.exists(), "nothing is written");
+    // And without the role, on the database directly, both ways.
+    for command in ["backup", "restore"] {
+        let (ok, _, err) = run(&["db", command, s(&backup), "--database-url", &url], &[]);
+        assert!(
+            !ok && err.contains("pg_dump") && err.contains("pg_restore"),
+            "{err}"
+        );
+    }
+    assert!(!backup.exists(), "nothing is written");
 }
 
 /// The role's health as `/health` gives it (state, reason, lease).
@@ -257,4 +266,39 @@ fn two_roles_share_one_postgresql_and_the_standby_takes_over_within_ten_seconds_
     eventually(Duration::from_secs(60), "B verified", || {
         role_status(&b_url, &b_dir).filter(verified)
     });
+
+    // The stream exported through B and imported into the shared database adds nothing.
+    let csv = dir.0.join("events.csv");
+    let export = [
+        "events",
+        "export",
+        "--since",
+        "0",
+        "--until",
+        "99999999999999",
+        "--out",
+        s(&csv),
+        "--data",
+        s(&b_dir),
+        "--role",
+        &b_url,
+    ];
+    let (ok, _, err) = run(&export, &[]);
+    assert!(ok, "events export failed: {err}");
+    let (ok, out, err) = run(
+        &[
+            "events",
+            "import",
+            s(&csv),
+            "--database-url",
+            &url,
+            "--json",
+        ],
+        &[],
+    );
+    assert!(ok, "events import failed: {err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["imported"], 0, "{report}");
+    assert_eq!(report["skipped"], FAILOVER_EVENTS, "{report}");
+    assert_eq!(plugin.event_count().unwrap(), FAILOVER_EVENTS as u64);
 }

@@ -24,7 +24,7 @@ use model::{Digest, RunOutcome};
 use postgres::{Client, NoTls};
 
 pub use accounts::PgAccounts;
-pub use plugin::{PgPlugin, PgPluginReader};
+pub use plugin::{PgImport, PgPlugin, PgPluginReader};
 
 use crate::migrate::{Migration, Schema, no_legacy};
 use crate::{

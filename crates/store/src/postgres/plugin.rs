@@ -9,6 +9,7 @@ use postgres::{GenericClient, Row, Transaction};
 use super::{PLUGIN, Pg, migrate};
 use crate::StoreError;
 use crate::activity::{Activity, ActivityFilter, ActivityTrail, MAX_ACTIVITY_PAGE};
+use crate::import::{EventImport, IMPORT_JOURNAL};
 use crate::plugin::{
     EventEntity, EventFilter, EventPosition, NewEvent, PluginDatabase, PluginRead, StoredEvent,
     Tally,
@@ -405,4 +406,41 @@ fn list_activities(
             message: r.get(13),
         })
         .collect())
+}
+
+/// The plugin database opened for importing events (`events import`), beside a role that
+/// may be writing it: each batch is one transaction under the writers' lock.
+pub struct PgImport {
+    conn: Pg,
+}
+
+impl PgImport {
+    /// Opens the plugin database at `url`, which must be on this release's schema.
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let conn = Pg::connect(url, &PLUGIN)?;
+        let status = migrate::inspect(&conn, &PLUGIN)?;
+        migrate::require_current(&PLUGIN, conn.location(), status)?;
+        Ok(PgImport { conn })
+    }
+}
+
+impl EventImport for PgImport {
+    fn stored_sipass_ids(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        self.conn.run(|c| {
+            Ok(c.query("SELECT sipass_id FROM events", &[])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+        })
+    }
+
+    fn import_events(&self, events: &[NewEvent]) -> Result<Vec<bool>, StoreError> {
+        self.conn.transaction(|tx| {
+            serialise(tx)?;
+            events
+                .iter()
+                .map(|e| Ok(insert_event(tx, IMPORT_JOURNAL, e)?.is_some()))
+                .collect()
+        })
+    }
 }

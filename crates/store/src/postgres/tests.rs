@@ -63,6 +63,7 @@ fn postgres_keeps_schemas_versions_accounts_and_works_under_a_runtime() {
     assert_eq!(directory.config("k").unwrap().as_deref(), Some("v"));
 
     accounts_work(&PgAccounts::open(&url).unwrap());
+    imports_skip_what_is_stored(&url);
 
     // A newer schema (a later release's step recorded) is refused naming the URL option.
     let pg = Pg::connect(&url, &DIRECTORY).unwrap();
@@ -210,4 +211,48 @@ fn a_connection_the_server_closed_is_made_again_at_the_next_call() {
     assert!(failed.is_transient(), "{failed:?}");
     directory.set_config(&[("k", "w".into())]).unwrap();
     assert_eq!(directory.config("k").unwrap().as_deref(), Some("w"));
+}
+
+fn imports_skip_what_is_stored(url: &str) {
+    use crate::PluginDatabase;
+    use crate::import::EventImport;
+    let plugin = PgPlugin::open(url).unwrap();
+    let event = |seq: u64| crate::NewEvent {
+        journal_seq: seq,
+        sipass_id: format!("ev-{seq}"),
+        occurred_at: "2026-01-01T00:00:00+00:00".into(),
+        occurred_ms: 1_000,
+        journaled_ms: 1_000,
+        sipass_type: "Access Granted".into(),
+        native_events: vec![],
+        category: "Access".into(),
+        known_type: true,
+        message: String::new(),
+        entities: vec![],
+        payload: "{}".into(),
+    };
+    let position = crate::EventPosition {
+        journal_id: "j".into(),
+        sequence: 1,
+    };
+    plugin
+        .store_events(&[event(1)], &vec![], &position)
+        .unwrap();
+    let import = PgImport::open(url).unwrap();
+    assert!(import.stored_sipass_ids().unwrap().contains("ev-1"));
+    assert_eq!(
+        import.import_events(&[event(1), event(2)]).unwrap(),
+        [true, true]
+    );
+    assert_eq!(
+        import.import_events(&[event(2)]).unwrap(),
+        [false],
+        "an imported sequence is stored once"
+    );
+    assert_eq!(plugin.event_count().unwrap(), 3);
+    assert_eq!(
+        plugin.event_position().unwrap(),
+        position,
+        "the journal position stays"
+    );
 }

@@ -107,20 +107,24 @@ fn upsert_rows(
     Ok(())
 }
 
-/// The revisions held of a page's objects, in one query.
+/// The revisions held of a page's objects, read with one range scan of the page's ids (a
+/// listing comes in id order, so the range holds little else; on a first synchronization it
+/// holds nothing, which the index says at once) rather than a lookup per id.
 fn held_revisions(
     tx: &mut Transaction<'_>,
     source_kind: &str,
     page: &[&SourceEntity],
 ) -> Result<HashMap<String, u64>, StoreError> {
-    if page.is_empty() {
+    let (Some(first), Some(last)) = (
+        page.iter().map(|e| e.id.as_str()).min(),
+        page.iter().map(|e| e.id.as_str()).max(),
+    ) else {
         return Ok(HashMap::new());
-    }
-    let ids: Vec<&str> = page.iter().map(|e| e.id.as_str()).collect();
+    };
     let rows = tx.query(
         "SELECT id, revision FROM entities
-         WHERE source_kind = $1 AND id = ANY($2) AND primary_row",
-        &[&source_kind, &ids],
+         WHERE source_kind = $1 AND id BETWEEN $2 AND $3 AND primary_row",
+        &[&source_kind, &first, &last],
     )?;
     Ok(rows
         .iter()

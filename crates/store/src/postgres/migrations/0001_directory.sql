@@ -7,11 +7,13 @@ CREATE TABLE config (
 );
 
 -- One row per Directory entity; `primary_row` marks the row that stands for its SiPass object
--- in counts and digests; `generation` is the full synchronization that last wrote it.
+-- in counts and digests; `generation` is the full synchronization that last wrote it. The
+-- keys sort by their bytes ("C"), as in SQLite and in the role, whatever the server's locale:
+-- pages by id and the range of a listing page's ids mean the same on every engine.
 CREATE TABLE entities (
-    source_kind TEXT    NOT NULL,
-    id          TEXT    NOT NULL,
-    kind        TEXT    NOT NULL,
+    source_kind TEXT COLLATE "C" NOT NULL,
+    id          TEXT COLLATE "C" NOT NULL,
+    kind        TEXT COLLATE "C" NOT NULL,
     primary_row BOOLEAN NOT NULL,
     revision    BIGINT  NOT NULL,
     name        TEXT    NOT NULL,

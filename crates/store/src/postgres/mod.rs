@@ -100,17 +100,32 @@ pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-/// How messages name a database: its URL without the password.
+/// How messages name a database: its URL without the password (in the user part or a
+/// `password=` parameter).
 pub fn location(url: &str) -> PathBuf {
     let Some((scheme, rest)) = url.split_once("://") else {
         return PathBuf::from(url);
     };
-    let shown = match rest.split_once('@') {
+    let (address, query) = match rest.split_once('?') {
+        Some((address, query)) => (address, Some(query)),
+        None => (rest, None),
+    };
+    let address = match address.rsplit_once('@') {
         Some((user, host)) => {
             let user = user.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}@{host}")
+            format!("{user}@{host}")
         }
-        None => url.to_owned(),
+        None => address.to_owned(),
+    };
+    let query: Vec<&str> = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|p| !p.to_ascii_lowercase().starts_with("password="))
+        .collect();
+    let shown = if query.is_empty() {
+        format!("{scheme}://{address}")
+    } else {
+        format!("{scheme}://{address}?{}", query.join("&"))
     };
     PathBuf::from(shown)
 }

@@ -33,6 +33,20 @@ fn the_migrations_have_sqlites_versions_and_names() {
 }
 
 #[test]
+fn messages_name_a_database_without_its_password() {
+    let shown = |url: &str| location(url).display().to_string();
+    assert_eq!(
+        shown("postgres://bridge:s3cret@db:5432/sipass"),
+        "postgres://bridge@db:5432/sipass"
+    );
+    assert_eq!(
+        shown("postgresql://bridge@localhost/sipass?password=s3cret&host=/run/postgresql"),
+        "postgresql://bridge@localhost/sipass?host=/run/postgresql"
+    );
+    assert_eq!(shown("postgres://db/sipass"), "postgres://db/sipass");
+}
+
+#[test]
 fn postgres_passes_the_conformance_suites() {
     let cluster = Cluster::start().unwrap();
     crate::conformance::test_suite(&|| Arc::new(PgDirectory::open(&database(&cluster)).unwrap()));

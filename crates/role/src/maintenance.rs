@@ -49,7 +49,7 @@ pub enum MaintenanceError {
     #[error(transparent)]
     Internal(#[from] runtime::Panicked),
     #[error(
-        "this role is a standby: {} holds the lease of the database they share, and only one role may be active; stop that role to have this one take over",
+        "this role is a standby: {} holds the lease of the database they share, and only one role may be active; this one activates by itself once that role stops",
         if .0.is_empty() { "another role" } else { .0.as_str() }
     )]
     Standby(String),
@@ -247,8 +247,15 @@ impl Role {
     /// administrator's back.
     pub async fn deactivate_when_idle(&self, reason: &str) -> Result<Change, MaintenanceError> {
         let _running = self.maintenance.begin("deactivation")?;
-        if self.activation.deactivated().await.is_none() {
-            self.keep_deactivation(Some(reason))?;
+        match self.activation.deactivated().await {
+            None => self.keep_deactivation(Some(reason))?,
+            // A standby deactivated on request stays deactivated when the lease frees up.
+            Some(standby) if standby.starts_with(crate::lease::STANDBY) => {
+                self.keep_deactivation(Some(reason))?;
+                self.activation.set_reason(&self.status, reason).await;
+                return Ok(Change::Done);
+            }
+            Some(_) => {}
         }
         Ok(self.activation.deactivate(&self.status, reason).await)
     }
@@ -260,6 +267,12 @@ impl Role {
     pub async fn activate_when_idle(&self) -> Result<Change, MaintenanceError> {
         let _running = self.maintenance.begin("activation")?;
         if let Some(holder) = self.lease_elsewhere()? {
+            // Not active while another holds the lease, but no longer kept deactivated
+            // either: a standby again, which activates once the lease is free.
+            self.keep_deactivation(None)?;
+            self.activation
+                .set_reason(&self.status, &crate::lease::waiting())
+                .await;
             return Err(MaintenanceError::Standby(holder));
         }
         self.keep_deactivation(None)?;

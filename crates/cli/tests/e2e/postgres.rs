@@ -202,6 +202,13 @@ fn two_roles_share_one_postgresql_and_the_standby_takes_over_within_ten_seconds_
         active["lease"].as_str().unwrap().starts_with("active"),
         "{active}"
     );
+    // The standby cannot be activated by hand beside the active one.
+    let (ok, _, err) = run(&["role-state", "activate", "--data", s(&b_dir)], &[]);
+    assert!(
+        !ok && err.contains("standby") && err.contains("holds the lease"),
+        "{err}"
+    );
+    assert_eq!(health(&b_url).unwrap()["state"], "deactivated");
 
     // Events flow; role A is killed mid-stream.
     let injected = Arc::new(AtomicUsize::new(0));

@@ -61,9 +61,20 @@ impl Cluster {
         };
         cluster.prepare_folder()?;
         cluster.initdb()?;
-        cluster.port = free_port()?;
-        cluster.pg_ctl_start()?;
-        Ok(cluster)
+        // The port was free when the OS gave it; another test may take it before the server
+        // binds it, so a failed start tries another one.
+        let mut attempts = 3;
+        loop {
+            cluster.port = free_port()?;
+            match cluster.pg_ctl_start() {
+                Ok(()) => return Ok(cluster),
+                Err(_) if attempts > 1 => attempts -= 1,
+                Err(e) => {
+                    cluster.port = 0;
+                    return Err(e);
+                }
+            }
+        }
     }
 
     /// The loopback TCP port it listens on (also the number in its socket's name).

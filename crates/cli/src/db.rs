@@ -78,7 +78,7 @@ fn databases(data: &Path) -> Result<Vec<(&'static Schema, PathBuf)>> {
         .collect();
     if found.is_empty() {
         bail!(
-            "no database in '{}': a role's data folder holds directory.db and plugin.db, a proxy's holds cache.db and journal.db",
+            "no database in '{}': a role's data folder holds directory.db and plugin.db, a proxy's holds cache.db and journal.db; for a role on PostgreSQL pass its --database-url",
             data.display()
         );
     }

@@ -28,8 +28,8 @@ pub struct BackupArgs {
     /// The role's data folder.
     #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
-    /// A role's PostgreSQL database (its --database-url): refused, naming PostgreSQL's own
-    /// tools, which back it up and restore it.
+    /// A role's PostgreSQL database (its --database-url) instead of the data folder's files,
+    /// when no role serves --data (refused while any role has the database open).
     #[arg(long, value_name = "URL", env = "SIPASS_BRIDGE_DATABASE_URL")]
     database_url: Option<String>,
     /// Print JSON instead of text.
@@ -44,8 +44,8 @@ pub struct RestoreArgs {
     /// The role's data folder.
     #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
-    /// A role's PostgreSQL database (its --database-url): refused, naming PostgreSQL's own
-    /// tools, which back it up and restore it.
+    /// A role's PostgreSQL database (its --database-url) instead of the data folder's files,
+    /// when no role serves --data (refused while any role has the database open).
     #[arg(long, value_name = "URL", env = "SIPASS_BRIDGE_DATABASE_URL")]
     database_url: Option<String>,
     /// Restore a backup of another role (moving a role to a new server): this role takes
@@ -145,9 +145,6 @@ pub(crate) async fn follow<T>(
 }
 
 pub async fn backup_command(args: BackupArgs) -> Result<()> {
-    if let Some(url) = crate::services::database_url(args.database_url.clone())? {
-        bail!(store::postgres::maintained::refusal(&url, "a backup"));
-    }
     let file = absolute(&args.file)?;
     let (manifest, through) = match running_role(&args.data, args.json)? {
         Some(api) => {
@@ -159,11 +156,11 @@ pub async fn backup_command(args: BackupArgs) -> Result<()> {
             (written.manifest, "through the running role")
         }
         None => {
-            let data = args.data.clone();
+            let dbs = direct_databases(&args.data, args.database_url.clone())?;
             let target = file.clone();
             let manifest =
-                tokio::task::spawn_blocking(move || backup_direct(&data, &target)).await??;
-            (manifest, "from the data folder")
+                tokio::task::spawn_blocking(move || backup_direct(&dbs, &target)).await??;
+            (manifest, "from the databases")
         }
     };
     if args.json {
@@ -196,34 +193,45 @@ fn print_manifest(m: &Manifest) {
     }
 }
 
-fn the_databases(data: &Path) -> Result<[SqliteFile; 2]> {
+/// The role's databases when no role serves the folder: the data folder's files, or the
+/// role's PostgreSQL database (refused while any role has it open).
+fn direct_databases(data: &Path, database_url: Option<String>) -> Result<Vec<Box<dyn Maintained>>> {
+    if let Some(url) = crate::services::database_url(database_url)? {
+        store::postgres::maintained::require_no_role(&url)?;
+        return Ok(store::postgres::maintained::role_databases(&url)
+            .into_iter()
+            .map(|d| Box::new(d) as Box<dyn Maintained>)
+            .collect());
+    }
     if !data.is_dir() {
         bail!(
             "data folder '{}' does not exist; point --data at the role's data folder",
             data.display()
         );
     }
-    Ok(role_databases(data))
+    Ok(role_databases(data)
+        .into_iter()
+        .map(|d: SqliteFile| Box::new(d) as Box<dyn Maintained>)
+        .collect())
 }
 
-fn refs(dbs: &[SqliteFile]) -> Vec<&dyn Maintained> {
-    dbs.iter().map(|d| d as &dyn Maintained).collect()
+fn refs(dbs: &[Box<dyn Maintained>]) -> Vec<&dyn Maintained> {
+    dbs.iter().map(|d| d.as_ref()).collect()
 }
 
-/// A backup straight from the files (no role serves the folder).
-fn backup_direct(data: &Path, file: &Path) -> Result<Manifest> {
-    let dbs = the_databases(data)?;
+/// A backup straight from the databases (no role serves the folder).
+fn backup_direct(dbs: &[Box<dyn Maintained>], file: &Path) -> Result<Manifest> {
     let origin = dbs[1].origin()?.with_context(|| {
         format!(
-            "no plugin database in '{}': is it a role's data folder?",
-            data.display()
+            "no plugin database at {}: is it a role's?",
+            dbs[1].location().display()
         )
     })?;
     let terminal = std::io::stderr().is_terminal();
     let mut shown: Option<(String, ProgressBar)> = None;
     let manifest = backup::write(
         file,
-        &refs(&dbs),
+        &refs(dbs),
         &origin,
         model::version::PRODUCT_VERSION,
         &mut |db, p| {
@@ -251,9 +259,6 @@ fn backup_direct(data: &Path, file: &Path) -> Result<Manifest> {
 }
 
 pub async fn restore_command(args: RestoreArgs) -> Result<()> {
-    if let Some(url) = crate::services::database_url(args.database_url.clone())? {
-        bail!(store::postgres::maintained::refusal(&url, "a restore"));
-    }
     let file = absolute(&args.file)?;
     let (report, through) = match running_role(&args.data, args.json)? {
         Some(api) => {
@@ -266,13 +271,12 @@ pub async fn restore_command(args: RestoreArgs) -> Result<()> {
             (report, "through the running role, deactivated meanwhile")
         }
         None => {
-            let data = args.data.clone();
-            let source = file.clone();
-            let accept = args.accept_foreign;
+            let dbs = direct_databases(&args.data, args.database_url.clone())?;
+            let (data, source, accept) = (args.data.clone(), file.clone(), args.accept_foreign);
             let report =
-                tokio::task::spawn_blocking(move || restore_direct(&data, &source, accept))
+                tokio::task::spawn_blocking(move || restore_direct(&dbs, &data, &source, accept))
                     .await??;
-            (report, "into the data folder")
+            (report, "into the databases")
         }
     };
     if args.json {
@@ -293,17 +297,33 @@ pub async fn restore_command(args: RestoreArgs) -> Result<()> {
     Ok(())
 }
 
-/// A restore straight into the files: refused while any process has them open.
-fn restore_direct(data: &Path, file: &Path, accept_foreign: bool) -> Result<RestoreReport> {
-    let dbs = the_databases(data)?;
-    for db in &dbs {
+/// A restore straight into the databases: refused while any process has them open.
+fn restore_direct(
+    dbs: &[Box<dyn Maintained>],
+    data: &Path,
+    file: &Path,
+    accept_foreign: bool,
+) -> Result<RestoreReport> {
+    for db in dbs {
         let path = db.location();
-        if path.is_file() {
+        if db.engine() == "sqlite" && path.is_file() {
             drop(store::sqlite::migrate::open_exclusive(&path, db.schema())?);
         }
     }
+    // The copies are extracted beside the databases: the data folder, or for PostgreSQL
+    // the backup's own folder when there is no data folder.
+    let scratch = match data.is_dir() {
+        true => data.to_owned(),
+        false => file.parent().unwrap_or(Path::new(".")).to_owned(),
+    };
     let current = dbs[1].origin()?;
-    let checked = backup::check(file, &refs(&dbs), current.as_deref(), accept_foreign, data)?;
+    let checked = backup::check(
+        file,
+        &refs(dbs),
+        current.as_deref(),
+        accept_foreign,
+        &scratch,
+    )?;
     let older = checked.older();
     if !older.is_empty() {
         eprintln!(
@@ -311,7 +331,7 @@ fn restore_direct(data: &Path, file: &Path, accept_foreign: bool) -> Result<Rest
             older.join(", ")
         );
     }
-    Ok(backup::restore(checked, &refs(&dbs), &mut |db, m| {
+    Ok(backup::restore(checked, &refs(dbs), &mut |db, m| {
         if std::io::stderr().is_terminal() {
             eprintln!("{db}: applying migration {} ({})...", m.version, m.name);
         }

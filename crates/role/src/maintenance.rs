@@ -146,7 +146,6 @@ impl Role {
 
     /// Writes a backup of both databases to `file` while the role keeps working.
     pub async fn backup(self: &Arc<Self>, file: PathBuf) -> Result<Manifest, MaintenanceError> {
-        self.refuse_on_postgres("a backup")?;
         let role = self.clone();
         runtime::try_blocking(move || {
             let _running = role.maintenance.begin("backup")?;
@@ -173,7 +172,6 @@ impl Role {
         file: PathBuf,
         accept_foreign: bool,
     ) -> Result<RestoreReport, MaintenanceError> {
-        self.refuse_on_postgres("a restore")?;
         let _running = self.maintenance.begin("restore")?;
         self.maintenance.report("", 0, 0, "checking the backup");
         let role = self.clone();
@@ -289,17 +287,6 @@ impl Role {
                     .join(crate::activation::DEACTIVATED_FILE),
                 source,
             })
-    }
-}
-
-impl Role {
-    /// Backup and restore on PostgreSQL are PostgreSQL's tools' (the message names them):
-    /// refused before anything is touched.
-    fn refuse_on_postgres(&self, what: &str) -> Result<(), MaintenanceError> {
-        match &self.config.database_url {
-            Some(url) => Err(store::postgres::maintained::refusal(url, what).into()),
-            None => Ok(()),
-        }
     }
 }
 

@@ -69,9 +69,6 @@ pub enum StoreError {
         database: &'static str,
         detail: String,
     },
-    /// An operation this engine leaves to other tools; the message names them.
-    #[error("{0}")]
-    NotSupported(String),
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("PostgreSQL: {0}")]

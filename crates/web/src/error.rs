@@ -210,7 +210,6 @@ impl From<StoreError> for ApiError {
             | StoreError::Sql(_)
             | StoreError::Postgres(_) => Code::Internal,
             StoreError::NeedsUpdate { .. } => Code::DatabaseNeedsUpdate,
-            StoreError::NotSupported(_) => Code::BackupRefused,
             StoreError::NewerSchema { .. } => Code::DatabaseTooNew,
             StoreError::ChecksumMismatch { .. }
             | StoreError::Unrecognised { .. }

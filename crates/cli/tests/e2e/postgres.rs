@@ -109,21 +109,70 @@ fn a_role_on_postgresql_synchronizes_a_hundred_thousand_cardholders_and_stores_e
     }
     assert!(out.contains("\"entities\""), "{out}");
 
-    // A backup through the running role is refused, naming PostgreSQL's own tools.
+    // A backup through the running role: both schemas copied while it works.
     let backup = dir.0.join("role.backup");
-    let (ok, _, err) = run(&["db", "backup", s(&backup), "--data", s(&role_dir)], &[]);
-    assert!(!ok, "a backup of a role on PostgreSQL is refused");
-    assert!(err.contains("pg_dump"), "{err}");
-    assert!(!backup.exists(), "nothing is written");
-    // And without the role, on the database directly, both ways.
-    for command in ["backup", "restore"] {
-        let (ok, _, err) = run(&["db", command, s(&backup), "--database-url", &url], &[]);
-        assert!(
-            !ok && err.contains("pg_dump") && err.contains("pg_restore"),
-            "{err}"
-        );
-    }
-    assert!(!backup.exists(), "nothing is written");
+    let (ok, out, err) = run(
+        &["db", "backup", s(&backup), "--data", s(&role_dir), "--json"],
+        &[],
+    );
+    assert!(ok, "the backup failed: {err}");
+    let written: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(written["manifest"]["engine"], "postgresql", "{written}");
+    assert_eq!(written["manifest"]["parts"].as_array().unwrap().len(), 2);
+    // Straight on the database, beside the running role: refused, naming it.
+    let (ok, _, err) = run(&["db", "backup", s(&backup), "--database-url", &url], &[]);
+    assert!(!ok && err.contains("in use"), "{err}");
+
+    // A change after the backup; the restore (through the role, deactivated meanwhile)
+    // takes the Directory back, and the role catches up with SiPass again from there.
+    let mut c = api.ok("GET", "/api/V1/hr/Cardholders/31", None);
+    c["LastName"] = json!("AfterBackup");
+    api.ok("PUT", "/api/V1/hr/Cardholders/31", Some(c));
+    let expected = cardholders_in_sipass(&api);
+    eventually(Duration::from_secs(120), "the change in PostgreSQL", || {
+        (cardholders_in_postgres(&url) == expected).then_some(())
+    });
+    // A mark written after the backup, straight into the Directory, which the restore
+    // must take away.
+    let port = cluster.port().to_string();
+    let mark = "INSERT INTO directory.config VALUES ('e2e.after-backup', 'here')";
+    let psql = [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-U",
+        "postgres",
+        "-d",
+        "bridge",
+        "-c",
+        mark,
+    ];
+    cluster.run_bin("psql", &psql).unwrap();
+    let directory = harness::directory::open_postgres(&url).unwrap();
+    assert!(directory.config("e2e.after-backup").unwrap().is_some());
+    let (ok, _, err) = run(&["db", "restore", s(&backup), "--data", s(&role_dir)], &[]);
+    assert!(ok, "the restore failed: {err}");
+    assert_eq!(
+        directory.config("e2e.after-backup").unwrap(),
+        None,
+        "the Directory is the backup's"
+    );
+    eventually(
+        Duration::from_secs(300),
+        "equal to SiPass after the restore",
+        || (cardholders_in_postgres(&url) == expected).then_some(()),
+    );
+    eventually(
+        Duration::from_secs(120),
+        "verified after the restore",
+        || role_status(&role_url, &role_dir).filter(verified),
+    );
+    assert_eq!(
+        plugin.event_count().unwrap(),
+        EVENTS as u64,
+        "the events kept"
+    );
 }
 
 /// The role's health as `/health` gives it (state, reason, lease).

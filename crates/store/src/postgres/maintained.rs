@@ -1,11 +1,10 @@
-//! The role's PostgreSQL databases as backup, restore and update see them: update and
-//! status work as on SQLite; a backup or a restore is refused, naming PostgreSQL's own tools,
-//! since a copy of a shared server's schemas is that server's administrators' business
-//! (and a file the role writes could not be restored into another server's roles anyway).
+//! The role's PostgreSQL databases as backup, restore and update see them, as SQLite's: a
+//! backup part is a consistent copy of one schema (`copy.rs`), restored in one transaction;
+//! update and status through the migration runner.
 
 use std::path::{Path, PathBuf};
 
-use super::migrate;
+use super::{Pg, copy, migrate};
 use crate::StoreError;
 use crate::backup::{Maintained, Progress};
 use crate::migrate::{DatabaseStatus, Migration, Schema, SchemaStatus, UpdateReport};
@@ -23,21 +22,36 @@ impl PgSchema {
             schema,
         }
     }
-
-    fn not_here(&self, what: &str) -> StoreError {
-        refusal(&self.url, what)
-    }
 }
 
-/// Why `what` (a backup, a restore) of the role's databases at `url` is not done here, and
-/// how to do it with PostgreSQL's own tools.
-pub fn refusal(url: &str, what: &str) -> StoreError {
-    StoreError::NotSupported(format!(
-        "{what} of a role's databases on PostgreSQL ({location}) is not done by SiPass Bridge: \
-         use PostgreSQL's own tools, `pg_dump --format=custom --schema=directory --schema=plugin --file=FILE URL` \
-         to back up and `pg_restore --clean --if-exists --single-transaction --dbname=URL FILE` (every role stopped) to restore",
-        location = super::location(url).display(),
-    ))
+/// Refuses to work on the database at `url` behind a running role: any other SiPass Bridge
+/// session on it (a role on this machine or another) is one, named with its address.
+pub fn require_no_role(url: &str) -> Result<(), StoreError> {
+    let pg = Pg::connect(url, &super::DIRECTORY)?;
+    let others: Vec<String> = pg.run(|c| {
+        Ok(c.query(
+            "SELECT application_name || ' from ' || COALESCE(host(client_addr), 'local socket')
+             FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()
+               AND application_name LIKE 'sipass-bridge%'",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+    })?;
+    match others.first() {
+        None => Ok(()),
+        Some(first) => Err(StoreError::InUse {
+            database: "role's databases",
+            path: PathBuf::from(format!(
+                "{} ({} session{} open, e.g. {first})",
+                super::location(url).display(),
+                others.len(),
+                if others.len() == 1 { "" } else { "s" }
+            )),
+        }),
+    }
 }
 
 /// The role's two databases on PostgreSQL, in backup order.
@@ -60,22 +74,44 @@ impl Maintained for PgSchema {
     }
     fn snapshot_to(
         &self,
-        _dest: &Path,
-        _progress: &mut dyn FnMut(Progress),
+        dest: &Path,
+        progress: &mut dyn FnMut(Progress),
     ) -> Result<i64, StoreError> {
-        Err(self.not_here("a backup"))
+        let pg = Pg::connect(&self.url, self.schema)?;
+        let schema = self.schema;
+        let version = pg.run(|c| copy::write(c, schema, dest, &mut |_, _| {}))?;
+        progress(Progress { done: 1, total: 1 });
+        Ok(version)
     }
-    fn check_copy(&self, _copy: &Path) -> Result<SchemaStatus, StoreError> {
-        Err(self.not_here("a restore"))
+    fn check_copy(&self, copy: &Path) -> Result<SchemaStatus, StoreError> {
+        let (header, _) = copy::read_header(self.schema, copy)?;
+        copy::status(self.schema, copy, &header)
     }
-    fn origin_of_copy(&self, _copy: &Path) -> Result<Option<String>, StoreError> {
-        Err(self.not_here("a restore"))
+    fn origin_of_copy(&self, copy: &Path) -> Result<Option<String>, StoreError> {
+        Ok(copy::read_header(self.schema, copy)?.0.origin)
     }
     fn origin(&self) -> Result<Option<String>, StoreError> {
-        Ok(None)
+        if self.schema.file != super::PLUGIN.file {
+            return Ok(None);
+        }
+        let pg = Pg::connect(&self.url, self.schema)?;
+        pg.run(|c| {
+            let exists: bool = c
+                .query_one("SELECT to_regclass('meta') IS NOT NULL", &[])?
+                .get(0);
+            if !exists {
+                return Ok(None);
+            }
+            Ok(
+                c.query_opt("SELECT value FROM meta WHERE key = 'role_id'", &[])?
+                    .map(|r| r.get(0)),
+            )
+        })
     }
-    fn replace_from(&self, _copy: &Path) -> Result<(), StoreError> {
-        Err(self.not_here("a restore"))
+    fn replace_from(&self, copy: &Path) -> Result<(), StoreError> {
+        let pg = Pg::connect(&self.url, self.schema)?;
+        let schema = self.schema;
+        pg.run(|c| copy::restore(c, schema, copy))
     }
     fn update(&self, on_step: &mut dyn FnMut(&Migration)) -> Result<UpdateReport, StoreError> {
         let mut steps = Vec::new();

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod alarms;
+mod copy;
 pub mod lease;
 pub mod maintained;
 pub mod migrate;

@@ -430,6 +430,36 @@ async fn backup_paths_must_be_absolute_plain_and_outside_the_data_folder() {
 }
 
 #[tokio::test]
+async fn a_path_with_no_backup_or_no_folder_is_refused_with_422_not_507() {
+    let role = TestRole::new("backup-wrong-path");
+    let missing = std::env::temp_dir().join("sipass-bridge-no-such-backup-7f3a.backup");
+    let no_folder = std::env::temp_dir()
+        .join("sipass-bridge-no-such-folder-7f3a")
+        .join("x.backup");
+    let folder = std::env::temp_dir();
+    for (endpoint, file, says) in [
+        ("/api/v1/db/restore", &missing, "No such file"),
+        ("/api/v1/db/restore", &folder, "directory"),
+        ("/api/v1/db/backup", &no_folder, "no such folder"),
+    ] {
+        let body = serde_json::json!({ "file": file }).to_string();
+        let answer = role.call("POST", endpoint, &body).await;
+        assert_error(
+            &answer,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "backup_refused",
+            Some("file"),
+        );
+        let message = answer.1["message"].as_str().unwrap();
+        assert!(message.contains(says), "{endpoint}: {message}");
+    }
+    assert!(
+        role.role.activation.deactivated().await.is_none(),
+        "a wrong path costs no downtime"
+    );
+}
+
+#[tokio::test]
 async fn a_backup_written_by_the_api_restores_and_a_damaged_one_is_refused_with_422() {
     let role = TestRole::new("backup-restore");
     let (status, written) = role.call("POST", "/api/v1/db/backup", "").await;

@@ -320,7 +320,7 @@ async fn config_show(
 }
 
 /// Changes settings; a bad value is refused with the field named, and nothing changes.
-#[utoipa::path(put, path = "/api/v1/config", tag = "properties", request_body(content = serde_json::Value, description = "The settings to change (host, port, sync_credentials, events_not_logged, events_ignored, entity_partitions); every field is validated before any changes"), responses((status = 200, description = "The settings now in force", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/v1/config", tag = "properties", request_body(content = serde_json::Value, description = "The settings to change, named as GET /api/v1/config shows them (host, port, sync_credentials, events_not_logged, events_ignored, entity_partitions, alarm_recipients, alarm_partitions, alarm_webhook_url, output_behaviours); every field is validated before any changes"), responses((status = 200, description = "The settings now in force", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]
 async fn config_set(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -331,7 +331,7 @@ async fn config_set(
     let change: role::config::SettingsChange = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             Code::InvalidBody,
-            format!("the body must be a JSON object with host, port and/or sync_credentials: {e}"),
+            format!("the body must be a JSON object of the settings to change, named as GET /api/v1/config shows them: {e}"),
         )
     })?;
     let role = state.role.clone();

@@ -118,6 +118,17 @@ async fn a_body_that_is_not_json_is_400() {
     let role = TestRole::new("body");
     let answer = role.call("PUT", "/api/v1/config", "port=1").await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_body", None);
+    // An unknown setting is named with the ones there are, not only the first three.
+    let answer = role
+        .call("PUT", "/api/v1/config", r#"{"webhook": "x"}"#)
+        .await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_body", None);
+    let message = answer.1["message"].as_str().unwrap();
+    assert!(
+        message.contains("`webhook`") && message.contains("alarm_webhook_url"),
+        "{message}"
+    );
+    assert!(!message.contains("and/or"), "{message}");
 }
 
 #[tokio::test]

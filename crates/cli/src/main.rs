@@ -26,6 +26,7 @@ mod events;
 mod events_import;
 mod progress;
 mod services;
+mod version;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -134,6 +135,9 @@ enum Command {
         #[command(subcommand)]
         command: db_backup::RoleStateCommand,
     },
+    /// The compatibility report of a running role: this release, the bridge protocol, the
+    /// proxy's and SiPass's versions, and whether the pair is supported (`--check` for scripts).
+    Version(version::VersionArgs),
 }
 
 /// How an administration command finds the running role.
@@ -192,6 +196,7 @@ fn main() -> ExitCode {
             Command::Bench(args) => bench::bench(args).await,
             Command::Db { command } => db::db(command).await,
             Command::RoleState { command } => db_backup::role_state(command).await,
+            Command::Version(args) => version::version(args).await,
             Command::Events { command } => events::events(command).await,
             Command::Alarms { command } => alarms::alarms(command).await,
             Command::Users { command } => accounts::users(command).await,

@@ -257,22 +257,64 @@ impl Browser {
             .map(|t| t.as_str().unwrap_or_default().to_owned())
     }
 
+    /// Accepts the alert, confirm or prompt open now (a prompt with its default answer).
+    pub fn accept_dialog(&self) -> Result<()> {
+        self.session_call("POST", "/alert/accept", Some(json!({})))
+            .map(drop)
+    }
+
+    /// Resizes the window (smaller screenshots for the guide).
+    pub fn set_window_size(&self, width: u32, height: u32) -> Result<()> {
+        self.session_call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .map(drop)
+    }
+
     /// Saves a PNG of the window to `path` (its folder created).
     pub fn screenshot(&self, path: &Path) -> Result<()> {
         let encoded = self.session_call("GET", "/screenshot", None)?;
-        let png = decode_base64(encoded.as_str().unwrap_or_default())
-            .ok_or_else(|| answer_error("a screenshot", "not base64"))?;
-        if let Some(folder) = path.parent() {
-            std::fs::create_dir_all(folder).map_err(|source| HarnessError::Io {
-                what: format!("cannot create {}", folder.display()),
-                source,
-            })?;
-        }
-        std::fs::write(path, png).map_err(|source| HarnessError::Io {
-            what: format!("cannot write {}", path.display()),
-            source,
-        })
+        save_png(&encoded, path)
     }
+
+    /// Scrolls the page so that the element's top is at the top of the window (an element
+    /// screenshot shows only what is in the window).
+    pub fn scroll_to(&self, element: &Element) -> Result<()> {
+        self.session_call(
+            "POST",
+            "/execute/sync",
+            Some(json!({
+                "script": "arguments[0].scrollIntoView({block: 'start'});",
+                "args": [{ ELEMENT: element.0 }],
+            })),
+        )
+        .map(drop)
+    }
+
+    /// Saves a PNG of one element (cropped to it) to `path` (its folder created).
+    pub fn screenshot_element(&self, element: &Element, path: &Path) -> Result<()> {
+        let encoded =
+            self.session_call("GET", &format!("/element/{}/screenshot", element.0), None)?;
+        save_png(&encoded, path)
+    }
+}
+
+/// Decodes a WebDriver screenshot and writes it to `path`, creating its folder.
+fn save_png(encoded: &Value, path: &Path) -> Result<()> {
+    let png = decode_base64(encoded.as_str().unwrap_or_default())
+        .ok_or_else(|| answer_error("a screenshot", "not base64"))?;
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder).map_err(|source| HarnessError::Io {
+            what: format!("cannot create {}", folder.display()),
+            source,
+        })?;
+    }
+    std::fs::write(path, png).map_err(|source| HarnessError::Io {
+        what: format!("cannot write {}", path.display()),
+        source,
+    })
 }
 
 impl Drop for Browser {

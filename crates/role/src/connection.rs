@@ -59,6 +59,8 @@ pub(crate) struct Connection<D> {
     pub events: EventRecorder,
     pub alarms: AlarmManager,
     pub commands: CommandLine,
+    /// Notified when the settings were applied: a waiting connection tries again at once.
+    pub reconnect: Arc<tokio::sync::Notify>,
 }
 
 impl<D: Dialer> runtime::Worker for Connection<D> {
@@ -92,7 +94,12 @@ impl<D: Dialer> runtime::Worker for Connection<D> {
                 Some(wait) => wait,
                 None => break,
             };
-            if ctx.shutdown.sleep_async(wait).await {
+            // Apply on the Properties page ends the wait at once.
+            let stopped = tokio::select! {
+                stopped = ctx.shutdown.sleep_async(wait) => stopped,
+                () = self.reconnect.notified() => false,
+            };
+            if stopped {
                 break;
             }
         }
@@ -162,7 +169,21 @@ impl<D: Dialer> Connection<D> {
             protocol: hello.protocol_version,
             sipass: hello.sipass_version.clone(),
         };
-        version::check(&ours, &theirs).map_err(|e| SessionEnd::Incompatible(e.to_string()))?;
+        let verdict = version::check(&ours, &theirs);
+        self.status
+            .set_proxy_versions(crate::status::ProxyVersions {
+                address: endpoint.to_string(),
+                product_version: protocol::printable(&hello.product_version, 64),
+                protocol_version: hello.protocol_version,
+                sipass_version: protocol::printable(&hello.sipass_version, 64),
+                supported: verdict.is_ok(),
+                refusal: verdict
+                    .as_ref()
+                    .err()
+                    .map(|e| protocol::printable(&e.to_string(), 1024)),
+                said_at: model::time::rfc3339_millis(runtime::now_millis()),
+            });
+        verdict.map_err(|e| SessionEnd::Incompatible(e.to_string()))?;
         self.status.set_proxy(ProxyInfo {
             address: endpoint.to_string(),
             product_version: hello.product_version.clone(),
@@ -210,7 +231,18 @@ impl<D: Dialer> Connection<D> {
         let (state, reason, wait) = match end {
             SessionEnd::Shutdown => return None,
             SessionEnd::Reconfigured => return Some(Duration::ZERO),
-            SessionEnd::NotConfigured(r) => (HealthState::Warning, r, self.waits.not_configured),
+            SessionEnd::NotConfigured(r) => {
+                // Nothing to retry: the role looks at its settings again, dialing nowhere.
+                ctx.status
+                    .idle("not configured: waiting for a proxy address");
+                if self
+                    .status
+                    .set_health(HealthState::NotConfigured, r.clone())
+                {
+                    tracing::warn!("{r}");
+                }
+                return Some(self.waits.not_configured);
+            }
             SessionEnd::Disconnected(r) => (HealthState::Warning, r, backoff.next_delay()),
             SessionEnd::Incompatible(r) => (HealthState::Warning, r, self.waits.max_backoff),
             SessionEnd::Database(r) => (HealthState::Error, r, self.waits.database),

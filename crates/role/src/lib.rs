@@ -10,6 +10,7 @@
 pub mod activation;
 pub mod alarms;
 pub mod commands;
+pub mod compatibility;
 pub mod config;
 mod connection;
 pub mod events;
@@ -117,6 +118,8 @@ pub struct Role {
     pub maintenance: maintenance::Maintenance,
     config: RoleConfig,
     manual_sync: Arc<Notify>,
+    /// Wakes a connection waiting to try again (not configured, or backing off).
+    reconnect: Arc<Notify>,
 }
 
 impl Role {
@@ -149,6 +152,7 @@ impl Role {
             maintenance: maintenance::Maintenance::default(),
             config,
             manual_sync: Arc::new(Notify::new()),
+            reconnect: Arc::new(Notify::new()),
         })
     }
 
@@ -175,6 +179,15 @@ impl Role {
         self.manual_sync.notify_one();
     }
 
+    /// Settings were applied (the Properties page's Apply): a connection waiting for an
+    /// address, or backing off from the old one, tries at once; a connected one notices a
+    /// changed address by itself. The first connection starts the full synchronization.
+    pub fn settings_applied(&self) {
+        // A permit, not a wake-up of current waiters only: an Apply landing just before the
+        // connection starts waiting still ends that wait (at worst, one wait is skipped).
+        self.reconnect.notify_one();
+    }
+
     /// Starts the role's workers (the connection to the proxy, and within each session the
     /// synchronizer); they run until `shutdown` is triggered. The handle ends with them.
     pub fn spawn(&self, shutdown: runtime::Shutdown) -> tokio::task::JoinHandle<()> {
@@ -199,6 +212,7 @@ impl Role {
         let plugin = self.plugin.clone();
         let status = self.status.clone();
         let manual_sync = self.manual_sync.clone();
+        let reconnect = self.reconnect.clone();
         let workers = self.workers.clone();
         let feed = self.feed.clone();
         let signals = self.alarm_signals.clone();
@@ -246,6 +260,7 @@ impl Role {
                 events,
                 alarms,
                 commands: commands.line(),
+                reconnect: reconnect.clone(),
             };
             let connection = workers.spawn(connection, own);
             tokio::spawn(async move {

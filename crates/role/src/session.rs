@@ -66,14 +66,14 @@ pub(crate) fn configured_endpoint(directory: &dyn Directory) -> Result<Endpoint,
     let host = directory.config(keys::PROXY_HOST)?.unwrap_or_default();
     if host.is_empty() {
         return Err(SessionEnd::NotConfigured(
-            "no proxy host is configured; set it with `sipass-bridge config set --host <name or IP>`"
+            "not configured: no proxy address is set; enter the proxy's host and port on the Properties page and click Apply (or run `sipass-bridge config set --host <name or IP>`)"
                 .into(),
         ));
     }
     let port = match directory.config(keys::PROXY_PORT)? {
         Some(p) => p.parse().map_err(|_| {
             SessionEnd::NotConfigured(format!(
-                "the configured proxy port '{p}' is not a number from 1 to 65535"
+                "not configured: the stored proxy port '{p}' is not a number from 1 to 65535; set it on the Properties page"
             ))
         })?,
         None => protocol::DEFAULT_PORT,

@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 pub enum HealthState {
     /// Starting up, not connected yet.
     Starting,
+    /// Created with no proxy address (or an unusable one): waiting for the Properties page's
+    /// Apply, dialing nowhere meanwhile.
+    #[serde(rename = "not_configured")]
+    NotConfigured,
     /// Connected, the copy verified equal to the proxy's.
     Online,
     /// A full synchronization is running.
@@ -65,6 +69,23 @@ pub struct ProxyInfo {
     pub unavailable: Vec<UnavailableFeature>,
 }
 
+/// What the proxy said about its versions at the latest Hello, and the rule's verdict on
+/// the pair: kept even when the pair is refused, so that the compatibility report can name
+/// the proxy's versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyVersions {
+    pub address: String,
+    pub product_version: String,
+    pub protocol_version: u32,
+    pub sipass_version: String,
+    /// Whether the rule accepted the pair.
+    pub supported: bool,
+    /// The rule's refusal, naming both versions and the rule; null when supported.
+    pub refusal: Option<String>,
+    /// When the proxy said it (RFC 3339).
+    pub said_at: String,
+}
+
 /// A feature the proxy said is unavailable, with the Directory kinds it would have filled.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnavailableFeature {
@@ -108,6 +129,7 @@ struct Inner {
     proxy: ProxyInfo,
     transfer: Transfer,
     revisions: Revisions,
+    versions: Option<ProxyVersions>,
 }
 
 /// How far the Directory is behind the proxy's cache while following changes: the
@@ -146,6 +168,7 @@ impl StatusBoard {
                 proxy: ProxyInfo::default(),
                 transfer: Transfer::default(),
                 revisions: Revisions::default(),
+                versions: None,
             }),
         }
     }
@@ -196,6 +219,16 @@ impl StatusBoard {
 
     pub fn set_proxy(&self, proxy: ProxyInfo) {
         self.lock().proxy = proxy;
+    }
+
+    /// Records the versions of the latest Hello, accepted or refused.
+    pub fn set_proxy_versions(&self, versions: ProxyVersions) {
+        self.lock().versions = Some(versions);
+    }
+
+    /// The versions of the latest Hello; none before a proxy answered one.
+    pub fn proxy_versions(&self) -> Option<ProxyVersions> {
+        self.lock().versions.clone()
     }
 
     pub fn set_connected(&self, connected: bool) {

@@ -32,6 +32,10 @@ pub fn test_suite(fresh: &dyn Fn() -> Arc<dyn Directory>) {
         ),
         ("runs", an_interrupted_run_is_recorded_as_such),
         ("reads", every_entity_of_a_kind_and_one_by_id_are_read_back),
+        (
+            "search",
+            a_search_finds_names_and_ids_in_any_case_a_page_at_a_time,
+        ),
     ];
     for (name, check) in checks {
         eprintln!("conformance: {name}");
@@ -217,4 +221,31 @@ fn every_entity_of_a_kind_and_one_by_id_are_read_back(dir: &dyn Directory) {
     assert_eq!((one[0].kind.as_str(), one[0].revision), ("cardholder", 2));
     assert!(dir.entity("99").unwrap().is_empty());
     assert!(dir.all_entities("door").unwrap().is_empty());
+}
+
+fn a_search_finds_names_and_ids_in_any_case_a_page_at_a_time(dir: &dyn Directory) {
+    let mut page: Vec<_> = (1..=12).map(|i| row(&format!("{i:02}"), 1)).collect();
+    page[2].name = "Ana 100% Lopez".into();
+    dir.write_page(&page, &position(1, "")).unwrap();
+    let ids = |rows: Vec<crate::EntityRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    // By name, in any case, or by id.
+    assert_eq!(
+        ids(dir.search("cardholder", "PERSON 1", "", 10).unwrap()),
+        ["10", "11", "12"]
+    );
+    assert_eq!(
+        ids(dir.search("cardholder", "1", "10", 10).unwrap()),
+        ["11", "12"]
+    );
+    assert_eq!(
+        ids(dir.search("cardholder", "1", "", 2).unwrap()),
+        ["01", "03"]
+    );
+    // Wildcards of SQL are text like any other.
+    assert_eq!(
+        ids(dir.search("cardholder", "100%", "", 10).unwrap()),
+        ["03"]
+    );
+    assert!(dir.search("cardholder", "%", "", 10).unwrap().len() == 1);
+    assert!(dir.search("door", "person", "", 10).unwrap().is_empty());
 }

@@ -99,6 +99,17 @@ pub trait DirectoryRead: Send + Sync {
     /// Up to `limit` entities of a kind whose ids sort after `after`.
     fn entities(&self, kind: &str, after: &str, limit: u32) -> Result<Vec<EntityRow>, StoreError>;
 
+    /// Up to `limit` entities of a kind whose ids sort after `after` and whose name or id
+    /// contains `text` (ASCII letters in any case): the Config Tool's entity search. Reads
+    /// the kind in id order until `limit` are found.
+    fn search(
+        &self,
+        kind: &str,
+        text: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<EntityRow>, StoreError>;
+
     /// Every entity of a kind, ordered by id (tests and tools on small Directories; a
     /// large one is read a page at a time with [`DirectoryRead::entities`]).
     fn all_entities(&self, kind: &str) -> Result<Vec<EntityRow>, StoreError>;

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub mod accounts;
 pub mod alarms;
 pub mod auth;
+pub mod browse;
 pub mod commands;
 mod error;
 pub mod events;
@@ -29,6 +30,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod resources;
+pub mod version;
 
 pub use error::{ApiError, Code, ErrorBody};
 
@@ -117,6 +119,9 @@ pub fn router_with(role: Arc<Role>, token: String, options: Options) -> Router {
         .route("/config", get(config_show).put(config_set))
         .route("/entities", get(entities_list))
         .route("/entities/{id}", get(entity_show))
+        .route("/entity-kinds", get(browse::entity_kinds))
+        .route("/event-types", get(browse::event_types))
+        .route("/version", get(version::version))
         .route(
             "/entities/{id}/commands",
             get(commands::offered).post(commands::send),
@@ -337,6 +342,9 @@ async fn config_set(
     let role = state.role.clone();
     let settings =
         runtime::try_blocking(move || role::config::apply(&*role.directory, &change)).await??;
+    // A role waiting for an address, or backing off from an old one, connects now; its
+    // first connection starts the full synchronization.
+    state.role.settings_applied();
     Ok(Json(settings).into_response())
 }
 
@@ -356,6 +364,27 @@ struct EntityQuery {
     #[serde(default)]
     after: String,
     limit: Option<u32>,
+    /// Only entities whose name or id contains this text.
+    #[serde(default)]
+    q: String,
+}
+
+/// The longest search text: a name is matched, not a document.
+const MAX_SEARCH: usize = 100;
+
+/// The `q` parameter, trimmed; refused when longer than a name could be.
+fn search_text(q: &str) -> Result<String, ApiError> {
+    let q = q.trim();
+    if q.chars().count() > MAX_SEARCH {
+        return Err(ApiError::field(
+            Code::InvalidQuery,
+            "q",
+            format!(
+                "the search text is longer than {MAX_SEARCH} characters; search for part of a name or an id"
+            ),
+        ));
+    }
+    Ok(q.to_owned())
 }
 
 /// An entity as the API shows it, its SiPass fields as JSON.
@@ -431,7 +460,7 @@ pub(crate) async fn sees_entities(state: &AppState, viewer: &Viewer) -> Result<b
     Ok(sees)
 }
 
-#[utoipa::path(get, path = "/api/v1/entities", tag = "entities", params(("kind" = String, Query, description = "The Directory kind, e.g. cardholder"), ("after" = Option<String>, Query, description = "The last id of the previous page"), ("limit" = Option<u32>, Query, description = "1 to 10000, 100 by default")), responses((status = 200, description = "A page of the entities the user may see", body = EntityPage), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/entities", tag = "entities", params(("kind" = String, Query, description = "The Directory kind, e.g. cardholder"), ("after" = Option<String>, Query, description = "The last id of the previous page"), ("limit" = Option<u32>, Query, description = "1 to 10000, 100 by default"), ("q" = Option<String>, Query, description = "Only entities whose name or id contains this text (ASCII letters in any case), at most 100 characters")), responses((status = 200, description = "A page of the entities the user may see", body = EntityPage), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody)))]
 async fn entities_list(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -440,6 +469,7 @@ async fn entities_list(
     let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
     let kind = directory_kind(query.kind)?;
     let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
+    let q = search_text(&query.q)?;
     if !sees_entities(&state, &viewer).await? {
         return Ok(Json(EntityPage {
             entities: Vec::new(),
@@ -448,8 +478,11 @@ async fn entities_list(
         .into_response());
     }
     let role = state.role.clone();
-    let rows = runtime::try_blocking(move || role.directory.entities(&kind, &query.after, limit))
-        .await??;
+    let rows = runtime::try_blocking(move || match q.as_str() {
+        "" => role.directory.entities(&kind, &query.after, limit),
+        q => role.directory.search(&kind, q, &query.after, limit),
+    })
+    .await??;
     let next_after = (rows.len() as u32 == limit)
         .then(|| rows.last().map(|r| r.id.clone()))
         .flatten();

@@ -12,8 +12,9 @@ const PREFIX: &str = "sipass_bridge_role";
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Every health state, so that a dashboard sees a 0 for each state the role is not in.
-const HEALTH_STATES: [role::HealthState; 6] = [
+const HEALTH_STATES: [role::HealthState; 7] = [
     role::HealthState::Starting,
+    role::HealthState::NotConfigured,
     role::HealthState::Online,
     role::HealthState::Synchronizing,
     role::HealthState::Warning,
@@ -52,7 +53,7 @@ pub fn encode(status: &SyncStatus) -> String {
     let health = gauge_vec(
         &registry,
         "health",
-        "1 for the state the role is in (starting, online, synchronizing, warning, error), 0 for the others",
+        "1 for the state the role is in (starting, not_configured, online, synchronizing, warning, error, deactivated), 0 for the others",
         &["state"],
     );
     for state in HEALTH_STATES {

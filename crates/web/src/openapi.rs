@@ -30,6 +30,9 @@ use crate::{DeepVerification, EntityMatches, EntityPage, EntityView};
         crate::config_set,
         crate::entities_list,
         crate::entity_show,
+        crate::browse::entity_kinds,
+        crate::browse::event_types,
+        crate::version::version,
         crate::events::list,
         crate::events::live,
         crate::events::summary,
@@ -74,7 +77,9 @@ use crate::{DeepVerification, EntityMatches, EntityPage, EntityView};
     components(schemas(
         ErrorBody, SignIn, SessionView, PasswordChange, UserView, UserChange, Credentials,
         TokenRequest, NewToken, TokenView, GroupView, PartitionView, EntityView, EntityPage, EntityMatches,
-        EventPage, EventSummary, DeepVerification, crate::RunView
+        EventPage, EventSummary, DeepVerification, crate::RunView,
+        crate::browse::KindList, crate::browse::KindCount, crate::browse::CustomEventList,
+        crate::browse::CustomEvent
     )),
     modifiers(&Security),
     security(("bearer" = []), ("session" = []))

@@ -39,6 +39,13 @@ pub const PAGES: &[Page] = &[
         script: include_str!("assets/pages/monitoring.js"),
     },
     Page {
+        id: "entities",
+        title: "Entities",
+        administrators_only: false,
+        body: include_str!("assets/pages/entities.html"),
+        script: include_str!("assets/pages/entities.js"),
+    },
+    Page {
         id: "properties",
         title: "Properties",
         administrators_only: true,

@@ -1289,3 +1289,88 @@ async fn an_operator_s_live_feed_ends_when_it_may_no_longer_see_events() {
     assert!(text.contains("event: revoked"), "{text}");
     assert!(started.elapsed() <= events::RECHECK * 2);
 }
+
+#[tokio::test]
+async fn entities_are_searched_on_the_server_and_the_browser_lists_kinds_and_custom_events() {
+    let test = TestRole::new("browse");
+    let names = ["Ana Lopez", "Bruno <b>Diaz</b>", "ANABEL Smith", "Carl"];
+    let page: Vec<store::SourceEntity> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| store::SourceEntity {
+            source_kind: "cardholder".into(),
+            id: format!("{:02}", i + 1),
+            revision: 1,
+            name: (*name).into(),
+            fields: r#"{"FirstName":"x"}"#.into(),
+            kinds: vec!["cardholder".into()],
+        })
+        .collect();
+    let position = store::SyncPosition {
+        source_kind: "cardholder".into(),
+        cache_id: "c1".into(),
+        generation: 1,
+        snapshot_revision: 1,
+        page_token: String::new(),
+        done: 4,
+        total: 4,
+        complete: false,
+    };
+    test.role.directory.write_page(&page, &position).unwrap();
+
+    let found = |page: serde_json::Value| -> Vec<String> {
+        let page: EntityPage = serde_json::from_value(page).unwrap();
+        page.entities.into_iter().map(|e| e.name).collect()
+    };
+    let (status, page) = test
+        .call("GET", "/api/v1/entities?kind=cardholder&q=ana", "")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found(page), ["Ana Lopez", "ANABEL Smith"]);
+    // A page at a time: the next one starts after the last id.
+    let (_, page) = test
+        .call("GET", "/api/v1/entities?kind=cardholder&q=ana&limit=1", "")
+        .await;
+    assert_eq!(page["next_after"], "01");
+    let (_, page) = test
+        .call("GET", "/api/v1/entities?kind=cardholder&q=%3Cb%3E", "")
+        .await;
+    assert_eq!(found(page), ["Bruno <b>Diaz</b>"]);
+    let long = "a".repeat(101);
+    let refused = test
+        .call(
+            "GET",
+            &format!("/api/v1/entities?kind=cardholder&q={long}"),
+            "",
+        )
+        .await;
+    assert_error(
+        &refused,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        Some("q"),
+    );
+
+    let (status, kinds) = test.call("GET", "/api/v1/entity-kinds", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let kinds = kinds["kinds"].as_array().unwrap();
+    assert_eq!(kinds.len(), model::DirectoryKind::ALL.len());
+    assert_eq!(
+        kinds[0],
+        serde_json::json!({"kind": "cardholder", "count": 4})
+    );
+
+    let (status, events) = test.call("GET", "/api/v1/event-types", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let granted = events["custom_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "Access Granted")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        granted["native_events"],
+        serde_json::json!(["Access Granted"])
+    );
+}

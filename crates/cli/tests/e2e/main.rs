@@ -13,6 +13,7 @@ mod events;
 mod hardening;
 mod hr_only;
 mod proxy;
+mod seeds;
 mod skeleton;
 mod support;
 mod sync;

@@ -351,6 +351,15 @@ mod tests {
         fn entities(&self, _: &str, _: &str, _: u32) -> Result<Vec<store::EntityRow>, StoreError> {
             Ok(Vec::new())
         }
+        fn search(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+            _: u32,
+        ) -> Result<Vec<store::EntityRow>, StoreError> {
+            Ok(Vec::new())
+        }
         fn all_entities(&self, _: &str) -> Result<Vec<store::EntityRow>, StoreError> {
             Ok(Vec::new())
         }

@@ -36,6 +36,16 @@ impl Running {
 
     /// Like [`Running::start`], with the role changed by `adjust` before its workers start.
     fn start_with(proxy: &FakeProxy, adjust: impl FnOnce(&mut Role)) -> Self {
+        Self::start_waiting(proxy, adjust, Duration::from_millis(10))
+    }
+
+    /// Like [`Running::start_with`], looking at a configuration without a proxy address
+    /// again only every `not_configured`.
+    fn start_waiting(
+        proxy: &FakeProxy,
+        adjust: impl FnOnce(&mut Role),
+        not_configured: Duration,
+    ) -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let folder = std::env::temp_dir().join(format!(
             "sipass-bridge-role-test-{}-{}",
@@ -56,7 +66,7 @@ impl Running {
         let waits = Waits {
             first_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(50),
-            not_configured: Duration::from_millis(10),
+            not_configured,
             database: Duration::from_millis(10),
             loading: Duration::from_millis(20),
         };
@@ -251,6 +261,19 @@ async fn an_incompatible_proxy_is_refused_naming_both_versions_and_nothing_is_wr
     assert!(running.role.directory.latest_run().unwrap().is_none());
     assert!(running.role.directory.watch_position().unwrap().is_none());
     assert_eq!(running.count(CARDHOLDER), 0);
+    // The compatibility report names the proxy's versions and the rule's refusal.
+    let report = crate::compatibility::CompatibilityReport::from_status(&running.role.status);
+    assert_eq!(report.verdict, crate::compatibility::Verdict::Unsupported);
+    let said = report.proxy.expect("the proxy's versions are kept");
+    assert_eq!(
+        (said.product_version.as_str(), said.protocol_version),
+        ("9.9.9", ours.protocol + 1)
+    );
+    assert!(
+        report.reason.contains("same-protocol-version"),
+        "{}",
+        report.reason
+    );
     running.stop().await;
 }
 
@@ -382,4 +405,45 @@ fn a_proxy_address_given_at_start_names_the_different_one_it_replaces() {
     assert_eq!((stored.host.as_str(), stored.port), ("file-host", 6000));
     drop(role);
     let _ = std::fs::remove_dir_all(&folder);
+}
+
+#[tokio::test]
+async fn a_role_created_with_no_configuration_waits_not_configured_and_apply_starts_the_synchronization()
+ {
+    let proxy = proxy_with(4);
+    // The role looks at its settings again only after an hour: Apply must wake it.
+    let running = Running::start_waiting(
+        &proxy,
+        |role| {
+            role.directory
+                .set_config(&[(crate::keys::PROXY_HOST, String::new())])
+                .expect("the address is cleared");
+        },
+        Duration::from_secs(3600),
+    );
+    let health = running
+        .eventually("the not-configured state", |role| {
+            let health = role.status.health();
+            (health.state == HealthState::NotConfigured).then_some(health)
+        })
+        .await;
+    let reason = health.reason.unwrap_or_default();
+    assert!(reason.contains("Properties"), "{reason}");
+    assert_eq!(health.retry_in_ms, None, "nothing is being retried");
+    assert_eq!(
+        proxy.list_calls(),
+        0,
+        "a role with no address dials nowhere"
+    );
+    assert!(running.role.directory.latest_run().expect("runs").is_none());
+
+    let change = crate::config::SettingsChange {
+        host: Some("proxy.test".into()),
+        ..Default::default()
+    };
+    crate::config::apply(running.role.directory.as_ref(), &change).expect("applied");
+    running.role.settings_applied();
+    running.verified(&proxy, &[CARDHOLDER, WORKGROUP]).await;
+    assert_eq!(running.count(CARDHOLDER), 4);
+    running.stop().await;
 }

@@ -244,6 +244,15 @@ impl DirectoryRead for SqliteReader {
     fn entities(&self, kind: &str, after: &str, limit: u32) -> Result<Vec<EntityRow>, StoreError> {
         read::entities(&self.conn(), kind, after, limit)
     }
+    fn search(
+        &self,
+        kind: &str,
+        text: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<EntityRow>, StoreError> {
+        read::search(&self.conn(), kind, text, after, limit)
+    }
     fn all_entities(&self, kind: &str) -> Result<Vec<EntityRow>, StoreError> {
         read::all_entities(&self.conn(), kind)
     }
@@ -277,6 +286,15 @@ impl DirectoryRead for SqliteDirectory {
     }
     fn entities(&self, kind: &str, after: &str, limit: u32) -> Result<Vec<EntityRow>, StoreError> {
         self.reader.entities(kind, after, limit)
+    }
+    fn search(
+        &self,
+        kind: &str,
+        text: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<EntityRow>, StoreError> {
+        self.reader.search(kind, text, after, limit)
     }
     fn all_entities(&self, kind: &str) -> Result<Vec<EntityRow>, StoreError> {
         self.reader.all_entities(kind)

@@ -85,6 +85,28 @@ pub fn entities(
     Ok(rows)
 }
 
+pub fn search(
+    conn: &Connection,
+    kind: &str,
+    text: &str,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<EntityRow>, StoreError> {
+    // instr rather than LIKE: the text is matched as it is, '%' and '_' included.
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, id, source_kind, revision, name, fields FROM entities
+         WHERE kind = ?1 AND id > ?2 AND (instr(lower(name), ?3) > 0 OR instr(lower(id), ?3) > 0)
+         ORDER BY id, source_kind LIMIT ?4",
+    )?;
+    let rows = stmt
+        .query_map(
+            params![kind, after, text.to_ascii_lowercase(), limit],
+            entity_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 pub fn all_entities(conn: &Connection, kind: &str) -> Result<Vec<EntityRow>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT kind, id, source_kind, revision, name, fields FROM entities

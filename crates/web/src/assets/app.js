@@ -57,7 +57,7 @@ async function showHealth() {
   try {
     const res = await fetch("/health", { headers: { Accept: "application/json" } });
     const h = await res.json();
-    $("health").textContent = h.state;
+    $("health").textContent = String(h.state).replace("_", " ");
     $("health").className = "health " + h.state;
     const retry = h.retry_in_ms == null ? "" : "; retrying in " + Math.ceil(h.retry_in_ms / 1000) + " s";
     // Every state comes with its reason; one missing is said rather than left blank.

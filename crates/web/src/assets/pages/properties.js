@@ -6,6 +6,7 @@ let loaded = {};
 function fill(settings) {
   loaded = settings;
   $("host").value = settings.host || "";
+  $("not-configured").hidden = !!settings.host;
   $("port").value = settings.port;
   $("sync_credentials").checked = !!settings.sync_credentials;
   for (const f of LIST_FIELDS) if (settings[f] !== undefined) $(f).value = settings[f].join(", ");
@@ -62,8 +63,13 @@ App.page = async () => {
     clearErrors(form);
     notice("applied", "");
     try {
+      const before = `${loaded.host}:${loaded.port}`;
       fill(await api("/config", { method: "PUT", body: change() }));
-      notice("applied", "Applied.");
+      const after = `${loaded.host}:${loaded.port}`;
+      // A new proxy address: the role connects at once and its first connection synchronizes.
+      notice("applied", loaded.host && before !== after
+        ? `Applied: connecting to the proxy at ${after}; the synchronization starts once connected.`
+        : "Applied.");
     } catch (e) { showError(form, e); }
   };
 };

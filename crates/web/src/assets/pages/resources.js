@@ -49,12 +49,13 @@ async function refreshBackups() {
   } catch (e) { notice("page-error", e.message); }
 }
 
-/** Runs `action` from `button`, saying its outcome, then shows the databases again. */
-function action(button, run) {
+/** Runs `action` from `button`, saying its outcome beside it (in `slot`), then shows the
+ * databases again. */
+function action(button, run, slot = "resources-message") {
   $(button).onclick = async () => {
     $(button).disabled = true;
-    try { const said = await run(); if (said) $("resources-message").textContent = said; }
-    catch (e) { $("resources-message").textContent = e.message; }
+    try { const said = await run(); if (said) $(slot).textContent = said; }
+    catch (e) { $(slot).textContent = e.message; }
     finally { $(button).disabled = false; refreshDatabases(); refreshBackups(); }
   };
 }
@@ -64,7 +65,7 @@ App.page = async () => {
     if (!confirm("Deactivate the role, apply pending migrations, and activate it again?")) return "";
     const r = await api("/db/update", { method: "POST" });
     return r.databases.map((d) => d.applied.length ? `${d.database}: ${d.from} → ${d.to} (${d.applied.join(", ")})` : `${d.database}: already at ${d.to}`).join("; ");
-  });
+  }, "role-message");
   action("backup", async () => {
     const file = $("backup-file").value.trim();
     const r = await api("/db/backup", { method: "POST", body: file ? { file } : {} });
@@ -80,8 +81,8 @@ App.page = async () => {
     if (reason === null) return "";
     const r = await api("/role/deactivate", { method: "POST", body: { reason } });
     return r.health.reason || r.health.state;
-  });
-  action("activate", async () => (await api("/role/activate", { method: "POST" })).health.state);
+  }, "role-message");
+  action("activate", async () => (await api("/role/activate", { method: "POST" })).health.state, "role-message");
   await refreshDatabases();
   await refreshBackups();
   setInterval(refreshDatabases, 2000);

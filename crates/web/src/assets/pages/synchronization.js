@@ -30,10 +30,23 @@ function showHistory(runs) {
     el("td", {}, (r.duration_ms / 1000).toFixed(1) + " s"), el("td", {}, r.error || "")))
     : [el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No synchronization yet."))]));
 }
+/** This release, the proxy's and SiPass's versions, and whether the pair is supported. */
+function showCompatibility(v) {
+  const p = v.proxy;
+  const facts = [
+    ["SiPass Bridge", `${v.product_version} (bridge protocol ${v.protocol_version})`],
+    ["Proxy", p ? `${p.product_version} at ${p.address} (bridge protocol ${p.protocol_version})` : "unknown: no proxy has answered yet"],
+    ["SiPass", p ? p.sipass_version : "unknown"],
+    ["Supported SiPass versions", v.supported_sipass_versions.join(", ")],
+    ["Verdict", `${v.verdict}: ${v.reason}`],
+  ];
+  $("compatibility").replaceChildren(...facts.map(([name, value]) =>
+    el("tr", {}, el("th", {}, name), el("td", { "data-version": name.toLowerCase().replaceAll(" ", "-"), class: name === "Verdict" ? (v.verdict === "supported" ? "ok" : "warn") : false }, value))));
+}
 async function refreshStatus() {
   try {
-    const [status, runs] = await Promise.all([api("/sync/status"), api("/sync/runs?limit=20")]);
-    showStatus(status); showHistory(runs); notice("page-error", "");
+    const [status, runs, version] = await Promise.all([api("/sync/status"), api("/sync/runs?limit=20"), api("/version")]);
+    showStatus(status); showHistory(runs); showCompatibility(version); notice("page-error", "");
   } catch (e) { notice("page-error", e.message); }
 }
 App.page = async (session) => {

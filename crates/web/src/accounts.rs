@@ -385,8 +385,7 @@ pub(crate) async fn tokens_list(
     axum::Extension(viewer): axum::Extension<Viewer>,
     query: Result<axum::extract::Query<TokensQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let axum::extract::Query(query) =
-        query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let axum::extract::Query(query) = query.map_err(crate::query_refused)?;
     let tokens = admin(&state, &viewer, move |accounts| {
         Ok(accounts
             .tokens()?

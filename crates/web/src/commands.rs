@@ -138,7 +138,7 @@ pub(crate) async fn offered(
     Path(id): Path<String>,
     query: Result<Query<KindQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let Query(query) = query.map_err(crate::query_refused)?;
     bounded("id", &id)?;
     if let Some(kind) = &query.kind {
         directory_kind(kind, Code::InvalidQuery)?;
@@ -187,7 +187,7 @@ pub(crate) async fn activity(
     Extension(viewer): Extension<Viewer>,
     query: Result<Query<ActivityQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let Query(query) = query.map_err(crate::query_refused)?;
     let limit = query
         .limit
         .unwrap_or(DEFAULT_LIMIT)

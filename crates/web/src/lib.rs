@@ -225,7 +225,7 @@ async fn sync_runs(
     State(state): State<AppState>,
     query: Result<Query<RunsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let Query(query) = query.map_err(query_refused)?;
     let limit = query.limit.unwrap_or(20).clamp(1, 1000);
     let role = state.role.clone();
     let runs = runtime::try_blocking(move || role.directory.runs(limit)).await??;
@@ -348,6 +348,32 @@ async fn config_set(
     Ok(Json(settings).into_response())
 }
 
+/// A query string that does not fit the endpoint's parameters, with the parameter named
+/// in `field` ("limit: invalid digit found in string"), as for every other refused value;
+/// axum's own text ("Failed to deserialize query string: ...") names no field.
+pub(crate) fn query_refused(rejection: QueryRejection) -> ApiError {
+    let text = rejection.body_text();
+    let detail = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(&text);
+    let parameter = detail
+        .split_once(": ")
+        .map(|(name, _)| name)
+        .filter(|name| {
+            !name.is_empty()
+                && name.len() <= 40
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+    match parameter {
+        Some(name) => ApiError::field(
+            Code::InvalidQuery,
+            name.to_owned(),
+            format!("query parameter {detail}"),
+        ),
+        None => ApiError::new(Code::InvalidQuery, format!("the query string: {detail}")),
+    }
+}
+
 /// A body the server would not read: too large (413) or not readable (400).
 pub(crate) fn body_refused(rejection: BytesRejection) -> ApiError {
     let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -466,7 +492,7 @@ async fn entities_list(
     Extension(viewer): Extension<Viewer>,
     query: Result<Query<EntityQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let Query(query) = query.map_err(query_refused)?;
     let kind = directory_kind(query.kind)?;
     let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
     let q = search_text(&query.q)?;

@@ -333,8 +333,20 @@ async fn events_are_listed_filtered_and_paged_and_bad_filters_name_the_field() {
         (body["code"].as_str(), body["field"].as_str()),
         (Some("invalid_query"), Some("since"))
     );
-    let (status, _) = test.call("GET", "/api/v1/events?limit=-1", "").await;
+    let (status, body) = test.call("GET", "/api/v1/events?limit=-1", "").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (body["code"].as_str(), body["field"].as_str()),
+        (Some("invalid_query"), Some("limit")),
+        "a malformed number names its parameter: {body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("query parameter limit: "),
+        "{body}"
+    );
     let tally = vec![("ignored:Door Closed".to_owned(), 3)];
     let next = store::EventPosition {
         journal_id: "j".into(),

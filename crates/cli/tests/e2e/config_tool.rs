@@ -580,7 +580,8 @@ fn devices_in_the_order_people_read(browser: &Browser) {
         .iter()
         .map(|row| {
             let id = browser.attribute(row, "data-device").unwrap().unwrap();
-            id.parse().expect("the simulator's output tokens are numbers")
+            id.parse()
+                .expect("the simulator's output tokens are numbers")
         })
         .collect();
     assert!(ids.len() >= 10, "the site has ten outputs or more: {ids:?}");

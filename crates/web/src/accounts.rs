@@ -155,6 +155,31 @@ fn existing(field: &str, given: &[String], known: &[String]) -> Result<Vec<Strin
     Ok(out.into_iter().collect())
 }
 
+/// A partition that a setting names (the SiPass entities', every alarm's) stays: deleting it
+/// would take every operator out of it at once while the setting still names it, and it
+/// could not be given to anyone again until it is created anew.
+fn partition_unused(directory: &dyn store::Directory, name: &str) -> Result<(), ApiError> {
+    let settings = role::config::read(directory)?;
+    let (what, flag) = if settings.entity_partitions.iter().any(|p| p == name) {
+        (
+            "the SiPass entities and their events",
+            "--entity-partitions",
+        )
+    } else if settings.alarm_partitions.iter().any(|p| p == name) {
+        ("every alarm", "--alarm-partitions")
+    } else {
+        return Ok(());
+    };
+    Err(ApiError::field(
+        Code::Conflict,
+        "name",
+        format!(
+            "the partition '{}' holds {what} (Properties; `sipass-bridge config show`): name other partitions there first (`sipass-bridge config set {flag} ...`), then delete it",
+            name.escape_debug()
+        ),
+    ))
+}
+
 fn role_name(role: AccessRole) -> &'static str {
     match role {
         AccessRole::Administrator => "administrator",
@@ -561,12 +586,16 @@ pub(crate) async fn partition_create(
     Ok(StatusCode::CREATED.into_response())
 }
 
-#[utoipa::path(delete, path = "/api/v1/partitions/{name}", tag = "users", params(("name" = String, Path, description = "The name")), responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 404, description = "No such thing", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/v1/partitions/{name}", tag = "users", params(("name" = String, Path, description = "The name")), responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 404, description = "No such thing", body = ErrorBody), (status = 409, description = "A setting names it (entity or alarm partitions)", body = ErrorBody)))]
 pub(crate) async fn partition_delete(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
     UrlPath(name): UrlPath<String>,
 ) -> Result<Response, ApiError> {
+    require_administrator(&viewer)?;
+    let directory = state.role.directory.clone();
+    let checked = name.clone();
+    runtime::try_blocking(move || partition_unused(&*directory, &checked)).await??;
     admin(&state, &viewer, move |accounts| {
         if accounts.delete_partition(&name)? {
             Ok(())

@@ -114,6 +114,60 @@ async fn a_bad_setting_is_400_naming_the_field_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_partition_a_setting_names_is_not_deleted() {
+    let role = TestRole::new("partition-in-use");
+    for name in ["North", "South"] {
+        let body = serde_json::json!({ "name": name }).to_string();
+        let (status, _) = role.call("POST", "/api/v1/partitions", &body).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, _) = role
+        .call(
+            "PUT",
+            "/api/v1/config",
+            r#"{"alarm_partitions": ["South"]}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let answer = role.call("DELETE", "/api/v1/partitions/SiPass", "").await;
+    assert_error(&answer, StatusCode::CONFLICT, "conflict", Some("name"));
+    let message = answer.1["message"].as_str().unwrap();
+    assert!(message.contains("--entity-partitions"), "{message}");
+    let answer = role.call("DELETE", "/api/v1/partitions/South", "").await;
+    assert_error(&answer, StatusCode::CONFLICT, "conflict", Some("name"));
+    assert!(
+        answer.1["message"]
+            .as_str()
+            .unwrap()
+            .contains("--alarm-partitions")
+    );
+    let (_, partitions) = role.call("GET", "/api/v1/partitions", "").await;
+    assert_eq!(partitions.as_array().unwrap().len(), 3, "{partitions}");
+
+    let (status, _) = role.call("DELETE", "/api/v1/partitions/North", "").await;
+    assert_eq!(
+        status,
+        StatusCode::NO_CONTENT,
+        "a partition no setting names goes"
+    );
+    let (status, _) = role
+        .call(
+            "PUT",
+            "/api/v1/config",
+            r#"{"entity_partitions": ["South"]}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = role.call("DELETE", "/api/v1/partitions/SiPass", "").await;
+    assert_eq!(
+        status,
+        StatusCode::NO_CONTENT,
+        "once the setting names another"
+    );
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_json_is_400() {
     let role = TestRole::new("body");
     let answer = role.call("PUT", "/api/v1/config", "port=1").await;

@@ -401,6 +401,10 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
         !t.is_empty()
     });
     assert!(refused.contains("only an administrator"), "{refused}");
+    assert!(
+        browser.find_all("#properties").unwrap().is_empty(),
+        "no empty settings form for an operator"
+    );
 
     // The API tells the same: with olga's token, the entity is not there.
     let olga = olga_token.as_str();

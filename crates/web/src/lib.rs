@@ -167,6 +167,7 @@ pub fn router_with(role: Arc<Role>, token: String, options: Options) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .nest("/api/v1", api)
+        .fallback(pages::not_found)
         .layer(middleware::map_response(security_headers))
         .with_state(state)
 }

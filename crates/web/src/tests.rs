@@ -240,6 +240,41 @@ async fn an_unknown_entity_or_endpoint_is_404_and_a_wrong_method_405() {
 }
 
 #[tokio::test]
+async fn an_unknown_page_is_a_404_page_that_leads_back_and_repeats_nothing() {
+    let role = TestRole::new("no-page");
+    let request = Request::builder()
+        .uri("/synchronisation%3Cscript%3E")
+        .body(Body::empty())
+        .unwrap();
+    let response = role.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(
+        response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "a page a browser shows"
+    );
+    assert!(
+        response
+            .headers()
+            .contains_key(header::CONTENT_SECURITY_POLICY)
+    );
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let html = String::from_utf8_lossy(&bytes);
+    assert!(html.contains(r#"<a href="/synchronization">"#), "{html}");
+    assert!(
+        !html.contains("script"),
+        "the address is not repeated: {html}"
+    );
+    // The API keeps its JSON answer.
+    let endpoint = role.call("GET", "/api/v1/nothing-here", "").await;
+    assert_error(&endpoint, StatusCode::NOT_FOUND, "not_found", None);
+}
+
+#[tokio::test]
 async fn the_status_reads_back_as_the_report_type() {
     let role = TestRole::new("status");
     let (status, body) = role.call("GET", "/api/v1/sync/status", "").await;

@@ -122,14 +122,16 @@ fn json_body<T: DeserializeOwned>(
         .map_err(|e| ApiError::new(Code::InvalidBody, format!("the body must be {what}: {e}")))
 }
 
-/// A name: trimmed, 1 to [`MAX_NAME`] printable characters.
-pub fn validate_name(field: &str, name: &str) -> Result<String, ApiError> {
+/// A name: trimmed, 1 to [`MAX_NAME`] printable characters. `field` is the body's key that
+/// held it (`name`, `label`), for the page to show the refusal beside that field; `noun`
+/// says what the name is of.
+pub fn validate_name(noun: &str, field: &str, name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(ApiError::field(
             Code::InvalidBody,
             field,
-            format!("a {field} name has 1 to {MAX_NAME} printable characters"),
+            format!("a {noun} name has 1 to {MAX_NAME} printable characters"),
         ));
     }
     Ok(name.to_owned())
@@ -244,7 +246,7 @@ pub(crate) async fn user_create(
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let change: UserChange = json_body(body, "a JSON object with name, role and partitions")?;
-    let name = validate_name("user", change.name.as_deref().unwrap_or_default())?;
+    let name = validate_name("user", "name", change.name.as_deref().unwrap_or_default())?;
     if let Some(p) = &change.password {
         validate_new_password("password", p)?;
     }
@@ -379,7 +381,7 @@ pub(crate) async fn user_token(
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let request: TokenRequest = json_body(body, "a JSON object with label")?;
-    let label = validate_name("label", &request.label)?;
+    let label = validate_name("label", "label", &request.label)?;
     let token = admin(&state, &viewer, move |accounts| {
         accounts
             .user(&name)?
@@ -486,7 +488,7 @@ async fn put_group(
     group: GroupView,
     create: bool,
 ) -> Result<(), ApiError> {
-    let name = validate_name("group", &name)?;
+    let name = validate_name("group", "name", &name)?;
     admin(&state, &viewer, move |accounts| {
         let exists = accounts.groups()?.iter().any(|g| g.name == name);
         if create && exists {
@@ -570,7 +572,7 @@ pub(crate) async fn partition_create(
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let partition: PartitionView = json_body(body, "a JSON object with name")?;
-    let name = validate_name("partition", &partition.name)?;
+    let name = validate_name("partition", "name", &partition.name)?;
     admin(&state, &viewer, move |accounts| {
         if accounts.partitions()?.contains(&name) {
             return Err(ApiError::field(

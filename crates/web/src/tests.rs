@@ -114,6 +114,27 @@ async fn a_bad_setting_is_400_naming_the_field_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_refused_name_names_the_body_field_the_users_page_shows_it_beside() {
+    let role = TestRole::new("name-field");
+    for (endpoint, body) in [
+        ("/api/v1/users", r#"{"name": "a\u0000b", "role": "operator"}"#),
+        (
+            "/api/v1/groups",
+            r#"{"name": " ", "members": [], "partitions": []}"#,
+        ),
+        ("/api/v1/partitions", r#"{"name": ""}"#),
+    ] {
+        let answer = role.call("POST", endpoint, body).await;
+        assert_error(
+            &answer,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            Some("name"),
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_partition_a_setting_names_is_not_deleted() {
     let role = TestRole::new("partition-in-use");
     for name in ["North", "South"] {

@@ -261,6 +261,12 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
     report["role_events_stored_per_sec"] = json!(stored.events_per_sec.round());
     report["role_events_backlog"] = json!(stored.backlog);
     report["role_events_stored"] = json!(stored.stored);
+    eprintln!("(4b) limit: the same event rows inserted by plain rusqlite into a plain table");
+    let raw_events =
+        raw_limit::raw_sqlite_events_per_sec(&root.path().join("raw-events"), &stored.plugin_db)?;
+    report["raw_sqlite_events_per_sec"] = json!(raw_events.round());
+    report["role_events_ratio"] =
+        json!((stored.events_per_sec / raw_events * 1000.0).round() / 1000.0);
 
     alarm_phase(&args, &bin, root.path(), &mut report).await?;
     finish(args, &report, &curves)
@@ -424,6 +430,8 @@ fn print_table(report: &Value) {
         ("realtime_changes_seen", "samples", ""),
         ("events_per_sec", "events/s", ">= 50000"),
         ("role_events_stored_per_sec", "events/s", ">= 50000"),
+        ("raw_sqlite_events_per_sec", "events/s", "the yardstick"),
+        ("role_events_ratio", "", ""),
         ("event_p99_ms", "ms", "< 50"),
         ("event_markers", "samples", ""),
         ("alarm_p50_ms", "ms", ""),

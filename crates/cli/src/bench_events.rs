@@ -22,6 +22,8 @@ pub struct StoredFigures {
     pub backlog: u64,
     /// Of those, the events stored.
     pub stored: u64,
+    /// The role's plugin database, for the raw limit of the same rows.
+    pub plugin_db: std::path::PathBuf,
 }
 
 /// How often the plugin database is looked at.
@@ -72,6 +74,7 @@ pub async fn stored_events(
                 events_per_sec: (count - c0) as f64 / secs.max(f64::EPSILON),
                 backlog,
                 stored: count,
+                plugin_db: plugin_path,
             });
         }
     }

@@ -72,3 +72,63 @@ fn upsert(conn: &mut Connection, batch: &[(String, Vec<u8>)]) -> Result<()> {
     tx.commit()?;
     Ok(())
 }
+
+/// Events per transaction for the events yardstick (the same batch size as the rows').
+const EVENT_BATCH: usize = 10_000;
+
+/// The machine's limit for the role's stored events: the rows the role stored (SiPass's id
+/// and every other column's bytes, read back from the plugin database with plain SQL)
+/// inserted into an empty plain table with an integer rowid and a unique text id, in
+/// batches of 10,000, WAL, `synchronous=FULL` as the plugin database commits, in a file in
+/// `dir`. Only the writes are timed.
+pub fn raw_sqlite_events_per_sec(dir: &Path, plugin_db: &Path) -> Result<f64> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("raw-events.db");
+    let source = Connection::open_with_flags(plugin_db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .with_context(|| format!("cannot read {}", plugin_db.display()))?;
+    let mut target =
+        Connection::open(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    target.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         CREATE TABLE rows (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, payload BLOB NOT NULL);",
+    )?;
+    // Every column but SiPass's id, as the bytes the role wrote, one after another.
+    let mut read = source.prepare(
+        "SELECT id, sipass_id, CAST(journal_id || journal_seq || occurred_at || occurred_ms
+                || journaled_ms || sipass_type || native_events || category || known_type
+                || message || entities || payload AS BLOB)
+         FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let mut writing = Duration::ZERO;
+    let mut rows = 0u64;
+    let mut after = 0i64;
+    loop {
+        let batch: Vec<(i64, String, Vec<u8>)> = read
+            .query_map(params![after, EVENT_BATCH as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let Some((last, _, _)) = batch.last() else {
+            break;
+        };
+        after = *last;
+        rows += batch.len() as u64;
+        let started = Instant::now();
+        let tx = target.transaction()?;
+        {
+            // SiPass's ids may repeat across journals; the yardstick keeps the first.
+            let mut stmt =
+                tx.prepare_cached("INSERT OR IGNORE INTO rows (id, payload) VALUES (?1, ?2)")?;
+            for (_, id, payload) in &batch {
+                stmt.execute(params![id, payload])?;
+            }
+        }
+        tx.commit()?;
+        writing += started.elapsed();
+    }
+    drop(target);
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(rows as f64 / writing.as_secs_f64().max(1e-9))
+}

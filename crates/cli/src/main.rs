@@ -81,7 +81,8 @@ enum Command {
         #[command(subcommand)]
         command: admin::SyncCommand,
     },
-    /// The role's connection settings (the Properties page).
+    /// The role's settings (the Properties page): show and set them; `init` prints a service's
+    /// configuration file.
     Config {
         #[command(subcommand)]
         command: admin::ConfigCommand,

@@ -117,7 +117,10 @@ async fn a_bad_setting_is_400_naming_the_field_and_changes_nothing() {
 async fn a_refused_name_names_the_body_field_the_users_page_shows_it_beside() {
     let role = TestRole::new("name-field");
     for (endpoint, body) in [
-        ("/api/v1/users", r#"{"name": "a\u0000b", "role": "operator"}"#),
+        (
+            "/api/v1/users",
+            r#"{"name": "a\u0000b", "role": "operator"}"#,
+        ),
         (
             "/api/v1/groups",
             r#"{"name": " ", "members": [], "partitions": []}"#,

@@ -53,7 +53,9 @@ pub enum ConfigCommand {
         #[arg(value_parser = crate::config_file::SERVICES)]
         service: String,
     },
-    /// The connection settings: proxy host and port, credential synchronization.
+    /// Every setting of the Properties page: proxy host and port, credential synchronization,
+    /// entity partitions, events not logged and ignored, alarm recipients, partitions and
+    /// webhook, output behaviours.
     Show(RoleTarget),
     /// Change settings. Every value is checked first; a bad one changes nothing.
     Set {

@@ -35,7 +35,7 @@ pub struct CommandArgs {
     action: String,
     /// The entity's Directory kind (door, intrusion-detection-area, output), when its token
     /// names several.
-    #[arg(long)]
+    #[arg(long, value_parser = ["door", "intrusion-detection-area", "output"])]
     kind: Option<String>,
 }
 

@@ -81,7 +81,8 @@ enum Command {
         #[command(subcommand)]
         command: admin::SyncCommand,
     },
-    /// The role's connection settings (the Properties page).
+    /// The role's settings (the Properties page): show and set them; `init` prints a service's
+    /// configuration file.
     Config {
         #[command(subcommand)]
         command: admin::ConfigCommand,
@@ -383,5 +384,25 @@ mod tests {
     #[test]
     fn every_subcommand_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    /// A command's `--kind` is one of the kinds that take commands, refused before asking
+    /// the role (which would only say that no such entity exists).
+    #[test]
+    fn a_command_kind_that_takes_no_commands_is_refused_naming_the_kinds() {
+        use clap::Parser;
+        let parse = |kind: &str| {
+            super::Cli::try_parse_from(["sipass-bridge", "command", "1", "unlock", "--kind", kind])
+        };
+        assert!(parse("door").is_ok());
+        assert!(parse("intrusion-detection-area").is_ok());
+        let refused = parse("doors")
+            .err()
+            .expect("'doors' is not a kind")
+            .to_string();
+        assert!(
+            refused.contains("door, intrusion-detection-area, output"),
+            "{refused}"
+        );
     }
 }

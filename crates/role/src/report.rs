@@ -35,7 +35,8 @@ pub struct KindStatus {
     pub synchronized: u64,
     /// Entities eligible in SiPass, as the proxy last reported (null before the first report).
     pub eligible: Option<u64>,
-    /// Whether counts and digests agree (null until verified).
+    /// Whether counts and digests agree (null until verified, and while the role is not
+    /// connected to the proxy: the last verdict is about a copy that may have moved since).
     pub digest_match: Option<bool>,
 }
 
@@ -73,6 +74,11 @@ impl Role {
                     (Some(a), Some(b)) => Some(a && b),
                     _ => None,
                 };
+            }
+        }
+        if !self.status.proxy().connected {
+            for kind in kinds.values_mut() {
+                kind.digest_match = None;
             }
         }
         let latest_run = self.directory.latest_run()?.map(|run| {

@@ -122,14 +122,16 @@ fn json_body<T: DeserializeOwned>(
         .map_err(|e| ApiError::new(Code::InvalidBody, format!("the body must be {what}: {e}")))
 }
 
-/// A name: trimmed, 1 to [`MAX_NAME`] printable characters.
-pub fn validate_name(field: &str, name: &str) -> Result<String, ApiError> {
+/// A name: trimmed, 1 to [`MAX_NAME`] printable characters. `field` is the body's key that
+/// held it (`name`, `label`), for the page to show the refusal beside that field; `noun`
+/// says what the name is of.
+pub fn validate_name(noun: &str, field: &str, name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(ApiError::field(
             Code::InvalidBody,
             field,
-            format!("a {field} name has 1 to {MAX_NAME} printable characters"),
+            format!("a {noun} name has 1 to {MAX_NAME} printable characters"),
         ));
     }
     Ok(name.to_owned())
@@ -153,6 +155,31 @@ fn existing(field: &str, given: &[String], known: &[String]) -> Result<Vec<Strin
         out.insert(name.clone());
     }
     Ok(out.into_iter().collect())
+}
+
+/// A partition that a setting names (the SiPass entities', every alarm's) stays: deleting it
+/// would take every operator out of it at once while the setting still names it, and it
+/// could not be given to anyone again until it is created anew.
+fn partition_unused(directory: &dyn store::Directory, name: &str) -> Result<(), ApiError> {
+    let settings = role::config::read(directory)?;
+    let (what, flag) = if settings.entity_partitions.iter().any(|p| p == name) {
+        (
+            "the SiPass entities and their events",
+            "--entity-partitions",
+        )
+    } else if settings.alarm_partitions.iter().any(|p| p == name) {
+        ("every alarm", "--alarm-partitions")
+    } else {
+        return Ok(());
+    };
+    Err(ApiError::field(
+        Code::Conflict,
+        "name",
+        format!(
+            "the partition '{}' holds {what} (Properties; `sipass-bridge config show`): name other partitions there first (`sipass-bridge config set {flag} ...`), then delete it",
+            name.escape_debug()
+        ),
+    ))
 }
 
 fn role_name(role: AccessRole) -> &'static str {
@@ -219,7 +246,7 @@ pub(crate) async fn user_create(
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let change: UserChange = json_body(body, "a JSON object with name, role and partitions")?;
-    let name = validate_name("user", change.name.as_deref().unwrap_or_default())?;
+    let name = validate_name("user", "name", change.name.as_deref().unwrap_or_default())?;
     if let Some(p) = &change.password {
         validate_new_password("password", p)?;
     }
@@ -354,7 +381,7 @@ pub(crate) async fn user_token(
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let request: TokenRequest = json_body(body, "a JSON object with label")?;
-    let label = validate_name("label", &request.label)?;
+    let label = validate_name("label", "label", &request.label)?;
     let token = admin(&state, &viewer, move |accounts| {
         accounts
             .user(&name)?
@@ -385,8 +412,7 @@ pub(crate) async fn tokens_list(
     axum::Extension(viewer): axum::Extension<Viewer>,
     query: Result<axum::extract::Query<TokensQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let axum::extract::Query(query) =
-        query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let axum::extract::Query(query) = query.map_err(crate::query_refused)?;
     let tokens = admin(&state, &viewer, move |accounts| {
         Ok(accounts
             .tokens()?
@@ -462,7 +488,7 @@ async fn put_group(
     group: GroupView,
     create: bool,
 ) -> Result<(), ApiError> {
-    let name = validate_name("group", &name)?;
+    let name = validate_name("group", "name", &name)?;
     admin(&state, &viewer, move |accounts| {
         let exists = accounts.groups()?.iter().any(|g| g.name == name);
         if create && exists {
@@ -546,7 +572,7 @@ pub(crate) async fn partition_create(
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let partition: PartitionView = json_body(body, "a JSON object with name")?;
-    let name = validate_name("partition", &partition.name)?;
+    let name = validate_name("partition", "name", &partition.name)?;
     admin(&state, &viewer, move |accounts| {
         if accounts.partitions()?.contains(&name) {
             return Err(ApiError::field(
@@ -562,12 +588,16 @@ pub(crate) async fn partition_create(
     Ok(StatusCode::CREATED.into_response())
 }
 
-#[utoipa::path(delete, path = "/api/v1/partitions/{name}", tag = "users", params(("name" = String, Path, description = "The name")), responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 404, description = "No such thing", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/v1/partitions/{name}", tag = "users", params(("name" = String, Path, description = "The name")), responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody), (status = 404, description = "No such thing", body = ErrorBody), (status = 409, description = "A setting names it (entity or alarm partitions)", body = ErrorBody)))]
 pub(crate) async fn partition_delete(
     State(state): State<AppState>,
     axum::Extension(viewer): axum::Extension<Viewer>,
     UrlPath(name): UrlPath<String>,
 ) -> Result<Response, ApiError> {
+    require_administrator(&viewer)?;
+    let directory = state.role.directory.clone();
+    let checked = name.clone();
+    runtime::try_blocking(move || partition_unused(&*directory, &checked)).await??;
     admin(&state, &viewer, move |accounts| {
         if accounts.delete_partition(&name)? {
             Ok(())

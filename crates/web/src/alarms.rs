@@ -126,7 +126,7 @@ pub(crate) async fn list(
     Extension(viewer): Extension<Viewer>,
     query: Result<Query<AlarmQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let Query(query) = query.map_err(crate::query_refused)?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let role = state.role.clone();
     let (alarms, next_before) = runtime::try_blocking(move || {

@@ -99,6 +99,23 @@ fn bounded(field: &'static str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A `kind` that names no Directory kind is a typo to point at (400, `kind`), not an entity
+/// that is missing (404).
+fn directory_kind(kind: &str, code: Code) -> Result<(), ApiError> {
+    bounded("kind", kind)?;
+    if model::kind::DirectoryKind::from_name(kind).is_none() {
+        return Err(ApiError::field(
+            code,
+            "kind",
+            format!(
+                "kind: '{}' is not a Directory kind; the kinds that take commands are door, intrusion-detection-area and output",
+                protocol::printable(kind, 100)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
         let (code, message) = match e {
@@ -114,15 +131,18 @@ impl From<CommandError> for ApiError {
     }
 }
 
-#[utoipa::path(get, operation_id = "commands_offered", path = "/api/v1/entities/{id}/commands", tag = "commands", params(("id" = String, Path, description = "The id"), ("kind" = Option<String>, Query, description = "The Directory kind, when the id names several entities")), responses((status = 200, description = "The commands the entity takes", body = serde_json::Value), (status = 404, description = "No such thing, or not visible to this user", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody)))]
+#[utoipa::path(get, operation_id = "commands_offered", path = "/api/v1/entities/{id}/commands", tag = "commands", params(("id" = String, Path, description = "The id"), ("kind" = Option<String>, Query, description = "The Directory kind, when the id names several entities")), responses((status = 200, description = "The commands the entity takes", body = serde_json::Value), (status = 400, description = "A kind that is no Directory kind; `field` names it", body = crate::ErrorBody), (status = 404, description = "No such thing, or not visible to this user", body = crate::ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = crate::ErrorBody)))]
 pub(crate) async fn offered(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     Path(id): Path<String>,
     query: Result<Query<KindQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let Query(query) = query.map_err(crate::query_refused)?;
     bounded("id", &id)?;
+    if let Some(kind) = &query.kind {
+        directory_kind(kind, Code::InvalidQuery)?;
+    }
     let role = state.role.clone();
     let entities =
         runtime::try_blocking(move || role.commands.offered(&id, query.kind.as_deref(), &viewer))
@@ -148,7 +168,7 @@ pub(crate) async fn send(
     bounded("id", &id)?;
     bounded("action", &body.action)?;
     if let Some(kind) = &body.kind {
-        bounded("kind", kind)?;
+        directory_kind(kind, Code::InvalidBody)?;
     }
     let order = CommandOrder {
         entity: id,
@@ -167,7 +187,7 @@ pub(crate) async fn activity(
     Extension(viewer): Extension<Viewer>,
     query: Result<Query<ActivityQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let Query(query) = query.map_err(crate::query_refused)?;
     let limit = query
         .limit
         .unwrap_or(DEFAULT_LIMIT)
@@ -259,6 +279,37 @@ mod tests {
             .await
             .unwrap();
         (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn a_kind_that_is_no_directory_kind_is_refused_naming_the_field() {
+        let (_dir, router) = role_with_a_door("bad-kind");
+        let (status, body) = call(
+            &router,
+            "POST",
+            "/api/v1/entities/3/commands",
+            r#"{"action":"unlock","kind":"doors"}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(
+            (&body["code"], &body["field"]),
+            (&"invalid_body".into(), &"kind".into())
+        );
+        assert!(
+            body["message"].as_str().unwrap().contains("'doors'"),
+            "{body}"
+        );
+        let (status, body) =
+            call(&router, "GET", "/api/v1/entities/3/commands?kind=doors", "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(
+            (&body["code"], &body["field"]),
+            (&"invalid_query".into(), &"kind".into())
+        );
+        let (status, body) =
+            call(&router, "GET", "/api/v1/entities/3/commands?kind=door", "").await;
+        assert_eq!(status, StatusCode::OK, "a real kind still answers: {body}");
     }
 
     #[tokio::test]

@@ -140,7 +140,7 @@ pub(crate) async fn list(
     axum::Extension(viewer): axum::Extension<Viewer>,
     query: Result<Query<EventQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let Query(query) = query.map_err(crate::query_refused)?;
     let filter = filter(query)?;
     let limit = filter.limit;
     // Every event is about SiPass entities, which lie in the entity partitions.

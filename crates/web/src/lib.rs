@@ -167,6 +167,7 @@ pub fn router_with(role: Arc<Role>, token: String, options: Options) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .nest("/api/v1", api)
+        .fallback(pages::not_found)
         .layer(middleware::map_response(security_headers))
         .with_state(state)
 }
@@ -225,7 +226,7 @@ async fn sync_runs(
     State(state): State<AppState>,
     query: Result<Query<RunsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let Query(query) = query.map_err(query_refused)?;
     let limit = query.limit.unwrap_or(20).clamp(1, 1000);
     let role = state.role.clone();
     let runs = runtime::try_blocking(move || role.directory.runs(limit)).await??;
@@ -325,7 +326,7 @@ async fn config_show(
 }
 
 /// Changes settings; a bad value is refused with the field named, and nothing changes.
-#[utoipa::path(put, path = "/api/v1/config", tag = "properties", request_body(content = serde_json::Value, description = "The settings to change (host, port, sync_credentials, events_not_logged, events_ignored, entity_partitions); every field is validated before any changes"), responses((status = 200, description = "The settings now in force", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/v1/config", tag = "properties", request_body(content = serde_json::Value, description = "The settings to change, named as GET /api/v1/config shows them (host, port, sync_credentials, events_not_logged, events_ignored, entity_partitions, alarm_recipients, alarm_partitions, alarm_webhook_url, output_behaviours); every field is validated before any changes"), responses((status = 200, description = "The settings now in force", body = serde_json::Value), (status = 400, description = "A refused body or value; `field` names it", body = ErrorBody), (status = 401, description = "Not signed in, or a wrong token", body = ErrorBody), (status = 403, description = "An operator, a missing CSRF token, or a password to change first", body = ErrorBody)))]
 async fn config_set(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -336,7 +337,7 @@ async fn config_set(
     let change: role::config::SettingsChange = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             Code::InvalidBody,
-            format!("the body must be a JSON object with host, port and/or sync_credentials: {e}"),
+            format!("the body must be a JSON object of the settings to change, named as GET /api/v1/config shows them: {e}"),
         )
     })?;
     let role = state.role.clone();
@@ -346,6 +347,32 @@ async fn config_set(
     // first connection starts the full synchronization.
     state.role.settings_applied();
     Ok(Json(settings).into_response())
+}
+
+/// A query string that does not fit the endpoint's parameters, with the parameter named
+/// in `field` ("limit: invalid digit found in string"), as for every other refused value;
+/// axum's own text ("Failed to deserialize query string: ...") names no field.
+pub(crate) fn query_refused(rejection: QueryRejection) -> ApiError {
+    let text = rejection.body_text();
+    let detail = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(&text);
+    let parameter = detail
+        .split_once(": ")
+        .map(|(name, _)| name)
+        .filter(|name| {
+            !name.is_empty()
+                && name.len() <= 40
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+    match parameter {
+        Some(name) => ApiError::field(
+            Code::InvalidQuery,
+            name.to_owned(),
+            format!("query parameter {detail}"),
+        ),
+        None => ApiError::new(Code::InvalidQuery, format!("the query string: {detail}")),
+    }
 }
 
 /// A body the server would not read: too large (413) or not readable (400).
@@ -466,7 +493,7 @@ async fn entities_list(
     Extension(viewer): Extension<Viewer>,
     query: Result<Query<EntityQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::new(Code::InvalidQuery, e.body_text()))?;
+    let Query(query) = query.map_err(query_refused)?;
     let kind = directory_kind(query.kind)?;
     let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
     let q = search_text(&query.q)?;

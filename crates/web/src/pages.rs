@@ -170,6 +170,34 @@ async fn page_script(UrlPath(file): UrlPath<String>) -> Response {
     }
 }
 
+/// Any other address outside the API: a page that says so and leads back, instead of an
+/// empty 404 the browser shows as its own error. The address asked for is not repeated.
+pub(crate) async fn not_found() -> Response {
+    let links: String = PAGES
+        .iter()
+        .map(|p| format!(r#" <a href="/{}">{}</a>"#, p.id, p.title))
+        .collect();
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>No such page · SiPass Bridge Config Tool</title>
+<link rel="stylesheet" href="/app.css">
+</head>
+<body>
+<header><h1>SiPass Bridge</h1></header>
+<main>
+<h2>No such page</h2>
+<p>The Config Tool has no page at this address. Its pages:{links}.</p>
+</main>
+</body>
+</html>
+"#
+    );
+    (StatusCode::NOT_FOUND, Html(html)).into_response()
+}
+
 async fn stylesheet() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],

@@ -118,6 +118,9 @@ impl From<MaintenanceError> for ApiError {
     fn from(e: MaintenanceError) -> Self {
         match e {
             MaintenanceError::Busy(_) => ApiError::new(Code::Busy, e.to_string()),
+            MaintenanceError::Refused(ref refused) if names_a_wrong_path(refused) => {
+                ApiError::field(Code::BackupRefused, "file", e.to_string())
+            }
             MaintenanceError::Refused(
                 BackupError::Io { .. } | BackupError::Replace { .. } | BackupError::Update { .. },
             ) => ApiError::new(Code::BackupFailed, e.to_string()),
@@ -131,6 +134,23 @@ impl From<MaintenanceError> for ApiError {
             MaintenanceError::Standby(_) => ApiError::new(Code::Conflict, e.to_string()),
         }
     }
+}
+
+/// Whether an I/O failure is the caller's path (no such file or folder, a folder where a
+/// file was named, no permission to it), which another path fixes: refused (422, naming
+/// the field) rather than reported as the role's storage failing (507).
+fn names_a_wrong_path(refused: &BackupError) -> bool {
+    use std::io::ErrorKind;
+    let BackupError::Io { cause, .. } = refused else {
+        return false;
+    };
+    matches!(
+        cause.kind(),
+        ErrorKind::NotFound
+            | ErrorKind::IsADirectory
+            | ErrorKind::NotADirectory
+            | ErrorKind::PermissionDenied
+    )
 }
 
 /// Backup, restore, update and activation are an administrator's: they replace or stop what

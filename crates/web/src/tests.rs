@@ -115,10 +115,99 @@ async fn a_bad_setting_is_400_naming_the_field_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_refused_name_names_the_body_field_the_users_page_shows_it_beside() {
+    let role = TestRole::new("name-field");
+    for (endpoint, body) in [
+        (
+            "/api/v1/users",
+            r#"{"name": "a\u0000b", "role": "operator"}"#,
+        ),
+        (
+            "/api/v1/groups",
+            r#"{"name": " ", "members": [], "partitions": []}"#,
+        ),
+        ("/api/v1/partitions", r#"{"name": ""}"#),
+    ] {
+        let answer = role.call("POST", endpoint, body).await;
+        assert_error(
+            &answer,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            Some("name"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_partition_a_setting_names_is_not_deleted() {
+    let role = TestRole::new("partition-in-use");
+    for name in ["North", "South"] {
+        let body = serde_json::json!({ "name": name }).to_string();
+        let (status, _) = role.call("POST", "/api/v1/partitions", &body).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, _) = role
+        .call(
+            "PUT",
+            "/api/v1/config",
+            r#"{"alarm_partitions": ["South"]}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let answer = role.call("DELETE", "/api/v1/partitions/SiPass", "").await;
+    assert_error(&answer, StatusCode::CONFLICT, "conflict", Some("name"));
+    let message = answer.1["message"].as_str().unwrap();
+    assert!(message.contains("--entity-partitions"), "{message}");
+    let answer = role.call("DELETE", "/api/v1/partitions/South", "").await;
+    assert_error(&answer, StatusCode::CONFLICT, "conflict", Some("name"));
+    assert!(
+        answer.1["message"]
+            .as_str()
+            .unwrap()
+            .contains("--alarm-partitions")
+    );
+    let (_, partitions) = role.call("GET", "/api/v1/partitions", "").await;
+    assert_eq!(partitions.as_array().unwrap().len(), 3, "{partitions}");
+
+    let (status, _) = role.call("DELETE", "/api/v1/partitions/North", "").await;
+    assert_eq!(
+        status,
+        StatusCode::NO_CONTENT,
+        "a partition no setting names goes"
+    );
+    let (status, _) = role
+        .call(
+            "PUT",
+            "/api/v1/config",
+            r#"{"entity_partitions": ["South"]}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = role.call("DELETE", "/api/v1/partitions/SiPass", "").await;
+    assert_eq!(
+        status,
+        StatusCode::NO_CONTENT,
+        "once the setting names another"
+    );
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_json_is_400() {
     let role = TestRole::new("body");
     let answer = role.call("PUT", "/api/v1/config", "port=1").await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_body", None);
+    // An unknown setting is named with the ones there are, not only the first three.
+    let answer = role
+        .call("PUT", "/api/v1/config", r#"{"webhook": "x"}"#)
+        .await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_body", None);
+    let message = answer.1["message"].as_str().unwrap();
+    assert!(
+        message.contains("`webhook`") && message.contains("alarm_webhook_url"),
+        "{message}"
+    );
+    assert!(!message.contains("and/or"), "{message}");
 }
 
 #[tokio::test]
@@ -173,6 +262,41 @@ async fn an_unknown_entity_or_endpoint_is_404_and_a_wrong_method_405() {
         "method_not_allowed",
         None,
     );
+}
+
+#[tokio::test]
+async fn an_unknown_page_is_a_404_page_that_leads_back_and_repeats_nothing() {
+    let role = TestRole::new("no-page");
+    let request = Request::builder()
+        .uri("/synchronisation%3Cscript%3E")
+        .body(Body::empty())
+        .unwrap();
+    let response = role.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(
+        response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "a page a browser shows"
+    );
+    assert!(
+        response
+            .headers()
+            .contains_key(header::CONTENT_SECURITY_POLICY)
+    );
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let html = String::from_utf8_lossy(&bytes);
+    assert!(html.contains(r#"<a href="/synchronization">"#), "{html}");
+    assert!(
+        !html.contains("script"),
+        "the address is not repeated: {html}"
+    );
+    // The API keeps its JSON answer.
+    let endpoint = role.call("GET", "/api/v1/nothing-here", "").await;
+    assert_error(&endpoint, StatusCode::NOT_FOUND, "not_found", None);
 }
 
 #[tokio::test]
@@ -323,8 +447,20 @@ async fn events_are_listed_filtered_and_paged_and_bad_filters_name_the_field() {
         (body["code"].as_str(), body["field"].as_str()),
         (Some("invalid_query"), Some("since"))
     );
-    let (status, _) = test.call("GET", "/api/v1/events?limit=-1", "").await;
+    let (status, body) = test.call("GET", "/api/v1/events?limit=-1", "").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (body["code"].as_str(), body["field"].as_str()),
+        (Some("invalid_query"), Some("limit")),
+        "a malformed number names its parameter: {body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("query parameter limit: "),
+        "{body}"
+    );
     let tally = vec![("ignored:Door Closed".to_owned(), 3)];
     let next = store::EventPosition {
         journal_id: "j".into(),
@@ -428,6 +564,36 @@ async fn backup_paths_must_be_absolute_plain_and_outside_the_data_folder() {
         .call("POST", "/api/v1/db/backup", "{\"path\": 1}")
         .await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_body", None);
+}
+
+#[tokio::test]
+async fn a_path_with_no_backup_or_no_folder_is_refused_with_422_not_507() {
+    let role = TestRole::new("backup-wrong-path");
+    let missing = std::env::temp_dir().join("sipass-bridge-no-such-backup-7f3a.backup");
+    let no_folder = std::env::temp_dir()
+        .join("sipass-bridge-no-such-folder-7f3a")
+        .join("x.backup");
+    let folder = std::env::temp_dir();
+    for (endpoint, file, says) in [
+        ("/api/v1/db/restore", &missing, "No such file"),
+        ("/api/v1/db/restore", &folder, "directory"),
+        ("/api/v1/db/backup", &no_folder, "no such folder"),
+    ] {
+        let body = serde_json::json!({ "file": file }).to_string();
+        let answer = role.call("POST", endpoint, &body).await;
+        assert_error(
+            &answer,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "backup_refused",
+            Some("file"),
+        );
+        let message = answer.1["message"].as_str().unwrap();
+        assert!(message.contains(says), "{endpoint}: {message}");
+    }
+    assert!(
+        role.role.activation.deactivated().await.is_none(),
+        "a wrong path costs no downtime"
+    );
 }
 
 #[tokio::test]

@@ -401,6 +401,10 @@ fn an_administrator_and_an_operator_use_the_config_tool_in_a_browser() {
         !t.is_empty()
     });
     assert!(refused.contains("only an administrator"), "{refused}");
+    assert!(
+        browser.find_all("#properties").unwrap().is_empty(),
+        "no empty settings form for an operator"
+    );
 
     // The API tells the same: with olga's token, the entity is not there.
     let olga = olga_token.as_str();
@@ -570,11 +574,31 @@ fn alarm_history_on_the_page(browser: &Browser) {
     shoot(browser, "monitoring-alarm-history");
 }
 
+/// Devices are listed in their names' order ("ACC-0001 Aux Out 1", "ACC-0001 Aux Out 2",
+/// "Door 0001 Lock"... "Door 0008 Lock", tokens 1 to 10 on this site), not in the API's id
+/// text order ("1", "10", "2"...), in which the last door's lock comes second.
+fn devices_in_the_order_people_read(browser: &Browser) {
+    let ids: Vec<u64> = browser
+        .find_all("#outputs tr[data-device]")
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let id = browser.attribute(row, "data-device").unwrap().unwrap();
+            id.parse()
+                .expect("the simulator's output tokens are numbers")
+        })
+        .collect();
+    assert!(ids.len() >= 10, "the site has ten outputs or more: {ids:?}");
+    assert!(ids.is_sorted(), "outputs in their names' order: {ids:?}");
+}
+
 /// Unlocks the first door from the Monitoring page: SiPass answers, the activity trail
 /// shows the command with every field, and the simulator's door is unlocked.
 fn unlock_a_door_from_the_page(browser: &Browser, url: &str, sipass: &SipassApi) {
     browser.goto(&format!("{url}monitoring")).unwrap();
     let row = browser.wait_for("#doors tr[data-device]", WAIT).unwrap();
+    browser.wait_for("#outputs tr[data-device]", WAIT).unwrap();
+    devices_in_the_order_people_read(browser);
     let door = browser
         .attribute(&row, "data-device")
         .unwrap()

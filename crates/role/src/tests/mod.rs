@@ -242,6 +242,26 @@ async fn a_digest_mismatch_after_a_listing_lists_the_kind_again_until_verified()
 }
 
 #[tokio::test]
+async fn no_verdict_is_reported_while_the_proxy_is_not_connected() {
+    let proxy = proxy_with(4);
+    let running = Running::start(&proxy);
+    running.verified(&proxy, &[CARDHOLDER]).await;
+    let verdict = |role: &Role| role.sync_status().unwrap().kinds["cardholder"].digest_match;
+    assert_eq!(verdict(&running.role), Some(true));
+    // Disconnected (or deactivated), "equal" would vouch for a copy SiPass may have left.
+    running.role.status.set_connected(false);
+    let status = running.role.sync_status().unwrap();
+    assert!(
+        status.kinds.values().all(|k| k.digest_match.is_none()),
+        "{:?}",
+        status.kinds
+    );
+    running.role.status.set_connected(true);
+    assert_eq!(verdict(&running.role), Some(true));
+    running.stop().await;
+}
+
+#[tokio::test]
 async fn an_incompatible_proxy_is_refused_naming_both_versions_and_nothing_is_written() {
     let proxy = proxy_with(3);
     let ours = model::version::PeerVersions::this_role();

@@ -81,6 +81,18 @@ function showNavigation(session) {
   $("signout").onclick = async () => { await api("/session", { method: "DELETE" }).catch(() => {}); location.assign("/signin"); };
 }
 
+/** An administrators' page opened by an operator: said once in place of the page, rather
+ * than empty forms that look like the settings and an error above them. */
+function refusedToOperator(session) {
+  const entries = JSON.parse(document.body.dataset.nav || "[]");
+  const entry = entries.find(([id]) => id === App.pageId);
+  if (!entry || !entry[2] || session.role === "administrator") return false;
+  const refusal = el("p", { id: "page-error", class: "form-error" },
+    `${session.user} is an operator; only an administrator may use ${entry[1]}.`);
+  $("main").replaceChildren($("main").querySelector("h2"), refusal);
+  return true;
+}
+
 async function boot() {
   showHealth();
   setInterval(showHealth, 3000);
@@ -89,6 +101,7 @@ async function boot() {
   if (session.must_change_password) { location.assign("/signin?change=1"); return; }
   App.session = session;
   showNavigation(session);
+  if (refusedToOperator(session)) return;
   if (App.page) await App.page(session);
 }
 document.addEventListener("DOMContentLoaded", () => boot().catch((e) => notice("page-error", e.message)));

@@ -15,7 +15,7 @@ let historyOf = null;
 
 function eventRow(e) {
   return el("tr", { "data-event": e.id },
-    el("td", {}, e.occurred_at), el("td", {}, e.sipass_type, e.message ? el("div", { class: "hint" }, e.message) : ""),
+    el("td", { class: "time" }, e.occurred_at), el("td", {}, e.sipass_type, e.message ? el("div", { class: "hint" }, e.message) : ""),
     el("td", {}, e.entities.map((x) => `${x.kind}: ${x.name}`).join("; ")));
 }
 function addEvents(events) {
@@ -75,7 +75,7 @@ function alarmRow(a) {
   const history = el("button", { type: "button", class: "secondary history" }, "History");
   history.onclick = () => showHistory(a.id).catch((e) => notice("page-error", e.message));
   return el("tr", { "data-alarm": a.id },
-    el("td", {}, a.triggered_at), el("td", {}, a.class_name, a.message ? el("div", { class: "hint" }, a.message) : ""),
+    el("td", { class: "time" }, a.triggered_at), el("td", {}, a.class_name, a.message ? el("div", { class: "hint" }, a.message) : ""),
     el("td", {}, a.priority), el("td", { class: "state" }, alarmState(a)),
     el("td", {}, a.acknowledged ? "" : el("span", {}, comment, " ", ack)), el("td", {}, history));
 }
@@ -94,7 +94,7 @@ async function showHistory(id) {
   const a = answer.alarm;
   $("alarm-history-title").textContent = `${a.class_name} (alarm ${a.id}, SiPass ${a.sipass_id})`;
   $("alarm-history").replaceChildren(...answer.history.map((h) => el("tr", { "data-history": h.id },
-    el("td", {}, h.at), el("td", { class: "action" }, h.action), el("td", { class: "by" }, actor(h)),
+    el("td", { class: "time" }, h.at), el("td", { class: "action" }, h.action), el("td", { class: "by" }, actor(h)),
     el("td", { class: "comment" }, h.comment), el("td", {}, h.origin === "here" ? "Config Tool, CLI or API" : "SiPass"))));
   $("alarm-history-section").hidden = false;
 }
@@ -124,6 +124,12 @@ function deviceRow(device, kind, commands) {
     el("td", { class: "name" }, device.name || device.id, el("div", { class: "hint" }, `id ${device.id}`)),
     el("td", { class: "commands" }, ...buttons.flatMap((b) => [b, " "])));
 }
+/** Names as people read them: "Door 0002" before "Door 0010", "Out 2" before "Out 10" (the
+ * API pages in id text order, where id 10 comes before id 2). */
+function byName(a, b) {
+  const key = (d) => d.name || d.id;
+  return key(a).localeCompare(key(b), undefined, { numeric: true }) || a.id.localeCompare(b.id, undefined, { numeric: true });
+}
 /** One kind's devices; the commands of a kind are the same for all of them (asked once). */
 async function loadDevices({ kind, body, noun }) {
   const page = await api(`/entities?kind=${kind}&limit=${DEVICES_SHOWN}`);
@@ -131,14 +137,14 @@ async function loadDevices({ kind, body, noun }) {
   const first = page.entities[0];
   const offered = await api(`/entities/${encodeURIComponent(first.id)}/commands?kind=${kind}`);
   const commands = offered.entities.length ? offered.entities[0].commands : [];
-  const rows = page.entities.map((d) => deviceRow(d, kind, commands));
+  const rows = page.entities.sort(byName).map((d) => deviceRow(d, kind, commands));
   if (page.next_after) rows.push(emptyRow(2, `The first ${DEVICES_SHOWN} shown; \`sipass-bridge entities list --kind ${kind}\` lists them all.`));
   $(body).replaceChildren(...rows);
 }
 async function loadActivity() {
   const page = await api("/activity?limit=" + SHOWN);
   $("activity").replaceChildren(...(page.activities.length ? page.activities.map((a) => el("tr", { "data-activity": a.id },
-    el("td", { "data-field": "at" }, a.at),
+    el("td", { "data-field": "at", class: "time" }, a.at),
     el("td", { "data-field": "entity" }, a.entity_name, el("div", { class: "hint" }, `${a.entity_kind} ${a.entity_id}`)),
     el("td", { "data-field": "activity" }, a.activity_label),
     el("td", { "data-field": "application" }, a.application),

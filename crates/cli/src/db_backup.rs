@@ -160,7 +160,15 @@ pub async fn backup_command(args: BackupArgs) -> Result<()> {
             let target = file.clone();
             let manifest =
                 tokio::task::spawn_blocking(move || backup_direct(&dbs, &target)).await??;
-            (manifest, "from the databases")
+            let from = match args
+                .database_url
+                .as_deref()
+                .is_some_and(|u| !u.trim().is_empty())
+            {
+                true => "from the PostgreSQL database",
+                false => "from the data folder",
+            };
+            (manifest, from)
         }
     };
     if args.json {
@@ -276,7 +284,15 @@ pub async fn restore_command(args: RestoreArgs) -> Result<()> {
             let report =
                 tokio::task::spawn_blocking(move || restore_direct(&dbs, &data, &source, accept))
                     .await??;
-            (report, "into the databases")
+            let into = match args
+                .database_url
+                .as_deref()
+                .is_some_and(|u| !u.trim().is_empty())
+            {
+                true => "into the PostgreSQL database",
+                false => "into the data folder",
+            };
+            (report, into)
         }
     };
     if args.json {

@@ -232,7 +232,7 @@ fn two_roles_share_one_postgresql_and_the_standby_takes_over_within_ten_seconds_
     eventually(Duration::from_secs(120), "role A verified", || {
         role_status(&a_url, &a_dir).filter(verified)
     });
-    let (_b, b_url) = crate::support::start_role_with(&b_dir, &proxy_dir, port, &flags);
+    let (mut b, b_url) = crate::support::start_role_with(&b_dir, &proxy_dir, port, &flags);
 
     // One active, one standby, and each says which and why.
     let standby = eventually(Duration::from_secs(30), "role B a standby naming A", || {
@@ -357,4 +357,25 @@ fn two_roles_share_one_postgresql_and_the_standby_takes_over_within_ten_seconds_
     assert_eq!(report["imported"], 0, "{report}");
     assert_eq!(report["skipped"], FAILOVER_EVENTS, "{report}");
     assert_eq!(plugin.event_count().unwrap(), FAILOVER_EVENTS as u64);
+
+    // Every role stopped (and this test's own reader closed): a backup and a restore
+    // straight on the database.
+    crate::support::terminate(&mut b);
+    drop(plugin);
+    let backup = dir.0.join("shared.backup");
+    let direct = |command: &str| {
+        let args = ["db", command, s(&backup), "--database-url", &url];
+        let (ok, out, err) = run(&args, &[]);
+        assert!(ok, "db {command} failed: {err}");
+        assert!(out.contains("PostgreSQL database"), "{out}");
+    };
+    direct("backup");
+    direct("restore");
+    let plugin = store::open_postgres_plugin_read_only(&url).unwrap();
+    assert_eq!(plugin.event_count().unwrap(), FAILOVER_EVENTS as u64);
+    assert_eq!(
+        all_stored(plugin.as_ref()),
+        stored,
+        "the same events, ids included"
+    );
 }

@@ -50,6 +50,10 @@ pub struct BenchArgs {
     /// Run only the alarm phase (5b), e.g. while working on the alarm path.
     #[arg(long)]
     alarms_only: bool,
+    /// Also run the full synchronization with a role on this PostgreSQL database (an empty
+    /// one: `postgres://USER@HOST:PORT/DATABASE`) and report its rate beside SQLite's.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
     /// Write SVG charts of the run into this folder: entities per second over the
     /// synchronization, and the latency distributions of the real-time and event phases.
     #[arg(long)]
@@ -155,10 +159,15 @@ impl Site {
 
     /// A role with its data in `role_dir`, and a client of its REST API.
     fn start_role(&self, role_dir: &Path) -> Result<(Process, RoleApi)> {
+        self.start_role_with(role_dir, &[])
+    }
+
+    /// A role as [`Site::start_role`] gives, with `extra` flags (`--database-url`).
+    fn start_role_with(&self, role_dir: &Path, extra: &[&str]) -> Result<(Process, RoleApi)> {
         std::fs::create_dir_all(role_dir)?;
         let role = self
             .bin
-            .start_role(role_dir, &self.proxy_dir(), self.port)?;
+            .start_role_with(role_dir, &self.proxy_dir(), self.port, extra)?;
         let api = RoleApi::new(role.addr(), role_dir)?;
         Ok((role, api))
     }
@@ -384,6 +393,17 @@ async fn sync_phases(
     report["role_peak_rss_mib"] = json!(sync_rss.into_iter().chain(realtime_rss).reduce(f64::max));
     drop(role);
 
+    if let Some(url) = &args.database_url {
+        postgres_sync(
+            &site,
+            &site_dir.join("role-postgres"),
+            url,
+            entities,
+            report,
+        )
+        .await?;
+    }
+
     eprintln!("(5/5) resume: the proxy killed halfway through a full synchronization");
     let (_role2, api) = site.start_role(&site_dir.join("role-resume"))?;
     let (status, _) = until_verified(&api, Some((0.5, &mut site))).await?;
@@ -391,6 +411,49 @@ async fn sync_phases(
     let clean = harness::total_eligible(&status).max(1);
     report["resume_extra_pct"] =
         json!(((transferred as f64 / clean as f64 - 1.0) * 10000.0).round() / 100.0);
+    Ok(())
+}
+
+/// (2c): the same full synchronization by a role on PostgreSQL, its rate beside SQLite's
+/// `sync_entities_per_sec`. The database must be empty: a Directory already there would be
+/// brought up to date rather than listed whole. `entities`: what the SQLite role verified;
+/// the role says "verified" once per kind as it compares them, so the clock stops when every
+/// kind is in.
+async fn postgres_sync(
+    site: &Site,
+    role_dir: &Path,
+    url: &str,
+    entities: u64,
+    report: &mut Value,
+) -> Result<()> {
+    eprintln!("(2c) the same full synchronization by a role on PostgreSQL");
+    let held = store::postgres::migrate::describe(url, &store::postgres::DIRECTORY)
+        .context("reading --database-url")?
+        .counts
+        .iter()
+        .find(|c| c.table == "entities")
+        .map_or(0, |c| c.rows);
+    if held > 0 {
+        bail!(
+            "--database-url {} already holds a Directory ({held} entities): give an empty database, so that the synchronization is a whole one",
+            store::postgres::location(url).display()
+        );
+    }
+    let started = Instant::now();
+    let (role, api) = site.start_role_with(role_dir, &["--database-url", url])?;
+    let every = Duration::from_millis(50);
+    let status = harness::eventually_async(PHASE_DEADLINE, every, "a verified role", async || {
+        let status = api.status().await.ok()?;
+        (harness::verified(&status) && harness::total_eligible(&status) >= entities)
+            .then_some(status)
+    })
+    .await?;
+    let wall = started.elapsed().as_secs_f64();
+    let entities = harness::total_eligible(&status);
+    eprintln!("      {entities} entities in {wall:.1} s on PostgreSQL");
+    report["postgres_sync_wall_s"] = json!(round2(wall));
+    report["postgres_sync_entities_per_sec"] = json!((entities as f64 / wall).round());
+    report["role_peak_rss_mib_postgres_sync"] = json!(peak_rss_mib(role.id()).map(|m| m.round()));
     Ok(())
 }
 
@@ -419,6 +482,11 @@ fn print_table(report: &Value) {
         ("raw_sqlite_rows_per_sec", "rows/s", "the yardstick"),
         ("store_rows_per_sec", "rows/s", ""),
         ("sync_entities_per_sec", "entities/s", ""),
+        (
+            "postgres_sync_entities_per_sec",
+            "entities/s",
+            "with --database-url",
+        ),
         ("sync_ratio", "", ">= 0.6"),
         ("role_peak_rss_mib", "MiB", "< 200"),
         ("proxy_first_load_s", "s", "< 30"),

@@ -35,10 +35,16 @@ pub struct DbArgs {
     /// journal.db.
     #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
+    /// A role's PostgreSQL database (its --database-url) instead of the data folder's files.
+    #[arg(long, value_name = "URL", env = "SIPASS_BRIDGE_DATABASE_URL")]
+    database_url: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
 }
+
+/// A role's two databases on PostgreSQL.
+const POSTGRES_SCHEMAS: [&Schema; 2] = [&store::postgres::DIRECTORY, &store::postgres::PLUGIN];
 
 /// Every database the system keeps, as the migration runner knows it.
 const SCHEMAS: [&Schema; 4] = [
@@ -80,12 +86,22 @@ fn databases(data: &Path) -> Result<Vec<(&'static Schema, PathBuf)>> {
 }
 
 fn status(args: &DbArgs) -> Result<()> {
-    let statuses = databases(&args.data)?
-        .into_iter()
-        .map(|(schema, path)| {
-            migrate::describe(&path, schema).with_context(|| format!("reading {}", path.display()))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let statuses = match crate::services::database_url(args.database_url.clone())? {
+        Some(url) => POSTGRES_SCHEMAS
+            .iter()
+            .map(|schema| {
+                store::postgres::migrate::describe(&url, schema)
+                    .with_context(|| format!("reading the {}", schema.database))
+            })
+            .collect::<Result<Vec<_>>>()?,
+        None => databases(&args.data)?
+            .into_iter()
+            .map(|(schema, path)| {
+                migrate::describe(&path, schema)
+                    .with_context(|| format!("reading {}", path.display()))
+            })
+            .collect::<Result<Vec<_>>>()?,
+    };
     if args.json {
         out!("{}", serde_json::json!({ "databases": statuses }));
         return Ok(());
@@ -99,6 +115,12 @@ fn status(args: &DbArgs) -> Result<()> {
 fn print_status(s: &DatabaseStatus) {
     let state = match s.schema.found.cmp(&s.schema.expected) {
         std::cmp::Ordering::Equal => "up to date".to_owned(),
+        std::cmp::Ordering::Less if store::postgres::is_postgres_url(&s.file.to_string_lossy()) => {
+            format!(
+                "needs `sipass-bridge db update --database-url {}`",
+                s.file.display()
+            )
+        }
         std::cmp::Ordering::Less => format!(
             "needs `sipass-bridge db update --data {}`",
             s.file.parent().unwrap_or(Path::new(".")).display()
@@ -162,7 +184,30 @@ async fn update(args: &DbArgs) -> Result<()> {
     Ok(())
 }
 
+/// `db update` of a role's PostgreSQL databases, each step under the migration lock.
+fn update_postgres(url: &str) -> Result<Vec<UpdateReport>> {
+    let terminal = std::io::stderr().is_terminal();
+    POSTGRES_SCHEMAS
+        .iter()
+        .map(|schema| {
+            let mut progress = |m: &Migration| {
+                if terminal {
+                    eprintln!(
+                        "{}: applying migration {} ({})...",
+                        schema.database, m.version, m.name
+                    );
+                }
+            };
+            store::postgres::migrate::update(url, schema, &mut progress)
+                .with_context(|| format!("updating the {}", schema.database))
+        })
+        .collect()
+}
+
 fn update_files(args: &DbArgs) -> Result<Vec<UpdateReport>> {
+    if let Some(url) = crate::services::database_url(args.database_url.clone())? {
+        return update_postgres(&url);
+    }
     let terminal = std::io::stderr().is_terminal();
     let mut reports = Vec::new();
     for (schema, path) in databases(&args.data)? {

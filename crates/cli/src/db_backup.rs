@@ -28,6 +28,10 @@ pub struct BackupArgs {
     /// The role's data folder.
     #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
+    /// A role's PostgreSQL database (its --database-url): refused, naming PostgreSQL's own
+    /// tools, which back it up and restore it.
+    #[arg(long, value_name = "URL", env = "SIPASS_BRIDGE_DATABASE_URL")]
+    database_url: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -40,6 +44,10 @@ pub struct RestoreArgs {
     /// The role's data folder.
     #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
+    /// A role's PostgreSQL database (its --database-url): refused, naming PostgreSQL's own
+    /// tools, which back it up and restore it.
+    #[arg(long, value_name = "URL", env = "SIPASS_BRIDGE_DATABASE_URL")]
+    database_url: Option<String>,
     /// Restore a backup of another role (moving a role to a new server): this role takes
     /// that role's identity.
     #[arg(long)]
@@ -137,6 +145,9 @@ pub(crate) async fn follow<T>(
 }
 
 pub async fn backup_command(args: BackupArgs) -> Result<()> {
+    if let Some(url) = crate::services::database_url(args.database_url.clone())? {
+        bail!(store::postgres::maintained::refusal(&url, "a backup"));
+    }
     let file = absolute(&args.file)?;
     let (manifest, through) = match running_role(&args.data, args.json)? {
         Some(api) => {
@@ -240,6 +251,9 @@ fn backup_direct(data: &Path, file: &Path) -> Result<Manifest> {
 }
 
 pub async fn restore_command(args: RestoreArgs) -> Result<()> {
+    if let Some(url) = crate::services::database_url(args.database_url.clone())? {
+        bail!(store::postgres::maintained::refusal(&url, "a restore"));
+    }
     let file = absolute(&args.file)?;
     let (report, through) = match running_role(&args.data, args.json)? {
         Some(api) => {

@@ -20,6 +20,10 @@ pub struct ImportArgs {
     /// The role's data folder (its plugin.db is written; the role may be running).
     #[arg(long, default_value = DEFAULT_DATA, env = "SIPASS_BRIDGE_DATA")]
     data: PathBuf,
+    /// A role's PostgreSQL database (its --database-url) instead of the data folder's
+    /// plugin.db.
+    #[arg(long, value_name = "URL", env = "SIPASS_BRIDGE_DATABASE_URL")]
+    database_url: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -171,10 +175,19 @@ impl ImportReport {
     }
 }
 
+/// The plugin database events are imported into: the data folder's file, or the role's
+/// PostgreSQL database.
+fn open_target(data: &Path, database_url: Option<String>) -> Result<Box<dyn EventImport>> {
+    Ok(match crate::services::database_url(database_url)? {
+        Some(url) => Box::new(store::postgres::PgImport::open(&url)?),
+        None => Box::new(store::sqlite::import::SqliteImport::open(
+            &data.join(store::sqlite::PLUGIN.file),
+        )?),
+    })
+}
+
 /// Reads `file` and stores what it holds that is not stored yet.
-pub fn import(file: &Path, data: &Path) -> Result<ImportReport> {
-    let plugin_path = data.join(store::sqlite::PLUGIN.file);
-    let db = store::sqlite::import::SqliteImport::open(&plugin_path)?;
+pub fn import(file: &Path, db: &dyn EventImport) -> Result<ImportReport> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(file)
@@ -206,10 +219,10 @@ pub fn import(file: &Path, data: &Path) -> Result<ImportReport> {
             Ok(event) => batch.push((line, event)),
         }
         if batch.len() >= BATCH {
-            store_batch(&db, &mut batch, &mut report)?;
+            store_batch(db, &mut batch, &mut report)?;
         }
     }
-    store_batch(&db, &mut batch, &mut report)?;
+    store_batch(db, &mut batch, &mut report)?;
     Ok(report)
 }
 
@@ -241,8 +254,14 @@ fn store_batch(
 }
 
 pub async fn import_command(args: ImportArgs) -> Result<()> {
-    let (file, data) = (args.file.clone(), args.data.clone());
-    let report = tokio::task::spawn_blocking(move || import(&file, &data)).await??;
+    let (file, data, url) = (
+        args.file.clone(),
+        args.data.clone(),
+        args.database_url.clone(),
+    );
+    let report =
+        tokio::task::spawn_blocking(move || import(&file, open_target(&data, url)?.as_ref()))
+            .await??;
     if args.json {
         out!("{}", serde_json::to_string(&report)?);
         return Ok(());

@@ -175,6 +175,11 @@ pub struct RoleArgs {
     /// Address for the Config Tool (web UI and REST API).
     #[arg(long, default_value = "127.0.0.1:8080", env = "SIPASS_BRIDGE_LISTEN")]
     listen: SocketAddr,
+    /// Keep the Directory and the plugin database in this PostgreSQL database
+    /// (postgres://USER@HOST:PORT/DATABASE, or ?host=/run/postgresql for its socket) instead
+    /// of SQLite files in the data folder; for large sites and two roles in failover.
+    #[arg(long, value_name = "URL", env = "SIPASS_BRIDGE_DATABASE_URL")]
+    database_url: Option<String>,
     /// The proxy's host name or IP address (stored in the Directory's configuration).
     #[arg(long, env = "SIPASS_BRIDGE_PROXY_HOST")]
     proxy_host: Option<String>,
@@ -480,7 +485,7 @@ impl RunningRole {
 }
 
 async fn start_role(
-    data: &Path,
+    (data, database_url): (&Path, Option<String>),
     listener: TcpListener,
     proxy: Option<(String, Option<u16>)>,
     proxy_ca_pem: String,
@@ -490,6 +495,7 @@ async fn start_role(
 ) -> Result<RunningRole> {
     let role = role::Role::open(role::RoleConfig {
         data_dir: data.to_owned(),
+        database_url,
         proxy_ca_pem,
         proxy_token,
         client_name: tls::host_name().unwrap_or_else(|| "sipass-bridge-role".into()),
@@ -538,6 +544,20 @@ fn write_role_address(data: &Path, addr: SocketAddr, https: bool) -> Result<()> 
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// The role's PostgreSQL database, if one is given: empty is none (an unset template line),
+/// anything but a PostgreSQL URL is refused before the role starts.
+pub fn database_url(given: Option<String>) -> Result<Option<String>> {
+    match given {
+        Some(url) if url.trim().is_empty() => Ok(None),
+        Some(url) if store::postgres::is_postgres_url(&url) => Ok(Some(url)),
+        Some(url) => bail!(
+            "--database-url {} is not a PostgreSQL URL: give postgres://USER@HOST:PORT/DATABASE, or leave it out for SQLite files in the data folder",
+            store::postgres::location(&url).display()
+        ),
+        None => Ok(None),
+    }
+}
+
 pub async fn role(args: RoleArgs) -> Result<()> {
     let shutdown = shutdown_on_signal();
     crate::data_folder::prepare_default(&args.data, "role")
@@ -569,7 +589,17 @@ pub async fn role(args: RoleArgs) -> Result<()> {
         https,
         demo_password: None,
     };
-    let running = start_role(&args.data, listener, proxy, ca, token, shutdown, setup).await?;
+    let database_url = database_url(args.database_url)?;
+    let running = start_role(
+        (&args.data, database_url),
+        listener,
+        proxy,
+        ca,
+        token,
+        shutdown,
+        setup,
+    )
+    .await?;
     if let Some((given, stored)) = &running.replaced_proxy {
         tracing::warn!(
             "the proxy address from the configuration file or flags ({given}) replaces the one stored in the Directory ({stored}, set in the Config Tool or with `config set`); leave proxy-host and proxy-port out of role.toml to manage them there"
@@ -651,7 +681,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         }
     };
     let role = start_role(
-        &args.data,
+        (&args.data, None),
         web_listener,
         Some(("127.0.0.1".into(), Some(proxy.addr.port()))),
         proxy.ca_pem.clone(),

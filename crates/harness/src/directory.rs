@@ -20,9 +20,18 @@ pub fn open(role_dir: &Path) -> Result<Arc<dyn store::DirectoryRead>> {
     Ok(store::open_read_only(&role::directory_path(role_dir))?)
 }
 
-/// Every cardholder in the Directory as (id, name).
+/// Opens the Directory of a role on PostgreSQL (`--database-url`), read-only beside it.
+pub fn open_postgres(url: &str) -> Result<Arc<dyn store::DirectoryRead>> {
+    Ok(store::open_postgres_read_only(url)?)
+}
+
+/// Every cardholder in the Directory in a role's data folder as (id, name).
 pub fn cardholders(role_dir: &Path) -> Result<BTreeSet<(String, String)>> {
-    let directory = open(role_dir)?;
+    cardholders_in(open(role_dir)?.as_ref())
+}
+
+/// Every cardholder in `directory` as (id, name), read a page at a time.
+pub fn cardholders_in(directory: &dyn store::DirectoryRead) -> Result<BTreeSet<(String, String)>> {
     let mut all = BTreeSet::new();
     let mut after = String::new();
     loop {

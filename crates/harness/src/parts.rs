@@ -54,6 +54,18 @@ impl Binary {
     /// A role with its data in `dir`, connecting to the proxy on loopback `proxy_port` whose
     /// data is in `proxy_dir`; its address is the Config Tool's URL.
     pub fn start_role(&self, dir: &Path, proxy_dir: &Path, proxy_port: u16) -> Result<Process> {
+        self.start_role_with(dir, proxy_dir, proxy_port, &[])
+    }
+
+    /// Starts a role as [`Binary::start_role`] does, with `extra` flags (e.g.
+    /// `--database-url`).
+    pub fn start_role_with(
+        &self,
+        dir: &Path,
+        proxy_dir: &Path,
+        proxy_port: u16,
+        extra: &[&str],
+    ) -> Result<Process> {
         let port = proxy_port.to_string();
         let (ca, token) = (
             proxy::tls_dir(proxy_dir).join("ca.pem"),
@@ -62,6 +74,7 @@ impl Binary {
         let mut args = vec!["role", "--data", s(dir), "--listen", "127.0.0.1:0"];
         args.extend(["--proxy-host", "127.0.0.1", "--proxy-port", &port]);
         args.extend(["--proxy-ca", s(&ca), "--proxy-token-file", s(&token)]);
+        args.extend(extra);
         self.start("role", &args, &[])
     }
 }

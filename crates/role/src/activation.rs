@@ -164,6 +164,16 @@ impl Activation {
         Change::Done
     }
 
+    /// Replaces the reason of a deactivation (a standby learning who holds the lease now);
+    /// an active role is left as it is.
+    pub async fn set_reason(&self, status: &StatusBoard, reason: &str) {
+        let mut state = self.state.lock().await;
+        if state.deactivated.is_some() {
+            state.deactivated = Some(reason.to_owned());
+            status.set_health(HealthState::Deactivated, format!("deactivated: {reason}"));
+        }
+    }
+
     /// Why the role is deactivated, if it is.
     pub async fn deactivated(&self) -> Option<String> {
         self.state.lock().await.deactivated.clone()

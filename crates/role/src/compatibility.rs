@@ -126,6 +126,7 @@ mod tests {
             state,
             reason: Some(reason.into()),
             retry_in_ms: None,
+            lease: None,
         }
     }
 

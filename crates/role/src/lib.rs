@@ -14,6 +14,7 @@ pub mod compatibility;
 pub mod config;
 mod connection;
 pub mod events;
+pub mod lease;
 pub mod maintenance;
 mod mapping;
 mod proxy;
@@ -65,8 +66,11 @@ pub mod keys {
 /// What the role needs before it can open its database.
 #[derive(Clone)]
 pub struct RoleConfig {
-    /// Holds the Directory database; must exist.
+    /// Holds the Directory database (SQLite), the API token and the role's state; must exist.
     pub data_dir: PathBuf,
+    /// A PostgreSQL database holding the Directory and the plugin database instead of the
+    /// data folder's SQLite files (`postgres://...`).
+    pub database_url: Option<String>,
     /// PEM of the proxy's CA.
     pub proxy_ca_pem: String,
     /// The shared bridge token.
@@ -116,6 +120,9 @@ pub struct Role {
     pub activation: Arc<activation::Activation>,
     /// One backup, restore or update at a time, and how far it is.
     pub maintenance: maintenance::Maintenance,
+    /// On PostgreSQL: the database's lease, which the active one of the roles sharing it
+    /// holds.
+    lease: Option<Arc<store::postgres::lease::Lease>>,
     config: RoleConfig,
     manual_sync: Arc<Notify>,
     /// Wakes a connection waiting to try again (not configured, or backing off).
@@ -123,15 +130,33 @@ pub struct Role {
 }
 
 impl Role {
-    /// Opens the Directory and the plugin database in the data folder (creating them when
-    /// new); either one damaged or on another schema is refused, naming the file.
+    /// Opens the Directory and the plugin database, in the data folder or in the PostgreSQL
+    /// database of `database_url` (creating them when new); either one damaged or on
+    /// another schema is refused, naming the file or the database.
     pub fn open(config: RoleConfig) -> Result<Self, RoleError> {
         if !config.data_dir.is_dir() {
             return Err(RoleError::NoDataFolder(config.data_dir.clone()));
         }
-        let directory = store::open(&directory_path(&config.data_dir))?;
-        let plugin = store::open_plugin(&plugin_path(&config.data_dir))?;
-        let accounts = store::open_accounts(&directory_path(&config.data_dir))?;
+        let (directory, plugin, accounts) = match &config.database_url {
+            Some(url) => (
+                store::open_postgres(url)?,
+                store::open_postgres_plugin(url)?,
+                store::open_postgres_accounts(url)?,
+            ),
+            None => (
+                store::open(&directory_path(&config.data_dir))?,
+                store::open_plugin(&plugin_path(&config.data_dir))?,
+                store::open_accounts(&directory_path(&config.data_dir))?,
+            ),
+        };
+        let lease = config.database_url.as_ref().map(|url| {
+            let name = format!(
+                "sipass-bridge role {} pid {}",
+                config.client_name,
+                std::process::id()
+            );
+            Arc::new(store::postgres::lease::Lease::new(url, &name))
+        });
         let status = Arc::new(StatusBoard::new());
         let commands = CommandDesk::new(
             directory.clone(),
@@ -150,6 +175,7 @@ impl Role {
             workers: runtime::Workers::new(),
             activation: Arc::default(),
             maintenance: maintenance::Maintenance::default(),
+            lease,
             config,
             manual_sync: Arc::new(Notify::new()),
             reconnect: Arc::new(Notify::new()),
@@ -281,11 +307,40 @@ impl Role {
             }
         };
         let kept = kept.map(|reason| {
-            let reason = format!(
+            format!(
                 "{reason} (kept across the restart; activate it from Resources or with `sipass-bridge role-state activate`)"
-            );
-            (reason, self.status.as_ref())
+            )
         });
-        self.activation.start(starter, shutdown.clone(), kept)
+        // A role sharing its database starts as a standby until it holds the lease.
+        let kept = match (&self.lease, kept) {
+            (Some(_), None) => Some(lease::waiting()),
+            (_, kept) => kept,
+        };
+        let handle = self.activation.start(
+            starter,
+            shutdown.clone(),
+            kept.map(|reason| (reason, self.status.as_ref())),
+        );
+        if let Some(held) = &self.lease {
+            tokio::spawn(lease::keep(
+                held.clone(),
+                self.activation.clone(),
+                self.status.clone(),
+                shutdown.clone(),
+            ));
+        }
+        handle
+    }
+
+    /// On a shared PostgreSQL database, who holds the lease when it is not this role; `None`
+    /// when this role may be active (it holds it, or shares nothing).
+    pub fn lease_elsewhere(&self) -> Result<Option<String>, StoreError> {
+        let Some(lease) = &self.lease else {
+            return Ok(None);
+        };
+        Ok(match lease.hold()? {
+            store::postgres::lease::LeaseState::Held => None,
+            store::postgres::lease::LeaseState::Elsewhere { holder } => Some(holder),
+        })
     }
 }

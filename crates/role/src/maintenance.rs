@@ -49,6 +49,11 @@ pub enum MaintenanceError {
     #[error(transparent)]
     Internal(#[from] runtime::Panicked),
     #[error(
+        "this role is a standby: {} holds the lease of the database they share, and only one role may be active; this one activates by itself once that role stops",
+        if .0.is_empty() { "another role" } else { .0.as_str() }
+    )]
+    Standby(String),
+    #[error(
         "could not keep the role's activation state in {}: {source}; check that the data folder is writable",
         file.display()
     )]
@@ -117,6 +122,12 @@ impl Role {
     /// backup holds them (the Directory, then the plugin database). The engine decides how;
     /// SQLite files in the data folder today.
     pub fn databases(&self) -> Vec<Box<dyn Maintained>> {
+        if let Some(url) = &self.config.database_url {
+            return store::postgres::maintained::role_databases(url)
+                .into_iter()
+                .map(|d| Box::new(d) as Box<dyn Maintained>)
+                .collect();
+        }
         role_databases(&self.config.data_dir)
             .into_iter()
             .map(|d| Box::new(d) as Box<dyn Maintained>)
@@ -135,6 +146,7 @@ impl Role {
 
     /// Writes a backup of both databases to `file` while the role keeps working.
     pub async fn backup(self: &Arc<Self>, file: PathBuf) -> Result<Manifest, MaintenanceError> {
+        self.refuse_on_postgres("a backup")?;
         let role = self.clone();
         runtime::try_blocking(move || {
             let _running = role.maintenance.begin("backup")?;
@@ -161,6 +173,7 @@ impl Role {
         file: PathBuf,
         accept_foreign: bool,
     ) -> Result<RestoreReport, MaintenanceError> {
+        self.refuse_on_postgres("a restore")?;
         let _running = self.maintenance.begin("restore")?;
         self.maintenance.report("", 0, 0, "checking the backup");
         let role = self.clone();
@@ -234,8 +247,15 @@ impl Role {
     /// administrator's back.
     pub async fn deactivate_when_idle(&self, reason: &str) -> Result<Change, MaintenanceError> {
         let _running = self.maintenance.begin("deactivation")?;
-        if self.activation.deactivated().await.is_none() {
-            self.keep_deactivation(Some(reason))?;
+        match self.activation.deactivated().await {
+            None => self.keep_deactivation(Some(reason))?,
+            // A standby deactivated on request stays deactivated when the lease frees up.
+            Some(standby) if standby.starts_with(crate::lease::STANDBY) => {
+                self.keep_deactivation(Some(reason))?;
+                self.activation.set_reason(&self.status, reason).await;
+                return Ok(Change::Done);
+            }
+            Some(_) => {}
         }
         Ok(self.activation.deactivate(&self.status, reason).await)
     }
@@ -246,6 +266,15 @@ impl Role {
     /// deactivated rather than be deactivated again by the next restart.
     pub async fn activate_when_idle(&self) -> Result<Change, MaintenanceError> {
         let _running = self.maintenance.begin("activation")?;
+        if let Some(holder) = self.lease_elsewhere()? {
+            // Not active while another holds the lease, but no longer kept deactivated
+            // either: a standby again, which activates once the lease is free.
+            self.keep_deactivation(None)?;
+            self.activation
+                .set_reason(&self.status, &crate::lease::waiting())
+                .await;
+            return Err(MaintenanceError::Standby(holder));
+        }
         self.keep_deactivation(None)?;
         Ok(self.activation.activate(&self.status).await)
     }
@@ -260,6 +289,17 @@ impl Role {
                     .join(crate::activation::DEACTIVATED_FILE),
                 source,
             })
+    }
+}
+
+impl Role {
+    /// Backup and restore on PostgreSQL are PostgreSQL's tools' (the message names them):
+    /// refused before anything is touched.
+    fn refuse_on_postgres(&self, what: &str) -> Result<(), MaintenanceError> {
+        match &self.config.database_url {
+            Some(url) => Err(store::postgres::maintained::refusal(url, what).into()),
+            None => Ok(()),
+        }
     }
 }
 

@@ -40,6 +40,10 @@ pub struct Health {
     /// from when the status was read. Kept apart from `reason` so that no one parses text.
     #[serde(default)]
     pub retry_in_ms: Option<u64>,
+    /// On a PostgreSQL database shared by two roles: whether this one is the active one
+    /// (holds the database's lease) or a standby, and who holds it. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<String>,
 }
 
 /// Per SiPass kind: what the proxy says is eligible, and whether the digests agree.
@@ -129,6 +133,7 @@ struct Inner {
     proxy: ProxyInfo,
     transfer: Transfer,
     revisions: Revisions,
+    lease: Option<String>,
     versions: Option<ProxyVersions>,
 }
 
@@ -161,6 +166,7 @@ impl StatusBoard {
                     state: HealthState::Starting,
                     reason: Some("starting".into()),
                     retry_in_ms: None,
+                    lease: None,
                 },
                 retry_at: None,
                 eligibility: BTreeMap::new(),
@@ -168,6 +174,7 @@ impl StatusBoard {
                 proxy: ProxyInfo::default(),
                 transfer: Transfer::default(),
                 revisions: Revisions::default(),
+                lease: None,
                 versions: None,
             }),
         }
@@ -198,6 +205,7 @@ impl StatusBoard {
             state,
             reason,
             retry_in_ms: None,
+            lease: None,
         };
         let mut inner = self.lock();
         let changed = inner.health != health;
@@ -206,9 +214,15 @@ impl StatusBoard {
         changed
     }
 
+    /// Says whether the role holds the database's lease, and why (see [`Health::lease`]).
+    pub fn set_lease(&self, lease: Option<String>) {
+        self.lock().lease = lease;
+    }
+
     pub fn health(&self) -> Health {
         let inner = self.lock();
         let mut health = inner.health.clone();
+        health.lease = inner.lease.clone();
         // Once the wait is over the role is trying again: no countdown stuck at zero.
         health.retry_in_ms = inner.retry_at.and_then(|at| {
             let left = at.saturating_duration_since(Instant::now());

@@ -13,8 +13,8 @@ pub enum StoreError {
         reason: String,
     },
     #[error(
-        "the {database} {path} is at schema version {found} but this release needs {expected}; back it up, then update it with `sipass-bridge db update --data {folder}` while the role or proxy of that folder is stopped",
-        folder = folder_of(path)
+        "the {database} {path} is at schema version {found} but this release needs {expected}; back it up, then update it with `sipass-bridge db update {target}` while the role or proxy using it is stopped",
+        target = target_of(path)
     )]
     NeedsUpdate {
         database: &'static str,
@@ -23,8 +23,8 @@ pub enum StoreError {
         expected: i64,
     },
     #[error(
-        "the {database} {path} has schema version {found}, newer than this release's version {expected}; run the release that wrote it, or restore a backup of this release with `sipass-bridge db restore BACKUP_FILE --data {folder}`",
-        folder = folder_of(path)
+        "the {database} {path} has schema version {found}, newer than this release's version {expected}; run the release that wrote it, or restore a backup of this release with `sipass-bridge db restore BACKUP_FILE {target}`",
+        target = target_of(path)
     )]
     NewerSchema {
         database: &'static str,
@@ -64,8 +64,18 @@ pub enum StoreError {
         path: PathBuf,
         detail: String,
     },
+    #[error("the {database} holds a value this release cannot read: {detail}")]
+    Unreadable {
+        database: &'static str,
+        detail: String,
+    },
+    /// An operation this engine leaves to other tools; the message names them.
+    #[error("{0}")]
+    NotSupported(String),
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] postgres::Error),
 }
 
 impl StoreError {
@@ -75,6 +85,9 @@ impl StoreError {
         use rusqlite::ErrorCode::*;
         match self {
             StoreError::Open { .. } | StoreError::InUse { .. } => true,
+            // A lost connection, a server restarting or a serialisation conflict: a
+            // constraint or a syntax error is not one of them.
+            StoreError::Postgres(e) => e.is_closed() || e.code().is_none_or(is_transient_state),
             StoreError::Sql(e) => matches!(
                 e.sqlite_error_code(),
                 Some(DatabaseBusy | DatabaseLocked | DiskFull | SystemIoFailure | CannotOpen)
@@ -90,6 +103,26 @@ pub fn is_corruption(e: &rusqlite::Error) -> bool {
         e.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
     )
+}
+
+/// PostgreSQL's error classes worth trying again: connection exceptions (08), insufficient
+/// resources (53), operator intervention such as a shutdown (57), and serialisation
+/// failures or deadlocks (40).
+fn is_transient_state(state: &postgres::error::SqlState) -> bool {
+    ["08", "40", "53", "57"]
+        .iter()
+        .any(|class| state.code().starts_with(class))
+}
+
+/// How the commands that fix a database name it: `--database-url URL` for PostgreSQL,
+/// `--data FOLDER` for a data folder's file.
+fn target_of(path: &Path) -> String {
+    let shown = path.display().to_string();
+    if crate::postgres::is_postgres_url(&shown) {
+        format!("--database-url {shown}")
+    } else {
+        format!("--data {}", folder_of(path))
+    }
 }
 
 /// The data folder a database file is in, as the user would type it.

@@ -20,10 +20,13 @@ mod error;
 pub mod import;
 pub mod migrate;
 mod plugin;
+pub mod postgres;
 pub mod sqlite;
 
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+mod plugin_conformance;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -74,4 +77,31 @@ pub fn open_plugin(path: &Path) -> Result<Arc<dyn PluginDatabase>, StoreError> {
 /// on it (tests, tools).
 pub fn open_plugin_read_only(path: &Path) -> Result<Arc<dyn PluginRead>, StoreError> {
     Ok(Arc::new(sqlite::SqlitePluginReader::open(path)?))
+}
+
+/// Opens the Directory in the PostgreSQL database at `url` (schema `directory`), creating
+/// it when new; one on another schema is refused.
+pub fn open_postgres(url: &str) -> Result<Arc<dyn Directory>, StoreError> {
+    Ok(Arc::new(postgres::PgDirectory::open(url)?))
+}
+
+/// Opens the Config Tool's accounts in the PostgreSQL Directory at `url`.
+pub fn open_postgres_accounts(url: &str) -> Result<Arc<dyn Accounts>, StoreError> {
+    Ok(Arc::new(postgres::PgAccounts::open(url)?))
+}
+
+/// Opens the PostgreSQL Directory at `url` for reading only.
+pub fn open_postgres_read_only(url: &str) -> Result<Arc<dyn DirectoryRead>, StoreError> {
+    Ok(Arc::new(postgres::PgDirectory::open_read_only(url)?))
+}
+
+/// Opens the plugin database in the PostgreSQL database at `url` (schema `plugin`),
+/// creating it when new.
+pub fn open_postgres_plugin(url: &str) -> Result<Arc<dyn PluginDatabase>, StoreError> {
+    Ok(Arc::new(postgres::PgPlugin::open(url)?))
+}
+
+/// Opens the PostgreSQL plugin database at `url` for reading only.
+pub fn open_postgres_plugin_read_only(url: &str) -> Result<Arc<dyn PluginRead>, StoreError> {
+    Ok(Arc::new(postgres::PgPluginReader::open(url)?))
 }

@@ -234,6 +234,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let role = role::Role::open(role::RoleConfig {
             data_dir: dir.clone(),
+            database_url: None,
             proxy_ca_pem: String::new(),
             proxy_token: String::new(),
             client_name: "role-host".into(),

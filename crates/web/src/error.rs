@@ -205,13 +205,16 @@ impl From<StoreError> for ApiError {
         let code = match &e {
             _ if e.is_transient() => Code::DatabaseUnavailable,
             // A constraint, a malformed row or a bug: retrying will not help.
-            StoreError::Open { .. } | StoreError::InUse { .. } | StoreError::Sql(_) => {
-                Code::Internal
-            }
+            StoreError::Open { .. }
+            | StoreError::InUse { .. }
+            | StoreError::Sql(_)
+            | StoreError::Postgres(_) => Code::Internal,
             StoreError::NeedsUpdate { .. } => Code::DatabaseNeedsUpdate,
+            StoreError::NotSupported(_) => Code::BackupRefused,
             StoreError::NewerSchema { .. } => Code::DatabaseTooNew,
             StoreError::ChecksumMismatch { .. }
             | StoreError::Unrecognised { .. }
+            | StoreError::Unreadable { .. }
             | StoreError::Damaged { .. } => Code::DatabaseModified,
         };
         ApiError::new(code, e.to_string())

@@ -131,6 +131,7 @@ impl From<MaintenanceError> for ApiError {
             MaintenanceError::Store(store) => store.into(),
             MaintenanceError::Internal(p) => p.into(),
             MaintenanceError::KeepState { .. } => ApiError::new(Code::BackupFailed, e.to_string()),
+            MaintenanceError::Standby(_) => ApiError::new(Code::Conflict, e.to_string()),
         }
     }
 }

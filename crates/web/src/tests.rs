@@ -28,6 +28,7 @@ impl TestRole {
         std::fs::create_dir_all(&dir).unwrap();
         let role = Role::open(role::RoleConfig {
             data_dir: dir.clone(),
+            database_url: None,
             proxy_ca_pem: String::new(),
             proxy_token: String::new(),
             client_name: "test".into(),

@@ -5,6 +5,9 @@ use crate::support::{TempDir, run, s};
 
 #[test]
 fn a_small_bench_run_names_every_figure_and_draws_its_charts() {
+    // The PostgreSQL phase runs on a throwaway cluster of the machine's PostgreSQL.
+    let cluster = pgcluster::Cluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let database_url = cluster.create_database("bench").unwrap();
     let dir = TempDir::new("bench");
     let plots = dir.0.join("plots");
     let (ok, stdout, stderr) = run(
@@ -24,6 +27,8 @@ fn a_small_bench_run_names_every_figure_and_draws_its_charts() {
             s(&dir.0),
             "--plot",
             s(&plots),
+            "--database-url",
+            &database_url,
         ],
         &[],
     );
@@ -39,6 +44,7 @@ fn a_small_bench_run_names_every_figure_and_draws_its_charts() {
         "proxy_first_load_s",
         "sim_list_s",
         "sync_entities_per_sec",
+        "postgres_sync_entities_per_sec",
         "sync_ratio",
         "role_peak_rss_mib",
         "realtime_p50_ms",
@@ -54,6 +60,10 @@ fn a_small_bench_run_names_every_figure_and_draws_its_charts() {
     assert!(
         report["events_per_sec"].as_f64() > Some(0.0),
         "no event was journaled: {report}"
+    );
+    assert!(
+        report["postgres_sync_entities_per_sec"].as_f64() > Some(0.0),
+        "{report}"
     );
     assert!(
         report["realtime_changes_seen"].as_u64() > Some(0),

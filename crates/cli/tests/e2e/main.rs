@@ -12,6 +12,7 @@ mod db;
 mod events;
 mod hardening;
 mod hr_only;
+mod postgres;
 mod proxy;
 mod seeds;
 mod skeleton;

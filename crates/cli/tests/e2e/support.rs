@@ -105,6 +105,16 @@ pub fn start_role(dir: &Path, proxy_dir: &Path, proxy_port: u16) -> (Process, St
     addressed(bin().start_role(dir, proxy_dir, proxy_port))
 }
 
+/// Starts a role as [`start_role`] does, with `extra` flags (e.g. `--database-url`).
+pub fn start_role_with(
+    dir: &Path,
+    proxy_dir: &Path,
+    proxy_port: u16,
+    extra: &[&str],
+) -> (Process, String) {
+    addressed(bin().start_role_with(dir, proxy_dir, proxy_port, extra))
+}
+
 /// A free loopback port, for a process that must come back on the same port.
 pub fn free_port() -> u16 {
     harness::free_port().unwrap()

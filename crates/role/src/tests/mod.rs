@@ -55,6 +55,7 @@ impl Running {
         std::fs::create_dir_all(&folder).expect("a temporary folder");
         let mut role = Role::open(RoleConfig {
             data_dir: folder.clone(),
+            database_url: None,
             proxy_ca_pem: String::new(),
             proxy_token: String::new(),
             client_name: "test".into(),
@@ -408,6 +409,7 @@ fn a_proxy_address_given_at_start_names_the_different_one_it_replaces() {
     std::fs::create_dir_all(&folder).expect("a temporary folder");
     let role = Role::open(RoleConfig {
         data_dir: folder.clone(),
+        database_url: None,
         proxy_ca_pem: String::new(),
         proxy_token: String::new(),
         client_name: "test".into(),

@@ -4,7 +4,7 @@
 //! a synchronization writes (WAL). Nothing outside this module knows the tables.
 
 mod accounts;
-mod alarms;
+pub(crate) mod alarms;
 pub mod backup;
 pub mod import;
 pub mod migrate;

@@ -234,3 +234,14 @@ fn dedup_sorted_keeps_one_of_each_in_order() {
     assert_eq!(&items[..kept], [1, 2, 3, 7]);
     assert_eq!(dedup_sorted::<u8>(&mut []), 0);
 }
+
+#[test]
+fn sqlite_passes_the_plugin_conformance_suite() {
+    let dir = temp("conformance");
+    let dir = dir.parent().unwrap().to_owned();
+    let next = std::sync::atomic::AtomicU32::new(0);
+    crate::plugin_conformance::test_suite(&|| {
+        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::sync::Arc::new(SqlitePlugin::open(&dir.join(format!("plugin-{n}.db"))).unwrap())
+    });
+}

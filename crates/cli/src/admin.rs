@@ -454,16 +454,24 @@ fn print_status(status: &SyncStatus) {
         or_dash(health.reason.as_deref())
     );
     let proxy = &status.proxy;
+    // Versions only once this proxy has said them in Hello.
+    let versions = if proxy.product_version.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", proxy {}, SiPass {}",
+            shown(&proxy.product_version),
+            shown(&proxy.sipass_version)
+        )
+    };
     out!(
-        "Proxy:   {} ({}, proxy {}, SiPass {})",
+        "Proxy:   {} ({}{versions})",
         shown(&proxy.address),
         if proxy.connected {
             "connected"
         } else {
             "not connected"
-        },
-        shown(&proxy.product_version),
-        shown(&proxy.sipass_version)
+        }
     );
     for u in &proxy.unavailable {
         let kinds = if u.kinds.is_empty() {

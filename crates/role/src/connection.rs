@@ -115,6 +115,7 @@ impl<D: Dialer> Connection<D> {
     /// Dials, says Hello, and waits while the proxy is still loading.
     async fn establish(&self, ctx: &WorkerContext) -> Result<Session<D::Proxy>, SessionEnd> {
         let endpoint = configured_endpoint(self.directory.as_ref())?;
+        self.status.aim_at(endpoint.to_string());
         // The dialer's and Hello's messages already name the proxy and what to check.
         let proxy = self.dialer.dial(&endpoint).await?;
         // Logged once: the counts in the reason move at every Hello.

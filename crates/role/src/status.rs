@@ -245,6 +245,19 @@ impl StatusBoard {
         self.lock().versions.clone()
     }
 
+    /// The proxy the connection dials now. Another address than the last one replaces what
+    /// that proxy said in Hello, so that the status never names one proxy (with its
+    /// versions) while the health says the role cannot reach another.
+    pub fn aim_at(&self, address: String) {
+        let mut inner = self.lock();
+        if inner.proxy.address != address {
+            inner.proxy = ProxyInfo {
+                address,
+                ..ProxyInfo::default()
+            };
+        }
+    }
+
     pub fn set_connected(&self, connected: bool) {
         self.lock().proxy.connected = connected;
     }
@@ -321,6 +334,30 @@ impl Default for StatusBoard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_proxy_address_replaces_what_the_last_proxy_said() {
+        let board = StatusBoard::new();
+        board.set_proxy(ProxyInfo {
+            address: "127.0.0.1:43043".into(),
+            product_version: "0.1.0".into(),
+            sipass_version: "2.80".into(),
+            connected: true,
+            unavailable: Vec::new(),
+        });
+        board.set_connected(false);
+        board.aim_at("127.0.0.1:43043".into());
+        assert_eq!(
+            board.proxy().sipass_version,
+            "2.80",
+            "the same proxy keeps its versions"
+        );
+        board.aim_at("127.0.0.1:39375".into());
+        let proxy = board.proxy();
+        assert_eq!(proxy.address, "127.0.0.1:39375");
+        assert!(proxy.product_version.is_empty() && proxy.sipass_version.is_empty());
+        assert!(!proxy.connected);
+    }
 
     #[test]
     fn the_lag_is_the_proxy_revision_minus_the_applied_one_and_never_negative() {

@@ -127,7 +127,7 @@ pub(crate) async fn list(
     query: Result<Query<AlarmQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(crate::query_refused)?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = crate::page_limit(query.limit, 100, 1000)?;
     let role = state.role.clone();
     let (alarms, next_before) = runtime::try_blocking(move || {
         role.alarms(

@@ -188,10 +188,7 @@ pub(crate) async fn activity(
     query: Result<Query<ActivityQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(crate::query_refused)?;
-    let limit = query
-        .limit
-        .unwrap_or(DEFAULT_LIMIT)
-        .clamp(1, store::MAX_ACTIVITY_PAGE);
+    let limit = crate::page_limit(query.limit, DEFAULT_LIMIT, store::MAX_ACTIVITY_PAGE)?;
     if let Some(entity) = &query.entity {
         bounded("entity", entity)?;
     }

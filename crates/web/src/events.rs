@@ -113,7 +113,7 @@ fn bounded_filter(field: &'static str, value: Option<String>) -> Result<Option<S
         Some(v) if v.len() > MAX_FILTER => Err(ApiError::field(
             Code::InvalidQuery,
             field,
-            format!("at most {MAX_FILTER} bytes"),
+            format!("{field}: at most {MAX_FILTER} bytes"),
         )),
         other => Ok(other),
     }
@@ -127,10 +127,7 @@ pub fn filter(query: EventQuery) -> Result<EventFilter, ApiError> {
         event_type: bounded_filter("type", query.event_type)?,
         entity: bounded_filter("entity", query.entity)?,
         after_id: query.after.unwrap_or(0).max(0),
-        limit: query
-            .limit
-            .unwrap_or(100)
-            .clamp(1, store::sqlite::MAX_EVENT_PAGE),
+        limit: crate::page_limit(query.limit, 100, store::sqlite::MAX_EVENT_PAGE)?,
     })
 }
 

@@ -227,7 +227,7 @@ async fn sync_runs(
     query: Result<Query<RunsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(query_refused)?;
-    let limit = query.limit.unwrap_or(20).clamp(1, 1000);
+    let limit = page_limit(query.limit, 20, 1000)?;
     let role = state.role.clone();
     let runs = runtime::try_blocking(move || role.directory.runs(limit)).await??;
     let now = runtime::now_millis();
@@ -347,6 +347,20 @@ async fn config_set(
     // first connection starts the full synchronization.
     state.role.settings_applied();
     Ok(Json(settings).into_response())
+}
+
+/// A page's size: `default` when not given, at most `max` (a larger one is cut to it, as the
+/// API documents); 0 is refused naming the parameter, since it lists nothing and a client
+/// that sends it has made a mistake (it was silently read as 1).
+pub(crate) fn page_limit(given: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match given {
+        Some(0) => Err(ApiError::field(
+            Code::InvalidQuery,
+            "limit",
+            format!("limit: 0 lists nothing; give 1 to {max} ({default} when not given)"),
+        )),
+        given => Ok(given.unwrap_or(default).min(max)),
+    }
 }
 
 /// A query string that does not fit the endpoint's parameters, with the parameter named
@@ -495,7 +509,7 @@ async fn entities_list(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(query_refused)?;
     let kind = directory_kind(query.kind)?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
+    let limit = page_limit(query.limit, 100, 10_000)?;
     let q = search_text(&query.q)?;
     if !sees_entities(&state, &viewer).await? {
         return Ok(Json(EntityPage {

@@ -461,6 +461,26 @@ async fn events_are_listed_filtered_and_paged_and_bad_filters_name_the_field() {
             .starts_with("query parameter limit: "),
         "{body}"
     );
+    // A page of nothing is a mistake said as one, not read as a page of one.
+    for path in [
+        "/api/v1/events?limit=0",
+        "/api/v1/activity?limit=0",
+        "/api/v1/alarms?limit=0",
+        "/api/v1/entities?kind=door&limit=0",
+        "/api/v1/sync/runs?limit=0",
+    ] {
+        let (status, body) = test.call("GET", path, "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["field"], "limit", "{path}: {body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("0 lists nothing")
+        );
+    }
+    let (status, _) = test.call("GET", "/api/v1/events?limit=20000", "").await;
+    assert_eq!(status, StatusCode::OK, "a larger page is cut to the most");
     let tally = vec![("ignored:Door Closed".to_owned(), 3)];
     let next = store::EventPosition {
         journal_id: "j".into(),

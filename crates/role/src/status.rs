@@ -266,8 +266,10 @@ impl StatusBoard {
         self.lock().proxy.clone()
     }
 
-    pub fn set_eligibility(&self, kind: EntityKind, eligibility: Eligibility) {
-        self.lock().eligibility.insert(kind, eligibility);
+    /// Sets the verdicts of one verification all at once, so that a reader never sees some
+    /// kinds verified and the others not listed yet (and takes that for a verified role).
+    pub fn set_eligibility(&self, verdicts: impl IntoIterator<Item = (EntityKind, Eligibility)>) {
+        self.lock().eligibility.extend(verdicts);
     }
 
     /// Forgets a SiPass kind that is no longer synchronized.

@@ -290,24 +290,26 @@ impl Synchronizer {
             return Ok(Vec::new());
         }
         let mut mismatched = Vec::new();
+        let mut verdicts = Vec::with_capacity(summary.kinds.len());
         for k in summary.kinds {
             let Ok(kind) = kind_from_wire(k.kind) else {
                 continue;
             };
             let ours = self.blocking(move |d| d.digest(kind.as_str())).await?;
             let equal = ours.count() == k.eligible && ours.value() == k.digest;
-            self.status.set_eligibility(
+            verdicts.push((
                 kind,
                 Eligibility {
                     eligible: k.eligible,
                     digest_match: Some(equal),
                 },
-            );
+            ));
             if !equal {
                 tracing::info!(kind = %kind, ours = ours.count(), proxy = k.eligible, "the Directory differs from the proxy; listing again");
                 mismatched.push(kind);
             }
         }
+        self.status.set_eligibility(verdicts);
         if mismatched.is_empty() {
             verified.at = Some(summary.revision);
             let missing: Vec<String> = self

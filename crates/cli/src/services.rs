@@ -61,6 +61,11 @@ pub struct SiteArgs {
     /// alarms) and no push channel.
     #[arg(long)]
     hr_only: bool,
+    /// Push sequence numbers, event ids and alarm ids start after this number. By default
+    /// the start time in microseconds, so that a restarted simulator never hands out the
+    /// numbers of an earlier run (a proxy resumes after those); 0 numbers from 1.
+    #[arg(long)]
+    numbering_base: Option<u64>,
 }
 
 fn parse_offset(text: &str) -> Result<String, String> {
@@ -278,6 +283,7 @@ fn sim_config(site: &SiteArgs, data: &Path) -> sim::SimConfig {
         push_retain: site.push_retain,
         utc_offset: site.utc_offset.clone(),
         hr_only: site.hr_only,
+        numbering_base: site.numbering_base.unwrap_or_else(sim::numbering_base_now),
         ..sim::SimConfig::local(data)
     }
 }

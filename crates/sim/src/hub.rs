@@ -68,6 +68,17 @@ impl Hub {
         seq
     }
 
+    /// Numbers the messages to come after `base` when none was published yet (a hub in
+    /// use keeps its numbers: they are dense).
+    pub fn start_after(&self, base: u64) {
+        let mut inner = self.lock();
+        if inner.ring.is_empty() && inner.first <= base {
+            inner.first = base + 1;
+            drop(inner);
+            self.last.send_replace(base);
+        }
+    }
+
     /// The last sequence number handed out (0 before the first).
     pub fn last_sequence(&self) -> u64 {
         *self.last.borrow()
@@ -133,6 +144,25 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hub_numbers_after_its_base_and_a_used_one_keeps_its_numbers() {
+        let hub = Hub::new(3);
+        hub.start_after(1_000);
+        assert_eq!(hub.last_sequence(), 1_000);
+        let seq = hub.publish(PushType::Entity, |s| format!("{{\"Sequence\":{s}}}"));
+        assert_eq!(seq, 1_001);
+        hub.start_after(5);
+        let seq = hub.publish(PushType::Entity, |s| format!("{{\"Sequence\":{s}}}"));
+        assert_eq!(seq, 1_002, "numbers never go back");
+        let seqs: Vec<u64> = hub
+            .read_after(0, 10)
+            .messages
+            .iter()
+            .map(|m| m.seq)
+            .collect();
+        assert_eq!(seqs, vec![1_001, 1_002]);
+    }
 
     #[test]
     fn sequences_are_dense_and_old_ones_become_a_gap() {

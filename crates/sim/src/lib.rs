@@ -116,6 +116,21 @@ pub struct SimConfig {
     /// Serve the HR API alone, as a real SiPass does: no management API and no push
     /// channel of ours (the test endpoints stay).
     pub hr_only: bool,
+    /// Push sequence numbers, audit-trail event ids and alarm ids start after this. A real
+    /// SiPass never reuses them (they are its database's), but the simulator regenerates
+    /// its site at each start: a base above any earlier run's numbers (see
+    /// [`numbering_base_now`]) keeps a proxy that resumes after an earlier run's sequence
+    /// from waiting, silently, for numbers the new run would take hours to reach.
+    pub numbering_base: u64,
+}
+
+/// A numbering base above every number an earlier run of the simulator handed out: the
+/// time in microseconds, which grows faster than any run can number messages (a million a
+/// second), and stays below 2^53 so that JavaScript reads it exactly.
+pub fn numbering_base_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 impl SimConfig {
@@ -138,6 +153,7 @@ impl SimConfig {
             keep_alive: Duration::from_secs(15),
             max_body_bytes: DEFAULT_MAX_BODY,
             utc_offset: "+00:00".to_owned(),
+            numbering_base: 0,
             hr_only: false,
         }
     }
@@ -243,6 +259,7 @@ pub async fn start(
         config.version,
         config.push_retain,
     ));
+    site.number_after(config.numbering_base);
     tracing::info!(
         cardholders = site.cardholder_count(),
         elapsed_ms = started.elapsed().as_millis() as u64,

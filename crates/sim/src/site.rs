@@ -54,6 +54,15 @@ impl Site {
         }
     }
 
+    /// Push sequence numbers, event ids and alarm ids from now on start after `base` (see
+    /// `SimConfig::numbering_base`); called before anything is published.
+    pub fn number_after(&self, base: u64) {
+        self.hub.start_after(base);
+        let mut w = self.world.write().unwrap_or_else(|e| e.into_inner());
+        w.next_alarm_id = w.next_alarm_id.max(base + 1);
+        w.next_event_id = w.next_event_id.max(base + 1);
+    }
+
     /// The SiPass release this site pretends to be.
     pub fn version(&self) -> SiPassVersion {
         self.version

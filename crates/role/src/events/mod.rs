@@ -82,6 +82,22 @@ pub(crate) struct EventRecorder {
     pub alarms: AlarmSignals,
 }
 
+/// What storing a batch gives: the events stored and the alarm changes applied.
+type StoreResult = Result<(Vec<StoredEvent>, Vec<store::AlarmUpdate>), store::StoreError>;
+
+/// A batch being stored while the next one is converted.
+struct Storing {
+    task: tokio::task::JoinHandle<StoreResult>,
+    position: EventPosition,
+}
+
+/// A converted batch, ready to store up to `position`.
+struct Converted {
+    converted: convert::Converted,
+    webhook: bool,
+    position: EventPosition,
+}
+
 /// What the recorder keeps within one session.
 struct Reading {
     role_id: String,
@@ -117,7 +133,8 @@ impl EventRecorder {
         };
         // What the last session committed may not have reached the proxy.
         if reading.position.sequence > 0 {
-            self.acknowledge(session, &reading).await?;
+            self.acknowledge(session, &reading.role_id, &reading.position)
+                .await?;
         }
         let stream = session
             .proxy
@@ -129,17 +146,33 @@ impl EventRecorder {
             .await
             .map_err(|e| SessionEnd::from_proxy("reading the proxy's event journal failed", e))?;
         // Batches are read ahead while one is committed, and those waiting are stored
-        // together: one commit (and one fsync) per backlog's worth, not per message.
+        // together: one commit (and one fsync) per backlog's worth, not per message. The
+        // next batch is converted while the previous one is stored, on the second core.
         let (tx, mut rx) = tokio::sync::mpsc::channel(READ_AHEAD);
         let _reader = AbortOnDrop(tokio::spawn(read_ahead(stream, tx)));
         self.reporter.idle("recording events");
         let mut pending: Option<pb::EventBatch> = None;
+        let mut storing: Option<Storing> = None;
         loop {
             let mut batch = match pending.take() {
                 Some(batch) => batch,
-                None => tokio::select! {
-                    item = rx.recv() => delivered(item)?,
-                    () = shutdown.wait() => return Ok(()),
+                None => match storing.as_mut() {
+                    Some(s) => tokio::select! {
+                        done = &mut s.task => {
+                            let s = storing.take().expect("a store in flight");
+                            self.stored(session, &reading.role_id, s.position, done).await?;
+                            continue;
+                        }
+                        item = rx.recv() => delivered(item)?,
+                        () = shutdown.wait() => {
+                            self.finish(session, &reading.role_id, storing.take()).await?;
+                            return Ok(());
+                        }
+                    },
+                    None => tokio::select! {
+                        item = rx.recv() => delivered(item)?,
+                        () = shutdown.wait() => return Ok(()),
+                    },
                 },
             };
             let mut ended = None;
@@ -159,21 +192,28 @@ impl EventRecorder {
                     Err(_) => break,
                 }
             }
-            if self.record(batch, &mut reading).await? {
-                self.acknowledge(session, &reading).await?;
+            if let Some(converted) = self.convert(batch, &mut reading).await? {
+                // One store at a time, in order: the previous one ends (and is
+                // acknowledged) before this one starts.
+                self.finish(session, &reading.role_id, storing.take())
+                    .await?;
+                storing = Some(self.store(converted));
             }
             if let Some(item) = ended {
+                self.finish(session, &reading.role_id, storing.take())
+                    .await?;
                 delivered(Some(item))?;
             }
         }
     }
 
-    /// Stores one batch; true when the position moved (something to acknowledge).
-    async fn record(
+    /// Converts one batch (what follows the last entry handed to storage); `None` when it
+    /// holds nothing new.
+    async fn convert(
         &self,
         batch: pb::EventBatch,
         reading: &mut Reading,
-    ) -> Result<bool, SessionEnd> {
+    ) -> Result<Option<Converted>, SessionEnd> {
         self.follow_journal(&batch.journal_id, reading);
         let after = reading.position.sequence;
         let entries: Vec<pb::JournalEntry> = batch
@@ -182,7 +222,7 @@ impl EventRecorder {
             .filter(|e| e.sequence > after)
             .collect();
         let Some(last) = entries.last().map(|e| e.sequence) else {
-            return Ok(false);
+            return Ok(None);
         };
         self.reporter.busy("storing events");
         let position = EventPosition {
@@ -190,31 +230,76 @@ impl EventRecorder {
             sequence: last,
         };
         let names = std::mem::take(&mut reading.names);
-        let ((stored, alarms), unknown, names) = self
-            .blocking(move |plugin, directory| {
+        let (converted, webhook, names) = self
+            .blocking(move |_, directory| {
                 let settings = config::read(directory)?;
                 let switches =
                     convert::Switches::new(&settings.events_not_logged, &settings.events_ignored);
                 let mut names = names;
                 let converted = convert::convert(&entries, &switches, &mut names, directory)?;
-                // Alarm changes with the events and the position: exactly once, both.
-                let stored = plugin.store_journal(
-                    &converted.events,
-                    &converted.alarms,
-                    &converted.tally,
-                    &position,
-                    !settings.alarm_webhook_url.is_empty(),
-                )?;
-                Ok((stored, converted.unknown_types, names))
+                Ok((converted, !settings.alarm_webhook_url.is_empty(), names))
             })
             .await?;
         reading.names = names;
+        // Handed to storage: the next batch is read after it. Only the acknowledgement
+        // waits for the commit.
         reading.position.sequence = last;
-        self.log_unknown(unknown, reading);
+        let mut converted = converted;
+        self.log_unknown(std::mem::take(&mut converted.unknown_types), reading);
+        Ok(Some(Converted {
+            converted,
+            webhook,
+            position,
+        }))
+    }
+
+    /// Starts storing a converted batch on a blocking thread.
+    fn store(&self, c: Converted) -> Storing {
+        let plugin = self.plugin.clone();
+        let position = c.position.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            // Alarm changes with the events and the position: exactly once, both.
+            plugin.store_journal(
+                &c.converted.events,
+                &c.converted.alarms,
+                &c.converted.tally,
+                &c.position,
+                c.webhook,
+            )
+        });
+        Storing { task, position }
+    }
+
+    /// Waits for the store in flight, if any, and acknowledges it.
+    async fn finish<P: Proxy>(
+        &self,
+        session: &Session<P>,
+        role_id: &str,
+        storing: Option<Storing>,
+    ) -> Result<(), SessionEnd> {
+        let Some(s) = storing else {
+            return Ok(());
+        };
+        let done = s.task.await;
+        self.stored(session, role_id, s.position, done).await
+    }
+
+    /// What follows a store: the live feeds, then the acknowledgement to the proxy.
+    async fn stored<P: Proxy>(
+        &self,
+        session: &Session<P>,
+        role_id: &str,
+        position: EventPosition,
+        done: Result<StoreResult, tokio::task::JoinError>,
+    ) -> Result<(), SessionEnd> {
+        let (stored, alarms) = match done {
+            Ok(result) => result.map_err(SessionEnd::from)?,
+            Err(e) => return Err(SessionEnd::Database(format!("storing events failed: {e}"))),
+        };
         self.publish(stored);
         self.alarms.published(alarms);
         self.reporter.idle("recording events");
-        Ok(true)
+        self.acknowledge(session, role_id, &position).await
     }
 
     /// Takes the journal a batch belongs to. A journal other than the stored position's
@@ -249,15 +334,12 @@ impl EventRecorder {
     async fn acknowledge<P: Proxy>(
         &self,
         session: &Session<P>,
-        reading: &Reading,
+        role_id: &str,
+        position: &EventPosition,
     ) -> Result<(), SessionEnd> {
         session
             .proxy
-            .ack_events(
-                reading.position.sequence,
-                &reading.position.journal_id,
-                &reading.role_id,
-            )
+            .ack_events(position.sequence, &position.journal_id, role_id)
             .await
             .map_err(|e| SessionEnd::from_proxy("acknowledging stored events failed", e))?;
         Ok(())

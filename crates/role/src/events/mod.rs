@@ -156,16 +156,18 @@ impl EventRecorder {
         loop {
             let mut batch = match pending.take() {
                 Some(batch) => batch,
-                None => match storing.as_mut() {
-                    Some(s) => tokio::select! {
+                None => match storing.take() {
+                    Some(mut s) => tokio::select! {
                         done = &mut s.task => {
-                            let s = storing.take().expect("a store in flight");
                             self.stored(session, &reading.role_id, s.position, done).await?;
                             continue;
                         }
-                        item = rx.recv() => delivered(item)?,
+                        item = rx.recv() => {
+                            storing = Some(s);
+                            delivered(item)?
+                        }
                         () = shutdown.wait() => {
-                            self.finish(session, &reading.role_id, storing.take()).await?;
+                            self.finish(session, &reading.role_id, Some(s)).await?;
                             return Ok(());
                         }
                     },

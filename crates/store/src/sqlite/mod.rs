@@ -6,6 +6,7 @@
 mod accounts;
 pub(crate) mod alarms;
 pub mod backup;
+mod checkpoint;
 pub mod import;
 pub mod migrate;
 mod plugin;
@@ -15,7 +16,7 @@ mod read;
 mod write;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use model::{Digest, RunOutcome};
@@ -76,7 +77,8 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
-         PRAGMA temp_store = MEMORY;",
+         PRAGMA temp_store = MEMORY;
+         PRAGMA wal_autocheckpoint = 0;",
     )
 }
 
@@ -186,8 +188,10 @@ impl SqliteReader {
 
 /// The Directory in an SQLite file, read and written.
 pub struct SqliteDirectory {
-    writer: Mutex<Connection>,
+    writer: Arc<Mutex<Connection>>,
     reader: SqliteReader,
+    /// Copies the write-ahead log into the file off the writer's path; stops when dropped.
+    _checkpointer: checkpoint::Checkpointer,
 }
 
 impl SqliteDirectory {
@@ -209,9 +213,13 @@ impl SqliteDirectory {
             path: path.to_owned(),
             conn: Mutex::new(connect(path)?),
         };
+        let writer = Arc::new(Mutex::new(writer));
+        let checkpointer =
+            checkpoint::Checkpointer::start(path, DIRECTORY.database, writer.clone())?;
         Ok(SqliteDirectory {
-            writer: Mutex::new(writer),
+            writer,
             reader,
+            _checkpointer: checkpointer,
         })
     }
 

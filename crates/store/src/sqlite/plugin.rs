@@ -6,7 +6,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
@@ -64,7 +64,8 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA cache_size = -65536;
-         PRAGMA temp_store = MEMORY;",
+         PRAGMA temp_store = MEMORY;
+         PRAGMA wal_autocheckpoint = 0;",
     )
 }
 
@@ -86,8 +87,10 @@ pub fn random_id() -> String {
 /// REST API, the CLI), so that listing never waits for a commit.
 pub struct SqlitePlugin {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: Arc<Mutex<Connection>>,
     reader: Mutex<Connection>,
+    /// Copies the write-ahead log into the file off the writer's path; stops when dropped.
+    _checkpointer: super::checkpoint::Checkpointer,
 }
 
 impl SqlitePlugin {
@@ -100,10 +103,14 @@ impl SqlitePlugin {
             [random_id()],
         )?;
         let reader = connect(path)?;
+        let writer = Arc::new(Mutex::new(writer));
+        let checkpointer =
+            super::checkpoint::Checkpointer::start(path, PLUGIN.database, writer.clone())?;
         Ok(SqlitePlugin {
             path: path.to_owned(),
-            writer: Mutex::new(writer),
+            writer,
             reader: Mutex::new(reader),
+            _checkpointer: checkpointer,
         })
     }
 

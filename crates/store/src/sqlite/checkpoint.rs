@@ -1,0 +1,193 @@
+//! Checkpoints off the writer's path: a thread of its own copies the write-ahead log into the
+//! database file, so that no commit pays for it.
+//!
+//! SQLite's automatic checkpoint runs inside the commit that takes the log past 1,000 pages,
+//! on the thread that commits: 7 % of the role's CPU while it stored events, all of it on
+//! the thread everything else waits for. Here the writer's connection has automatic
+//! checkpoints off and this thread copies the log every few milliseconds, passively (never
+//! waiting for the writer). A passive checkpoint cannot finish while commits keep coming, so
+//! once the log is long the last commit or two are copied while holding the writer, which
+//! lets the next commit start the log over: the log stays bounded.
+
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+/// How often the log is copied.
+const EVERY: Duration = Duration::from_millis(50);
+/// A log this long (pages) is finished under the writer, so that it starts over (16 MiB of
+/// 4 KiB pages).
+const RESTART_PAGES: i64 = 4096;
+
+/// The checkpointing thread of one database; stopped (after a last copy) when dropped.
+pub(crate) struct Checkpointer {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Starts checkpointing `path`, whose writer is `writer` (opened with automatic
+    /// checkpoints off).
+    pub(crate) fn start(
+        path: &Path,
+        database: &'static str,
+        writer: Arc<Mutex<Connection>>,
+    ) -> Result<Self, StoreError> {
+        let own = super::open_connection(path, database, "PRAGMA wal_autocheckpoint = 0;")?;
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let stopping = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || run(&own, &writer, &stopping))
+            .map_err(|e| StoreError::Open {
+                database,
+                path: path.to_owned(),
+                reason: format!("cannot start its checkpointing thread: {e}"),
+            })?;
+        Ok(Checkpointer {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (stopped, wake) = &*self.stop;
+        *stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Copies the log every `EVERY` until stopped, then once more.
+fn run(own: &Connection, writer: &Mutex<Connection>, stop: &(Mutex<bool>, Condvar)) {
+    let (stopped, wake) = stop;
+    loop {
+        if let Err(e) = checkpoint(own, writer) {
+            tracing::warn!("a checkpoint failed: {e}; trying again shortly");
+        }
+        let guard = stopped.lock().unwrap_or_else(|e| e.into_inner());
+        let (guard, _) = wake
+            .wait_timeout_while(guard, EVERY, |stopped| !*stopped)
+            .unwrap_or_else(|e| e.into_inner());
+        if *guard {
+            break;
+        }
+    }
+    let _ = passive(own);
+}
+
+/// One copy: passive, then finished under the writer when the log has grown long.
+fn checkpoint(own: &Connection, writer: &Mutex<Connection>) -> rusqlite::Result<()> {
+    let log_pages = passive(own)?;
+    if log_pages >= RESTART_PAGES {
+        let _commits_wait = writer.lock().unwrap_or_else(|e| e.into_inner());
+        passive(own)?;
+    }
+    Ok(())
+}
+
+/// A passive checkpoint; the log's length in pages (-1 when the file is not in WAL mode).
+fn passive(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(name: &str) -> (std::path::PathBuf, Arc<Mutex<Connection>>) {
+        let dir =
+            std::env::temp_dir().join(format!("store-checkpoint-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("db.sqlite");
+        let writer = super::super::open_connection(
+            &path,
+            "test database",
+            "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;",
+        )
+        .unwrap();
+        writer
+            .execute_batch("CREATE TABLE rows (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)")
+            .unwrap();
+        (path, Arc::new(Mutex::new(writer)))
+    }
+
+    /// Commits `rows` rows of 1 KiB, 100 a transaction, from `first` on.
+    fn commit_rows(writer: &Mutex<Connection>, first: i64, rows: i64) {
+        for batch in (first..first + rows).step_by(100) {
+            let mut conn = writer.lock().unwrap();
+            let tx = conn.transaction().unwrap();
+            for id in batch..(batch + 100).min(first + rows) {
+                tx.execute(
+                    "INSERT INTO rows (id, payload) VALUES (?1, zeroblob(1024))",
+                    [id],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+    }
+
+    /// Pages in the write-ahead log now, read without copying anything.
+    fn log_pages(path: &Path) -> i64 {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let bytes = std::fs::read(wal).unwrap_or_default();
+        // Each frame is a 24-byte header and a 4 KiB page after the 32-byte file header;
+        // frames of an older round of the log are told apart by their salt.
+        if bytes.len() < 32 {
+            return 0;
+        }
+        let salt = &bytes[16..24];
+        bytes[32..]
+            .chunks_exact(24 + 4096)
+            .take_while(|frame| &frame[8..16] == salt)
+            .count() as i64
+    }
+
+    #[test]
+    fn a_long_log_is_finished_under_the_writer_so_that_the_next_commit_starts_it_over() {
+        let (path, writer) = database("restart");
+        let own = super::super::open_connection(&path, "test database", "").unwrap();
+        commit_rows(&writer, 0, 20_000);
+        assert!(log_pages(&path) >= RESTART_PAGES, "{}", log_pages(&path));
+        checkpoint(&own, &writer).unwrap();
+        commit_rows(&writer, 20_000, 100);
+        let after = log_pages(&path);
+        assert!(after < 100, "the log did not start over: {after} pages");
+        let count: i64 = own
+            .query_row("SELECT COUNT(*) FROM rows", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 20_100);
+    }
+
+    #[test]
+    fn the_thread_copies_the_log_into_the_file_without_the_writer_asking() {
+        let (path, writer) = database("thread");
+        let checkpointer = Checkpointer::start(&path, "test database", writer.clone()).unwrap();
+        commit_rows(&writer, 0, 10_000);
+        // Automatic checkpoints are off: only the thread makes the file itself grow.
+        let copied = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            std::fs::metadata(&path).map_or(0, |m| m.len()) > 10_000 * 1024
+        });
+        assert!(copied, "the database file did not receive the rows");
+        drop(checkpointer);
+        drop(writer);
+        let reopened = Connection::open(&path).unwrap();
+        let count: i64 = reopened
+            .query_row("SELECT COUNT(*) FROM rows", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 10_000);
+    }
+}

@@ -74,13 +74,13 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
 /// CPU seconds a process has used so far, all its threads (Linux, /proc/PID/stat; none
 /// elsewhere, and the bench reports the figure as missing).
 #[cfg(not(unix))]
-fn cpu_secs(_pid: u32) -> Option<f64> {
+pub(crate) fn cpu_secs(_pid: u32) -> Option<f64> {
     None
 }
 
 /// CPU seconds a process has used so far, all its threads (Linux, /proc/PID/stat).
 #[cfg(unix)]
-fn cpu_secs(pid: u32) -> Option<f64> {
+pub(crate) fn cpu_secs(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces; the fields after its closing parenthesis do not.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -270,6 +270,11 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
     report["role_events_stored_per_sec"] = json!(stored.events_per_sec.round());
     report["role_events_backlog"] = json!(stored.backlog);
     report["role_events_stored"] = json!(stored.stored);
+    if let Some(cpu) = stored.role_cpu_secs {
+        report["role_events_cpu_s"] = json!((cpu * 100.0).round() / 100.0);
+        report["role_events_per_cpu_sec"] =
+            json!(((stored.stored - stored.first_count) as f64 / cpu.max(1e-9)).round());
+    }
     eprintln!("(4b) limit: the same event rows inserted by plain rusqlite into a plain table");
     let raw_events =
         raw_limit::raw_sqlite_events_per_sec(&root.path().join("raw-events"), &stored.plugin_db)?;
@@ -500,6 +505,7 @@ fn print_table(report: &Value) {
         ("role_events_stored_per_sec", "events/s", ">= 50000"),
         ("raw_sqlite_events_per_sec", "events/s", "the yardstick"),
         ("role_events_ratio", "", ""),
+        ("role_events_per_cpu_sec", "events/CPU s", ""),
         ("event_p99_ms", "ms", "< 50"),
         ("event_markers", "samples", ""),
         ("alarm_p50_ms", "ms", ""),

@@ -24,6 +24,11 @@ pub struct StoredFigures {
     pub stored: u64,
     /// The role's plugin database, for the raw limit of the same rows.
     pub plugin_db: std::path::PathBuf,
+    /// Events already stored at the first look, where the rate starts.
+    pub first_count: u64,
+    /// CPU seconds the role used between the first and the last look (all its threads):
+    /// the role's cost per event, which a neighbour's load moves far less than the rate.
+    pub role_cpu_secs: Option<f64>,
 }
 
 /// How often the plugin database is looked at.
@@ -49,32 +54,49 @@ pub async fn stored_events(
     sim.kill()?;
     let backlog = settled_journal(&proxy::journal_path(&proxy_dir)).await?;
 
-    let _role = bin.start_role(&role_dir, &proxy_dir, port)?;
+    let role = bin.start_role(&role_dir, &proxy_dir, port)?;
     let plugin_path = role::plugin_path(&role_dir);
     let started = Instant::now();
-    let mut first: Option<(Instant, u64)> = None;
+    // Rows are counted only at the first and the last look: `COUNT(*)` walks the whole table,
+    // and doing it every 50 ms would take the role's CPU on a two-core machine. In between,
+    // the journal position (one row) says how far the role has got.
+    let mut first: Option<(Instant, u64, Option<f64>)> = None;
+    let mut plugin = None;
     loop {
         if started.elapsed() > DEADLINE {
             bail!("the role did not store the journal's {backlog} entries within {DEADLINE:?}");
         }
         tokio::time::sleep(LOOK_EVERY).await;
-        let Ok(plugin) = store::open_plugin_read_only(&plugin_path) else {
+        if plugin.is_none() {
+            plugin = store::open_plugin_read_only(&plugin_path).ok();
+        }
+        let Some(plugin) = &plugin else { continue };
+        let Ok(position) = plugin.event_position() else {
             continue;
         };
-        let (Ok(position), Ok(count)) = (plugin.event_position(), plugin.event_count()) else {
-            continue;
-        };
-        if count == 0 {
+        if position.sequence == 0 {
             continue;
         }
-        let (t0, c0) = *first.get_or_insert((Instant::now(), count));
+        let (t0, c0, cpu0) = match first {
+            Some(first) => first,
+            None => {
+                let Ok(count) = plugin.event_count() else {
+                    continue;
+                };
+                *first.insert((Instant::now(), count, crate::bench::cpu_secs(role.id())))
+            }
+        };
         if position.sequence >= backlog {
             let secs = t0.elapsed().as_secs_f64();
+            let cpu = crate::bench::cpu_secs(role.id());
+            let count = plugin.event_count()?;
             return Ok(StoredFigures {
                 events_per_sec: (count - c0) as f64 / secs.max(f64::EPSILON),
                 backlog,
                 stored: count,
-                plugin_db: plugin_path,
+                plugin_db: plugin_path.clone(),
+                first_count: c0,
+                role_cpu_secs: cpu0.zip(cpu).map(|(a, b)| b - a),
             });
         }
     }

@@ -85,9 +85,11 @@ pub(crate) struct EventRecorder {
 /// What storing a batch gives: the events stored and the alarm changes applied.
 type StoreResult = Result<(Vec<StoredEvent>, Vec<store::AlarmUpdate>), store::StoreError>;
 
-/// A batch being stored while the next one is converted.
+/// A batch being stored while the next one is converted. The task hands the batch back
+/// with its result, so that freeing it (tens of thousands of strings) happens off the
+/// storing thread, which everything else waits for.
 struct Storing {
-    task: tokio::task::JoinHandle<StoreResult>,
+    task: tokio::task::JoinHandle<(StoreResult, Converted)>,
     position: EventPosition,
 }
 
@@ -261,13 +263,14 @@ impl EventRecorder {
         let position = c.position.clone();
         let task = tokio::task::spawn_blocking(move || {
             // Alarm changes with the events and the position: exactly once, both.
-            plugin.store_journal(
+            let result = plugin.store_journal(
                 &c.converted.events,
                 &c.converted.alarms,
                 &c.converted.tally,
                 &c.position,
                 c.webhook,
-            )
+            );
+            (result, c)
         });
         Storing { task, position }
     }
@@ -292,10 +295,13 @@ impl EventRecorder {
         session: &Session<P>,
         role_id: &str,
         position: EventPosition,
-        done: Result<StoreResult, tokio::task::JoinError>,
+        done: Result<(StoreResult, Converted), tokio::task::JoinError>,
     ) -> Result<(), SessionEnd> {
         let (stored, alarms) = match done {
-            Ok(result) => result.map_err(SessionEnd::from)?,
+            Ok((result, batch)) => {
+                drop(batch);
+                result.map_err(SessionEnd::from)?
+            }
             Err(e) => return Err(SessionEnd::Database(format!("storing events failed: {e}"))),
         };
         self.publish(stored);

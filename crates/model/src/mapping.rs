@@ -74,9 +74,11 @@ pub fn directory_kind_names(kind: EntityKind) -> Vec<String> {
 }
 
 /// A served object's synced fields in the Directory: its payload, SiPass's own attributes,
-/// as JSON text (never refused: a stray byte must not stop a synchronization).
-pub fn directory_fields(payload: &[u8]) -> String {
-    String::from_utf8_lossy(payload).into_owned()
+/// as JSON text (never refused: a stray byte must not stop a synchronization). Valid text,
+/// the rule, is taken as it is, without a copy: a listing moves about a gigabyte of it.
+pub fn directory_fields(payload: Vec<u8>) -> String {
+    String::from_utf8(payload)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Fields of device objects that are runtime state, not configuration.
@@ -263,6 +265,16 @@ mod tests {
 
     fn json(payload: &[u8]) -> Value {
         serde_json::from_slice(payload).unwrap()
+    }
+
+    #[test]
+    fn directory_fields_keep_valid_text_and_replace_a_stray_byte() {
+        let text = r#"{"FirstName":"Zoë"}"#;
+        assert_eq!(directory_fields(text.as_bytes().to_vec()), text);
+        assert_eq!(
+            directory_fields(b"{\"a\":\"\xff\"}".to_vec()),
+            "{\"a\":\"\u{fffd}\"}"
+        );
     }
 
     #[test]

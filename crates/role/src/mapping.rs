@@ -14,7 +14,7 @@ pub fn from_listing(kind: EntityKind, entity: pb::Entity) -> SourceEntity {
         entity.id,
         entity.revision,
         entity.name,
-        &entity.payload,
+        entity.payload,
     )
 }
 
@@ -32,7 +32,7 @@ pub fn from_change(kind: EntityKind, change: pb::Change) -> SourceChange {
         change.id,
         change.revision,
         change.name,
-        &change.payload,
+        change.payload,
     ))
 }
 
@@ -41,7 +41,7 @@ fn source_entity(
     id: String,
     revision: u64,
     name: String,
-    payload: &[u8],
+    payload: Vec<u8>,
 ) -> SourceEntity {
     SourceEntity {
         source_kind: kind.as_str().to_owned(),

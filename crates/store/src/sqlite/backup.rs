@@ -17,8 +17,9 @@ use crate::StoreError;
 use crate::backup::{Maintained, Progress};
 use crate::migrate::{DatabaseStatus, Migration, Schema, SchemaStatus, UpdateReport};
 
-/// Pages copied per step (4 MiB of 4 KiB pages): progress every few milliseconds.
-const STEP_PAGES: i32 = 1024;
+/// Bytes copied per step (pages of whatever size the database has): progress every few
+/// milliseconds.
+const STEP_BYTES: i64 = 4 * 1024 * 1024;
 
 /// An SQLite database file of a data folder.
 pub struct SqliteFile {
@@ -47,12 +48,52 @@ impl SqliteFile {
         }
     }
 
+    /// `copy` rewritten with pages of `size` into a file beside the database, when its own
+    /// are another size; `None` when they are the same. SQLite cannot change the page size of
+    /// a database in WAL mode, nor copy pages of another size into it, and page sizes differ
+    /// between releases (a Directory made before 16 KiB pages, restored into a new one, or
+    /// the reverse).
+    fn with_page_size(&self, copy: &Path, size: i64) -> Result<Option<PathBuf>, StoreError> {
+        let src = Connection::open_with_flags(copy, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| self.error(copy, e))?;
+        if page_size(&src).map_err(|e| self.error(copy, e))? == size {
+            return Ok(None);
+        }
+        let mut resized = self.path.as_os_str().to_owned();
+        resized.push(".restoring");
+        let resized = PathBuf::from(resized);
+        let _ = std::fs::remove_file(&resized);
+        let written = src
+            .pragma_update(None, "page_size", size)
+            .and_then(|()| src.execute("VACUUM INTO ?1", [resized.to_string_lossy()]))
+            .and_then(|_| page_size(&Connection::open(&resized)?));
+        match written {
+            Ok(got) if got == size => Ok(Some(resized)),
+            Ok(got) => {
+                let _ = std::fs::remove_file(&resized);
+                Err(StoreError::Open {
+                    database: self.schema.database,
+                    path: resized,
+                    reason: format!("the copy has {got}-byte pages, not {size}"),
+                })
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&resized);
+                Err(self.error(&resized, e))
+            }
+        }
+    }
+
     /// A connection that reads and writes the database, beside the role's own.
     fn open_writer(&self) -> Result<Connection, StoreError> {
         let conn = Connection::open(&self.path).map_err(|e| self.error(&self.path, e))?;
         conn.busy_timeout(Duration::from_secs(10))?;
         Ok(conn)
     }
+}
+
+fn page_size(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA page_size", [], |r| r.get(0))
 }
 
 /// Copies all of `src` into `dst` in steps; `Busy` waits a moment and tries again.
@@ -113,7 +154,11 @@ impl Maintained for SqliteFile {
         let status = super::migrate::inspect(&src, self.schema, &self.path)?;
         let _ = std::fs::remove_file(dest);
         let mut dst = Connection::open(dest).map_err(|e| self.error(dest, e))?;
-        copy_all(&src, &mut dst, STEP_PAGES, progress).map_err(|e| {
+        let step_pages = STEP_BYTES
+            / page_size(&src)
+                .map_err(|e| self.error(&self.path, e))?
+                .max(512);
+        copy_all(&src, &mut dst, step_pages as i32, progress).map_err(|e| {
             match e.sqlite_error_code() {
                 Some(rusqlite::ErrorCode::DiskFull) => StoreError::Open {
                     database: self.schema.database,
@@ -170,11 +215,20 @@ impl Maintained for SqliteFile {
     }
 
     fn replace_from(&self, copy: &Path) -> Result<(), StoreError> {
-        let src = Connection::open_with_flags(copy, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| self.error(copy, e))?;
         let mut dst = self.open_writer()?;
+        let page_size = page_size(&dst).map_err(|e| self.error(&self.path, e))?;
+        let resized = self.with_page_size(copy, page_size)?;
+        let source = resized.as_deref().unwrap_or(copy);
+        let src = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| self.error(source, e))?;
         // All pages in one step: one write transaction, all or nothing.
-        copy_all(&src, &mut dst, -1, &mut |_| {}).map_err(|e| self.error(&self.path, e))?;
+        let copied =
+            copy_all(&src, &mut dst, -1, &mut |_| {}).map_err(|e| self.error(&self.path, e));
+        drop(src);
+        if let Some(resized) = &resized {
+            let _ = std::fs::remove_file(resized);
+        }
+        copied?;
         if self.schema.file == super::DIRECTORY.file {
             // A backup taken during a synchronization records it running; no one runs it now.
             super::write::interrupt_unfinished_runs(&dst)?;

@@ -99,7 +99,8 @@ fn restore_into(
 
 #[test]
 fn a_backup_is_one_snapshot_while_the_role_writes_and_restores_to_an_equal_database() {
-    let (dir, directory, plugin) = role_folder("snapshot", 4000, 50);
+    const HOLDERS: u64 = 10_000;
+    let (dir, directory, plugin) = role_folder("snapshot", HOLDERS as u32, 50);
     let digest = directory.digest("cardholder").unwrap();
     let file = dir.join("site.backup");
     let dbs = role_databases(&dir);
@@ -124,7 +125,7 @@ fn a_backup_is_one_snapshot_while_the_role_writes_and_restores_to_an_equal_datab
         super::super::DIRECTORY.expected()
     );
     assert!(
-        directory.count("cardholder").unwrap() > 4000,
+        directory.count("cardholder").unwrap() > HOLDERS,
         "the role wrote meanwhile"
     );
 
@@ -132,7 +133,7 @@ fn a_backup_is_one_snapshot_while_the_role_writes_and_restores_to_an_equal_datab
     let report = restore_into(&other, &file, false).unwrap();
     assert!(report.updates.is_empty());
     let restored = crate::open(&other.join("directory.db")).unwrap();
-    assert_eq!(restored.count("cardholder").unwrap(), 4000);
+    assert_eq!(restored.count("cardholder").unwrap(), HOLDERS);
     assert_eq!(restored.digest("cardholder").unwrap(), digest);
     let events = crate::open_plugin(&other.join("plugin.db")).unwrap();
     assert_eq!(events.event_count().unwrap(), 50);

@@ -447,3 +447,48 @@ fn a_damaged_directory_is_refused_at_open_naming_the_file() {
     assert!(message.contains("restore a backup"), "{message}");
     assert!(message.contains("sipass-bridge db restore"), "{message}");
 }
+
+#[test]
+fn two_kilobyte_cardholders_take_about_their_size_on_disk_not_a_page_each() {
+    let path = temp_db("page-size");
+    let directory = SqliteDirectory::open(&path).unwrap();
+    let holders: Vec<SourceEntity> = (0..2000)
+        .map(|i| SourceEntity {
+            source_kind: "cardholder".into(),
+            id: format!("{i:06}"),
+            // A proxy's revisions start at its creation time in microseconds.
+            revision: 1_796_000_000_000_000 + i,
+            name: format!("Holder {i}"),
+            // About the size of a simulated cardholder's SiPass object: two such rows do
+            // not fit a 4 KiB page.
+            fields: format!("{{\"Token\":\"{i}\",\"Notes\":\"{}\"}}", "x".repeat(2000)),
+            kinds: vec!["cardholder".into()],
+        })
+        .collect();
+    let position = SyncPosition {
+        source_kind: "cardholder".into(),
+        cache_id: "c".into(),
+        generation: 1,
+        snapshot_revision: 1,
+        page_token: String::new(),
+        done: 2000,
+        total: 2000,
+        complete: false,
+    };
+    directory.write_page(&holders, &position).unwrap();
+    drop(directory);
+    let conn = Connection::open(&path).unwrap();
+    let table_bytes: i64 = conn
+        .query_row(
+            "SELECT SUM(pgsize) FROM dbstat WHERE name = 'entities'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // With 4 KiB pages each row took a page of its own: 8 MB for 4 MB of rows.
+    assert!(
+        table_bytes < 2000 * 2600,
+        "2,000 rows of 2 KB take {table_bytes} bytes"
+    );
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}

@@ -21,7 +21,7 @@ use crate::StoreError;
 /// How often the log is copied.
 const EVERY: Duration = Duration::from_millis(50);
 /// A log this long (pages) is finished under the writer, so that it starts over (16 MiB of
-/// 4 KiB pages).
+/// the plugin database's 4 KiB pages, 64 MiB of the Directory's 16 KiB ones).
 const RESTART_PAGES: i64 = 4096;
 
 /// The checkpointing thread of one database; stopped (after a last copy) when dropped.

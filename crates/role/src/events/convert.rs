@@ -265,6 +265,7 @@ impl Loose {
 }
 
 /// Reads a SiPass event object field by field; fields the role does not use are skipped.
+/// Anything but an object is refused with serde's "invalid type" error, naming what it is.
 struct LooseVisitor;
 
 impl<'de> serde::de::Visitor<'de> for LooseVisitor {
@@ -306,34 +307,6 @@ impl<'de> serde::de::Visitor<'de> for LooseVisitor {
             *field = map.next_value::<LenientText>()?.0;
         }
         Ok(loose)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<Loose, A::Error> {
-        Err(serde::de::Error::custom("it is not a JSON object"))
-    }
-
-    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Loose, E> {
-        Err(E::custom("it is not a JSON object"))
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Loose, E> {
-        Err(E::custom("it is not a JSON object"))
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Loose, E> {
-        Err(E::custom("it is not a JSON object"))
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Loose, E> {
-        Err(E::custom("it is not a JSON object"))
-    }
-
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Loose, E> {
-        Err(E::custom("it is not a JSON object"))
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Loose, E> {
-        Err(E::custom("it is not a JSON object"))
     }
 }
 

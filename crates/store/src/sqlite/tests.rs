@@ -452,30 +452,18 @@ fn a_damaged_directory_is_refused_at_open_naming_the_file() {
 fn two_kilobyte_cardholders_take_about_their_size_on_disk_not_a_page_each() {
     let path = temp_db("page-size");
     let directory = SqliteDirectory::open(&path).unwrap();
-    let holders: Vec<SourceEntity> = (0..2000)
-        .map(|i| SourceEntity {
-            source_kind: "cardholder".into(),
-            id: format!("{i:06}"),
-            // A proxy's revisions start at its creation time in microseconds.
-            revision: 1_796_000_000_000_000 + i,
-            name: format!("Holder {i}"),
-            // About the size of a simulated cardholder's SiPass object: two such rows do
-            // not fit a 4 KiB page.
-            fields: format!("{{\"Token\":\"{i}\",\"Notes\":\"{}\"}}", "x".repeat(2000)),
-            kinds: vec!["cardholder".into()],
-        })
-        .collect();
-    let position = SyncPosition {
-        source_kind: "cardholder".into(),
-        cache_id: "c".into(),
-        generation: 1,
-        snapshot_revision: 1,
-        page_token: String::new(),
-        done: 2000,
-        total: 2000,
-        complete: false,
-    };
-    directory.write_page(&holders, &position).unwrap();
+    // A proxy's revisions start at its creation time in microseconds; the fields are about
+    // the size of a simulated cardholder's SiPass object: two such rows do not fit a 4 KiB
+    // page.
+    let mut holders = cardholders(0, 2000, 1_796_000_000_000_000);
+    for h in &mut holders {
+        h.fields = format!(
+            "{{\"Token\":\"{}\",\"Notes\":\"{}\"}}",
+            h.id,
+            "x".repeat(2000)
+        );
+    }
+    directory.write_page(&holders, &listing(1)).unwrap();
     drop(directory);
     let conn = Connection::open(&path).unwrap();
     let table_bytes: i64 = conn

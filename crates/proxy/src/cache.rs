@@ -206,6 +206,11 @@ struct Writer {
     conn: Connection,
     revision: Revision,
     stats: HashMap<EntityKind, (u64, Digest)>,
+    /// False until SiPass has been read completely once. No role can watch a cache before
+    /// that (Watch, List and Summary wait for the first complete pass), so the first load
+    /// writes no change log: two fewer statements and rows per entity, for a million
+    /// cardholders. Completing moves the watch floor to the revision reached.
+    logs_changes: bool,
 }
 
 fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
@@ -295,6 +300,7 @@ impl Cache {
             .parse()
             .map_err(|_| unusable("bad watch floor".into()))?;
         let stats = load_stats(&conn)?;
+        let logs_changes = meta("complete").is_ok_and(|v| v == "1");
         let (latest, _) = watch::channel(revision);
         Ok(Cache {
             id,
@@ -303,6 +309,7 @@ impl Cache {
                 conn,
                 revision,
                 stats,
+                logs_changes,
             }),
             readers: Mutex::new(Vec::new()),
             latest,
@@ -396,7 +403,9 @@ impl Cache {
             conn,
             revision,
             stats,
+            logs_changes,
         } = &mut *writer;
+        let logs_changes = *logs_changes;
         let tx = conn.transaction()?;
         let mut next = *revision;
         let mut new_stats = stats.clone();
@@ -449,7 +458,9 @@ impl Cache {
                         stat.0 += 1;
                     }
                     stat.1.add(id, next);
-                    log_change(&tx, next, kind, id, false, now)?;
+                    if logs_changes {
+                        log_change(&tx, next, kind, id, false, now)?;
+                    }
                 }
                 (Change::Delete { .. }, Some((old_revision, ..))) => {
                     next += 1;
@@ -457,7 +468,9 @@ impl Cache {
                         .execute(params![kind.as_str(), id])?;
                     stat.0 = stat.0.saturating_sub(1);
                     stat.1.remove(id, *old_revision);
-                    log_change(&tx, next, kind, id, true, now)?;
+                    if logs_changes {
+                        log_change(&tx, next, kind, id, true, now)?;
+                    }
                 }
             }
             changed += 1;
@@ -500,13 +513,28 @@ impl Cache {
         })
     }
 
-    /// Records that SiPass has been read completely.
+    /// Records that SiPass has been read completely. The first time, watches may start
+    /// only from the revision reached: nothing before it was logged.
     pub fn mark_complete(&self) -> Result<(), CacheError> {
-        self.writer().conn.execute(
+        let mut writer = self.writer();
+        if writer.logs_changes {
+            return Ok(());
+        }
+        let floor = writer.revision;
+        let tx = writer.conn.transaction()?;
+        tx.execute(
             "INSERT INTO meta (key, value) VALUES ('complete', '1')
              ON CONFLICT (key) DO UPDATE SET value = '1'",
             [],
         )?;
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'watch_floor'",
+            [floor.to_string()],
+        )?;
+        tx.execute("DELETE FROM changes", [])?;
+        tx.commit()?;
+        writer.logs_changes = true;
+        *self.floor.lock().unwrap_or_else(|e| e.into_inner()) = floor;
         Ok(())
     }
 

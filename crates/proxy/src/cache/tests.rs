@@ -91,6 +91,7 @@ fn a_restart_keeps_entities_revisions_identity_and_summary() {
 #[test]
 fn watching_replays_each_changed_entity_once_in_order() {
     let cache = Cache::open(&temp("watch")).unwrap();
+    cache.mark_complete().unwrap();
     let start = cache.revision();
     cache.apply(&[upsert("1", "A"), upsert("2", "B")]).unwrap();
     cache.apply(&[upsert("1", "A2")]).unwrap();
@@ -112,8 +113,36 @@ fn watching_replays_each_changed_entity_once_in_order() {
 }
 
 #[test]
+fn the_first_load_logs_no_changes_and_watches_start_where_it_completed() {
+    let path = temp("first-load");
+    let cache = Cache::open(&path).unwrap();
+    let start = cache.revision();
+    cache.apply(&[upsert("1", "A"), upsert("2", "B")]).unwrap();
+    assert_eq!(table_rows(&path, "changes"), 0, "nobody can watch yet");
+    cache.mark_complete().unwrap();
+    let loaded = cache.revision();
+    assert_eq!(loaded, start + 2);
+    assert_eq!(
+        cache.changes_after(start, 100).unwrap(),
+        Err(TooOld { oldest: loaded }),
+        "a watch from before the load must list instead"
+    );
+    cache.apply(&[upsert("1", "A2")]).unwrap();
+    drop(cache);
+    // Completion and the floor outlive a restart; changes are logged from then on.
+    let cache = Cache::open(&path).unwrap();
+    assert!(cache.is_complete().unwrap());
+    let changes = cache.changes_after(loaded, 100).unwrap().unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].id, "1");
+    cache.mark_complete().unwrap();
+    assert_eq!(cache.changes_after(loaded, 100).unwrap().unwrap().len(), 1);
+}
+
+#[test]
 fn pruned_history_is_too_old_to_watch() {
     let cache = Cache::open(&temp("prune")).unwrap();
+    cache.mark_complete().unwrap();
     let start = cache.revision();
     for i in 0..10 {
         cache.apply(&[upsert(&i.to_string(), "x")]).unwrap();

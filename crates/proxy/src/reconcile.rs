@@ -100,9 +100,11 @@ impl Reconciler {
     /// here are the cache's: logged and reported, and the next pass tries again.
     fn after_pass(&self, status: &StatusReporter, stats: &LoadStats, started: Instant) {
         let shared = &self.shared;
+        // Not complete, not served: until then the cache logs no changes for watchers.
         if let Err(e) = shared.cache.mark_complete() {
             tracing::error!("{e}");
             status.error(e.to_string());
+            return;
         }
         match shared.cache.prune(self.retention) {
             Ok(0) => {}

@@ -22,6 +22,8 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value};
 
+use crate::tree::Tree;
+
 /// A type's JSON shape: its serialised default, with one example element in each array of
 /// objects and a typed example in each optional scalar. An empty object or array, or
 /// `null`, means "anything": the value is passed through unchanged.
@@ -86,12 +88,13 @@ pub fn normalise(value: Value, shape: &Value) -> Option<Value> {
 
 /// Whether [`rebuild`] would return `value` unchanged: no `null` (it would be dropped), no
 /// key in another spelling than the field's, no scalar of another type than its field's.
-/// Mirrors `rebuild`'s rules case by case.
-fn is_normal(value: &Value, shape: &Value) -> bool {
-    match (value, shape) {
-        (Value::Null, _) => false,
-        (Value::Object(object), Value::Object(fields)) if !fields.is_empty() => {
-            object.iter().all(|(key, value)| match fields.get(key) {
+/// Mirrors `rebuild`'s rules case by case. Generic so that a borrowed [`Tree`] read from a
+/// page is judged by the same rules as a `Value`.
+pub fn is_normal<V: View>(value: &V, shape: &Value) -> bool {
+    match (value.node(), shape) {
+        (Node::Null, _) => false,
+        (Node::Object, Value::Object(fields)) if !fields.is_empty() => {
+            value.all_entries(&mut |key, value| match fields.get(key) {
                 Some(field_shape) => is_normal(value, field_shape),
                 // An unknown key is kept as it is, unless it is a field in another spelling.
                 None => {
@@ -100,14 +103,84 @@ fn is_normal(value: &Value, shape: &Value) -> bool {
                 }
             })
         }
-        (Value::Array(items), Value::Array(example)) if !example.is_empty() => {
-            items.iter().all(|item| is_normal(item, &example[0]))
+        (Node::Array, Value::Array(example)) if !example.is_empty() => {
+            value.all_items(&mut |item| is_normal(item, &example[0]))
         }
-        (value, Value::String(_)) => !matches!(value, Value::Number(_) | Value::Bool(_)),
-        (Value::String(_), Value::Number(_)) => false,
-        (Value::Number(n), Value::Number(example)) => example.is_f64() || !n.is_f64(),
-        (Value::String(_) | Value::Number(_), Value::Bool(_)) => false,
+        (node, Value::String(_)) => !matches!(node, Node::Number(_) | Node::Bool),
+        (Node::String, Value::Number(_)) => false,
+        (Node::Number(n), Value::Number(example)) => example.is_f64() || !n.is_f64(),
+        (Node::String | Node::Number(_), Value::Bool(_)) => false,
         _ => true,
+    }
+}
+
+/// What [`is_normal`] looks at in a JSON value.
+pub enum Node<'v> {
+    Null,
+    Bool,
+    Number(&'v Number),
+    String,
+    Array,
+    Object,
+}
+
+/// A JSON value [`is_normal`] can judge: `Value`, or a [`Tree`] read from a page.
+pub trait View: Sized {
+    fn node(&self) -> Node<'_>;
+    /// True when `f` holds for every item (true when not an array).
+    fn all_items(&self, f: &mut dyn FnMut(&Self) -> bool) -> bool;
+    /// True when `f` holds for every entry (true when not an object).
+    fn all_entries(&self, f: &mut dyn FnMut(&str, &Self) -> bool) -> bool;
+}
+
+impl View for Value {
+    fn node(&self) -> Node<'_> {
+        match self {
+            Value::Null => Node::Null,
+            Value::Bool(_) => Node::Bool,
+            Value::Number(n) => Node::Number(n),
+            Value::String(_) => Node::String,
+            Value::Array(_) => Node::Array,
+            Value::Object(_) => Node::Object,
+        }
+    }
+
+    fn all_items(&self, f: &mut dyn FnMut(&Self) -> bool) -> bool {
+        self.as_array().is_none_or(|items| items.iter().all(f))
+    }
+
+    fn all_entries(&self, f: &mut dyn FnMut(&str, &Self) -> bool) -> bool {
+        self.as_object()
+            .is_none_or(|object| object.iter().all(|(k, v)| f(k, v)))
+    }
+}
+
+impl View for Tree<'_> {
+    fn node(&self) -> Node<'_> {
+        match self {
+            Tree::Null => Node::Null,
+            Tree::Bool(_) => Node::Bool,
+            Tree::Number(n) => Node::Number(n),
+            Tree::String(_) => Node::String,
+            Tree::Array(_) => Node::Array,
+            Tree::Object(_) => Node::Object,
+        }
+    }
+
+    fn all_items(&self, f: &mut dyn FnMut(&Self) -> bool) -> bool {
+        match self {
+            Tree::Array(items) => items.iter().all(f),
+            _ => true,
+        }
+    }
+
+    /// Every entry, duplicates included: stricter than the `Value` of the same text, which
+    /// keeps only the last, so what passes here passes there.
+    fn all_entries(&self, f: &mut dyn FnMut(&str, &Self) -> bool) -> bool {
+        match self {
+            Tree::Object(entries) => entries.iter().all(|(k, v)| f(k, v)),
+            _ => true,
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod mapping;
 pub mod run;
 pub mod sipass;
 pub mod time;
+pub mod tree;
 pub mod version;
 
 pub use digest::Digest;

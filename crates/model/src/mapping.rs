@@ -12,10 +12,13 @@
 //!   belongs to events, and would otherwise make every door movement a Directory change.
 //! - A controller becomes two Directory entities, APB clusters and areas both become areas.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::management::ObjectKind;
 use crate::sipass::{credential_id, display_name, workgroup_type};
+use crate::tree::{self, Entries, Tree};
 use crate::{DirectoryKind, EntityKind};
 
 /// The SiPass object kinds the bridge serves besides cardholders (and the credentials split
@@ -148,7 +151,11 @@ pub fn object(kind: EntityKind, record: Value) -> Option<ServedObject> {
     for field in RUNTIME_FIELDS {
         object.remove(field);
     }
-    let name = text(&object, "Name").to_owned();
+    let name = object
+        .get("Name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let payload = serde_json::to_vec(&object).ok()?;
     Some(ServedObject {
         kind,
@@ -163,25 +170,36 @@ pub fn object(kind: EntityKind, record: Value) -> Option<ServedObject> {
 /// credential, which carries `CardholderToken` and belongs to the cardholder. A credential
 /// without a card number is left out.
 pub fn cardholder(record: Value) -> Result<Vec<ServedObject>, MalformedCardholder> {
-    let token = token_of(&record).ok_or(MalformedCardholder::NoToken)?;
-    let Value::Object(mut object) = record else {
-        return Err(MalformedCardholder::NotAnObject);
+    cardholder_tree(Tree::of(&record))
+}
+
+/// [`cardholder`] of a record read as a [`Tree`], as the first load reads its pages: the
+/// same objects, with the same payload bytes, without building a `Value`.
+pub fn cardholder_tree(record: Tree<'_>) -> Result<Vec<ServedObject>, MalformedCardholder> {
+    let Tree::Object(mut object) = record else {
+        return Err(MalformedCardholder::NoToken);
     };
-    object.remove("_links");
+    tree::canonicalise(&mut object);
+    let token = match tree::get(&object, "Token") {
+        Some(Tree::String(s)) if !s.is_empty() => s.to_string(),
+        Some(Tree::Number(n)) => n.to_string(),
+        _ => return Err(MalformedCardholder::NoToken),
+    };
+    tree::remove(&mut object, "_links");
     withhold_secrets(&mut object);
     // Images travel as the `Potrait` URL only: a real SiPass sends the portrait itself, as
     // base64, with every full cardholder (Val0429), tens of KiB each.
     for image in LEFT_OUT_IMAGES {
         remove_key(&mut object, image);
     }
-    let credentials = match object.remove("Credentials") {
-        Some(Value::Array(items)) => items,
-        Some(Value::Null) | None => Vec::new(),
+    let credentials = match tree::remove(&mut object, "Credentials") {
+        Some(Tree::Array(items)) => items,
+        Some(Tree::Null) | None => Vec::new(),
         Some(_) => return Err(MalformedCardholder::CredentialsNotAnArray),
     };
     let name = display_name(text(&object, "FirstName"), text(&object, "LastName"));
-    let payload =
-        serde_json::to_vec(&object).map_err(|e| MalformedCardholder::Unencodable(e.to_string()))?;
+    let payload = serde_json::to_vec(&Tree::Object(object))
+        .map_err(|e| MalformedCardholder::Unencodable(e.to_string()))?;
     let mut served = vec![ServedObject {
         kind: EntityKind::Cardholder,
         id: token.clone(),
@@ -202,13 +220,14 @@ pub const LEFT_OUT_IMAGES: [&str; 2] = ["CardholderPortrait", "CardholderSignatu
 
 /// One item of a cardholder's `Credentials`, served on its own; `None` without a card
 /// number.
-fn credential(credential: Value, cardholder: &str) -> Option<ServedObject> {
-    let Value::Object(mut object) = credential else {
+fn credential(credential: Tree<'_>, cardholder: &str) -> Option<ServedObject> {
+    let Tree::Object(mut object) = credential else {
         return None;
     };
-    let part = |key: &str| match object.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
+    tree::canonicalise(&mut object);
+    let part = |key: &str| match tree::get(&object, key) {
+        Some(Tree::String(s)) => s.to_string(),
+        Some(Tree::Number(n)) => n.to_string(),
         _ => String::new(),
     };
     let card = part("CardNumber");
@@ -217,8 +236,12 @@ fn credential(credential: Value, cardholder: &str) -> Option<ServedObject> {
     }
     let id = credential_id(part("CardTechnologyCode"), part("FacilityCode"), &card);
     remove_key(&mut object, "Pin");
-    object.insert("CardholderToken".into(), Value::String(cardholder.into()));
-    let payload = serde_json::to_vec(&object).ok()?;
+    let token = Tree::String(Cow::Owned(cardholder.to_owned()));
+    match object.iter_mut().find(|(k, _)| k == "CardholderToken") {
+        Some(entry) => entry.1 = token,
+        None => object.push((Cow::Borrowed("CardholderToken"), token)),
+    }
+    let payload = serde_json::to_vec(&Tree::Object(object)).ok()?;
     Some(ServedObject {
         kind: EntityKind::Credential,
         id,
@@ -233,35 +256,74 @@ fn credential(credential: Value, cardholder: &str) -> Option<ServedObject> {
 /// [`credential`]. Neither is ever mirrored: the security platform has no use for them, and a
 /// copy in the cache, on the wire and in the Directory would only be one more place to steal
 /// them from (docs/security.md).
-fn withhold_secrets(cardholder: &mut Map<String, Value>) {
-    let user = field_mut(cardholder, "PersonalDetails")
-        .and_then(Value::as_object_mut)
-        .and_then(|details| field_mut(details, "UserDetails"))
-        .and_then(Value::as_object_mut);
-    if let Some(user) = user {
+fn withhold_secrets(cardholder: &mut Entries<'_>) {
+    let Some(Tree::Object(details)) = field_mut(cardholder, "PersonalDetails") else {
+        return;
+    };
+    tree::canonicalise(details);
+    if let Some(Tree::Object(user)) = field_mut(details, "UserDetails") {
+        tree::canonicalise(user);
         remove_key(user, "Password");
     }
 }
 
-/// SiPass's keys are matched without regard to case, as its own JSON binding does.
-fn field_mut<'a>(object: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Value> {
+/// SiPass's keys are matched without regard to case, as its own JSON binding does (the
+/// first in key order, as a `Value`'s map would find it: `object` is canonical).
+fn field_mut<'t, 'a>(object: &'t mut Entries<'a>, key: &str) -> Option<&'t mut Tree<'a>> {
     object
         .iter_mut()
         .find(|(k, _)| k.eq_ignore_ascii_case(key))
         .map(|(_, v)| v)
 }
 
-fn remove_key(object: &mut Map<String, Value>, key: &str) {
-    object.retain(|k, _| !k.eq_ignore_ascii_case(key));
+fn remove_key(object: &mut Entries<'_>, key: &str) {
+    object.retain(|(k, _)| !k.eq_ignore_ascii_case(key));
 }
 
-fn text<'a>(object: &'a Map<String, Value>, key: &str) -> &'a str {
-    object.get(key).and_then(Value::as_str).unwrap_or_default()
+fn text<'t>(object: &'t Entries<'_>, key: &str) -> &'t str {
+    tree::get(object, key)
+        .and_then(Tree::as_str)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    include!("testdata/cardholder_records.rs");
+
+    /// What a record was served as: each object as `kind|id|name|owner|payload`, or the
+    /// error.
+    fn served(result: Result<Vec<ServedObject>, MalformedCardholder>) -> Value {
+        match result {
+            Ok(served) => served
+                .iter()
+                .map(|s| {
+                    let payload = String::from_utf8(s.payload.clone()).unwrap();
+                    format!("{:?}|{}|{}|{}|{payload}", s.kind, s.id, s.name, s.owner)
+                })
+                .collect(),
+            Err(e) => Value::String(format!("error: {e}")),
+        }
+    }
+
+    /// `testdata/cardholder_served.jsonl` is what release 0.1's mapping (on `Value`s) served
+    /// for each record: a cache keeps payloads and compares them, so the bytes must not
+    /// change between releases, whether a record is read as a `Value` or as a page's tree.
+    #[test]
+    fn records_are_served_byte_for_byte_as_before_from_a_value_or_a_tree() {
+        let expected: Vec<Value> = include_str!("testdata/cardholder_served.jsonl")
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(expected.len(), RECORDS.len());
+        for (record, expected) in RECORDS.iter().zip(expected) {
+            let value: Value = serde_json::from_str(record).unwrap();
+            assert_eq!(served(cardholder(value)), expected, "{record}");
+            let tree = Tree::parse(record.as_bytes()).unwrap();
+            assert_eq!(served(cardholder_tree(tree)), expected, "{record}");
+        }
+    }
 
     fn json(payload: &[u8]) -> Value {
         serde_json::from_slice(payload).unwrap()

@@ -13,6 +13,8 @@ use model::management::ObjectKind;
 use model::mapping::{self, SERVED_OBJECTS, ServedObject, entity_kind, token_of};
 use model::sipass::Cardholder;
 use serde_json::Value;
+use model::tree::Tree;
+use sipass_client::read::CardholderRecord;
 use sipass_client::{HrClient, SiPassError};
 
 use crate::cache::{Applied, Cache, CacheError, Change, ReadAt};
@@ -187,47 +189,96 @@ async fn fetch_cardholders(
     fields: &[&str],
 ) -> Result<CardholderPage, SiPassError> {
     let (first, second) = tokio::join!(
-        client.cardholder_page(start, start + PAGE, fields),
-        client.cardholder_page(start + PAGE, start + 2 * PAGE, fields),
+        page_changes(client, start, fields),
+        page_changes(client, start + PAGE, fields),
     );
-    let first = first?;
-    let total = first.total;
-    let mut records = first.records;
+    let mut page = first?;
     // A SiPass that answers fewer than asked (the end, or a smaller page limit) did not
     // reach the second page's start: that page, or its error, is dropped and read again
     // from the right position, so that no cardholder is skipped.
-    if records.len() == PAGE {
-        records.extend(second?.records);
+    if page.count == PAGE {
+        let second = second?;
+        page.count += second.count;
+        page.changes.extend(second.changes);
+    }
+    Ok(page)
+}
+
+/// One HR API page of cardholders (`PAGE` from `start`) as cache changes. A bad record is
+/// skipped with a warning (and kept as it was in the cache, since unseen cardholders are
+/// confirmed before they are deleted).
+async fn page_changes(
+    client: &HrClient,
+    start: usize,
+    fields: &[&str],
+) -> Result<CardholderPage, SiPassError> {
+    let page = client.cardholder_page(start, start + PAGE, fields).await?;
+    // Reading and mapping a thousand records is CPU work: on a blocking thread, so that the
+    // two pages read at once are read on two cores, beside the previous page's write.
+    let url = client.hr_url().to_owned();
+    let (total, records) = runtime::blocking(move || {
+        let (records, total) = page.read()?;
+        let mapped: Vec<Mapped> = records
+            .into_iter()
+            .map(|record| Mapped::of(record, &url))
+            .collect();
+        Ok::<_, SiPassError>((total, mapped))
+    })
+    .await?;
+    let mut changes = Vec::with_capacity(records.len() * 2);
+    let count = records.len();
+    for record in records {
+        match record {
+            Mapped::Changes(c) => changes.extend(c),
+            // A server that ignores `fields` may answer summaries: read each whole.
+            Mapped::Incomplete(record) => {
+                let record = complete(client, record).await?;
+                changes.extend(skipping_bad(cardholder_changes(record, client.hr_url())));
+            }
+        }
     }
     Ok(CardholderPage {
-        count: records.len(),
+        count,
         total,
-        changes: page_changes(client, records).await?,
+        changes,
     })
 }
 
-/// The cache changes of one page of cardholders. A bad record is skipped with a warning
-/// (and kept as it was in the cache, since unseen cardholders are confirmed before they are
-/// deleted).
-async fn page_changes(client: &HrClient, records: Vec<Value>) -> Result<Vec<Change>, SiPassError> {
-    let mut complete_records = Vec::with_capacity(records.len());
-    for record in records {
-        complete_records.push(complete(client, record).await?);
-    }
-    // Mapping (and encoding each payload) is CPU work: on a blocking thread, beside the
-    // previous page's write and the next page's read.
-    let url = client.hr_url().to_owned();
-    Ok(runtime::blocking(move || {
-        let mut changes = Vec::with_capacity(complete_records.len() * 2);
-        for record in complete_records {
-            match cardholder_changes(record, &url) {
-                Ok(cardholder) => changes.extend(cardholder),
-                Err(e) => tracing::warn!("skipped a cardholder: {e}"),
+/// A page's record, mapped where it could be.
+enum Mapped {
+    Changes(Vec<Change>),
+    /// Without its credentials or last name: to be read whole first.
+    Incomplete(Value),
+}
+
+impl Mapped {
+    fn of(record: CardholderRecord<'_>, url: &str) -> Mapped {
+        let has = |tree: &Tree<'_>, key| match tree {
+            Tree::Object(entries) => model::tree::get(entries, key).is_some(),
+            _ => false,
+        };
+        match record {
+            CardholderRecord::Normal(tree) if has(&tree, "Credentials") && has(&tree, "LastName") => {
+                Mapped::Changes(skipping_bad(served_changes(
+                    mapping::cardholder_tree(tree),
+                    url,
+                )))
             }
+            CardholderRecord::Normal(tree) => Mapped::Incomplete(tree.into()),
+            CardholderRecord::Rebuilt(record) if is_complete(&record) => {
+                Mapped::Changes(skipping_bad(cardholder_changes(record, url)))
+            }
+            CardholderRecord::Rebuilt(record) => Mapped::Incomplete(record),
         }
-        changes
+    }
+}
+
+/// The changes of a cardholder, or none (with a warning) when it cannot be served.
+fn skipping_bad(changes: Result<Vec<Change>, SiPassError>) -> Vec<Change> {
+    changes.unwrap_or_else(|e| {
+        tracing::warn!("skipped a cardholder: {e}");
+        Vec::new()
     })
-    .await)
 }
 
 /// Notes which cardholders and credentials a page holds.
@@ -408,7 +459,7 @@ pub(crate) async fn apply(cache: &Arc<Cache>, changes: Vec<Change>) -> Result<u6
 /// A list record may lack fields the projection asked for (a SiPass release that does not
 /// project nested objects); then the full cardholder is read by its token.
 async fn complete(client: &HrClient, record: Value) -> Result<Value, SiPassError> {
-    if record.get("Credentials").is_some() && record.get("LastName").is_some() {
+    if is_complete(&record) {
         return Ok(record);
     }
     let token = token_of(&record).ok_or_else(|| SiPassError::Malformed {
@@ -416,6 +467,11 @@ async fn complete(client: &HrClient, record: Value) -> Result<Value, SiPassError
         reason: "a record has no Token".into(),
     })?;
     client.cardholder(&token).await
+}
+
+/// True when a cardholder record holds what is served (a list answer may hold less).
+fn is_complete(record: &Value) -> bool {
+    record.get("Credentials").is_some() && record.get("LastName").is_some()
 }
 
 /// The ids the cache holds of `kind` that this pass did not see in SiPass.
@@ -470,7 +526,14 @@ fn object_change(kind: EntityKind, record: Value) -> Option<Change> {
 
 /// A SiPass cardholder as cache changes: the cardholder, then its credentials.
 fn cardholder_changes(record: Value, url: &str) -> Result<Vec<Change>, SiPassError> {
-    let served = mapping::cardholder(record).map_err(|e| SiPassError::Malformed {
+    served_changes(mapping::cardholder(record), url)
+}
+
+fn served_changes(
+    served: Result<Vec<ServedObject>, mapping::MalformedCardholder>,
+    url: &str,
+) -> Result<Vec<Change>, SiPassError> {
+    let served = served.map_err(|e| SiPassError::Malformed {
         what: format!("a cardholder from {url}"),
         reason: e.to_string(),
     })?;

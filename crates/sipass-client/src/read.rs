@@ -13,6 +13,7 @@ use model::sipass::{
     AccessGroup, AccessLevel, CardTechnology, Cardholder, CredentialProfile, Envelope, ErrorBody,
     LoginToken, NamedToken, WorkGroup, flatten_contacts,
 };
+use model::tree::{self, Tree};
 use serde_json::Value;
 
 use crate::SiPassError;
@@ -50,31 +51,67 @@ pub fn session_timeout(body: Value) -> Result<Duration, SiPassError> {
 /// A list answer: its records and the total SiPass reports (`-1` when it reports none).
 /// Takes the `Records` envelope (keys in any case) or a bare array.
 pub fn list(body: Value, what: &str) -> Result<(Vec<Value>, i64), SiPassError> {
+    let (records, total) = envelope(Tree::of(&body), what)?;
+    Ok((records.into_iter().map(Value::from).collect(), total))
+}
+
+/// A list answer from its bytes.
+pub fn list_bytes(bytes: &[u8], what: &str) -> Result<(Vec<Value>, i64), SiPassError> {
+    list(json(bytes, what)?, what)
+}
+
+/// The records of a list answer and its total, read as trees.
+fn envelope<'a>(body: Tree<'a>, what: &str) -> Result<(Vec<Tree<'a>>, i64), SiPassError> {
     match body {
-        Value::Array(items) => Ok((items, -1)),
-        Value::Object(mut envelope) => {
+        Tree::Array(items) => Ok((items, -1)),
+        Tree::Object(mut envelope) => {
             // The records are taken out as they are (binding them would copy every one);
             // the rest of the envelope, the totals, is bound leniently.
+            tree::canonicalise(&mut envelope);
             let key = envelope
-                .keys()
-                .find(|k| k.eq_ignore_ascii_case("Records"))
-                .cloned();
-            let records = match key.and_then(|k| envelope.remove(&k)) {
-                Some(Value::Array(records)) => records,
-                Some(Value::Null) | None => Vec::new(),
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("Records"))
+                .map(|(k, _)| k.to_string());
+            let records = match key.and_then(|k| tree::remove(&mut envelope, &k)) {
+                Some(Tree::Array(records)) => records,
+                Some(Tree::Null) | None => Vec::new(),
                 Some(_) => return Err(malformed(what, "Records must be a JSON list")),
             };
-            let totals: Envelope<Value> =
-                lenient::bind(Value::Object(envelope)).map_err(|e| malformed(what, e))?;
+            let totals: Envelope<Value> = lenient::bind(Value::from(Tree::Object(envelope)))
+                .map_err(|e| malformed(what, e))?;
             Ok((records, totals.total_records))
         }
         _ => Err(malformed(what, "neither a list nor a Records envelope")),
     }
 }
 
-/// A list answer from its bytes.
-pub fn list_bytes(bytes: &[u8], what: &str) -> Result<(Vec<Value>, i64), SiPassError> {
-    list(json(bytes, what)?, what)
+/// A cardholder of a list page, in SiPass's spelling.
+pub enum CardholderRecord<'a> {
+    /// Already in SiPass's spelling and types (what SiPass sends): the record as read,
+    /// borrowing from the page.
+    Normal(Tree<'a>),
+    /// Read in another spelling, or not an object: as [`cardholder`] gives it.
+    Rebuilt(Value),
+}
+
+/// The cardholders of a list page: each one judged as it is, and built again only when it
+/// is not in SiPass's own spelling (`model::lenient`).
+pub fn cardholder_list<'a>(
+    bytes: &'a [u8],
+    what: &str,
+) -> Result<(Vec<CardholderRecord<'a>>, i64), SiPassError> {
+    let body = Tree::parse(bytes).map_err(|e| malformed(what, e))?;
+    let (records, total) = envelope(body, what)?;
+    let records = records
+        .into_iter()
+        .map(|record| match record {
+            Tree::Object(_) if lenient::is_normal(&record, &SHAPES.cardholder) => {
+                CardholderRecord::Normal(record)
+            }
+            other => CardholderRecord::Rebuilt(cardholder(Value::from(other))),
+        })
+        .collect();
+    Ok((records, total))
 }
 
 /// A cardholder (whole or projected) with SiPass's key spelling and value types, so that

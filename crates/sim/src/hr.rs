@@ -385,7 +385,7 @@ async fn list_cardholders(
         (cardholders, total)
     };
     let records: Vec<Value> = cardholders
-        .iter()
+        .into_iter()
         .map(|c| project(state.present.cardholder(c, &[]), q.fields.as_deref()))
         .collect();
     json(Envelope {
@@ -530,7 +530,7 @@ fn presented_cardholder(state: &AppState, token: &str) -> Option<Value> {
             .unwrap_or_default();
         (cardholder, rules)
     };
-    Some(state.present.cardholder(&cardholder, &rules))
+    Some(state.present.cardholder(cardholder, &rules))
 }
 
 /// Where `Potrait` URLs point (lower-cased, as routing sees paths). Outside the HR API's

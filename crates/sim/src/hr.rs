@@ -375,7 +375,17 @@ async fn list_cardholders(
         Ok(q) => q,
         Err(message) => return bad_input(&message),
     };
-    cardholder_page(&state, &q)
+    // Building and writing a page of thousands of cardholders takes milliseconds of CPU: it
+    // runs on the blocking pool so that the async workers keep serving other calls (the
+    // proxy asks two pages at once).
+    match tokio::task::spawn_blocking(move || cardholder_page(&state, &q)).await {
+        Ok(page) => page,
+        Err(e) => sipass_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error_code::INTERNAL_SERVER_ERROR,
+            &format!("the cardholder page could not be built: {e}"),
+        ),
+    }
 }
 
 /// The answer to `GET Cardholders`: the page `q` asks for in the envelope.

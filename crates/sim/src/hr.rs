@@ -732,7 +732,10 @@ mod tests {
     /// The proxy's projection (every field but `Token`), others, and none.
     fn projections() -> Vec<Option<Vec<String>>> {
         let owned = |fields: &[&str]| Some(fields.iter().map(|&f| f.to_owned()).collect());
-        let proxy: Vec<&str> = Cardholder::FIELDS[1..].to_vec();
+        let proxy: Vec<&str> = Cardholder::FIELDS
+            .into_iter()
+            .filter(|f| *f != "Token")
+            .collect();
         vec![
             owned(&proxy),
             owned(&Cardholder::FIELDS),
@@ -768,7 +771,7 @@ mod tests {
     }
 
     #[test]
-    fn the_proxy_projection_is_written_from_the_structs() {
+    fn pages_are_written_from_the_structs_from_2_76() {
         assert!(Presentation::new(SiPassVersion::V2_76, "+00:00").cardholder_is_shaped());
         assert!(!Presentation::new(SiPassVersion::V2_75, "+00:00").cardholder_is_shaped());
     }

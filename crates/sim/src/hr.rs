@@ -11,13 +11,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use model::management::ObjectKind;
 use model::sipass::{Cardholder, Envelope, Login, LoginToken, error_code};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::http::{
     ApiError, AppState, authorization, bad_input, bound, json, json_body, not_found, param,
     sipass_error, unauthorized,
 };
+use crate::present::Presentation;
+use crate::projection::serialize_kept;
 use crate::world::World;
 
 /// The HR API's base path, lower-cased: paths are matched case-insensitively.
@@ -373,26 +375,65 @@ async fn list_cardholders(
         Ok(q) => q,
         Err(message) => return bad_input(&message),
     };
+    // Building and writing a page of thousands of cardholders takes milliseconds of CPU: it
+    // runs on the blocking pool so that the async workers keep serving other calls (the
+    // proxy asks two pages at once).
+    match tokio::task::spawn_blocking(move || cardholder_page(&state, &q)).await {
+        Ok(page) => page,
+        Err(e) => sipass_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error_code::INTERNAL_SERVER_ERROR,
+            &format!("the cardholder page could not be built: {e}"),
+        ),
+    }
+}
+
+/// The answer to `GET Cardholders`: the page `q` asks for in the envelope.
+fn cardholder_page(state: &AppState, q: &CardholderQuery) -> Response {
     // Cardholders are taken under the lock; turning them into JSON happens outside it, so a
     // large page does not hold up writers.
     let (cardholders, total) = {
         let world = state.site.read();
-        let (tokens, total) = select_cardholders(&world, &q);
+        let (tokens, total) = select_cardholders(&world, q);
         let cardholders: Vec<Cardholder> = tokens
             .iter()
             .filter_map(|&t| world.cardholders.get(t))
             .collect();
         (cardholders, total)
     };
-    let records: Vec<Value> = cardholders
-        .iter()
-        .map(|c| project(state.present.cardholder(c, &[]), q.fields.as_deref()))
-        .collect();
-    json(Envelope {
+    listed_page(&state.present, cardholders, total, q.fields.as_deref())
+}
+
+/// A page of `cardholders` (of `total` matching) with the listed `fields`. Written straight
+/// from the shaped structs where the release allows, through JSON trees otherwise.
+fn listed_page(
+    present: &Presentation,
+    cardholders: Vec<Cardholder>,
+    total: usize,
+    fields: Option<&[String]>,
+) -> Response {
+    if present.cardholder_is_shaped() {
+        let records = cardholders
+            .into_iter()
+            .map(|c| Listed::new(present.shaped(c, &[]), fields))
+            .collect();
+        json(page_envelope(records, total))
+    } else {
+        let records = cardholders
+            .into_iter()
+            .map(|c| project(present.cardholder(c, &[]), fields))
+            .collect();
+        json(page_envelope(records, total))
+    }
+}
+
+/// The envelope of one page of a list of `total` matching records.
+fn page_envelope<T>(records: Vec<T>, total: usize) -> Envelope<T> {
+    Envelope {
         records,
         total_records: total as i64,
         total_display_records: total as i64,
-    })
+    }
 }
 
 /// The tokens of the requested page, and how many cardholders match in all. Plain paging
@@ -493,22 +534,50 @@ fn sort_tokens(world: &World, tokens: &mut [u64], sorting: &Sorting) {
     }
 }
 
-/// A cardholder as a list returns it: `Token` always, then the requested fields (matched
-/// case-insensitively, as ASP.NET does), or the summary fields when none were requested.
+/// True when a list answers `key` of a cardholder: `Token` always, then the requested
+/// fields (matched case-insensitively, as ASP.NET does), or the summary fields when none
+/// were requested.
+fn is_listed(key: &str, fields: Option<&[String]>) -> bool {
+    key == "Token"
+        || match fields {
+            Some(fields) => fields.iter().any(|f| f.eq_ignore_ascii_case(key)),
+            None => SUMMARY_FIELDS.contains(&key),
+        }
+}
+
+/// A cardholder as a list returns it: its listed fields and an empty `_links`.
 fn project(presented: Value, fields: Option<&[String]>) -> Value {
     let Value::Object(full) = presented else {
         return Value::Null;
     };
-    let wanted = |key: &str| match fields {
-        Some(fields) => fields.iter().any(|f| f.eq_ignore_ascii_case(key)),
-        None => SUMMARY_FIELDS.contains(&key),
-    };
     let mut out: serde_json::Map<String, Value> = full
         .into_iter()
-        .filter(|(k, _)| k == "Token" || wanted(k))
+        .filter(|(k, _)| is_listed(k, fields))
         .collect();
     out.insert("_links".to_owned(), Value::Array(Vec::new()));
     Value::Object(out)
+}
+
+/// A shaped cardholder as a list returns it, written straight from the struct: what
+/// [`project`] makes of its JSON tree, without the tree.
+struct Listed<'a> {
+    cardholder: Cardholder,
+    fields: Option<&'a [String]>,
+}
+
+impl<'a> Listed<'a> {
+    fn new(mut cardholder: Cardholder, fields: Option<&'a [String]>) -> Self {
+        cardholder.links = Vec::new();
+        Listed { cardholder, fields }
+    }
+}
+
+impl Serialize for Listed<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_kept(&self.cardholder, serializer, |key| {
+            key == "_links" || is_listed(key, self.fields)
+        })
+    }
 }
 
 async fn get_cardholder(State(state): State<AppState>, Path(token): Path<String>) -> Response {
@@ -530,7 +599,7 @@ fn presented_cardholder(state: &AppState, token: &str) -> Option<Value> {
             .unwrap_or_default();
         (cardholder, rules)
     };
-    Some(state.present.cardholder(&cardholder, &rules))
+    Some(state.present.cardholder(cardholder, &rules))
 }
 
 /// Where `Potrait` URLs point (lower-cased, as routing sees paths). Outside the HR API's
@@ -629,5 +698,81 @@ async fn delete_cardholder(State(state): State<AppState>, Path(token): Path<Stri
         StatusCode::OK.into_response()
     } else {
         not_found(&format!("no cardholder with token '{token}'"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::present::tests::samples;
+    use model::SiPassVersion;
+
+    /// The page as the tree-editing presentation answered it.
+    fn old_page(present: &Presentation, fields: Option<&[String]>) -> Value {
+        let records: Vec<Value> = samples()
+            .iter()
+            .map(|c| project(present.old_cardholder(c, &[]), fields))
+            .collect();
+        serde_json::to_value(page_envelope(records, 1234)).unwrap()
+    }
+
+    async fn page(present: &Presentation, fields: Option<&[String]>) -> Value {
+        let response = listed_page(present, samples(), 1234, fields);
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()[axum::http::header::CONTENT_TYPE],
+            "application/json"
+        );
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    /// The proxy's projection (every field but `Token`), others, and none.
+    fn projections() -> Vec<Option<Vec<String>>> {
+        let owned = |fields: &[&str]| Some(fields.iter().map(|&f| f.to_owned()).collect());
+        let proxy: Vec<&str> = Cardholder::FIELDS
+            .into_iter()
+            .filter(|f| *f != "Token")
+            .collect();
+        vec![
+            owned(&proxy),
+            owned(&Cardholder::FIELDS),
+            owned(&["firstname", "CREDENTIALS", "Nope"]),
+            owned(&[
+                "PrimaryWorkGroupAccessRule",
+                "CardholderPortrait",
+                "_links",
+                "customfields",
+                "Potrait",
+            ]),
+            None,
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_listed_page_answers_as_the_edited_trees_did() {
+        for version in [
+            SiPassVersion::V2_80,
+            SiPassVersion::V2_76,
+            SiPassVersion::V2_70,
+        ] {
+            let present = Presentation::new(version, "+08:00");
+            for fields in projections() {
+                let fields = fields.as_deref();
+                assert_eq!(
+                    page(&present, fields).await,
+                    old_page(&present, fields),
+                    "{version:?} {fields:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pages_are_written_from_the_structs_from_2_76() {
+        assert!(Presentation::new(SiPassVersion::V2_76, "+00:00").cardholder_is_shaped());
+        assert!(!Presentation::new(SiPassVersion::V2_75, "+00:00").cardholder_is_shaped());
     }
 }

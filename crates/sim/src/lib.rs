@@ -61,6 +61,7 @@ mod load;
 mod mgmt;
 mod people;
 pub mod present;
+mod projection;
 mod rng;
 mod serve;
 mod session;

@@ -19,10 +19,12 @@
 //! The simulator binds request bodies with it, the SiPass client the answers it reads: one
 //! set of rules, so what one accepts the other reads.
 
+use std::borrow::Cow;
+
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value};
 
-use crate::tree::Tree;
+use crate::tree::{self, Entries, Tree};
 
 /// A type's JSON shape: its serialised default, with one example element in each array of
 /// objects and a typed example in each optional scalar. An empty object or array, or
@@ -80,6 +82,15 @@ fn misplaced_list(value: &Value, shape: &Value, at: &str) -> Option<String> {
 /// checked first, without allocating, and such a value is returned as it is. Rebuilding
 /// every object was most of the proxy's CPU time in a first load.
 pub fn normalise(value: Value, shape: &Value) -> Option<Value> {
+    if is_normal(&value, shape) {
+        return Some(value);
+    }
+    rebuild(Tree::of(&value), shape).map(Value::from)
+}
+
+/// [`normalise`] of a [`Tree`] read from a page: the same rules, without building `Value`s
+/// (SiPass sends `null`s, so nearly every cardholder is rebuilt).
+pub fn normalise_tree<'a>(value: Tree<'a>, shape: &Value) -> Option<Tree<'a>> {
     if is_normal(&value, shape) {
         return Some(value);
     }
@@ -185,16 +196,18 @@ impl View for Tree<'_> {
 }
 
 /// `value` normalised against `shape` by building it again.
-fn rebuild(value: Value, shape: &Value) -> Option<Value> {
+fn rebuild<'a>(value: Tree<'a>, shape: &Value) -> Option<Tree<'a>> {
     match (value, shape) {
-        (Value::Null, _) => None,
-        (Value::Object(object), Value::Object(fields)) if !fields.is_empty() => {
-            Some(Value::Object(normalise_object(object, fields)))
+        (Tree::Null, _) => None,
+        (Tree::Object(mut object), Value::Object(fields)) if !fields.is_empty() => {
+            // In a `Value`'s order: which of two spellings wins depends on it.
+            tree::canonicalise(&mut object);
+            Some(Tree::Object(normalise_object(object, fields)))
         }
-        (Value::Array(items), Value::Array(example)) if !example.is_empty() => Some(Value::Array(
+        (Tree::Array(items), Value::Array(example)) if !example.is_empty() => Some(Tree::Array(
             items
                 .into_iter()
-                .filter_map(|item| normalise(item, &example[0]))
+                .filter_map(|item| normalise_tree(item, &example[0]))
                 .collect(),
         )),
         (value, Value::String(_)) => Some(as_text(value)),
@@ -205,71 +218,68 @@ fn rebuild(value: Value, shape: &Value) -> Option<Value> {
 }
 
 /// Renames the keys of `object` to `fields`' spelling (case-insensitively) and normalises
-/// each value; unknown keys are kept as they are (serde ignores them).
-fn normalise_object(object: Map<String, Value>, fields: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = Map::new();
+/// each value; unknown keys are kept as they are (serde ignores them). As in a map, a later
+/// value of a name replaces an earlier one, and a later `null` removes it.
+fn normalise_object<'a>(object: Entries<'a>, fields: &Map<String, Value>) -> Entries<'a> {
+    let mut out: Entries<'a> = Vec::with_capacity(object.len());
     for (key, value) in object {
-        let (name, field_shape) = match fields.get(&key) {
+        let (name, field_shape) = match fields.get(key.as_ref()) {
             Some(s) => (key, s),
             None => match fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(&key)) {
-                Some((k, s)) => (k.clone(), s),
+                Some((k, s)) => (Cow::Owned(k.clone()), s),
                 None => (key, &Value::Null),
             },
         };
-        match normalise(value, field_shape) {
-            Some(v) => {
-                out.insert(name, v);
-            }
-            None => {
-                out.remove(&name);
-            }
+        match normalise_tree(value, field_shape) {
+            Some(v) => out.push((name, v)),
+            None => out.retain(|(k, _)| *k != name),
         }
     }
     out
 }
 
-fn as_text(value: Value) -> Value {
+fn as_text(value: Tree<'_>) -> Tree<'_> {
     match value {
-        Value::Number(n) => Value::String(n.to_string()),
-        Value::Bool(b) => Value::String(b.to_string()),
+        Tree::Number(n) => Tree::String(Cow::Owned(n.to_string())),
+        Tree::Bool(b) => Tree::String(Cow::Owned(b.to_string())),
         other => other,
     }
 }
 
 /// A number for a numeric field; an empty string gives the default (`None`), a word is
 /// left as it is to be refused.
-fn as_number(value: Value, float: bool) -> Option<Value> {
+fn as_number(value: Tree<'_>, float: bool) -> Option<Tree<'_>> {
     match value {
-        Value::String(s) => {
+        Tree::String(s) => {
             let text = s.trim();
             if text.is_empty() {
                 return None;
             }
             if let Ok(i) = text.parse::<i64>() {
-                return Some(Value::Number(i.into()));
+                return Some(Tree::Number(i.into()));
             }
             match text.parse::<f64>().ok().and_then(Number::from_f64) {
-                Some(n) => Some(Value::Number(n)),
-                None => Some(Value::String(s)),
+                Some(n) => Some(Tree::Number(n)),
+                None => Some(Tree::String(s)),
             }
         }
         // Json.NET binds 4.0 to an integer; serde does not.
-        Value::Number(n) if !float && n.is_f64() => match n.as_f64() {
+        Tree::Number(n) if !float && n.is_f64() => match n.as_f64() {
             Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                Some(Value::Number((f as i64).into()))
+                Some(Tree::Number((f as i64).into()))
             }
-            _ => Some(Value::Number(n)),
+            _ => Some(Tree::Number(n)),
         },
         other => Some(other),
     }
 }
 
-fn as_bool(value: Value) -> Value {
+fn as_bool(value: Tree<'_>) -> Tree<'_> {
     match value {
-        Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Value::Bool(true),
-        Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Value::Bool(false),
-        Value::Number(n) if n.as_i64() == Some(0) => Value::Bool(false),
-        Value::Number(n) if n.as_i64() == Some(1) => Value::Bool(true),
+        Tree::String(s) if s.trim().eq_ignore_ascii_case("true") => Tree::Bool(true),
+        Tree::String(s) if s.trim().eq_ignore_ascii_case("false") => Tree::Bool(false),
+        Tree::Number(n) if n.as_i64() == Some(0) => Tree::Bool(false),
+        Tree::Number(n) if n.as_i64() == Some(1) => Tree::Bool(true),
         other => other,
     }
 }
@@ -312,6 +322,39 @@ mod tests {
             json!({"Token": "", "Name": "", "AccessRule": [
                 {"RuleToken": "", "RuleType": 0, "IsFavourite": false}
             ]})
+        }
+    }
+
+    /// A page's tree is normalised exactly as its `Value` would be: nulls, other
+    /// spellings, swapped scalars, and keys given twice (the later wins, a later null
+    /// removes).
+    #[test]
+    fn a_tree_normalises_to_what_its_value_normalises_to() {
+        let shape = Level::shape();
+        for text in [
+            r#"{"token": -1, "NAME": null, "accessRule": [{"ruleToken": 12, "ruleType": "2", "isFavourite": "True"}, null]}"#,
+            r#"{"Token": "1", "Name": "Lobby", "AccessRule": [{"RuleToken": "5", "RuleType": 4.0, "IsFavourite": 1}]}"#,
+            r#"{"Name": "a", "name": "b", "NAME": null, "Token": "x", "token": "y", "Extra": {"n": null}}"#,
+            r#"{"Name": "a", "Name": null, "AccessRule": null, "Other": null, "RuleType": " 7 "}"#,
+            r#"{"AccessRule": [{"RuleType": "", "IsFavourite": "no"}, {"RuleType": "4.5", "ruletoken": true}]}"#,
+            r#"{"Token": "é
+", "Name": 1e400, "AccessRule": {"not": "a list"}}"#,
+        ] {
+            let Ok(value) = serde_json::from_str::<Value>(text) else {
+                assert!(Tree::parse(text.as_bytes()).is_err());
+                continue;
+            };
+            let from_value = normalise(value, &shape);
+            let from_tree = normalise_tree(Tree::parse(text.as_bytes()).unwrap(), &shape);
+            assert_eq!(
+                from_tree
+                    .as_ref()
+                    .map(|t| serde_json::to_string(t).unwrap()),
+                from_value
+                    .as_ref()
+                    .map(|v| serde_json::to_string(v).unwrap()),
+                "{text}"
+            );
         }
     }
 
@@ -389,7 +432,7 @@ mod tests {
         ];
         for value in values {
             let normal = is_normal(&value, &shape);
-            let rebuilt = rebuild(value.clone(), &shape);
+            let rebuilt = rebuild(Tree::of(&value), &shape).map(Value::from);
             assert_eq!(normalise(value.clone(), &shape), rebuilt, "{value}");
             if normal {
                 assert_eq!(rebuilt, Some(value.clone()), "found normal: {value}");

@@ -324,19 +324,29 @@ mod tests {
 
     #[test]
     fn what_value_refuses_a_tree_refuses() {
-        for text in ["", "{", r#"{"a":1,}"#, "[1 2]", "{\"a\":\"\u{1}\"}", "nul", "1 2"] {
+        for text in [
+            "",
+            "{",
+            r#"{"a":1,}"#,
+            "[1 2]",
+            "{\"a\":\"\u{1}\"}",
+            "nul",
+            "1 2",
+        ] {
             assert!(serde_json::from_str::<Value>(text).is_err(), "{text:?}");
             assert!(Tree::parse(text.as_bytes()).is_err(), "{text:?}");
         }
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert!(serde_json::from_str::<Value>(&deep).is_err());
-        assert!(Tree::parse(deep.as_bytes()).is_err(), "the same depth limit");
+        assert!(
+            Tree::parse(deep.as_bytes()).is_err(),
+            "the same depth limit"
+        );
     }
 
     #[test]
     fn canonical_entries_keep_the_last_of_each_key_in_order() {
-        let Tree::Object(mut entries) =
-            Tree::parse(br#"{"b":1,"a":2,"b":3,"C":4,"a":5}"#).unwrap()
+        let Tree::Object(mut entries) = Tree::parse(br#"{"b":1,"a":2,"b":3,"C":4,"a":5}"#).unwrap()
         else {
             panic!()
         };

@@ -12,9 +12,8 @@ use model::EntityKind;
 use model::management::ObjectKind;
 use model::mapping::{self, SERVED_OBJECTS, ServedObject, entity_kind, token_of};
 use model::sipass::Cardholder;
-use serde_json::Value;
 use model::tree::Tree;
-use sipass_client::read::CardholderRecord;
+use serde_json::Value;
 use sipass_client::{HrClient, SiPassError};
 
 use crate::cache::{Applied, Cache, CacheError, Change, ReadAt};
@@ -252,23 +251,19 @@ enum Mapped {
 }
 
 impl Mapped {
-    fn of(record: CardholderRecord<'_>, url: &str) -> Mapped {
-        let has = |tree: &Tree<'_>, key| match tree {
-            Tree::Object(entries) => model::tree::get(entries, key).is_some(),
+    fn of(record: Tree<'_>, url: &str) -> Mapped {
+        let complete = match &record {
+            Tree::Object(entries) => ["Credentials", "LastName"]
+                .iter()
+                .all(|key| model::tree::get(entries, key).is_some()),
             _ => false,
         };
-        match record {
-            CardholderRecord::Normal(tree) if has(&tree, "Credentials") && has(&tree, "LastName") => {
-                Mapped::Changes(skipping_bad(served_changes(
-                    mapping::cardholder_tree(tree),
-                    url,
-                )))
-            }
-            CardholderRecord::Normal(tree) => Mapped::Incomplete(tree.into()),
-            CardholderRecord::Rebuilt(record) if is_complete(&record) => {
-                Mapped::Changes(skipping_bad(cardholder_changes(record, url)))
-            }
-            CardholderRecord::Rebuilt(record) => Mapped::Incomplete(record),
+        match complete {
+            true => Mapped::Changes(skipping_bad(served_changes(
+                mapping::cardholder_tree(record),
+                url,
+            ))),
+            false => Mapped::Incomplete(record.into()),
         }
     }
 }

@@ -112,7 +112,7 @@ impl CardholderPage {
 
     /// The records in SiPass's spelling and the total SiPass reports (-1 when it does not
     /// know). CPU work: a thousand records of about 2 kB.
-    pub fn read(&self) -> Result<(Vec<read::CardholderRecord<'_>>, i64), SiPassError> {
+    pub fn read(&self) -> Result<(Vec<model::tree::Tree<'_>>, i64), SiPassError> {
         read::cardholder_list(&self.body, "the cardholder list")
     }
 }
@@ -247,7 +247,14 @@ impl HrClient {
             path.push_str(&fields.join(","));
         }
         let body = self
-            .call_bytes_at(Api::Hr, Method::GET, &path, "the cardholder list", true, None)
+            .call_bytes_at(
+                Api::Hr,
+                Method::GET,
+                &path,
+                "the cardholder list",
+                true,
+                None,
+            )
             .await?;
         Ok(CardholderPage::from_body(body))
     }

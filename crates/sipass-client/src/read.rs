@@ -85,30 +85,21 @@ fn envelope<'a>(body: Tree<'a>, what: &str) -> Result<(Vec<Tree<'a>>, i64), SiPa
     }
 }
 
-/// A cardholder of a list page, in SiPass's spelling.
-pub enum CardholderRecord<'a> {
-    /// Already in SiPass's spelling and types (what SiPass sends): the record as read,
-    /// borrowing from the page.
-    Normal(Tree<'a>),
-    /// Read in another spelling, or not an object: as [`cardholder`] gives it.
-    Rebuilt(Value),
-}
-
-/// The cardholders of a list page: each one judged as it is, and built again only when it
-/// is not in SiPass's own spelling (`model::lenient`).
+/// The cardholders of a list page in SiPass's spelling, as [`cardholder`] gives them, but
+/// read in place: a record's strings stay slices of the page.
 pub fn cardholder_list<'a>(
     bytes: &'a [u8],
     what: &str,
-) -> Result<(Vec<CardholderRecord<'a>>, i64), SiPassError> {
+) -> Result<(Vec<Tree<'a>>, i64), SiPassError> {
     let body = Tree::parse(bytes).map_err(|e| malformed(what, e))?;
     let (records, total) = envelope(body, what)?;
     let records = records
         .into_iter()
         .map(|record| match record {
-            Tree::Object(_) if lenient::is_normal(&record, &SHAPES.cardholder) => {
-                CardholderRecord::Normal(record)
+            Tree::Object(_) => {
+                lenient::normalise_tree(record, &SHAPES.cardholder).unwrap_or(Tree::Null)
             }
-            other => CardholderRecord::Rebuilt(cardholder(Value::from(other))),
+            other => other,
         })
         .collect();
     Ok((records, total))

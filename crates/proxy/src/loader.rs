@@ -8,15 +8,15 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use model::EntityKind;
 use model::management::ObjectKind;
 use model::mapping::{self, SERVED_OBJECTS, ServedObject, entity_kind, token_of};
 use model::sipass::Cardholder;
 use model::tree::Tree;
+use model::{EntityKind, Revision};
 use serde_json::Value;
 use sipass_client::{HrClient, SiPassError};
 
-use crate::cache::{Applied, Cache, CacheError, Change, ReadAt};
+use crate::cache::{Applied, Cache, CacheError, Change, ReadAt, Revisions};
 
 /// Cardholders asked for per HR API call (two calls are made at once in the first load).
 const PAGE: usize = 1000;
@@ -83,6 +83,10 @@ pub async fn load_all(
     Ok(stats)
 }
 
+/// Pages read ahead of the one being stored: reading and mapping run on both cores while
+/// SQLite writes, and a page that is slow to come does not stall the writer.
+const PAGES_AHEAD: usize = 2;
+
 /// Reads every cardholder (and its credentials).
 async fn load_cardholders(
     client: &HrClient,
@@ -94,54 +98,17 @@ async fn load_cardholders(
         .copied()
         .filter(|f| *f != "Token")
         .collect();
-    let mut stats = LoadStats::default();
-    let mut seen_cardholders = HashSet::new();
-    let mut seen_credentials = HashSet::new();
     let pass_started = cache.revision();
-    let mut start = 0;
-    let mut read_at = ReadAt::at(cache.revision());
-    let mut page = fetch_cardholders(client, start, &fields).await?;
-    let mut largest_page = 0;
-    loop {
-        progress
-            .total
-            .store(u64::try_from(page.total).unwrap_or(0), Ordering::Relaxed);
-        if page.count == 0 {
-            break;
-        }
-        note_seen(&page.changes, &mut seen_cardholders, &mut seen_credentials);
-        largest_page = largest_page.max(page.count);
-        stats.seen += page.count as u64;
-        start += page.count;
-        // SiPass may not know the total (-1, or none at all): then pages are read until one
-        // is shorter than the longest so far (a server may cap pages below what was asked).
-        let more = if page.total < 0 {
-            page.count >= largest_page
-        } else {
-            (start as i64) < page.total
-        };
-        // The next page is fetched and turned into changes while this one is stored: the
-        // proxy parses on one core while SQLite writes on the other. What this page stores
-        // takes revisions after the next read began, but it was read earlier: `own` tells
-        // the next page's apply that those are not newer than what it read.
-        let next_read_at = cache.revision();
-        let fetch_next = async {
-            match more {
-                true => Some(fetch_cardholders(client, start, &fields).await),
-                false => None,
-            }
-        };
-        let (applied, next) = tokio::join!(apply_read_at(cache, page.changes, read_at), fetch_next);
-        let applied = applied?;
-        stats.changed += applied.changed;
-        progress.loaded.store(start as u64, Ordering::Relaxed);
-        let Some(next) = next else { break };
-        page = next?;
-        read_at = ReadAt {
-            revision: next_read_at,
-            own: Some(applied.revisions),
-        };
-    }
+    let (pages, read) = tokio::sync::mpsc::channel(PAGES_AHEAD);
+    let ((), stored) = tokio::join!(
+        read_pages(client, cache, &fields, pages),
+        store_pages(cache, progress, read)
+    );
+    let Stored {
+        mut stats,
+        seen_cardholders,
+        seen_credentials,
+    } = stored?;
     // Paging by position can skip a cardholder when another is deleted during the pass, so
     // an unseen cardholder is deleted only once SiPass confirms it is gone.
     let mut gone = Vec::new();
@@ -169,6 +136,93 @@ async fn load_cardholders(
         .await?
         .changed;
     Ok(stats)
+}
+
+/// A page as read, with the cache's revision when its read began.
+type ReadPage = (Revision, Result<CardholderPage, SiPassError>);
+
+/// Reads pages one after another into `pages` until SiPass has no more, or the storing side
+/// stops taking them (an error there).
+async fn read_pages(
+    client: &HrClient,
+    cache: &Cache,
+    fields: &[&str],
+    pages: tokio::sync::mpsc::Sender<ReadPage>,
+) {
+    let mut start = 0;
+    let mut largest_page = 0;
+    loop {
+        let read_at = cache.revision();
+        let page = fetch_cardholders(client, start, fields).await;
+        let more = match &page {
+            Ok(page) if page.count > 0 => {
+                largest_page = largest_page.max(page.count);
+                start += page.count;
+                // SiPass may not know the total (-1, or none at all): then pages are read
+                // until one is shorter than the longest so far (a server may cap pages
+                // below what was asked).
+                if page.total < 0 {
+                    page.count >= largest_page
+                } else {
+                    (start as i64) < page.total
+                }
+            }
+            _ => false,
+        };
+        if pages.send((read_at, page)).await.is_err() || !more {
+            return;
+        }
+    }
+}
+
+/// What storing a pass's pages found.
+struct Stored {
+    stats: LoadStats,
+    seen_cardholders: HashSet<String>,
+    seen_credentials: HashSet<String>,
+}
+
+/// Stores pages as they come. Each page leaves alone what changed after its read began,
+/// except what this pass itself stored from earlier pages in the meantime.
+async fn store_pages(
+    cache: &Arc<Cache>,
+    progress: &LoadProgress,
+    mut pages: tokio::sync::mpsc::Receiver<ReadPage>,
+) -> Result<Stored, LoadError> {
+    let mut stored = Stored {
+        stats: LoadStats::default(),
+        seen_cardholders: HashSet::new(),
+        seen_credentials: HashSet::new(),
+    };
+    // This pass's applies that a page still being read may have seen happen.
+    let mut own: Vec<Revisions> = Vec::new();
+    let mut loaded = 0;
+    while let Some((read_at, page)) = pages.recv().await {
+        let page = page?;
+        progress
+            .total
+            .store(u64::try_from(page.total).unwrap_or(0), Ordering::Relaxed);
+        if page.count == 0 {
+            break;
+        }
+        note_seen(
+            &page.changes,
+            &mut stored.seen_cardholders,
+            &mut stored.seen_credentials,
+        );
+        stored.stats.seen += page.count as u64;
+        own.retain(|applied| applied.up_to > read_at);
+        let read_at = ReadAt {
+            revision: read_at,
+            own: own.clone(),
+        };
+        let applied = apply_read_at(cache, page.changes, read_at).await?;
+        own.push(applied.revisions);
+        stored.stats.changed += applied.changed;
+        loaded += page.count as u64;
+        progress.loaded.store(loaded, Ordering::Relaxed);
+    }
+    Ok(stored)
 }
 
 /// One page of cardholders as cache changes.
@@ -315,7 +369,9 @@ async fn load_objects(
         seen: seen.len() as u64,
         ..LoadStats::default()
     };
-    stats.changed += apply_read_at(cache, changes, read_at).await?.changed;
+    stats.changed += apply_read_at(cache, changes, read_at.clone())
+        .await?
+        .changed;
     let deletions = unseen(cache, kind, &seen)
         .await?
         .into_iter()

@@ -204,7 +204,7 @@ fn a_pass_keeps_newer_changes_but_not_against_its_own_earlier_page() {
     cache.apply(&[upsert("2", "B from a push")]).unwrap();
     let page2_read = ReadAt {
         revision: page2_read_at,
-        own: Some(page1.revisions),
+        own: vec![page1.revisions],
     };
     // Cardholder 1 moved to page 2 (paging by position): its page-1 copy is not newer than
     // page 2's read. Cardholder 2's push is, and stays.

@@ -25,18 +25,18 @@ const EVERY: Duration = Duration::from_millis(50);
 const RESTART_PAGES: i64 = 4096;
 
 /// The checkpointing thread of one database; stopped (after a last copy) when dropped.
-pub(crate) struct Checkpointer {
+pub struct Checkpointer {
     stop: Arc<(Mutex<bool>, Condvar)>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Checkpointer {
-    /// Starts checkpointing `path`, whose writer is `writer` (opened with automatic
-    /// checkpoints off).
-    pub(crate) fn start(
+    /// Starts checkpointing `path`, whose writer (opened with automatic checkpoints off)
+    /// commits only while holding `writer`.
+    pub fn start<W: Send + 'static>(
         path: &Path,
         database: &'static str,
-        writer: Arc<Mutex<Connection>>,
+        writer: Arc<Mutex<W>>,
     ) -> Result<Self, StoreError> {
         let own = super::open_connection(path, database, "PRAGMA wal_autocheckpoint = 0;")?;
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
@@ -68,7 +68,7 @@ impl Drop for Checkpointer {
 }
 
 /// Copies the log every `EVERY` until stopped, then once more.
-fn run(own: &Connection, writer: &Mutex<Connection>, stop: &(Mutex<bool>, Condvar)) {
+fn run<W>(own: &Connection, writer: &Mutex<W>, stop: &(Mutex<bool>, Condvar)) {
     let (stopped, wake) = stop;
     loop {
         if let Err(e) = checkpoint(own, writer) {
@@ -86,7 +86,7 @@ fn run(own: &Connection, writer: &Mutex<Connection>, stop: &(Mutex<bool>, Condva
 }
 
 /// One copy: passive, then finished under the writer when the log has grown long.
-fn checkpoint(own: &Connection, writer: &Mutex<Connection>) -> rusqlite::Result<()> {
+fn checkpoint<W>(own: &Connection, writer: &Mutex<W>) -> rusqlite::Result<()> {
     let log_pages = passive(own)?;
     if log_pages >= RESTART_PAGES {
         let _commits_wait = writer.lock().unwrap_or_else(|e| e.into_inner());

@@ -12,6 +12,7 @@ pub mod migrate;
 mod plugin;
 
 pub use accounts::SqliteAccounts;
+pub use checkpoint::Checkpointer;
 mod read;
 mod write;
 

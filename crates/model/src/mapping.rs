@@ -118,8 +118,6 @@ pub enum MalformedCardholder {
     NotAnObject,
     #[error("Credentials is not an array")]
     CredentialsNotAnArray,
-    #[error("{0}")]
-    Unencodable(String),
 }
 
 /// An object's token: SiPass sends tokens as strings, but some objects' (workgroups') as
@@ -198,8 +196,7 @@ pub fn cardholder_tree(record: Tree<'_>) -> Result<Vec<ServedObject>, MalformedC
         Some(_) => return Err(MalformedCardholder::CredentialsNotAnArray),
     };
     let name = display_name(text(&object, "FirstName"), text(&object, "LastName"));
-    let payload = serde_json::to_vec(&Tree::Object(object))
-        .map_err(|e| MalformedCardholder::Unencodable(e.to_string()))?;
+    let payload = Tree::Object(object).to_json();
     let mut served = vec![ServedObject {
         kind: EntityKind::Cardholder,
         id: token.clone(),
@@ -241,7 +238,7 @@ fn credential(credential: Tree<'_>, cardholder: &str) -> Option<ServedObject> {
         Some(entry) => entry.1 = token,
         None => object.push((Cow::Borrowed("CardholderToken"), token)),
     }
-    let payload = serde_json::to_vec(&Tree::Object(object)).ok()?;
+    let payload = Tree::Object(object).to_json();
     Some(ServedObject {
         kind: EntityKind::Credential,
         id,

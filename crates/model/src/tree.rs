@@ -10,12 +10,14 @@
 //! keys as `Value`'s map does, so a payload written from a tree has the same bytes as one
 //! written from the `Value` of the same text (the proxy cache compares payloads to find
 //! changes: different bytes for the same object would be a change of every object).
+//!
+//! A borrowed string never needs escaping (JSON text that needs none is the only text the
+//! reader lends, and [`Tree::of`] copies the others), so it is written as it was read.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
@@ -25,6 +27,7 @@ pub enum Tree<'a> {
     Null,
     Bool(bool),
     Number(Number),
+    /// Borrowed text needs no escaping in JSON.
     String(Cow<'a, str>),
     Array(Vec<Tree<'a>>),
     /// Entries in the order read, duplicates included (the last one counts).
@@ -46,13 +49,39 @@ impl<'a> Tree<'a> {
             Value::Null => Tree::Null,
             Value::Bool(b) => Tree::Bool(*b),
             Value::Number(n) => Tree::Number(n.clone()),
-            Value::String(s) => Tree::String(Cow::Borrowed(s)),
+            Value::String(s) => Tree::String(lend(s)),
             Value::Array(items) => Tree::Array(items.iter().map(Tree::of).collect()),
-            Value::Object(map) => Tree::Object(
-                map.iter()
-                    .map(|(k, v)| (Cow::Borrowed(k.as_str()), Tree::of(v)))
-                    .collect(),
-            ),
+            Value::Object(map) => {
+                Tree::Object(map.iter().map(|(k, v)| (lend(k), Tree::of(v))).collect())
+            }
+        }
+    }
+
+    /// The JSON text, byte for byte what `serde_json::to_vec` writes for the same `Value`.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1024);
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Tree::Null => out.extend_from_slice(b"null"),
+            Tree::Bool(true) => out.extend_from_slice(b"true"),
+            Tree::Bool(false) => out.extend_from_slice(b"false"),
+            Tree::Number(n) => write_with_serde(out, n),
+            Tree::String(s) => write_str(out, s),
+            Tree::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write(out);
+                }
+                out.push(b']');
+            }
+            Tree::Object(entries) => write_object(entries, out),
         }
     }
 
@@ -93,6 +122,9 @@ pub fn canonicalise(entries: &mut Entries<'_>) {
     }
     // Stable: among equal keys, the last read stays last, and is the one kept.
     entries.sort_by(|a, b| a.0.cmp(&b.0));
+    if is_canonical(entries) {
+        return;
+    }
     let mut kept: Entries<'_> = Vec::with_capacity(entries.len());
     for entry in entries.drain(..) {
         match kept.last_mut() {
@@ -125,53 +157,66 @@ pub fn remove<'a>(entries: &mut Entries<'a>, key: &str) -> Option<Tree<'a>> {
     found
 }
 
-impl Serialize for Tree<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Tree::Null => serializer.serialize_unit(),
-            Tree::Bool(b) => serializer.serialize_bool(*b),
-            Tree::Number(n) => n.serialize(serializer),
-            Tree::String(s) => serializer.serialize_str(s),
-            Tree::Array(items) => {
-                let mut seq = serializer.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(item)?;
-                }
-                seq.end()
-            }
-            Tree::Object(entries) => write_object(entries, serializer),
-        }
+/// Text borrowed when it needs no escaping, copied otherwise (see the module's note).
+fn lend(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(needs_escape) {
+        Cow::Owned(text.to_owned())
+    } else {
+        Cow::Borrowed(text)
     }
 }
 
-/// Writes an object in `Value`'s order without reordering the tree itself.
-fn write_object<S: Serializer>(entries: &Entries<'_>, serializer: S) -> Result<S::Ok, S::Error> {
-    if is_canonical(entries) {
-        let mut map = serializer.serialize_map(Some(entries.len()))?;
-        for (k, v) in entries {
-            map.serialize_entry(k.as_ref(), v)?;
+/// What `serde_json` escapes in a string.
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+fn write_str(out: &mut Vec<u8>, text: &Cow<'_, str>) {
+    match text {
+        Cow::Borrowed(text) => {
+            out.push(b'"');
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'"');
         }
-        return map.end();
+        Cow::Owned(text) => write_with_serde(out, text.as_str()),
     }
-    let mut order: Vec<usize> = (0..entries.len()).collect();
-    order.sort_by(|&a, &b| entries[a].0.cmp(&entries[b].0));
-    // The last of equal keys counts: skip an entry when the next one has the same key.
-    let kept: Vec<usize> = order
-        .iter()
-        .enumerate()
-        .filter(|&(i, &at)| {
+}
+
+/// A number or an escaped string, written by `serde_json` itself.
+fn write_with_serde<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Writing a number or a string into memory cannot fail.
+    let _ = serde_json::to_writer(out, value);
+}
+
+/// Writes an object in `Value`'s order without reordering the tree itself.
+fn write_object(entries: &Entries<'_>, out: &mut Vec<u8>) {
+    let mut write_entry = |i: usize, (k, v): &(Cow<'_, str>, Tree<'_>)| {
+        out.push(if i == 0 { b'{' } else { b',' });
+        write_str(out, k);
+        out.push(b':');
+        v.write(out);
+    };
+    if is_canonical(entries) {
+        entries
+            .iter()
+            .enumerate()
+            .for_each(|(i, e)| write_entry(i, e));
+    } else {
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by(|&a, &b| entries[a].0.cmp(&entries[b].0));
+        // The last of equal keys counts: skip an entry when the next one has the same key.
+        let kept = order.iter().enumerate().filter(|&(i, &at)| {
             order
                 .get(i + 1)
                 .is_none_or(|&next| entries[next].0 != entries[at].0)
-        })
-        .map(|(_, &at)| at)
-        .collect();
-    let mut map = serializer.serialize_map(Some(kept.len()))?;
-    for at in kept {
-        let (k, v) = &entries[at];
-        map.serialize_entry(k.as_ref(), v)?;
+        });
+        kept.enumerate()
+            .for_each(|(i, (_, &at))| write_entry(i, &entries[at]));
     }
-    map.end()
+    if entries.is_empty() {
+        out.push(b'{');
+    }
+    out.push(b'}');
 }
 
 impl<'de> Deserialize<'de> for Tree<'de> {
@@ -227,7 +272,8 @@ impl<'de> Visitor<'de> for TreeVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tree<'de>, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        // serde_json gives no size hint: room for a typical list, to spare most regrowth.
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(8));
         while let Some(item) = seq.next_element()? {
             items.push(item);
         }
@@ -235,7 +281,7 @@ impl<'de> Visitor<'de> for TreeVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tree<'de>, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(16));
         while let Some(key) = map.next_key_seed(KeySeed)? {
             entries.push((key, map.next_value()?));
         }
@@ -298,13 +344,13 @@ mod tests {
             let value: Value = serde_json::from_str(text).unwrap();
             let tree = Tree::parse(text.as_bytes()).unwrap();
             assert_eq!(
-                serde_json::to_string(&tree).unwrap(),
+                String::from_utf8(tree.to_json()).unwrap(),
                 serde_json::to_string(&value).unwrap(),
                 "{text}"
             );
             assert_eq!(Value::from(tree.clone()), value, "{text}");
             assert_eq!(
-                serde_json::to_string(&Tree::of(&value)).unwrap(),
+                String::from_utf8(Tree::of(&value).to_json()).unwrap(),
                 serde_json::to_string(&value).unwrap()
             );
         }
@@ -353,7 +399,7 @@ mod tests {
         canonicalise(&mut entries);
         let keys: Vec<(&str, String)> = entries
             .iter()
-            .map(|(k, v)| (k.as_ref(), serde_json::to_string(v).unwrap()))
+            .map(|(k, v)| (k.as_ref(), String::from_utf8(v.to_json()).unwrap()))
             .collect();
         assert_eq!(
             keys,

@@ -219,8 +219,26 @@ fn rebuild<'a>(value: Tree<'a>, shape: &Value) -> Option<Tree<'a>> {
 
 /// Renames the keys of `object` to `fields`' spelling (case-insensitively) and normalises
 /// each value; unknown keys are kept as they are (serde ignores them). As in a map, a later
-/// value of a name replaces an earlier one, and a later `null` removes it.
-fn normalise_object<'a>(object: Entries<'a>, fields: &Map<String, Value>) -> Entries<'a> {
+/// value of a name replaces an earlier one, and a later `null` removes it. `object` is in a
+/// `Value`'s order (canonical).
+fn normalise_object<'a>(mut object: Entries<'a>, fields: &Map<String, Value>) -> Entries<'a> {
+    let renamed =
+        |key: &str| !fields.contains_key(key) && fields.keys().any(|k| k.eq_ignore_ascii_case(key));
+    if object.iter().any(|(key, _)| renamed(key)) {
+        return normalise_renaming(object, fields);
+    }
+    // Every name is already its own (what SiPass sends): values are normalised in place, and
+    // a value that normalises to nothing (a null) leaves. A normalised value is never null.
+    for (key, value) in &mut object {
+        let shape = fields.get(key.as_ref()).unwrap_or(&Value::Null);
+        *value = rebuild(std::mem::replace(value, Tree::Null), shape).unwrap_or(Tree::Null);
+    }
+    object.retain(|(_, value)| !matches!(value, Tree::Null));
+    object
+}
+
+/// [`normalise_object`] of an object with keys in another spelling than their field's.
+fn normalise_renaming<'a>(object: Entries<'a>, fields: &Map<String, Value>) -> Entries<'a> {
     let mut out: Entries<'a> = Vec::with_capacity(object.len());
     for (key, value) in object {
         let (name, field_shape) = match fields.get(key.as_ref()) {

@@ -243,12 +243,22 @@ async fn handle(
             commit(shared, std::mem::take(&mut entries), reached.min(pending)).await?;
             let before = if is_gap { seq + 1 } else { seq };
             backfill(shared, reached, before, pending).await?;
-            tracing::warn!(
-                from = reached + 1,
-                to = before - 1,
-                "missed push messages; reconciling with SiPass"
-            );
-            shared.reconcile.notify_one();
+            if reached == 0 && !shared.loaded.load(Ordering::Acquire) {
+                // The first messages this proxy ever follows, during its first load: what
+                // came before them is SiPass's past, which that load is reading whole.
+                // Reconciling as well would read SiPass twice over.
+                tracing::info!(
+                    first = seq,
+                    "following the SiPass push channel from its start"
+                );
+            } else {
+                tracing::warn!(
+                    from = reached + 1,
+                    to = before - 1,
+                    "missed push messages; reconciling with SiPass"
+                );
+                shared.reconcile.notify_one();
+            }
         }
         match message.kind {
             // Events and alarm changes are journaled as SiPass sent them, never decoded:

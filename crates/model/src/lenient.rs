@@ -222,15 +222,18 @@ fn rebuild<'a>(value: Tree<'a>, shape: &Value) -> Option<Tree<'a>> {
 /// value of a name replaces an earlier one, and a later `null` removes it. `object` is in a
 /// `Value`'s order (canonical).
 fn normalise_object<'a>(mut object: Entries<'a>, fields: &Map<String, Value>) -> Entries<'a> {
-    let renamed =
-        |key: &str| !fields.contains_key(key) && fields.keys().any(|k| k.eq_ignore_ascii_case(key));
-    if object.iter().any(|(key, _)| renamed(key)) {
-        return normalise_renaming(object, fields);
-    }
-    // Every name is already its own (what SiPass sends): values are normalised in place, and
-    // a value that normalises to nothing (a null) leaves. A normalised value is never null.
+    // While every name is its field's own spelling or no field's (what SiPass sends), values
+    // are normalised in place, and one that normalises to nothing (a null) leaves; a
+    // normalised value is never null. A name in another spelling needs the map's rules:
+    // rebuilding what was done in place again gives it back unchanged.
     for (key, value) in &mut object {
-        let shape = fields.get(key.as_ref()).unwrap_or(&Value::Null);
+        let shape = match fields.get(key.as_ref()) {
+            Some(shape) => shape,
+            None if fields.keys().any(|k| k.eq_ignore_ascii_case(key)) => {
+                return normalise_renaming(object, fields);
+            }
+            None => &Value::Null,
+        };
         *value = rebuild(std::mem::replace(value, Tree::Null), shape).unwrap_or(Tree::Null);
     }
     object.retain(|(_, value)| !matches!(value, Tree::Null));

@@ -171,6 +171,10 @@ fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
+#[expect(
+    clippy::ptr_arg,
+    reason = "whether the text is borrowed is what says it needs no escaping"
+)]
 fn write_str(out: &mut Vec<u8>, text: &Cow<'_, str>) {
     match text {
         Cow::Borrowed(text) => {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use protocol::pb;
 
-use crate::support::{TempDir, eventually, start_proxy, start_sim};
+use crate::support::{TempDir, eventually, start_proxy, start_sim, start_sim_with};
 
 /// Lets this test process open thousands of sockets.
 fn raise_own_open_files_limit(wanted: u64) {
@@ -160,22 +160,41 @@ fn unread_watch_streams_hold_little_memory_and_give_it_back() {
     const MIB: u64 = 1 << 20;
     let dir = TempDir::new("unread-watch");
     let (sim_dir, proxy_dir) = (dir.sub("sim"), dir.sub("proxy"));
-    let (_sim, url) = start_sim(&sim_dir, 50_000);
-    let (proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, None, &[]);
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    // A first load logs no changes (nobody can watch before it ends): the change log is
+    // filled by a proxy that finds every cardholder changed, on a simulator restarted
+    // with other people under the same tokens.
+    {
+        let (_sim, url) = start_sim(&sim_dir, 50_000);
+        let (_proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, None, &[]);
+        runtime
+            .block_on(harness::wait_proxy_loaded(
+                &proxy_address(&proxy_dir, &addr),
+                Duration::from_secs(120),
+            ))
+            .unwrap();
+    }
+    let (_sim, url) = start_sim_with(&sim_dir, 50_000, &["--seed", "7"]);
+    let (proxy, addr) = start_proxy(&proxy_dir, &sim_dir, &url, None, &[]);
     let address = proxy_address(&proxy_dir, &addr);
-    runtime
-        .block_on(harness::wait_proxy_loaded(
-            &address,
-            Duration::from_secs(120),
-        ))
-        .unwrap();
+    let oldest = runtime.block_on(oldest_kept_revision(&address));
+    eventually(
+        Duration::from_secs(180),
+        "50,000 changes in the change log",
+        || {
+            let revision = runtime.block_on(async {
+                let mut client = protocol::connect(&address).await.ok()?;
+                let reply = client.summary(pb::SummaryRequest { kinds: vec![] }).await;
+                Some(reply.ok()?.into_inner().revision)
+            })?;
+            (revision >= oldest + 50_000).then_some(())
+        },
+    );
     let baseline = settled_resident_bytes(proxy.id());
 
     // Each stream asks for the whole change log (from the oldest revision kept, which a
     // watch from 0 is told) and never reads beyond its first message.
     let streams = runtime.block_on(async {
-        let oldest = oldest_kept_revision(&address).await;
         let mut streams = Vec::new();
         for _ in 0..STREAMS {
             let mut client = protocol::connect(&address).await.unwrap();

@@ -88,7 +88,15 @@ impl RoleCalls {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> Result<(u16, Value)> {
-        self.runtime
-            .block_on(self.api.call(method, path, token, body))
+        let call = || {
+            self.runtime
+                .block_on(self.api.call(method, path, token, body))
+        };
+        match call() {
+            // A kept-alive connection the role closed as it was reused (seen under load):
+            // a GET is safe to send again.
+            Err(crate::HarnessError::Http(e)) if method == "GET" && e.is_request() => call(),
+            other => other,
+        }
     }
 }

@@ -241,7 +241,7 @@ fn normalise_object<'a>(mut object: Entries<'a>, fields: &Map<String, Value>) ->
 }
 
 /// [`normalise_object`] of an object with keys in another spelling than their field's.
-fn normalise_renaming<'a>(object: Entries<'a>, fields: &Map<String, Value>) -> Entries<'a> {
+pub(crate) fn normalise_renaming<'a>(object: Entries<'a>, fields: &Map<String, Value>) -> Entries<'a> {
     let mut out: Entries<'a> = Vec::with_capacity(object.len());
     for (key, value) in object {
         let (name, field_shape) = match fields.get(key.as_ref()) {
@@ -261,7 +261,7 @@ fn normalise_renaming<'a>(object: Entries<'a>, fields: &Map<String, Value>) -> E
     out
 }
 
-fn as_text(value: Tree<'_>) -> Tree<'_> {
+pub(crate) fn as_text(value: Tree<'_>) -> Tree<'_> {
     match value {
         Tree::Number(n) => Tree::String(Cow::Owned(n.to_string())),
         Tree::Bool(b) => Tree::String(Cow::Owned(b.to_string())),
@@ -271,7 +271,7 @@ fn as_text(value: Tree<'_>) -> Tree<'_> {
 
 /// A number for a numeric field; an empty string gives the default (`None`), a word is
 /// left as it is to be refused.
-fn as_number(value: Tree<'_>, float: bool) -> Option<Tree<'_>> {
+pub(crate) fn as_number(value: Tree<'_>, float: bool) -> Option<Tree<'_>> {
     match value {
         Tree::String(s) => {
             let text = s.trim();
@@ -297,7 +297,7 @@ fn as_number(value: Tree<'_>, float: bool) -> Option<Tree<'_>> {
     }
 }
 
-fn as_bool(value: Tree<'_>) -> Tree<'_> {
+pub(crate) fn as_bool(value: Tree<'_>) -> Tree<'_> {
     match value {
         Tree::String(s) if s.trim().eq_ignore_ascii_case("true") => Tree::Bool(true),
         Tree::String(s) if s.trim().eq_ignore_ascii_case("false") => Tree::Bool(false),

@@ -11,6 +11,7 @@ pub mod kind;
 pub mod lenient;
 pub mod management;
 pub mod mapping;
+pub mod normal_read;
 pub mod run;
 pub mod sipass;
 pub mod time;

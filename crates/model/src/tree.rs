@@ -229,7 +229,7 @@ impl<'de> Deserialize<'de> for Tree<'de> {
     }
 }
 
-struct TreeVisitor;
+pub(crate) struct TreeVisitor;
 
 impl<'de> Visitor<'de> for TreeVisitor {
     type Value = Tree<'de>;
@@ -294,7 +294,7 @@ impl<'de> Visitor<'de> for TreeVisitor {
 }
 
 /// Reads a key, borrowing it when it holds no escape (serde's own `Cow<str>` always copies).
-struct KeySeed;
+pub(crate) struct KeySeed;
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
     type Value = Cow<'de, str>;

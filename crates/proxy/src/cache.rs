@@ -430,6 +430,16 @@ impl Cache {
             let (kind, id) = match change {
                 Change::Upsert { kind, id, .. } | Change::Delete { kind, id } => (*kind, id),
             };
+            // A first load meets new entities nearly only: inserting first spares reading
+            // back a row that is not there (a resumed first load finds the ones it stored).
+            if !logs_changes && insert_new(&tx, change, next + 1)? {
+                next += 1;
+                let stat = new_stats.entry(kind).or_default();
+                stat.0 += 1;
+                stat.1.add(id, next);
+                changed += 1;
+                continue;
+            }
             let old: Option<(Revision, String, Vec<u8>)> = tx
                 .prepare_cached(
                     "SELECT revision, name, payload FROM entities WHERE kind = ?1 AND id = ?2",
@@ -738,6 +748,32 @@ impl Cache {
         *self.floor.lock().unwrap_or_else(|e| e.into_inner()) = upto as u64;
         Ok(pruned as u64)
     }
+}
+
+/// Inserts an upsert's entity at `revision` when the cache does not hold it yet; false,
+/// changing nothing, when it does (or for a delete).
+fn insert_new(
+    tx: &rusqlite::Transaction<'_>,
+    change: &Change,
+    revision: Revision,
+) -> Result<bool, rusqlite::Error> {
+    let Change::Upsert {
+        kind,
+        id,
+        name,
+        payload,
+        owner,
+    } = change
+    else {
+        return Ok(false);
+    };
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO entities (kind, id, revision, name, payload, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (kind, id) DO NOTHING",
+        )?
+        .execute(params![kind.as_str(), id, revision as i64, name, payload, owner])?;
+    Ok(inserted == 1)
 }
 
 fn log_change(

@@ -1,0 +1,417 @@
+//! Reading JSON straight into its normal form: [`lenient::normalise_tree`] applied while
+//! the text is read, in one pass.
+//!
+//! A first load reads a million cardholders. Reading each page into a [`Tree`] and then
+//! rebuilding every record against its shape walked every value twice and moved every
+//! entry once more; here the shape drives the reader, so each value is read and normalised
+//! at once. The result is what `normalise_tree(Tree::parse(text)?, shape)` gives, but for
+//! the order of an object's entries (here always `Value`'s, sorted; there as read when the
+//! record was normal already), which nothing reads: writing sorts, and so does every edit.
+//! The tests below hold the two equal on hostile texts.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+use crate::lenient::{as_bool, as_number, as_text, normalise_renaming};
+use crate::tree::{self, Entries, KeySeed, Tree, TreeVisitor};
+
+/// The records of a list answer (a bare array, or the `Records` of an envelope, its key in
+/// any case) read with each object normalised against `shape`; the rest as it is. Records
+/// that are not objects stay as they are, for the caller to refuse.
+pub fn list<'a>(text: &'a [u8], shape: &Value) -> Result<Tree<'a>, serde_json::Error> {
+    let mut reader = serde_json::Deserializer::from_slice(text);
+    let list = ListSeed { shape }.deserialize(&mut reader)?;
+    reader.end()?;
+    Ok(list)
+}
+
+/// `text` read and normalised against `shape`; `Tree::Null` for `null`.
+pub fn value<'a>(text: &'a [u8], shape: &Value) -> Result<Tree<'a>, serde_json::Error> {
+    let mut reader = serde_json::Deserializer::from_slice(text);
+    let value = Normalising { shape }.deserialize(&mut reader)?;
+    reader.end()?;
+    Ok(value)
+}
+
+/// A visitor's scalars read as [`TreeVisitor`] reads them.
+macro_rules! scalars_as_they_are {
+    () => {
+        fn visit_unit<E>(self) -> Result<Tree<'de>, E> {
+            Ok(Tree::Null)
+        }
+
+        fn visit_bool<E>(self, b: bool) -> Result<Tree<'de>, E> {
+            Ok(Tree::Bool(b))
+        }
+
+        fn visit_i64<E>(self, n: i64) -> Result<Tree<'de>, E> {
+            Ok(Tree::Number(n.into()))
+        }
+
+        fn visit_u64<E>(self, n: u64) -> Result<Tree<'de>, E> {
+            Ok(Tree::Number(n.into()))
+        }
+
+        fn visit_f64<E>(self, f: f64) -> Result<Tree<'de>, E> {
+            Ok(Number::from_f64(f).map_or(Tree::Null, Tree::Number))
+        }
+
+        fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Tree<'de>, E> {
+            Ok(Tree::String(Cow::Borrowed(s)))
+        }
+
+        fn visit_str<E>(self, s: &str) -> Result<Tree<'de>, E> {
+            Ok(Tree::String(Cow::Owned(s.to_owned())))
+        }
+
+        fn visit_string<E>(self, s: String) -> Result<Tree<'de>, E> {
+            Ok(Tree::String(Cow::Owned(s)))
+        }
+    };
+}
+
+/// The top of a list answer: an array of records, or an envelope holding one.
+struct ListSeed<'s> {
+    shape: &'s Value,
+}
+
+impl<'de> DeserializeSeed<'de> for ListSeed<'_> {
+    type Value = Tree<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Tree<'de>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ListSeed<'_> {
+    type Value = Tree<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list or a Records envelope")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Tree<'de>, A::Error> {
+        records(seq, self.shape)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tree<'de>, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            // Every spelling of `Records` is read as records: which one counts is decided
+            // afterwards, on the envelope, as for any tree.
+            let value = if key.eq_ignore_ascii_case("Records") {
+                map.next_value_seed(RecordsSeed { shape: self.shape })?
+            } else {
+                map.next_value()?
+            };
+            entries.push((key, value));
+        }
+        Ok(Tree::Object(entries))
+    }
+
+    scalars_as_they_are!();
+}
+
+/// The value of an envelope's `Records`: records when it is a list, else as it is (for the
+/// envelope's reader to refuse).
+struct RecordsSeed<'s> {
+    shape: &'s Value,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_> {
+    type Value = Tree<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Tree<'de>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed<'_> {
+    type Value = Tree<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Tree<'de>, A::Error> {
+        records(seq, self.shape)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Tree<'de>, A::Error> {
+        TreeVisitor.visit_map(map)
+    }
+
+    scalars_as_they_are!();
+}
+
+/// A list of records: each object normalised, anything else kept as it is.
+fn records<'de, A: SeqAccess<'de>>(mut seq: A, shape: &Value) -> Result<Tree<'de>, A::Error> {
+    let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(64));
+    while let Some(item) = seq.next_element_seed(RecordSeed { shape })? {
+        items.push(item);
+    }
+    Ok(Tree::Array(items))
+}
+
+/// One record of a list: normalised when it is an object.
+struct RecordSeed<'s> {
+    shape: &'s Value,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
+    type Value = Tree<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Tree<'de>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_> {
+    type Value = Tree<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a record")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Tree<'de>, A::Error> {
+        Normalising { shape: self.shape }.visit_map(map)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Tree<'de>, A::Error> {
+        TreeVisitor.visit_seq(seq)
+    }
+
+    scalars_as_they_are!();
+}
+
+/// Reads one value normalised against its shape: `lenient::rebuild`'s rules, case by case,
+/// applied as the value is read. `Tree::Null` stands for "left out".
+struct Normalising<'s> {
+    shape: &'s Value,
+}
+
+impl Normalising<'_> {
+    /// A scalar bound to its field's type.
+    fn scalar<'de>(&self, value: Tree<'de>) -> Tree<'de> {
+        match self.shape {
+            Value::String(_) => as_text(value),
+            Value::Number(example) => as_number(value, example.is_f64()).unwrap_or(Tree::Null),
+            Value::Bool(_) => as_bool(value),
+            _ => value,
+        }
+    }
+
+    fn fields(&self) -> Option<&Map<String, Value>> {
+        self.shape.as_object().filter(|fields| !fields.is_empty())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Normalising<'_> {
+    type Value = Tree<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Tree<'de>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Normalising<'_> {
+    type Value = Tree<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Tree<'de>, E> {
+        Ok(Tree::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Tree<'de>, E> {
+        Ok(Tree::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Tree<'de>, E> {
+        Ok(self.scalar(Tree::Bool(b)))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Tree<'de>, E> {
+        Ok(self.scalar(Tree::Number(n.into())))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Tree<'de>, E> {
+        Ok(self.scalar(Tree::Number(n.into())))
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Tree<'de>, E> {
+        // As `Value` reads it: a number JSON cannot hold is null, and null is left out.
+        Ok(Number::from_f64(f).map_or(Tree::Null, |n| self.scalar(Tree::Number(n))))
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Tree<'de>, E> {
+        let text = Tree::String(Cow::Borrowed(s));
+        Ok(self.scalar(text))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Tree<'de>, E> {
+        let text = Tree::String(Cow::Owned(s.to_owned()));
+        Ok(self.scalar(text))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Tree<'de>, E> {
+        let text = Tree::String(Cow::Owned(s));
+        Ok(self.scalar(text))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tree<'de>, A::Error> {
+        let example = match self.shape {
+            Value::Array(example) if !example.is_empty() => &example[0],
+            // A list where the shape has none is kept as it is (for the binding to refuse).
+            _ => return TreeVisitor.visit_seq(seq),
+        };
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(8));
+        while let Some(item) = seq.next_element_seed(Normalising { shape: example })? {
+            if !matches!(item, Tree::Null) {
+                items.push(item);
+            }
+        }
+        Ok(Tree::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tree<'de>, A::Error> {
+        let Some(fields) = self.fields() else {
+            return TreeVisitor.visit_map(map);
+        };
+        let mut entries: Entries<'de> = Vec::with_capacity(map.size_hint().unwrap_or(16));
+        let mut renaming = false;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let value = match fields.get(key.as_ref()) {
+                Some(shape) => map.next_value_seed(Normalising { shape })?,
+                None => {
+                    // A field in another spelling is renamed below, by the map's rules.
+                    renaming |= fields.keys().any(|k| k.eq_ignore_ascii_case(&key));
+                    map.next_value_seed(Normalising { shape: &Value::Null })?
+                }
+            };
+            entries.push((key, value));
+        }
+        // As `normalise_object`: in `Value`'s order (the later of a key given twice counts,
+        // a later null removing an earlier value), then the nulls leave. Renaming rebuilds
+        // every value, and rebuilding a normalised one gives it back unchanged.
+        tree::canonicalise(&mut entries);
+        if renaming {
+            return Ok(Tree::Object(normalise_renaming(entries, fields)));
+        }
+        entries.retain(|(_, value)| !matches!(value, Tree::Null));
+        Ok(Tree::Object(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::lenient::normalise_tree;
+
+    fn shape() -> Value {
+        json!({"Token": "", "Name": "", "Count": 0, "Ratio": 0.5, "Active": false,
+               "Rule": {"Kind": 0, "Label": ""},
+               "AccessRule": [{"RuleToken": "", "RuleType": 0, "IsFavourite": false}],
+               "Anything": {}, "List": []})
+    }
+
+    /// Hostile records: nulls at every depth, other spellings, keys twice, swapped
+    /// scalars, escapes, lists for objects and objects for lists, numbers JSON cannot hold.
+    const RECORDS: [&str; 14] = [
+        r#"{"Token": "1", "Name": "Lobby", "Count": 3, "Active": true}"#,
+        r#"{"token": -1, "NAME": null, "accessRule": [{"ruleToken": 12, "ruleType": "2", "isFavourite": "True"}, null]}"#,
+        r#"{"Name": "a", "name": "b", "NAME": null, "Token": "x", "token": "y", "Extra": {"n": null}}"#,
+        r#"{"Name": "a", "Name": null, "AccessRule": null, "Other": null, "Count": " 7 "}"#,
+        r#"{"AccessRule": [{"RuleType": "", "IsFavourite": "no"}, {"RuleType": "4.5", "ruletoken": true}]}"#,
+        r#"{"Token": "\u00e9\n\"q\"", "Name": 1.5e300, "AccessRule": {"not": "a list"}}"#,
+        r#"{"Rule": {"Kind": "4", "kind": 5, "Label": 7, "Extra": [null, {"a": null}]}, "Rule": null}"#,
+        r#"{"Rule": [1, 2], "Count": 4.0, "Ratio": "2", "Active": 0, "Anything": {"x": null}}"#,
+        r#"{"List": [null, {"a": null}], "Count": 2.5, "Active": "FALSE ", "Token": false}"#,
+        r#"{"Count": "word", "Ratio": 1, "Active": 7, "Token": {"x": 1}, "Name": [1]}"#,
+        r#"{"Rule": {"Kind": null, "Label": null}, "AccessRule": [[1, 2], "x", 3]}"#,
+        r#"{"Token": "a", "Token": "b", "Token": null, "token": "c"}"#,
+        r#"{"\u0054oken": "escaped key", "Name": "\ud83d\ude00", "Count": -9223372036854775808}"#,
+        r#"{}"#,
+    ];
+
+    fn via_tree(text: &str, shape: &Value) -> String {
+        let tree = normalise_tree(Tree::parse(text.as_bytes()).unwrap(), shape);
+        String::from_utf8(tree.unwrap_or(Tree::Null).to_json()).unwrap()
+    }
+
+    #[test]
+    fn a_record_reads_to_what_normalising_its_tree_gives() {
+        let shape = shape();
+        for text in RECORDS {
+            let read = value(text.as_bytes(), &shape).unwrap();
+            assert_eq!(
+                String::from_utf8(read.to_json()).unwrap(),
+                via_tree(text, &shape),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_list_reads_to_what_normalising_each_record_gives() {
+        let shape = shape();
+        let records = RECORDS.join(", ");
+        for text in [
+            format!("[{records}, null, 3, \"s\", [1]]"),
+            format!(r#"{{"TotalRecords": 14, "Records": [{records}]}}"#),
+            format!(r#"{{"records": [{records}], "totalRecords": "14", "x": {{"Token": null}}}}"#),
+            r#"{"Records": null, "TotalRecords": -1}"#.to_owned(),
+            r#"{"Records": {"Token": 1}}"#.to_owned(),
+        ] {
+            let read = list(text.as_bytes(), &shape).unwrap();
+            let expected = match Tree::parse(text.as_bytes()).unwrap() {
+                Tree::Array(items) => Tree::Array(items.into_iter().map(|r| normal(r, &shape)).collect()),
+                Tree::Object(entries) => Tree::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| match (k.eq_ignore_ascii_case("Records"), v) {
+                            (true, Tree::Array(items)) => (
+                                k,
+                                Tree::Array(items.into_iter().map(|r| normal(r, &shape)).collect()),
+                            ),
+                            (_, v) => (k, v),
+                        })
+                        .collect(),
+                ),
+                other => other,
+            };
+            assert_eq!(read.to_json(), expected.to_json(), "{text}");
+        }
+    }
+
+    fn normal<'a>(record: Tree<'a>, shape: &Value) -> Tree<'a> {
+        match record {
+            Tree::Object(_) => normalise_tree(record, shape).unwrap_or(Tree::Null),
+            other => other,
+        }
+    }
+
+    #[test]
+    fn what_the_tree_refuses_the_reader_refuses() {
+        for text in [r#"{"Token": "1""#, r#"[{"Token": "1"}] x"#, "{\"Name\": \"\u{0}\"}", ""] {
+            assert!(Tree::parse(text.as_bytes()).is_err(), "{text}");
+            assert!(list(text.as_bytes(), &shape()).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn scalars_keep_their_meaning() {
+        let read = value(br#"{"Count": "12", "Ratio": 3, "Active": "true", "Token": 7}"#, &shape()).unwrap();
+        assert_eq!(
+            Value::from(read),
+            json!({"Count": 12, "Ratio": 3, "Active": true, "Token": "7"})
+        );
+    }
+}

@@ -241,7 +241,10 @@ fn normalise_object<'a>(mut object: Entries<'a>, fields: &Map<String, Value>) ->
 }
 
 /// [`normalise_object`] of an object with keys in another spelling than their field's.
-pub(crate) fn normalise_renaming<'a>(object: Entries<'a>, fields: &Map<String, Value>) -> Entries<'a> {
+pub(crate) fn normalise_renaming<'a>(
+    object: Entries<'a>,
+    fields: &Map<String, Value>,
+) -> Entries<'a> {
     let mut out: Entries<'a> = Vec::with_capacity(object.len());
     for (key, value) in object {
         let (name, field_shape) = match fields.get(key.as_ref()) {

@@ -291,7 +291,9 @@ impl<'de> Visitor<'de> for Normalising<'_> {
                 None => {
                     // A field in another spelling is renamed below, by the map's rules.
                     renaming |= fields.keys().any(|k| k.eq_ignore_ascii_case(&key));
-                    map.next_value_seed(Normalising { shape: &Value::Null })?
+                    map.next_value_seed(Normalising {
+                        shape: &Value::Null,
+                    })?
                 }
             };
             entries.push((key, value));
@@ -372,7 +374,9 @@ mod tests {
         ] {
             let read = list(text.as_bytes(), &shape).unwrap();
             let expected = match Tree::parse(text.as_bytes()).unwrap() {
-                Tree::Array(items) => Tree::Array(items.into_iter().map(|r| normal(r, &shape)).collect()),
+                Tree::Array(items) => {
+                    Tree::Array(items.into_iter().map(|r| normal(r, &shape)).collect())
+                }
                 Tree::Object(entries) => Tree::Object(
                     entries
                         .into_iter()
@@ -400,7 +404,12 @@ mod tests {
 
     #[test]
     fn what_the_tree_refuses_the_reader_refuses() {
-        for text in [r#"{"Token": "1""#, r#"[{"Token": "1"}] x"#, "{\"Name\": \"\u{0}\"}", ""] {
+        for text in [
+            r#"{"Token": "1""#,
+            r#"[{"Token": "1"}] x"#,
+            "{\"Name\": \"\u{0}\"}",
+            "",
+        ] {
             assert!(Tree::parse(text.as_bytes()).is_err(), "{text}");
             assert!(list(text.as_bytes(), &shape()).is_err(), "{text}");
         }
@@ -408,7 +417,11 @@ mod tests {
 
     #[test]
     fn scalars_keep_their_meaning() {
-        let read = value(br#"{"Count": "12", "Ratio": 3, "Active": "true", "Token": 7}"#, &shape()).unwrap();
+        let read = value(
+            br#"{"Count": "12", "Ratio": 3, "Active": "true", "Token": 7}"#,
+            &shape(),
+        )
+        .unwrap();
         assert_eq!(
             Value::from(read),
             json!({"Count": 12, "Ratio": 3, "Active": true, "Token": "7"})

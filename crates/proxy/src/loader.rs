@@ -18,7 +18,10 @@ use sipass_client::{HrClient, SiPassError};
 
 use crate::cache::{Applied, Cache, CacheError, Change, ReadAt, Revisions};
 
-/// Cardholders asked for per HR API call (two calls are made at once in the first load).
+mod reading;
+use reading::PagesUnderWay;
+
+/// Cardholders asked for per HR API call (several are under way at once in a pass).
 const PAGE: usize = 1000;
 
 /// How far a load has got, readable while it runs.
@@ -141,33 +144,39 @@ async fn load_cardholders(
 /// A page as read, with the cache's revision when its read began.
 type ReadPage = (Revision, Result<CardholderPage, SiPassError>);
 
-/// Reads pages one after another into `pages` until SiPass has no more, or the storing side
-/// stops taking them (an error there).
+/// Reads pages into `pages`, several under way at once and handed on in position order,
+/// until SiPass has no more or the storing side stops taking them (an error there).
 async fn read_pages(
     client: &HrClient,
     cache: &Cache,
     fields: &[&str],
     pages: tokio::sync::mpsc::Sender<ReadPage>,
 ) {
-    let mut start = 0;
+    let mut under_way = PagesUnderWay::new(client, cache, fields);
+    let mut next_start = 0;
+    let mut total = None;
     let mut largest_page = 0;
     loop {
-        let read_at = cache.revision();
-        let page = fetch_cardholders(client, start, fields).await;
+        while under_way.len() < reading::PAGES_UNDER_WAY && reading::worth_asking(next_start, total)
+        {
+            under_way.ask(next_start);
+            next_start += PAGE;
+        }
+        let Some((start, read_at, page)) = under_way.next().await else {
+            return;
+        };
         let more = match &page {
-            Ok(page) if page.count > 0 => {
+            Ok(page) => {
                 largest_page = largest_page.max(page.count);
-                start += page.count;
-                // SiPass may not know the total (-1, or none at all): then pages are read
-                // until one is shorter than the longest so far (a server may cap pages
-                // below what was asked).
-                if page.total < 0 {
-                    page.count >= largest_page
-                } else {
-                    (start as i64) < page.total
+                total = Some(page.total);
+                let (end, more) = reading::after_page(start, page.count, page.total, largest_page);
+                if more && reading::short(page.count) {
+                    under_way.forget();
+                    next_start = end;
                 }
+                more
             }
-            _ => false,
+            Err(_) => false,
         };
         if pages.send((read_at, page)).await.is_err() || !more {
             return;
@@ -232,29 +241,6 @@ struct CardholderPage {
     /// SiPass's total, or negative when it does not say.
     total: i64,
     changes: Vec<Change>,
-}
-
-/// Reads the cardholders from position `start`, two HR API pages at once (SiPass answers
-/// them on two threads), and turns them into cache changes.
-async fn fetch_cardholders(
-    client: &HrClient,
-    start: usize,
-    fields: &[&str],
-) -> Result<CardholderPage, SiPassError> {
-    let (first, second) = tokio::join!(
-        page_changes(client, start, fields),
-        page_changes(client, start + PAGE, fields),
-    );
-    let mut page = first?;
-    // A SiPass that answers fewer than asked (the end, or a smaller page limit) did not
-    // reach the second page's start: that page, or its error, is dropped and read again
-    // from the right position, so that no cardholder is skipped.
-    if page.count == PAGE {
-        let second = second?;
-        page.count += second.count;
-        page.changes.extend(second.changes);
-    }
-    Ok(page)
 }
 
 /// One HR API page of cardholders (`PAGE` from `start`) as cache changes. A bad record is

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use model::lenient::{self, Shape};
 use model::management::ObjectKind;
+use model::normal_read;
 use model::sipass::{
     AccessGroup, AccessLevel, CardTechnology, Cardholder, CredentialProfile, Envelope, ErrorBody,
     LoginToken, NamedToken, WorkGroup, flatten_contacts,
 };
-use model::normal_read;
 use model::tree::{self, Tree};
 use serde_json::Value;
 
@@ -94,8 +94,7 @@ pub fn cardholder_list<'a>(
 ) -> Result<(Vec<Tree<'a>>, i64), SiPassError> {
     // Read and normalised in one pass (`model::normal_read`): reading the page into a tree
     // and then rebuilding each record was most of a first load's CPU time.
-    let body =
-        normal_read::list(bytes, &SHAPES.cardholder).map_err(|e| malformed(what, e))?;
+    let body = normal_read::list(bytes, &SHAPES.cardholder).map_err(|e| malformed(what, e))?;
     envelope(body, what)
 }
 

@@ -153,28 +153,23 @@ async fn read_pages(
     pages: tokio::sync::mpsc::Sender<ReadPage>,
 ) {
     let mut under_way = PagesUnderWay::new(client, cache, fields);
-    let mut next_start = 0;
-    let mut total = None;
-    let mut largest_page = 0;
+    let mut paging = reading::Paging::default();
     loop {
-        while under_way.len() < reading::PAGES_UNDER_WAY && reading::worth_asking(next_start, total)
+        while under_way.len() < reading::PAGES_UNDER_WAY
+            && let Some(start) = paging.next_to_ask()
         {
-            under_way.ask(next_start);
-            next_start += PAGE;
+            under_way.ask(start);
         }
         let Some((start, read_at, page)) = under_way.next().await else {
             return;
         };
         let more = match &page {
             Ok(page) => {
-                largest_page = largest_page.max(page.count);
-                total = Some(page.total);
-                let (end, more) = reading::after_page(start, page.count, page.total, largest_page);
-                if more && reading::short(page.count) {
+                let took = paging.took(start, page.count, page.total);
+                if took.forget {
                     under_way.forget();
-                    next_start = end;
                 }
-                more
+                took.more
             }
             Err(_) => false,
         };

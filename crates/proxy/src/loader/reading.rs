@@ -111,32 +111,138 @@ impl<'c> PagesUnderWay<'c> {
 /// build while this side reads, few enough to hold (about 4 MB each while read).
 pub(super) const PAGES_UNDER_WAY: usize = 4;
 
-/// Whether another page should be asked for at `next_start`, given SiPass's total once a
-/// page told it (negative: SiPass does not know).
-pub(super) fn worth_asking(next_start: usize, total: Option<i64>) -> bool {
-    total.is_none_or(|total| total < 0 || (next_start as i64) < total)
-}
-
-/// The position after a page of `count` read from `start`, and whether SiPass has more:
-/// by its total, or, when it gives none, until a page is shorter than the longest so far
-/// (a server may cap pages below what was asked).
-pub(super) fn after_page(
-    start: usize,
-    count: usize,
-    total: i64,
+/// Where to ask next, from what the pages taken so far said.
+#[derive(Debug, Default)]
+pub(super) struct Paging {
+    next_start: usize,
+    /// SiPass's total once a page told it (negative: SiPass does not know).
+    total: Option<i64>,
     largest_page: usize,
-) -> (usize, bool) {
-    let end = start + count;
-    let more = if total < 0 {
-        count > 0 && count >= largest_page
-    } else {
-        count > 0 && (end as i64) < total
-    };
-    (end, more)
 }
 
-/// Whether a page was shorter than asked: the pages asked after it start at the wrong
-/// position and must be asked again from its end.
-pub(super) fn short(count: usize) -> bool {
-    count < PAGE
+impl Paging {
+    /// The start of the next page to ask for, when one is worth asking for.
+    pub(super) fn next_to_ask(&mut self) -> Option<usize> {
+        let worth = self
+            .total
+            .is_none_or(|total| total < 0 || (self.next_start as i64) < total);
+        worth.then(|| {
+            let start = self.next_start;
+            self.next_start += PAGE;
+            start
+        })
+    }
+
+    /// Takes in a page of `count` read from `start` with SiPass's `total`: whether SiPass
+    /// has more, by its total or, when it gives none, until a page is shorter than the
+    /// longest so far (a server may cap pages below what was asked), and whether the pages
+    /// asked after this one must be forgotten: after a short page they start at the wrong
+    /// position, and asking starts again from its end.
+    pub(super) fn took(&mut self, start: usize, count: usize, total: i64) -> Took {
+        self.largest_page = self.largest_page.max(count);
+        self.total = Some(total);
+        let end = start + count;
+        let more = count > 0
+            && if total < 0 {
+                count >= self.largest_page
+            } else {
+                (end as i64) < total
+            };
+        let forget = more && count < PAGE;
+        if forget {
+            self.next_start = end;
+        }
+        Took { more, forget }
+    }
+}
+
+/// What taking a page decided.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Took {
+    pub more: bool,
+    pub forget: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the paging against a server of `size` cardholders that answers at most `cap`
+    /// per call and gives its total or not, with `under_way` pages asked ahead; returns the
+    /// ranges taken in order.
+    fn pages_taken(
+        size: usize,
+        cap: usize,
+        gives_total: bool,
+        under_way: usize,
+    ) -> Vec<(usize, usize)> {
+        let mut paging = Paging::default();
+        let mut asked = VecDeque::new();
+        let mut taken = Vec::new();
+        loop {
+            while asked.len() < under_way
+                && let Some(start) = paging.next_to_ask()
+            {
+                asked.push_back(start);
+            }
+            let start = asked.pop_front().expect("a page under way");
+            let count = size.saturating_sub(start).min(cap).min(PAGE);
+            let total = if gives_total { size as i64 } else { -1 };
+            taken.push((start, count));
+            let took = paging.took(start, count, total);
+            if took.forget {
+                asked.clear();
+            }
+            if !took.more {
+                return taken;
+            }
+            assert!(taken.len() < 10_000, "paging does not end");
+        }
+    }
+
+    /// Every cardholder taken exactly once, in order, whatever the server.
+    fn assert_covers(taken: &[(usize, usize)], size: usize) {
+        let mut at = 0;
+        for &(start, count) in taken.iter().filter(|(_, count)| *count > 0) {
+            assert_eq!(start, at, "{taken:?}");
+            at += count;
+        }
+        assert_eq!(at, size, "{taken:?}");
+    }
+
+    #[test]
+    fn every_cardholder_is_taken_once_whatever_the_server_caps_or_tells() {
+        for size in [0, 1, 999, 1000, 1001, 3999, 4000, 4001, 12_345] {
+            for cap in [1000, 10_000, 500, 333] {
+                for gives_total in [true, false] {
+                    for under_way in [1, 2, 4] {
+                        let taken = pages_taken(size, cap, gives_total, under_way);
+                        assert_covers(&taken, size);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_server_that_gives_its_total_is_not_asked_past_it() {
+        let mut paging = Paging::default();
+        assert_eq!(paging.next_to_ask(), Some(0));
+        assert_eq!(
+            paging.took(0, 1000, 1500),
+            Took {
+                more: true,
+                forget: false
+            }
+        );
+        assert_eq!(paging.next_to_ask(), Some(1000));
+        assert_eq!(paging.next_to_ask(), None);
+        assert_eq!(
+            paging.took(1000, 500, 1500),
+            Took {
+                more: false,
+                forget: false
+            }
+        );
+    }
 }

@@ -10,6 +10,7 @@
 //! The tests below hold the two equal on hostile texts.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -21,19 +22,80 @@ use crate::tree::{self, Entries, KeySeed, Tree, TreeVisitor};
 /// The records of a list answer (a bare array, or the `Records` of an envelope, its key in
 /// any case) read with each object normalised against `shape`; the rest as it is. Records
 /// that are not objects stay as they are, for the caller to refuse.
-pub fn list<'a>(text: &'a [u8], shape: &Value) -> Result<Tree<'a>, serde_json::Error> {
+pub fn list<'a>(text: &'a [u8], shape: &ReadShape) -> Result<Tree<'a>, serde_json::Error> {
     let mut reader = serde_json::Deserializer::from_slice(text);
-    let list = ListSeed { shape }.deserialize(&mut reader)?;
+    let list = ListSeed { shape: &shape.0 }.deserialize(&mut reader)?;
     reader.end()?;
     Ok(list)
 }
 
 /// `text` read and normalised against `shape`; `Tree::Null` for `null`.
-pub fn value<'a>(text: &'a [u8], shape: &Value) -> Result<Tree<'a>, serde_json::Error> {
+pub fn value<'a>(text: &'a [u8], shape: &ReadShape) -> Result<Tree<'a>, serde_json::Error> {
     let mut reader = serde_json::Deserializer::from_slice(text);
-    let value = Normalising { shape }.deserialize(&mut reader)?;
+    let value = Normalising { shape: &shape.0 }.deserialize(&mut reader)?;
     reader.end()?;
     Ok(value)
+}
+
+/// A shape (`lenient::Shape`) made ready for reading: each object's fields found by
+/// hashing rather than by walking the map, and placed in `Value`'s order by their rank
+/// rather than sorted (a cardholder has some sixty fields).
+pub struct ReadShape(Node);
+
+impl ReadShape {
+    pub fn of(shape: &Value) -> ReadShape {
+        ReadShape(Node::of(shape))
+    }
+}
+
+/// What a value is read as.
+enum Node {
+    /// As it is (no shape, or an empty one).
+    Any,
+    Text,
+    Number {
+        float: bool,
+    },
+    Bool,
+    Object(Fields),
+    /// A list of values of the example's shape.
+    List(Box<Node>),
+}
+
+/// An object's fields.
+struct Fields {
+    /// Each field's rank in `Value`'s order (the map's, sorted byte-wise).
+    rank: HashMap<String, usize>,
+    /// Each field's shape, by rank.
+    shapes: Vec<Node>,
+    /// The shape as given, for an object with keys in other spellings (rare), which is
+    /// renamed by `lenient`'s own rules.
+    given: Map<String, Value>,
+}
+
+impl Node {
+    fn of(shape: &Value) -> Node {
+        match shape {
+            Value::Object(fields) if !fields.is_empty() => Node::Object(Fields {
+                rank: fields
+                    .keys()
+                    .enumerate()
+                    .map(|(i, k)| (k.clone(), i))
+                    .collect(),
+                shapes: fields.values().map(Node::of).collect(),
+                given: fields.clone(),
+            }),
+            Value::Array(example) if !example.is_empty() => {
+                Node::List(Box::new(Node::of(&example[0])))
+            }
+            Value::String(_) => Node::Text,
+            Value::Number(example) => Node::Number {
+                float: example.is_f64(),
+            },
+            Value::Bool(_) => Node::Bool,
+            _ => Node::Any,
+        }
+    }
 }
 
 /// A visitor's scalars read as [`TreeVisitor`] reads them.
@@ -75,7 +137,7 @@ macro_rules! scalars_as_they_are {
 
 /// The top of a list answer: an array of records, or an envelope holding one.
 struct ListSeed<'s> {
-    shape: &'s Value,
+    shape: &'s Node,
 }
 
 impl<'de> DeserializeSeed<'de> for ListSeed<'_> {
@@ -118,7 +180,7 @@ impl<'de> Visitor<'de> for ListSeed<'_> {
 /// The value of an envelope's `Records`: records when it is a list, else as it is (for the
 /// envelope's reader to refuse).
 struct RecordsSeed<'s> {
-    shape: &'s Value,
+    shape: &'s Node,
 }
 
 impl<'de> DeserializeSeed<'de> for RecordsSeed<'_> {
@@ -148,7 +210,7 @@ impl<'de> Visitor<'de> for RecordsSeed<'_> {
 }
 
 /// A list of records: each object normalised, anything else kept as it is.
-fn records<'de, A: SeqAccess<'de>>(mut seq: A, shape: &Value) -> Result<Tree<'de>, A::Error> {
+fn records<'de, A: SeqAccess<'de>>(mut seq: A, shape: &Node) -> Result<Tree<'de>, A::Error> {
     let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(64));
     while let Some(item) = seq.next_element_seed(RecordSeed { shape })? {
         items.push(item);
@@ -158,7 +220,7 @@ fn records<'de, A: SeqAccess<'de>>(mut seq: A, shape: &Value) -> Result<Tree<'de
 
 /// One record of a list: normalised when it is an object.
 struct RecordSeed<'s> {
-    shape: &'s Value,
+    shape: &'s Node,
 }
 
 impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
@@ -190,22 +252,18 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
 /// Reads one value normalised against its shape: `lenient::rebuild`'s rules, case by case,
 /// applied as the value is read. `Tree::Null` stands for "left out".
 struct Normalising<'s> {
-    shape: &'s Value,
+    shape: &'s Node,
 }
 
 impl Normalising<'_> {
     /// A scalar bound to its field's type.
     fn scalar<'de>(&self, value: Tree<'de>) -> Tree<'de> {
         match self.shape {
-            Value::String(_) => as_text(value),
-            Value::Number(example) => as_number(value, example.is_f64()).unwrap_or(Tree::Null),
-            Value::Bool(_) => as_bool(value),
+            Node::Text => as_text(value),
+            Node::Number { float } => as_number(value, *float).unwrap_or(Tree::Null),
+            Node::Bool => as_bool(value),
             _ => value,
         }
-    }
-
-    fn fields(&self) -> Option<&Map<String, Value>> {
-        self.shape.as_object().filter(|fields| !fields.is_empty())
     }
 }
 
@@ -265,10 +323,9 @@ impl<'de> Visitor<'de> for Normalising<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tree<'de>, A::Error> {
-        let example = match self.shape {
-            Value::Array(example) if !example.is_empty() => &example[0],
+        let Node::List(example) = self.shape else {
             // A list where the shape has none is kept as it is (for the binding to refuse).
-            _ => return TreeVisitor.visit_seq(seq),
+            return TreeVisitor.visit_seq(seq);
         };
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(8));
         while let Some(item) = seq.next_element_seed(Normalising { shape: example })? {
@@ -280,30 +337,47 @@ impl<'de> Visitor<'de> for Normalising<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tree<'de>, A::Error> {
-        let Some(fields) = self.fields() else {
+        let Node::Object(fields) = self.shape else {
             return TreeVisitor.visit_map(map);
         };
-        let mut entries: Entries<'de> = Vec::with_capacity(map.size_hint().unwrap_or(16));
+        // Each field in the place of its rank: a later value of a key replaces an earlier
+        // one, a later null removes it (as in a map), and the fields come out in order.
+        let mut placed: Vec<Option<(Cow<'de, str>, Tree<'de>)>> = Vec::new();
+        placed.resize_with(fields.shapes.len(), || None);
+        let mut others: Entries<'de> = Vec::new();
         let mut renaming = false;
+        let mut count = 0;
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            let value = match fields.get(key.as_ref()) {
-                Some(shape) => map.next_value_seed(Normalising { shape })?,
+            count += 1;
+            match fields.rank.get(key.as_ref()) {
+                Some(&rank) => {
+                    let value = map.next_value_seed(Normalising {
+                        shape: &fields.shapes[rank],
+                    })?;
+                    placed[rank] = Some((key, value));
+                }
                 None => {
                     // A field in another spelling is renamed below, by the map's rules.
-                    renaming |= fields.keys().any(|k| k.eq_ignore_ascii_case(&key));
-                    map.next_value_seed(Normalising {
-                        shape: &Value::Null,
-                    })?
+                    renaming |= fields.given.keys().any(|k| k.eq_ignore_ascii_case(&key));
+                    let value = map.next_value_seed(Normalising { shape: &Node::Any })?;
+                    others.push((key, value));
                 }
-            };
-            entries.push((key, value));
+            }
         }
-        // As `normalise_object`: in `Value`'s order (the later of a key given twice counts,
-        // a later null removing an earlier value), then the nulls leave. Renaming rebuilds
-        // every value, and rebuilding a normalised one gives it back unchanged.
+        let mut entries: Entries<'de> = Vec::with_capacity(count);
+        let fields_read = placed.into_iter().flatten();
+        if others.is_empty() {
+            entries.extend(fields_read.filter(|(_, value)| !matches!(value, Tree::Null)));
+            return Ok(Tree::Object(entries));
+        }
+        // Keys that are no field's own spelling: as `normalise_object`, in `Value`'s order,
+        // then the nulls leave. Renaming rebuilds every value, and rebuilding a normalised
+        // one gives it back unchanged.
+        entries.extend(fields_read);
+        entries.append(&mut others);
         tree::canonicalise(&mut entries);
         if renaming {
-            return Ok(Tree::Object(normalise_renaming(entries, fields)));
+            return Ok(Tree::Object(normalise_renaming(entries, &fields.given)));
         }
         entries.retain(|(_, value)| !matches!(value, Tree::Null));
         Ok(Tree::Object(entries))
@@ -352,7 +426,7 @@ mod tests {
     fn a_record_reads_to_what_normalising_its_tree_gives() {
         let shape = shape();
         for text in RECORDS {
-            let read = value(text.as_bytes(), &shape).unwrap();
+            let read = value(text.as_bytes(), &ReadShape::of(&shape)).unwrap();
             assert_eq!(
                 String::from_utf8(read.to_json()).unwrap(),
                 via_tree(text, &shape),
@@ -372,7 +446,7 @@ mod tests {
             r#"{"Records": null, "TotalRecords": -1}"#.to_owned(),
             r#"{"Records": {"Token": 1}}"#.to_owned(),
         ] {
-            let read = list(text.as_bytes(), &shape).unwrap();
+            let read = list(text.as_bytes(), &ReadShape::of(&shape)).unwrap();
             let expected = match Tree::parse(text.as_bytes()).unwrap() {
                 Tree::Array(items) => {
                     Tree::Array(items.into_iter().map(|r| normal(r, &shape)).collect())
@@ -411,7 +485,10 @@ mod tests {
             "",
         ] {
             assert!(Tree::parse(text.as_bytes()).is_err(), "{text}");
-            assert!(list(text.as_bytes(), &shape()).is_err(), "{text}");
+            assert!(
+                list(text.as_bytes(), &ReadShape::of(&shape())).is_err(),
+                "{text}"
+            );
         }
     }
 
@@ -419,7 +496,7 @@ mod tests {
     fn scalars_keep_their_meaning() {
         let read = value(
             br#"{"Count": "12", "Ratio": 3, "Active": "true", "Token": 7}"#,
-            &shape(),
+            &ReadShape::of(&shape()),
         )
         .unwrap();
         assert_eq!(

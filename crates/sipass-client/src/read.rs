@@ -94,7 +94,7 @@ pub fn cardholder_list<'a>(
 ) -> Result<(Vec<Tree<'a>>, i64), SiPassError> {
     // Read and normalised in one pass (`model::normal_read`): reading the page into a tree
     // and then rebuilding each record was most of a first load's CPU time.
-    let body = normal_read::list(bytes, &SHAPES.cardholder).map_err(|e| malformed(what, e))?;
+    let body = normal_read::list(bytes, &SHAPES.cardholder_read).map_err(|e| malformed(what, e))?;
     envelope(body, what)
 }
 
@@ -109,6 +109,7 @@ pub fn cardholder(record: Value) -> Value {
 /// the type's default, which cost as much as reading the record itself.
 struct Shapes {
     cardholder: Value,
+    cardholder_read: normal_read::ReadShape,
     work_group: Value,
     access_level: Value,
     access_group: Value,
@@ -119,6 +120,7 @@ struct Shapes {
 
 static SHAPES: LazyLock<Shapes> = LazyLock::new(|| Shapes {
     cardholder: Cardholder::shape(),
+    cardholder_read: normal_read::ReadShape::of(&Cardholder::shape()),
     work_group: WorkGroup::shape(),
     access_level: AccessLevel::shape(),
     access_group: AccessGroup::shape(),

@@ -298,3 +298,55 @@ async fn bad_cardholder_bodies_change_nothing() {
     let (_, three) = sim.get(&sim.hr("Cardholders/3")).await;
     assert_ne!(three["FirstName"], "Partial", "nothing was changed");
 }
+
+/// The proxy reads a page in one pass, normalising as it reads (`model::normal_read`): on
+/// the simulator's own pages, of every release it presents, that gives record for record
+/// what reading the page into a tree and normalising each record gives.
+#[tokio::test]
+async fn a_page_read_in_one_pass_is_what_normalising_each_record_gives() {
+    use model::lenient::{Shape, normalise_tree};
+    use model::normal_read::{self, ReadShape};
+    use model::tree::Tree;
+
+    let shape = model::sipass::Cardholder::shape();
+    let read_shape = ReadShape::of(&shape);
+    for version in model::SiPassVersion::ALL {
+        let mut config = config();
+        config.site.cardholders = 120;
+        config.version = version;
+        let sim = Sim::with(config).await;
+        let text = sim
+            .client
+            .get(sim.hr("Cardholders?startIndex=0&endIndex=120"))
+            .header("Authorization", &sim.token)
+            .header("clientUniqueId", "integration-test")
+            .header("language", "English")
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let Tree::Object(read) = normal_read::list(&text, &read_shape).unwrap() else {
+            panic!("an envelope");
+        };
+        let Tree::Object(parsed) = Tree::parse(&text).unwrap() else {
+            panic!("an envelope");
+        };
+        let read = records_of(read);
+        let parsed = records_of(parsed);
+        assert_eq!(read.len(), 120, "{version:?}");
+        for (one_pass, tree) in read.iter().zip(parsed) {
+            let normalised = normalise_tree(tree, &shape).unwrap();
+            assert_eq!(one_pass.to_json(), normalised.to_json(), "{version:?}");
+        }
+    }
+}
+
+/// The records of a page's envelope.
+fn records_of(entries: model::tree::Entries<'_>) -> Vec<model::tree::Tree<'_>> {
+    match entries.into_iter().find(|(k, _)| k == "Records") {
+        Some((_, model::tree::Tree::Array(records))) => records,
+        _ => panic!("no records"),
+    }
+}

@@ -198,6 +198,9 @@ fn journal_alarm_changes_apply_once(db: &dyn PluginDatabase) {
         .unwrap();
     assert_eq!(updates.len(), 2, "one trigger, one acknowledgement");
     let alarm = db.alarm_by_sipass_id("7").unwrap().unwrap();
+    // Each update carries the alarm as its change left it, as a reader then finds it.
+    assert_eq!(updates[1].alarm, alarm);
+    assert!(!updates[0].alarm.acknowledged && updates[0].alarm.active);
     assert!(alarm.acknowledged && alarm.active && !alarm.cleared);
     assert_eq!(alarm.acknowledged_by, "olga");
     let (_, again) = db
@@ -212,6 +215,9 @@ fn journal_alarm_changes_apply_once(db: &dyn PluginDatabase) {
         .store_journal(&[], &clears, &Vec::new(), &position("j", 6), true)
         .unwrap();
     assert_eq!(more.len(), 3);
+    for update in &more[1..] {
+        assert_eq!(Some(&update.alarm), db.alarm(update.alarm.id).unwrap().as_ref());
+    }
     assert_eq!(db.active_alarm_count().unwrap(), 1);
     let eight = db.alarm_by_sipass_id("8").unwrap().unwrap();
     assert_eq!(
@@ -244,9 +250,11 @@ fn journal_alarm_changes_apply_once(db: &dyn PluginDatabase) {
 }
 
 fn an_acknowledgement_here_is_queued_once(db: &dyn PluginDatabase) {
-    db.apply_sipass_alarms(&[change(0, AlarmAction::Triggered, "9", "")], false)
+    let triggered = db
+        .apply_sipass_alarms(&[change(0, AlarmAction::Triggered, "9", "")], false)
         .unwrap();
     let id = db.alarm_by_sipass_id("9").unwrap().unwrap().id;
+    assert_eq!(Some(&triggered[0].alarm), db.alarm(id).unwrap().as_ref());
     assert_eq!(
         db.acknowledge_here(404, "olga", "", 5, false).unwrap(),
         AckOutcome::NotFound
@@ -256,6 +264,7 @@ fn an_acknowledgement_here_is_queued_once(db: &dyn PluginDatabase) {
         panic!("recorded")
     };
     assert!(update.alarm.ack_pending && update.alarm.acknowledged);
+    assert_eq!(Some(&update.alarm), db.alarm(id).unwrap().as_ref());
     assert_eq!(update.sequence, 0, "no webhook, no outbox");
     assert!(matches!(
         db.acknowledge_here(id, "oleg", "again", 6, false).unwrap(),

@@ -196,27 +196,10 @@ fn apply_sipass(
     out: &mut Vec<AlarmUpdate>,
 ) -> Result<(), StoreError> {
     let existing = one_alarm(tx, "sipass_id", &change.sipass_id)?;
-    let alarm = match existing {
+    let mut alarm = match existing {
         Some(alarm) => alarm,
         None => {
-            tx.prepare_cached(
-                "INSERT INTO alarms (sipass_id, class_id, class_name, priority, message,
-                    source_kind, source_id, triggered_at, triggered_ms, recorded_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                change.sipass_id,
-                change.class_id,
-                change.class_name,
-                change.priority,
-                change.message,
-                change.source_kind,
-                change.source_id,
-                change.at,
-                change.at_ms,
-                runtime::now_millis(),
-            ])?;
-            let id = tx.last_insert_rowid();
+            let alarm = insert_alarm(tx, change)?;
             // A change other than a trigger for an alarm not seen yet: SiPass raised it
             // before the role could see it; triggered now, then changed.
             let by = match change.action {
@@ -225,7 +208,7 @@ fn apply_sipass(
             };
             record(
                 tx,
-                id,
+                alarm.clone(),
                 AlarmAction::Triggered,
                 by,
                 "",
@@ -237,29 +220,45 @@ fn apply_sipass(
             if change.action == AlarmAction::Triggered {
                 return Ok(());
             }
-            one_alarm(tx, "id", &id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?
+            alarm
         }
     };
+    // The alarm as the change leaves it is known here: it is not read back (an alarm
+    // change was four statements, one of them a subquery, for each of thousands a second).
     let changed = match change.action {
         AlarmAction::Triggered => 0,
-        AlarmAction::Acknowledged if !alarm.acknowledged => tx
-            .prepare_cached(
-                "UPDATE alarms SET acknowledged = 1, acknowledged_by = ?2, acknowledged_at = ?3,
-                    ack_comment = ?4, active = NOT cleared WHERE id = ?1",
-            )?
-            .execute(params![alarm.id, change.by, change.at, change.comment])?,
-        AlarmAction::Cleared if !alarm.cleared => tx
-            .prepare_cached(
-                "UPDATE alarms SET cleared = 1, cleared_at = ?2, active = NOT acknowledged
-                 WHERE id = ?1",
-            )?
-            .execute(params![alarm.id, change.at])?,
+        AlarmAction::Acknowledged if !alarm.acknowledged => {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE alarms SET acknowledged = 1, acknowledged_by = ?2, acknowledged_at = ?3,
+                        ack_comment = ?4, active = NOT cleared WHERE id = ?1",
+                )?
+                .execute(params![alarm.id, change.by, change.at, change.comment])?;
+            alarm.acknowledged = true;
+            alarm.acknowledged_by = change.by.clone();
+            alarm.acknowledged_at = change.at.clone();
+            alarm.ack_comment = change.comment.clone();
+            alarm.active = !alarm.cleared;
+            n
+        }
+        AlarmAction::Cleared if !alarm.cleared => {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE alarms SET cleared = 1, cleared_at = ?2, active = NOT acknowledged
+                     WHERE id = ?1",
+                )?
+                .execute(params![alarm.id, change.at])?;
+            alarm.cleared = true;
+            alarm.cleared_at = change.at.clone();
+            alarm.active = !alarm.acknowledged;
+            n
+        }
         _ => 0,
     };
     if changed > 0 {
         record(
             tx,
-            alarm.id,
+            alarm,
             change.action,
             &change.by,
             &change.comment,
@@ -272,11 +271,57 @@ fn apply_sipass(
     Ok(())
 }
 
-/// Writes a history line (and the webhook's message) for a change just made.
-#[allow(clippy::too_many_arguments)]
+/// Inserts the alarm a SiPass change names, not seen before; the instance as stored.
+fn insert_alarm(
+    tx: &Transaction<'_>,
+    change: &SipassAlarmChange,
+) -> Result<AlarmInstance, StoreError> {
+    let recorded_ms = runtime::now_millis();
+    tx.prepare_cached(
+        "INSERT INTO alarms (sipass_id, class_id, class_name, priority, message,
+            source_kind, source_id, triggered_at, triggered_ms, recorded_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        change.sipass_id,
+        change.class_id,
+        change.class_name,
+        change.priority,
+        change.message,
+        change.source_kind,
+        change.source_id,
+        change.at,
+        change.at_ms,
+        recorded_ms,
+    ])?;
+    // The columns' defaults (0002_plugin_alarms.sql): neither acknowledged nor cleared,
+    // active, nothing queued.
+    Ok(AlarmInstance {
+        id: tx.last_insert_rowid(),
+        sipass_id: change.sipass_id.clone(),
+        class_id: change.class_id.clone(),
+        class_name: change.class_name.clone(),
+        priority: change.priority,
+        message: change.message.clone(),
+        source_kind: change.source_kind.clone(),
+        source_id: change.source_id.clone(),
+        triggered_at: change.at.clone(),
+        triggered_ms: change.at_ms,
+        recorded_ms,
+        acknowledged: false,
+        acknowledged_by: String::new(),
+        acknowledged_at: String::new(),
+        ack_comment: String::new(),
+        cleared: false,
+        cleared_at: String::new(),
+        active: true,
+        ack_pending: false,
+    })
+}
+
 fn record(
     tx: &Transaction<'_>,
-    alarm_id: i64,
+    alarm: AlarmInstance,
     action: AlarmAction,
     by: &str,
     comment: &str,
@@ -287,7 +332,7 @@ fn record(
 ) -> Result<(), StoreError> {
     let entry = AlarmHistoryEntry {
         id: 0,
-        alarm_id,
+        alarm_id: alarm.id,
         action,
         by: by.to_owned(),
         comment: comment.to_owned(),
@@ -296,13 +341,16 @@ fn record(
         origin: origin.to_owned(),
         journal_seq: change.journal_seq,
     };
-    out.push(write_history(tx, entry, webhook)?);
+    out.push(write_history(tx, entry, alarm, webhook)?);
     Ok(())
 }
 
+/// Writes a history entry of `alarm` (as the change left it) and, for the webhook, its
+/// outbox message.
 fn write_history(
     tx: &Transaction<'_>,
     mut entry: AlarmHistoryEntry,
+    alarm: AlarmInstance,
     webhook: bool,
 ) -> Result<AlarmUpdate, StoreError> {
     tx.prepare_cached(
@@ -320,8 +368,6 @@ fn write_history(
         entry.journal_seq as i64,
     ])?;
     entry.id = tx.last_insert_rowid();
-    let alarm =
-        one_alarm(tx, "id", &entry.alarm_id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
     let mut update = AlarmUpdate {
         alarm,
         entry,
@@ -386,7 +432,7 @@ impl AlarmWrite for SqlitePlugin {
     ) -> Result<AckOutcome, StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let Some(alarm) = one_alarm(&tx, "id", &id)? else {
+        let Some(mut alarm) = one_alarm(&tx, "id", &id)? else {
             return Ok(AckOutcome::NotFound);
         };
         if alarm.acknowledged {
@@ -414,7 +460,13 @@ impl AlarmWrite for SqlitePlugin {
             origin: ORIGIN_HERE.to_owned(),
             journal_seq: 0,
         };
-        let update = write_history(&tx, entry, webhook)?;
+        alarm.acknowledged = true;
+        alarm.acknowledged_by = user.to_owned();
+        alarm.acknowledged_at = entry.at.clone();
+        alarm.ack_comment = comment.to_owned();
+        alarm.active = !alarm.cleared;
+        alarm.ack_pending = true;
+        let update = write_history(&tx, entry, alarm, webhook)?;
         tx.commit()?;
         Ok(AckOutcome::Recorded(update))
     }

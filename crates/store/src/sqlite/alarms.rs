@@ -319,6 +319,8 @@ fn insert_alarm(
     })
 }
 
+/// Writes a history line (and the webhook's message) for a change just made.
+#[allow(clippy::too_many_arguments)]
 fn record(
     tx: &Transaction<'_>,
     alarm: AlarmInstance,

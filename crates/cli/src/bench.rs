@@ -227,7 +227,10 @@ pub async fn bench(args: BenchArgs) -> Result<()> {
         Some(path) => harness::TempDir::keep(path.clone())?,
         None => harness::TempDir::new("bench")?,
     };
-    let bin = Binary::current("warn")?;
+    // The parts log warnings only, so that logging stays out of the figures; a run made to
+    // find a stall's cause can ask for more (with `--log-dir` to keep it).
+    let level = std::env::var("SIPASS_BRIDGE_BENCH_LOG").unwrap_or_else(|_| "warn".into());
+    let bin = Binary::current(&level)?;
     let mut report = json!({
         "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "memory_gib": memory_gib(),
@@ -387,7 +390,16 @@ async fn sync_phases(
         "(3/5) real-time: {} changes per second for {} s",
         args.changes_per_sec, args.realtime_secs
     );
-    let latencies = realtime(&site, &role_dir, args.changes_per_sec, args.realtime_secs).await?;
+    let RealtimeFigures {
+        latencies,
+        slow_seconds,
+    } = realtime(&site, &role_dir, args.changes_per_sec, args.realtime_secs).await?;
+    if !slow_seconds.is_empty() {
+        eprintln!(
+            "      renames over 100 ms by second of the phase (second, how many, slowest ms): {slow_seconds:?}"
+        );
+    }
+    report["realtime_slow_seconds"] = json!(slow_seconds);
     report["realtime_p50_ms"] = json!(round1(percentile(&latencies, 0.5)));
     report["realtime_p99_ms"] = json!(round1(percentile(&latencies, 0.99)));
     report["realtime_changes_seen"] = json!(latencies.len());
@@ -576,7 +588,7 @@ fn store_rows_per_sec(dir: &Path, synced_role: &Path) -> Result<f64> {
 
 /// (3): renames cardholders at a steady rate and times each rename until its commit in the
 /// Directory (read through `store` every 2 ms).
-async fn realtime(site: &Site, role_dir: &Path, rate: u64, secs: u64) -> Result<Vec<f64>> {
+async fn realtime(site: &Site, role_dir: &Path, rate: u64, secs: u64) -> Result<RealtimeFigures> {
     let sim = Arc::new(site.sim_client().await?);
     let tokens: Vec<u64> = (1..=1000).collect();
     let mut bodies = HashMap::new();
@@ -590,8 +602,10 @@ async fn realtime(site: &Site, role_dir: &Path, rate: u64, secs: u64) -> Result<
         bodies.insert(*t, body);
     }
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
+    // Each rename's send time (seconds into the phase) and latency (ms).
+    let latencies: Arc<Mutex<Vec<(f64, f64)>>> = Arc::default();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let phase_start = Instant::now();
     let poller = {
         let (sent, latencies, stop) = (sent.clone(), latencies.clone(), stop.clone());
         let role_dir = role_dir.to_owned();
@@ -609,7 +623,10 @@ async fn realtime(site: &Site, role_dir: &Path, rate: u64, secs: u64) -> Result<
                         .flatten();
                     if name.is_some_and(|n| n.ends_with(&marker)) {
                         if let Ok(mut l) = latencies.lock() {
-                            l.push(at.elapsed().as_secs_f64() * 1000.0);
+                            l.push((
+                                at.duration_since(phase_start).as_secs_f64(),
+                                at.elapsed().as_secs_f64() * 1000.0,
+                            ));
                         }
                         if let Ok(mut m) = sent.lock() {
                             m.remove(&marker);
@@ -660,9 +677,38 @@ async fn realtime(site: &Site, role_dir: &Path, rate: u64, secs: u64) -> Result<
     tokio::time::sleep(Duration::from_secs(5)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = poller.join();
-    let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
-    l.sort_by(f64::total_cmp);
-    Ok(l)
+    let timed = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    Ok(RealtimeFigures::of(&timed))
+}
+
+/// What the real-time phase measured.
+struct RealtimeFigures {
+    /// Each rename's latency in ms, sorted.
+    latencies: Vec<f64>,
+    /// The renames slower than 100 ms, by the second of the phase they were sent in:
+    /// (second, how many, the slowest in ms). A p99 above 100 ms is nearly always a few
+    /// stalls, and when they happened is what tells their cause.
+    slow_seconds: Vec<(u64, usize, f64)>,
+}
+
+impl RealtimeFigures {
+    fn of(timed: &[(f64, f64)]) -> RealtimeFigures {
+        let mut latencies: Vec<f64> = timed.iter().map(|&(_, ms)| ms).collect();
+        latencies.sort_by(f64::total_cmp);
+        let mut slow: std::collections::BTreeMap<u64, (usize, f64)> = Default::default();
+        for &(at, ms) in timed.iter().filter(|(_, ms)| *ms > 100.0) {
+            let second = slow.entry(at as u64).or_default();
+            second.0 += 1;
+            second.1 = second.1.max(ms);
+        }
+        RealtimeFigures {
+            latencies,
+            slow_seconds: slow
+                .into_iter()
+                .map(|(s, (n, max))| (s, n, round1(max)))
+                .collect(),
+        }
+    }
 }
 
 /// What the events phase measured.

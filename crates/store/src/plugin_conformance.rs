@@ -216,7 +216,10 @@ fn journal_alarm_changes_apply_once(db: &dyn PluginDatabase) {
         .unwrap();
     assert_eq!(more.len(), 3);
     for update in &more[1..] {
-        assert_eq!(Some(&update.alarm), db.alarm(update.alarm.id).unwrap().as_ref());
+        assert_eq!(
+            Some(&update.alarm),
+            db.alarm(update.alarm.id).unwrap().as_ref()
+        );
     }
     assert_eq!(db.active_alarm_count().unwrap(), 1);
     let eight = db.alarm_by_sipass_id("8").unwrap().unwrap();

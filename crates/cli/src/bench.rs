@@ -393,6 +393,7 @@ async fn sync_phases(
     let RealtimeFigures {
         latencies,
         slow_seconds,
+        refused,
     } = realtime(&site, &role_dir, args.changes_per_sec, args.realtime_secs).await?;
     if !slow_seconds.is_empty() {
         eprintln!(
@@ -400,6 +401,7 @@ async fn sync_phases(
         );
     }
     report["realtime_slow_seconds"] = json!(slow_seconds);
+    report["realtime_changes_refused"] = json!(refused);
     report["realtime_p50_ms"] = json!(round1(percentile(&latencies, 0.5)));
     report["realtime_p99_ms"] = json!(round1(percentile(&latencies, 0.99)));
     report["realtime_changes_seen"] = json!(latencies.len());
@@ -642,6 +644,7 @@ async fn realtime(site: &Site, role_dir: &Path, rate: u64, secs: u64) -> Result<
     let mut ticker = tokio::time::interval(interval);
     let total = rate * secs;
     let limit = Arc::new(tokio::sync::Semaphore::new(64));
+    let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
     for i in 0..total {
         ticker.tick().await;
         let token = tokens[(i % tokens.len() as u64) as usize];
@@ -658,12 +661,14 @@ async fn realtime(site: &Site, role_dir: &Path, rate: u64, secs: u64) -> Result<
         body["LastName"] = json!(marker.clone());
         let sim = sim.clone();
         let sent = sent.clone();
+        let refused = refused.clone();
         let permit = limit.clone().acquire_owned().await?;
         tokio::spawn(async move {
+            let marker_sent = marker.clone();
             if let Ok(mut m) = sent.lock() {
                 m.insert(marker, Instant::now());
             }
-            let _ = sim
+            let answer = sim
                 .request(
                     reqwest::Method::PUT,
                     &format!("/api/V1/hr/Cardholders/{token}"),
@@ -671,6 +676,14 @@ async fn realtime(site: &Site, role_dir: &Path, rate: u64, secs: u64) -> Result<
                 .json(&body)
                 .send()
                 .await;
+            // A rename SiPass refused or never answered changed nothing to wait for: it is
+            // counted apart, not timed (it would count as unseen and block its cardholder).
+            if !answer.is_ok_and(|a| a.status().is_success()) {
+                if let Ok(mut m) = sent.lock() {
+                    m.remove(&marker_sent);
+                }
+                refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             drop(permit);
         });
     }
@@ -678,7 +691,9 @@ async fn realtime(site: &Site, role_dir: &Path, rate: u64, secs: u64) -> Result<
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = poller.join();
     let timed = latencies.lock().map(|l| l.clone()).unwrap_or_default();
-    Ok(RealtimeFigures::of(&timed))
+    let mut figures = RealtimeFigures::of(&timed);
+    figures.refused = refused.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(figures)
 }
 
 /// What the real-time phase measured.
@@ -689,6 +704,8 @@ struct RealtimeFigures {
     /// (second, how many, the slowest in ms). A p99 above 100 ms is nearly always a few
     /// stalls, and when they happened is what tells their cause.
     slow_seconds: Vec<(u64, usize, f64)>,
+    /// Renames SiPass refused or did not answer (not timed).
+    refused: u64,
 }
 
 impl RealtimeFigures {
@@ -707,6 +724,7 @@ impl RealtimeFigures {
                 .into_iter()
                 .map(|(s, (n, max))| (s, n, round1(max)))
                 .collect(),
+            refused: 0,
         }
     }
 }

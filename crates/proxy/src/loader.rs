@@ -86,8 +86,8 @@ pub async fn load_all(
     Ok(stats)
 }
 
-/// Pages read ahead of the one being stored: reading and mapping run on both cores while
-/// SQLite writes, and a page that is slow to come does not stall the writer.
+/// Pages read and waiting to be stored, beyond the ones under way
+/// ([`reading::PAGES_UNDER_WAY`]): a page that is slow to come does not stall the writer.
 const PAGES_AHEAD: usize = 2;
 
 /// Reads every cardholder (and its credentials).
@@ -248,7 +248,7 @@ async fn page_changes(
 ) -> Result<CardholderPage, SiPassError> {
     let page = client.cardholder_page(start, start + PAGE, fields).await?;
     // Reading and mapping a thousand records is CPU work: on a blocking thread, so that the
-    // two pages read at once are read on two cores, beside the previous page's write.
+    // pages under way are read on both cores, beside the previous page's write.
     let url = client.hr_url().to_owned();
     let (total, records) = runtime::blocking(move || {
         let (records, total) = page.read()?;

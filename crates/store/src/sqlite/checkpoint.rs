@@ -43,7 +43,7 @@ impl Checkpointer {
         let stopping = stop.clone();
         let thread = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || run(&own, &writer, &stopping))
+            .spawn(move || run(&own, database, &writer, &stopping))
             .map_err(|e| StoreError::Open {
                 database,
                 path: path.to_owned(),
@@ -68,10 +68,15 @@ impl Drop for Checkpointer {
 }
 
 /// Copies the log every `EVERY` until stopped, then once more.
-fn run<W>(own: &Connection, writer: &Mutex<W>, stop: &(Mutex<bool>, Condvar)) {
+fn run<W>(
+    own: &Connection,
+    database: &'static str,
+    writer: &Mutex<W>,
+    stop: &(Mutex<bool>, Condvar),
+) {
     let (stopped, wake) = stop;
     loop {
-        if let Err(e) = checkpoint(own, writer) {
+        if let Err(e) = checkpoint(own, database, writer) {
             tracing::warn!("a checkpoint failed: {e}; trying again shortly");
         }
         let guard = stopped.lock().unwrap_or_else(|e| e.into_inner());
@@ -86,14 +91,33 @@ fn run<W>(own: &Connection, writer: &Mutex<W>, stop: &(Mutex<bool>, Condvar)) {
 }
 
 /// One copy: passive, then finished under the writer when the log has grown long.
-fn checkpoint<W>(own: &Connection, writer: &Mutex<W>) -> rusqlite::Result<()> {
+fn checkpoint<W>(
+    own: &Connection,
+    database: &'static str,
+    writer: &Mutex<W>,
+) -> rusqlite::Result<()> {
     let log_pages = passive(own)?;
     if log_pages >= RESTART_PAGES {
         let _commits_wait = writer.lock().unwrap_or_else(|e| e.into_inner());
+        let started = std::time::Instant::now();
         passive(own)?;
+        // Every commit waits meanwhile: a long one is a stall seen by everything behind the
+        // writer (the bench's real-time p99), and is said so.
+        let held = started.elapsed();
+        if held >= HELD_TOO_LONG {
+            tracing::warn!(
+                database,
+                held_ms = held.as_millis() as u64,
+                log_pages,
+                "a checkpoint held the writer: commits waited for it (the disk was slow to take the copy)"
+            );
+        }
     }
     Ok(())
 }
+
+/// How long a checkpoint may hold the writer before it is logged.
+const HELD_TOO_LONG: Duration = Duration::from_millis(100);
 
 /// A passive checkpoint; the log's length in pages (-1 when the file is not in WAL mode).
 fn passive(conn: &Connection) -> rusqlite::Result<i64> {
@@ -161,7 +185,7 @@ mod tests {
         let own = super::super::open_connection(&path, "test database", "").unwrap();
         commit_rows(&writer, 0, 20_000);
         assert!(log_pages(&path) >= RESTART_PAGES, "{}", log_pages(&path));
-        checkpoint(&own, &writer).unwrap();
+        checkpoint(&own, "test database", &writer).unwrap();
         commit_rows(&writer, 20_000, 100);
         let after = log_pages(&path);
         assert!(after < 100, "the log did not start over: {after} pages");

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
 
 use crate::lenient::{as_bool, as_number, as_text, normalise_renaming};
 use crate::tree::{self, Entries, KeySeed, Tree, TreeVisitor};
@@ -126,36 +126,36 @@ impl Node {
 /// A visitor's scalars read as [`TreeVisitor`] reads them.
 macro_rules! scalars_as_they_are {
     () => {
-        fn visit_unit<E>(self) -> Result<Tree<'de>, E> {
-            Ok(Tree::Null)
+        fn visit_unit<E: de::Error>(self) -> Result<Tree<'de>, E> {
+            TreeVisitor.visit_unit()
         }
 
-        fn visit_bool<E>(self, b: bool) -> Result<Tree<'de>, E> {
-            Ok(Tree::Bool(b))
+        fn visit_bool<E: de::Error>(self, b: bool) -> Result<Tree<'de>, E> {
+            TreeVisitor.visit_bool(b)
         }
 
-        fn visit_i64<E>(self, n: i64) -> Result<Tree<'de>, E> {
-            Ok(Tree::Number(n.into()))
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<Tree<'de>, E> {
+            TreeVisitor.visit_i64(n)
         }
 
-        fn visit_u64<E>(self, n: u64) -> Result<Tree<'de>, E> {
-            Ok(Tree::Number(n.into()))
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<Tree<'de>, E> {
+            TreeVisitor.visit_u64(n)
         }
 
-        fn visit_f64<E>(self, f: f64) -> Result<Tree<'de>, E> {
-            Ok(Number::from_f64(f).map_or(Tree::Null, Tree::Number))
+        fn visit_f64<E: de::Error>(self, f: f64) -> Result<Tree<'de>, E> {
+            TreeVisitor.visit_f64(f)
         }
 
-        fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Tree<'de>, E> {
-            Ok(Tree::String(Cow::Borrowed(s)))
+        fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Tree<'de>, E> {
+            TreeVisitor.visit_borrowed_str(s)
         }
 
-        fn visit_str<E>(self, s: &str) -> Result<Tree<'de>, E> {
-            Ok(Tree::String(Cow::Owned(s.to_owned())))
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Tree<'de>, E> {
+            TreeVisitor.visit_str(s)
         }
 
-        fn visit_string<E>(self, s: String) -> Result<Tree<'de>, E> {
-            Ok(Tree::String(Cow::Owned(s)))
+        fn visit_string<E: de::Error>(self, s: String) -> Result<Tree<'de>, E> {
+            TreeVisitor.visit_string(s)
         }
     };
 }
@@ -234,44 +234,14 @@ impl<'de> Visitor<'de> for RecordsSeed<'_> {
     scalars_as_they_are!();
 }
 
-/// A list of records: each object normalised, anything else kept as it is.
+/// A list of records, each read with [`Normalising`]: against a record's (object) shape,
+/// an object is normalised and anything else kept as it is.
 fn records<'de, A: SeqAccess<'de>>(mut seq: A, shape: &Node) -> Result<Tree<'de>, A::Error> {
     let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(64));
-    while let Some(item) = seq.next_element_seed(RecordSeed { shape })? {
+    while let Some(item) = seq.next_element_seed(Normalising { shape })? {
         items.push(item);
     }
     Ok(Tree::Array(items))
-}
-
-/// One record of a list: normalised when it is an object.
-struct RecordSeed<'s> {
-    shape: &'s Node,
-}
-
-impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
-    type Value = Tree<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Tree<'de>, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RecordSeed<'_> {
-    type Value = Tree<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a record")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Tree<'de>, A::Error> {
-        Normalising { shape: self.shape }.visit_map(map)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Tree<'de>, A::Error> {
-        TreeVisitor.visit_seq(seq)
-    }
-
-    scalars_as_they_are!();
 }
 
 /// Reads one value normalised against its shape: `lenient::rebuild`'s rules, case by case,
@@ -315,36 +285,34 @@ impl<'de> Visitor<'de> for Normalising<'_> {
         Ok(Tree::Null)
     }
 
-    fn visit_bool<E>(self, b: bool) -> Result<Tree<'de>, E> {
-        Ok(self.scalar(Tree::Bool(b)))
+    // Scalars read as `TreeVisitor` reads them, then bound to the field's type (a number
+    // JSON cannot hold is null, and null is left out).
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Tree<'de>, E> {
+        Ok(self.scalar(TreeVisitor.visit_bool(b)?))
     }
 
-    fn visit_i64<E>(self, n: i64) -> Result<Tree<'de>, E> {
-        Ok(self.scalar(Tree::Number(n.into())))
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Tree<'de>, E> {
+        Ok(self.scalar(TreeVisitor.visit_i64(n)?))
     }
 
-    fn visit_u64<E>(self, n: u64) -> Result<Tree<'de>, E> {
-        Ok(self.scalar(Tree::Number(n.into())))
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Tree<'de>, E> {
+        Ok(self.scalar(TreeVisitor.visit_u64(n)?))
     }
 
-    fn visit_f64<E>(self, f: f64) -> Result<Tree<'de>, E> {
-        // As `Value` reads it: a number JSON cannot hold is null, and null is left out.
-        Ok(Number::from_f64(f).map_or(Tree::Null, |n| self.scalar(Tree::Number(n))))
+    fn visit_f64<E: de::Error>(self, f: f64) -> Result<Tree<'de>, E> {
+        Ok(self.scalar(TreeVisitor.visit_f64(f)?))
     }
 
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Tree<'de>, E> {
-        let text = Tree::String(Cow::Borrowed(s));
-        Ok(self.scalar(text))
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Tree<'de>, E> {
+        Ok(self.scalar(TreeVisitor.visit_borrowed_str(s)?))
     }
 
-    fn visit_str<E>(self, s: &str) -> Result<Tree<'de>, E> {
-        let text = Tree::String(Cow::Owned(s.to_owned()));
-        Ok(self.scalar(text))
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Tree<'de>, E> {
+        Ok(self.scalar(TreeVisitor.visit_str(s)?))
     }
 
-    fn visit_string<E>(self, s: String) -> Result<Tree<'de>, E> {
-        let text = Tree::String(Cow::Owned(s));
-        Ok(self.scalar(text))
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Tree<'de>, E> {
+        Ok(self.scalar(TreeVisitor.visit_string(s)?))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tree<'de>, A::Error> {

@@ -5,6 +5,7 @@
 //! proxy that no longer holds the role's revision says so, and the role lists everything
 //! again. It works within a session the connection established.
 
+mod grouping;
 mod listing;
 
 use std::sync::Arc;
@@ -30,6 +31,9 @@ pub(crate) struct Pace {
     pub check_every: Duration,
     /// The least time between two repairs of a difference that the first did not fix.
     pub repair_pause: Duration,
+    /// While changes keep coming, the least time between two of their transactions (see
+    /// `grouping`).
+    pub group_every: Duration,
 }
 
 impl Default for Pace {
@@ -37,6 +41,7 @@ impl Default for Pace {
         Pace {
             check_every: Duration::from_secs(1),
             repair_pause: Duration::from_secs(30),
+            group_every: Duration::from_millis(10),
         }
     }
 }
@@ -192,60 +197,84 @@ impl Synchronizer {
         // The revision the proxy last said the role has caught up with, while nothing newer
         // has arrived.
         let mut caught_up: Option<u64> = None;
+        // When the last changes were applied, and what ended the group after them.
+        let mut applied_at: Option<tokio::time::Instant> = None;
+        let mut held: Option<grouping::Next> = None;
         loop {
-            tokio::select! {
-                item = changes.next() => {
-                    let item = item
-                        .map_err(|e| SessionEnd::from_proxy("the watch was interrupted", e))?
-                        .ok_or_else(|| SessionEnd::Disconnected("the proxy ended the watch".into()))?;
-                    match item {
-                        WatchItem::Changes { changes, proxy_revision } => {
-                            caught_up = None;
-                            self.apply(changes, &mut position).await?;
-                            self.status.note_revisions(position.revision, proxy_revision);
+            let next = match held.take() {
+                Some(next) => next,
+                None => tokio::select! {
+                    next = changes.next() => next,
+                    () = self.manual_sync.notified() => return Ok(FollowEnd::Manual),
+                    () = shutdown.wait() => return Err(SessionEnd::Shutdown),
+                    _ = check.tick() => {
+                        if session.reconfigured(self.directory.as_ref())? {
+                            tracing::info!("the configuration changed; reconnecting");
+                            return Err(SessionEnd::Reconfigured);
                         }
-                        WatchItem::CaughtUp(revision) => {
-                            self.caught_up(revision, &mut position).await?;
-                            self.status.note_revisions(position.revision, revision);
-                            caught_up = Some(position.revision);
-                            // Right after a listing, verify at once; otherwise on the next tick.
-                            if verified.at.is_none() {
-                                let differs = self.verify(session, verified, position.revision).await?;
-                                if !differs.is_empty() {
-                                    return Ok(FollowEnd::Differs(differs));
-                                }
+                        if let Some(at) = caught_up.filter(|at| verified.at != Some(*at)) {
+                            let differs = self.verify(session, verified, at).await?;
+                            if !differs.is_empty() {
+                                return Ok(FollowEnd::Differs(differs));
                             }
                         }
-                        WatchItem::TooOld(reason) => return Ok(FollowEnd::TooOld(reason)),
+                        continue;
                     }
+                },
+            };
+            let item = next
+                .map_err(|e| SessionEnd::from_proxy("the watch was interrupted", e))?
+                .ok_or_else(|| SessionEnd::Disconnected("the proxy ended the watch".into()))?;
+            let up_to = match item {
+                WatchItem::Changes {
+                    changes: first,
+                    proxy_revision,
+                } => {
+                    let until = applied_at.map(|at| at + self.pace.group_every);
+                    let (group, after) =
+                        grouping::gather(first, proxy_revision, until, &mut changes).await;
+                    held = after;
+                    self.apply(group.changes, group.caught_up, &mut position)
+                        .await?;
+                    applied_at = Some(tokio::time::Instant::now());
+                    caught_up = None;
+                    self.status
+                        .note_revisions(position.revision, group.proxy_revision);
+                    let Some(up_to) = group.caught_up else {
+                        continue;
+                    };
+                    up_to
                 }
-                () = self.manual_sync.notified() => return Ok(FollowEnd::Manual),
-                () = shutdown.wait() => return Err(SessionEnd::Shutdown),
-                _ = check.tick() => {
-                    if session.reconfigured(self.directory.as_ref())? {
-                        tracing::info!("the configuration changed; reconnecting");
-                        return Err(SessionEnd::Reconfigured);
-                    }
-                    if let Some(at) = caught_up.filter(|at| verified.at != Some(*at)) {
-                        let differs = self.verify(session, verified, at).await?;
-                        if !differs.is_empty() {
-                            return Ok(FollowEnd::Differs(differs));
-                        }
-                    }
+                WatchItem::CaughtUp(revision) => {
+                    self.caught_up(revision, &mut position).await?;
+                    revision
+                }
+                WatchItem::TooOld(reason) => return Ok(FollowEnd::TooOld(reason)),
+            };
+            self.status.note_revisions(position.revision, up_to);
+            caught_up = Some(position.revision);
+            // Right after a listing, verify at once; otherwise on the next tick.
+            if verified.at.is_none() {
+                let differs = self.verify(session, verified, position.revision).await?;
+                if !differs.is_empty() {
+                    return Ok(FollowEnd::Differs(differs));
                 }
             }
         }
     }
 
-    /// Applies one batch of watched changes, with the watch position after it.
+    /// Applies a group of watched changes, with the watch position after it (after
+    /// `caught_up` when the proxy said it had sent everything up to there).
     async fn apply(
         &self,
         batch: Vec<protocol::pb::Change>,
+        caught_up: Option<u64>,
         position: &mut WatchPosition,
     ) -> Result<(), SessionEnd> {
         let Some(last) = batch.last().map(|c| c.revision) else {
             return Ok(());
         };
+        let last = last.max(caught_up.unwrap_or(0));
         let changes: Vec<_> = batch
             .into_iter()
             .filter_map(|c| Some(mapping::from_change(kind_from_wire(c.kind).ok()?, c)))

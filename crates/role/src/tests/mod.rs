@@ -74,6 +74,7 @@ impl Running {
         let pace = Pace {
             check_every: Duration::from_millis(20),
             repair_pause: Duration::from_millis(200),
+            group_every: Duration::from_millis(5),
         };
         let shutdown = runtime::Shutdown::new();
         let workers = role.spawn_with(proxy.clone(), waits, pace, &shutdown);

@@ -22,7 +22,7 @@ use crate::StoreError;
 const EVERY: Duration = Duration::from_millis(50);
 /// A log this long (pages) is finished under the writer, so that it starts over (16 MiB of
 /// the plugin database's 4 KiB pages, 64 MiB of the Directory's 16 KiB ones).
-const RESTART_PAGES: i64 = 4096;
+pub const RESTART_PAGES: i64 = 4096;
 
 /// The checkpointing thread of one database; stopped (after a last copy) when dropped.
 pub struct Checkpointer {
@@ -76,7 +76,7 @@ fn run<W>(
 ) {
     let (stopped, wake) = stop;
     loop {
-        if let Err(e) = checkpoint(own, database, writer) {
+        if let Err(e) = checkpoint(own, database, writer, RESTART_PAGES) {
             tracing::warn!("a checkpoint failed: {e}; trying again shortly");
         }
         let guard = stopped.lock().unwrap_or_else(|e| e.into_inner());
@@ -90,14 +90,19 @@ fn run<W>(
     let _ = passive(own);
 }
 
-/// One copy: passive, then finished under the writer when the log has grown long.
-fn checkpoint<W>(
+/// One copy of the log of `database` with its own connection `own`: passive, then finished
+/// while holding `writer` once the log has reached `restart_pages`, so that the next commit
+/// starts it over. Holding the writer on every copy would make each commit behind it wait
+/// for the disk's flush; never holding it lets the log grow without bound while commits
+/// keep coming.
+pub fn checkpoint<W>(
     own: &Connection,
     database: &'static str,
     writer: &Mutex<W>,
+    restart_pages: i64,
 ) -> rusqlite::Result<()> {
     let log_pages = passive(own)?;
-    if log_pages >= RESTART_PAGES {
+    if log_pages >= restart_pages {
         let _commits_wait = writer.lock().unwrap_or_else(|e| e.into_inner());
         let started = std::time::Instant::now();
         passive(own)?;
@@ -185,7 +190,7 @@ mod tests {
         let own = super::super::open_connection(&path, "test database", "").unwrap();
         commit_rows(&writer, 0, 20_000);
         assert!(log_pages(&path) >= RESTART_PAGES, "{}", log_pages(&path));
-        checkpoint(&own, "test database", &writer).unwrap();
+        checkpoint(&own, "test database", &writer, RESTART_PAGES).unwrap();
         commit_rows(&writer, 20_000, 100);
         let after = log_pages(&path);
         assert!(after < 100, "the log did not start over: {after} pages");

@@ -6,7 +6,7 @@
 mod accounts;
 pub(crate) mod alarms;
 pub mod backup;
-mod checkpoint;
+pub mod checkpoint;
 pub mod import;
 pub mod migrate;
 mod plugin;

@@ -18,6 +18,10 @@ use crate::shared::Shared;
 /// How long a batch already under way waits for more messages before it is journaled.
 const GROUP_COMMIT: Duration = Duration::from_millis(2);
 
+/// The longest the journal's push sequence lags behind entity changes handled (at most
+/// this much of the push channel is read again after a restart).
+const RECORD_EVERY: Duration = Duration::from_secs(1);
+
 /// Messages handled per journal transaction at most.
 const BATCH: usize = 4096;
 
@@ -157,11 +161,12 @@ async fn session(
     attempt.connected_at = Some(Instant::now());
     tracing::info!(after = reached, "following the SiPass push channel");
     ctx.status.idle(FOLLOWING);
+    let mut recorded = Instant::now();
     loop {
         let Some(batch) = next_batch(&mut messages, &ctx.shutdown).await? else {
             return Ok(());
         };
-        reached = handle(shared, batch, reached).await?;
+        reached = handle(shared, batch, reached, &mut recorded).await?;
         attempt.delivered = true;
     }
 }
@@ -221,11 +226,13 @@ fn keep_wellformed(
     Ok(())
 }
 
-/// Handles a batch of push messages in order; returns the sequence reached.
+/// Handles a batch of push messages in order; returns the sequence reached. `recorded` is
+/// when the journal last recorded the push sequence.
 async fn handle(
     shared: &Arc<Shared>,
     batch: Vec<PushMessage>,
     mut reached: u64,
+    recorded: &mut Instant,
 ) -> Result<u64, FollowError> {
     let mut entries = Vec::new();
     let mut refreshes: Vec<(u64, model::management::ObjectKind, String)> = Vec::new();
@@ -280,16 +287,64 @@ async fn handle(
     // The push sequence is recorded past an entity message only once the entity has been
     // refreshed, so that a crash in between replays it instead of losing it.
     let journaled_upto = refreshes.first().map_or(reached, |(seq, ..)| *seq - 1);
-    commit(shared, entries, journaled_upto).await?;
+    let started = Instant::now();
+    let (events, objects) = (entries.len(), refreshes.len());
+    // A batch of entity changes alone is not worth a flush of the journal: its objects are
+    // safe in the cache, and a restart that replays it only reads them again. So the push
+    // sequence is recorded with the next events, or after `RECORD_EVERY` at the latest (a
+    // commit with nothing in it took 100-600 ms at times, while renames queued behind it).
+    if !entries.is_empty() || recorded.elapsed() >= RECORD_EVERY {
+        commit(shared, entries, journaled_upto).await?;
+        *recorded = Instant::now();
+    }
+    let mut times = BatchTimes {
+        journal: started.elapsed(),
+        ..BatchTimes::default()
+    };
     if !refreshes.is_empty() {
         let objects = refreshes
             .into_iter()
             .map(|(_, kind, token)| (kind, token))
             .collect();
-        loader::refresh(&shared.client, &shared.cache, objects).await?;
-        commit(shared, Vec::new(), reached).await?;
+        times.refresh = loader::refresh(&shared.client, &shared.cache, objects).await?;
+        if recorded.elapsed() >= RECORD_EVERY {
+            let committing = Instant::now();
+            commit(shared, Vec::new(), reached).await?;
+            *recorded = Instant::now();
+            times.journal += committing.elapsed();
+        }
     }
+    times.warn_if_slow(started.elapsed(), events, objects);
     Ok(reached)
+}
+
+/// A batch that takes this long delays every change and event behind it: it is logged.
+const SLOW_BATCH: Duration = Duration::from_millis(100);
+
+/// Where a batch of push messages spent its time.
+#[derive(Default)]
+struct BatchTimes {
+    /// Journal commits (each flushed to disk).
+    journal: Duration,
+    /// Reading changed objects from SiPass and writing them to the cache.
+    refresh: loader::RefreshTimes,
+}
+
+impl BatchTimes {
+    fn warn_if_slow(&self, took: Duration, events: usize, objects: usize) {
+        if took < SLOW_BATCH {
+            return;
+        }
+        tracing::warn!(
+            took_ms = took.as_millis() as u64,
+            journal_ms = self.journal.as_millis() as u64,
+            sipass_read_ms = self.refresh.read.as_millis() as u64,
+            cache_write_ms = self.refresh.write.as_millis() as u64,
+            events,
+            objects,
+            "a batch of push messages was slow: changes and events behind it waited"
+        );
+    }
 }
 
 fn raw_entry(seq: u64, entry_type: EntryType, data: String) -> NewEntry {

@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use model::management::ObjectKind;
 use model::mapping::{self, SERVED_OBJECTS, ServedObject, entity_kind, token_of};
@@ -365,15 +366,23 @@ async fn load_objects(
 /// Objects fetched at once when the push channel announces many changes.
 const REFRESH_CONCURRENCY: usize = 16;
 
+/// How long a refresh took: reading SiPass, then writing the cache.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RefreshTimes {
+    pub read: Duration,
+    pub write: Duration,
+}
+
 /// Brings objects up to date after the push channel said they changed: reads each from
 /// SiPass (several at once), or deletes it (and, for a cardholder, its credentials) when
 /// SiPass no longer has it, then stores everything in one cache transaction. An object
-/// announced twice is read once. Returns how many cache entries changed.
+/// announced twice is read once. Returns how long the reading and the writing took.
 pub async fn refresh(
     client: &Arc<HrClient>,
     cache: &Arc<Cache>,
     objects: Vec<(ObjectKind, String)>,
-) -> Result<u64, LoadError> {
+) -> Result<RefreshTimes, LoadError> {
+    let started = std::time::Instant::now();
     let mut seen = HashSet::new();
     let mut pending = objects
         .into_iter()
@@ -397,7 +406,12 @@ pub async fn refresh(
             None => break,
         }
     }
-    Ok(apply(cache, without_superseded_deletes(changes)).await?)
+    let read = started.elapsed();
+    apply(cache, without_superseded_deletes(changes)).await?;
+    Ok(RefreshTimes {
+        read,
+        write: started.elapsed() - read,
+    })
 }
 
 /// Drops a delete when the same batch also stores that entity: a card moved from one

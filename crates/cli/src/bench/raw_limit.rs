@@ -132,3 +132,55 @@ pub fn raw_sqlite_events_per_sec(dir: &Path, plugin_db: &Path) -> Result<f64> {
     let _ = std::fs::remove_dir_all(dir);
     Ok(rows as f64 / writing.as_secs_f64().max(1e-9))
 }
+
+/// The disk's flushes, measured alone: what every durable commit waits for.
+#[derive(Debug, Clone, Copy)]
+pub struct DiskFlushes {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Flushes that took over 100 ms: each one a stall of everything waiting on a commit.
+    pub over_100ms: usize,
+}
+
+/// Writes 64 KiB and flushes it (`fdatasync`, as SQLite does at a durable commit), every
+/// 5 ms for `secs` seconds, in a file in `dir`, nothing else of ours running: the yardstick
+/// of the latency figures, which wait on such flushes (the event journal flushes every
+/// commit). Plain std, no project code.
+pub fn disk_flushes(dir: &Path, secs: u64) -> Result<DiskFlushes> {
+    use std::io::Write;
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("flush.dat");
+    let mut file = std::fs::File::create(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    let block: Vec<u8> = (0..64 * 1024).map(|i| (i * 7 + 13) as u8).collect();
+    let until = Instant::now() + Duration::from_secs(secs);
+    let mut took = Vec::new();
+    let mut written = 0usize;
+    while Instant::now() < until {
+        if written >= 64 << 20 {
+            use std::io::Seek;
+            file.rewind()?;
+            written = 0;
+        }
+        file.write_all(&block)?;
+        written += block.len();
+        let started = Instant::now();
+        file.sync_data()?;
+        took.push(started.elapsed().as_secs_f64() * 1000.0);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(file);
+    let _ = std::fs::remove_dir_all(dir);
+    took.sort_by(f64::total_cmp);
+    let at = |q: f64| took[((took.len() - 1) as f64 * q) as usize];
+    Ok(DiskFlushes {
+        count: took.len(),
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_ms: took.last().copied().unwrap_or(0.0),
+        over_100ms: took.iter().filter(|ms| **ms > 100.0).count(),
+    })
+}
